@@ -1,0 +1,106 @@
+"""Bootstrap: the one place that builds everything a process needs and hands it down explicitly."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass, field
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relaygate.core.settings import Settings
+from relaygate.core.tasks import Supervisor
+from relaygate.fakeupstream import FakeUpstream
+from relaygate.providers import load_providers
+from relaygate.providers.base import Provider
+from relaygate.services.admin import AccountsAdmin
+from relaygate.services.health import HealthBoard
+from relaygate.services.prober import Prober
+from relaygate.services.relay import Relay
+from relaygate.services.routing_admin import RoutingAdmin
+from relaygate.services.setup import FirstRun, first_run
+from relaygate.services.state import GatewayState
+from relaygate.services.usage import UsageWriter
+from relaygate.services.usage_query import UsageQuery
+from relaygate.store.db import make_engine, upgrade
+
+log = logging.getLogger("relaygate")
+
+
+@dataclass
+class Gateway:
+    """Everything one process serves with; built by ``start`` and torn down by ``stop``."""
+
+    settings: Settings
+    engine: AsyncEngine
+    providers: dict[str, Provider]
+    health: HealthBoard
+    state: GatewayState
+    usage: UsageWriter
+    accounts: AccountsAdmin
+    routing: RoutingAdmin
+    usage_query: UsageQuery
+    supervisor: Supervisor = field(default_factory=Supervisor)
+    session: aiohttp.ClientSession | None = None
+    relay: Relay | None = None
+    demo: FakeUpstream | None = None
+    first_run: FirstRun | None = None
+    admin_hashes: set[str] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, settings: Settings, engine: AsyncEngine | None = None) -> Gateway:
+        engine = engine or make_engine(settings.database_url)
+        providers = load_providers()
+        health = HealthBoard(settings.failure_threshold, settings.cooldown_seconds,
+                             settings.cooldown_max_seconds)
+        state = GatewayState(engine, health, settings.config_poll_seconds)
+        usage = UsageWriter(engine, flush_seconds=settings.usage_flush_seconds,
+                            batch_size=settings.usage_batch_size, buffer_limit=settings.usage_buffer_limit,
+                            spill_path=settings.data_path / "usage-spill.jsonl")
+        return cls(settings, engine, providers, health, state, usage, AccountsAdmin(engine),
+                   RoutingAdmin(engine, sorted(providers)), UsageQuery(engine))
+
+    async def start(self) -> None:
+        s = self.settings
+        if s.auto_migrate:
+            await upgrade(self.engine)
+        self.first_run = await first_run(self.engine, s, sorted(self.providers))
+        if s.demo_upstream:
+            await self._start_demo()
+        await self.state.reload()
+        self.admin_hashes = await self.accounts.admin_token_hashes()
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300,
+                                         enable_cleanup_closed=True, family=socket.AF_UNSPEC)
+        self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                             skip_auto_headers=("User-Agent",), cookie_jar=aiohttp.DummyCookieJar())
+        self.relay = Relay(s, self.state, self.providers, self.session, self.health, self.usage)
+        prober = Prober(self.state, self.health, self.providers, self.session, self.engine,
+                        s.probe_interval_seconds)
+        self.supervisor.start("config-sync", self._sync_loop)
+        self.supervisor.start("usage-writer", self.usage.run)
+        self.supervisor.start("channel-health", prober.run)
+
+    async def _sync_loop(self) -> None:
+        await self.state.run_with(self._after_reload)
+
+    async def _after_reload(self) -> None:
+        self.admin_hashes = await self.accounts.admin_token_hashes()
+
+    async def _start_demo(self) -> None:
+        self.demo = FakeUpstream()
+        try:
+            await self.demo.start("127.0.0.1", self.settings.demo_port)
+        except OSError as exc:  # another worker (or a previous run) already serves it
+            log.info("demo upstream not started here (%s); using the one on port %d", exc.strerror,
+                     self.settings.demo_port)
+            self.demo = None
+
+    async def stop(self) -> None:
+        """Graceful stop: end background loops, write every buffered usage record, close pools."""
+        await self.supervisor.stop(drains=[self.usage.drain])
+        if self.session is not None:
+            await self.session.close()
+        if self.demo is not None:
+            await self.demo.stop()
+        await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""The relaygate command line: thin commands over the services; tables for people, --json for scripts."""

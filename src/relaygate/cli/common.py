@@ -1,0 +1,74 @@
+"""Shared CLI plumbing: settings, running services on the database, tables or JSON output."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from relaygate.core.errors import InvalidInput
+from relaygate.core.settings import Settings
+
+T = TypeVar("T")
+console = Console()
+
+
+def settings_from(**overrides: Any) -> Settings:
+    return Settings.from_env(**overrides)
+
+
+def run_with_engine(fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``fn(engine)`` against the configured database (migrated first); print InvalidInput nicely."""
+    from relaygate.store.db import make_engine, upgrade
+
+    settings = settings_from()
+
+    async def go() -> T:
+        engine = make_engine(settings.database_url)
+        try:
+            if settings.auto_migrate:
+                await upgrade(engine)
+            return await fn(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(go())
+    except InvalidInput as exc:
+        from relaygate.cli.text import say
+
+        console.print(f"[red]{say(settings, 'error', message=exc.message(settings.lang_code()))}[/red]")
+        raise typer.Exit(2) from None
+
+
+def emit(rows: Sequence[dict[str, Any]] | dict[str, Any], columns: Sequence[str], as_json: bool,
+         title: str | None = None) -> None:
+    """Print rows as a Rich table, or as JSON for scripts."""
+    if as_json:
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    items = [rows] if isinstance(rows, dict) else list(rows)
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in items:
+        table.add_row(*[_cell(row.get(col)) for col in columns])
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}→{v}" if k != v else str(k) for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)

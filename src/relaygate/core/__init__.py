@@ -1,0 +1,1 @@
+"""Leaf layer: errors, keys, money, ids, clock, redaction, settings, task supervision."""

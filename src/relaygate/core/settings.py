@@ -1,0 +1,94 @@
+"""Process settings: every knob in one table, read from the environment, documented in docs/settings.md."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def _setting(default: Any, doc: str, env: str | None = None) -> Any:
+    return field(default=default, metadata={"doc": doc, "env": env})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of a relaygate process. Environment name: ``RELAYGATE_<NAME>`` unless noted."""
+
+    database_url: str = _setting(
+        "sqlite+aiosqlite:///./data/relaygate.db",
+        "SQLAlchemy async URL of the database. SQLite (WAL) by default; postgresql+asyncpg://… and "
+        "mysql+aiomysql://… are first-class.", "RELAYGATE_DATABASE_URL")
+    host: str = _setting("127.0.0.1", "Address the gateway listens on.")
+    port: int = _setting(8790, "Port the gateway listens on (One API / New API use 3000; relaygate does not).")
+    workers: int = _setting(1, "Number of worker processes for `relaygate serve`.")
+    public_base_url: str = _setting(
+        "", "The base URL callers should use (e.g. https://ai.example.com/v1). Empty: derived from "
+        "the request's Host header.")
+    demo_upstream: bool = _setting(
+        True, "Run the built-in demo upstream inside `relaygate serve` (deterministic answers, no "
+        "provider account needed). The first start registers a channel named 'demo' pointing at it.")
+    demo_port: int = _setting(8791, "Port of the built-in demo upstream (loopback only).")
+    auto_migrate: bool = _setting(True, "Apply database migrations at start-up.")
+    max_body_bytes: int = _setting(33_554_432, "Largest request body accepted, in bytes (413 above it).")
+    max_attempts: int = _setting(3, "Most upstream attempts per request, across channels (failover bound).")
+    config_poll_seconds: float = _setting(
+        1.0, "How often each worker checks the database for changed keys and routing (revocation "
+        "takes at most this long plus one reload).")
+    usage_flush_seconds: float = _setting(0.5, "Longest time a usage record waits in memory before it is written.")
+    usage_batch_size: int = _setting(500, "Usage records written per database batch.")
+    usage_buffer_limit: int = _setting(
+        200_000, "Usage records kept in memory while the database is unreachable; beyond it they are "
+        "appended to data/usage-spill.jsonl and re-read later, so none is lost.")
+    failure_threshold: int = _setting(3, "Consecutive failures after which a channel cools down.")
+    cooldown_seconds: float = _setting(30.0, "First cool-down of a failing channel; doubles per failed probe.")
+    cooldown_max_seconds: float = _setting(600.0, "Longest cool-down between probes.")
+    probe_interval_seconds: float = _setting(5.0, "How often the health task looks for channels due a probe.")
+    store_prompts: bool = _setting(False, "Store request bodies in usage records (off: prompts are never stored).")
+    trust_forwarded_for: bool = _setting(
+        False, "Take the caller IP from X-Forwarded-For (only behind a proxy you control).")
+    data_dir: str = _setting("./data", "Folder for the SQLite file, spill files and generated reports.")
+    log_level: str = _setting("info", "Log level: debug, info, warning, error.")
+    lang: str = _setting("", "Language of CLI text: en or zh-CN. Empty: from LANG.")
+    redis_url: str = _setting(
+        "", "Redis URL for state shared by several workers or machines (holds, caps, rate limits).",
+        "REDIS_URL")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ) if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = f.metadata.get("env") or f"RELAYGATE_{f.name.upper()}"
+            if name in env and env[name] != "":
+                values[f.name] = _coerce(f.default, env[name])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    def lang_code(self) -> str:
+        raw = self.lang or os.environ.get("LANG", "")
+        return "zh-CN" if raw.lower().startswith("zh") else "en"
+
+
+def _coerce(default: Any, raw: str) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def setting_rows() -> list[tuple[str, str, Any, str]]:
+    """(field, environment variable, default, doc) for every setting, for docs and tests."""
+    rows = []
+    for f in fields(Settings):
+        env = f.metadata.get("env") or f"RELAYGATE_{f.name.upper()}"
+        rows.append((f.name, env, f.default, f.metadata["doc"]))
+    return rows

@@ -1,0 +1,43 @@
+"""Server-sent events framing: split a byte stream into whole events without buffering past them."""
+
+from __future__ import annotations
+
+
+class SSEFramer:
+    """Feed raw chunks as they arrive; get back every complete event (terminator included)."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        data = self._buf + chunk if self._buf else chunk
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+        events = []
+        start = 0
+        while True:
+            end = data.find(b"\n\n", start)
+            if end < 0:
+                break
+            events.append(data[start:end + 2])
+            start = end + 2
+        self._buf = data[start:]
+        return events
+
+    def rest(self) -> bytes:
+        """Bytes of an unfinished event left when the stream ended."""
+        rest, self._buf = self._buf, b""
+        return rest
+
+
+def event_data(event: bytes) -> bytes | None:
+    """The joined ``data:`` payload of one event, or None for comments and keep-alives."""
+    if event.startswith(b"data:") and b"\ndata:" not in event:
+        return event[5:].strip()
+    parts = []
+    for line in event.split(b"\n"):
+        if line.startswith(b"data:"):
+            parts.append(line[5:].lstrip(b" "))
+    return b"\n".join(parts).strip() if parts else None

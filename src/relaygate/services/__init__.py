@@ -1,0 +1,1 @@
+"""The rules: relay, routing, accounts, usage, health, administration. No web framework here."""

@@ -1,0 +1,103 @@
+"""The in-memory snapshot of keys, groups and routing that the hot path reads instead of the database."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from relaygate.core.domain import ChannelRecord, GroupRecord, KeyRecord, ModelRecord, OwnerRecord
+from relaygate.core.errors import GatewayError
+from relaygate.store.repo import StateRows
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One channel able to serve a public model, with the name to send upstream."""
+
+    channel: ChannelRecord
+    upstream_model: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    keys_by_hash: dict[str, KeyRecord]
+    keys_by_id: dict[str, KeyRecord]
+    owners: dict[str, OwnerRecord]
+    groups: dict[str, GroupRecord]
+    channels: dict[int, ChannelRecord]
+    models: dict[str, ModelRecord]
+    aliases: dict[str, str]  # alias -> public name
+    routes: dict[str, list[Route]]  # public name -> every channel serving it (enabled or not)
+    public_names: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def build(cls, rows: StateRows) -> Snapshot:
+        models = {m.name: m for m in rows.models}
+        aliases = {alias: m.name for m in rows.models for alias in m.aliases}
+        routes: dict[str, list[Route]] = {}
+        for ch in rows.channels:
+            for public, upstream in ch.models.items():
+                routes.setdefault(aliases.get(public, public), []).append(Route(ch, upstream or public))
+        for entries in routes.values():
+            entries.sort(key=lambda r: -r.channel.priority)
+        names = frozenset(n for n, m in models.items() if m.status == "active") | frozenset(routes)
+        return cls(
+            keys_by_hash={k.key_hash: k for k in rows.keys},
+            keys_by_id={k.id: k for k in rows.keys},
+            owners={o.id: o for o in rows.owners},
+            groups={g.name: g for g in rows.groups},
+            channels={c.id: c for c in rows.channels},
+            models=models, aliases=aliases, routes=routes, public_names=names,
+        )
+
+    @classmethod
+    def empty(cls) -> Snapshot:
+        return cls.build(StateRows([], [], [], [], []))
+
+    # --- model resolution -------------------------------------------------------------------
+
+    def resolve(self, requested: str) -> str:
+        """The public model name for what the caller sent; raises 404 errors that help."""
+        name = self.aliases.get(requested, requested)
+        model = self.models.get(name)
+        if model is not None and model.status == "unsupported":
+            if model.replacement:
+                raise GatewayError("model_unsupported", model=requested, replacement=model.replacement)
+            raise GatewayError("model_not_found", model=requested,
+                               suggestion=" It was retired and has no replacement.")
+        if name in self.routes or (model is not None):
+            return name
+        close = difflib.get_close_matches(requested, sorted(self.public_names | set(self.aliases)), n=3,
+                                          cutoff=0.5)
+        suggestion = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise GatewayError("model_not_found", model=requested, suggestion=suggestion)
+
+    def allowed_models(self, key: KeyRecord) -> list[str]:
+        """Public models the key may call: its own list, within its group's, served by some channel."""
+        names = set(self.routes)
+        group = self.groups.get(key.group)
+        if group is not None and group.models is not None:
+            names &= group.models
+        if key.allowed_models is not None:
+            names &= {self.aliases.get(m, m) for m in key.allowed_models}
+        usable = []
+        for name in names:
+            model = self.models.get(name)
+            if model is not None and model.status != "active":
+                continue
+            if any(r.channel.enabled and r.channel.serves_group(key.group) for r in self.routes[name]):
+                usable.append(name)
+        return sorted(usable)
+
+    def check_allowed(self, key: KeyRecord, public: str, requested: str) -> None:
+        group = self.groups.get(key.group)
+        in_group = group is None or group.models is None or public in group.models
+        in_key = key.allowed_models is None or public in key.allowed_models or requested in key.allowed_models
+        if not (in_group and in_key):
+            allowed = self.allowed_models(key)
+            raise GatewayError("model_not_allowed", key_id=key.id, model=requested,
+                               allowed=", ".join(allowed[:20]) + (" …" if len(allowed) > 20 else "")
+                               if allowed else "(none)")
+
+    def candidates(self, public: str, group: str) -> list[Route]:
+        return [r for r in self.routes.get(public, ()) if r.channel.enabled and r.channel.serves_group(group)]

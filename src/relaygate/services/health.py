@@ -1,0 +1,82 @@
+"""Channel health: failures cool a channel down; a successful probe or request brings it back."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from relaygate.core.clock import now_ms
+
+
+@dataclass(slots=True)
+class ChannelState:
+    state: str = "healthy"  # healthy | cooling
+    reason: str | None = None
+    consecutive_failures: int = 0
+    cooldown_until: int = 0  # epoch ms
+    cooldown_seconds: float = 0.0
+    dirty: bool = False
+
+
+class HealthBoard:
+    """Per-process view of channel health; changes are persisted by a background task."""
+
+    def __init__(self, failure_threshold: int, cooldown_seconds: float, cooldown_max_seconds: float) -> None:
+        self.threshold = failure_threshold
+        self.cooldown = cooldown_seconds
+        self.cooldown_max = cooldown_max_seconds
+        self._states: dict[int, ChannelState] = {}
+
+    def get(self, channel_id: int) -> ChannelState:
+        state = self._states.get(channel_id)
+        if state is None:
+            state = self._states[channel_id] = ChannelState()
+        return state
+
+    def is_available(self, channel_id: int) -> bool:
+        state = self._states.get(channel_id)
+        return state is None or state.state == "healthy"
+
+    def success(self, channel_id: int) -> None:
+        state = self._states.get(channel_id)
+        if state is None or (state.state == "healthy" and state.consecutive_failures == 0):
+            return
+        recovered = state.state != "healthy"
+        state.consecutive_failures = 0
+        state.cooldown_seconds = 0.0
+        if recovered:
+            state.state, state.reason, state.cooldown_until, state.dirty = "healthy", None, 0, True
+
+    def failure(self, channel_id: int, reason: str) -> None:
+        state = self.get(channel_id)
+        state.consecutive_failures += 1
+        if state.state == "healthy" and state.consecutive_failures >= self.threshold:
+            self._cool(state, reason, self.cooldown)
+
+    def probe_failed(self, channel_id: int, reason: str) -> None:
+        state = self.get(channel_id)
+        self._cool(state, reason, min(max(state.cooldown_seconds, self.cooldown) * 2, self.cooldown_max))
+
+    def _cool(self, state: ChannelState, reason: str, seconds: float) -> None:
+        jitter = random.uniform(0.9, 1.1)
+        state.state = "cooling"
+        state.reason = reason[:500]
+        state.cooldown_seconds = seconds
+        state.cooldown_until = now_ms() + int(seconds * 1000 * jitter)
+        state.dirty = True
+
+    def due_for_probe(self) -> list[int]:
+        now = now_ms()
+        return [cid for cid, s in self._states.items() if s.state == "cooling" and s.cooldown_until <= now]
+
+    def take_dirty(self) -> list[tuple[int, ChannelState]]:
+        out = []
+        for cid, state in self._states.items():
+            if state.dirty:
+                state.dirty = False
+                out.append((cid, state))
+        return out
+
+    def forget_missing(self, live_ids: set[int]) -> None:
+        for cid in [c for c in self._states if c not in live_ids]:
+            del self._states[cid]

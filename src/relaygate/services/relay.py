@@ -1,0 +1,248 @@
+"""The relay pipeline: authenticate, authorize, route with failover, forward, and record usage."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from relaygate.core.clock import monotonic, now_ms
+from relaygate.core.errors import GatewayError
+from relaygate.core.redact import redact
+from relaygate.core.settings import Settings
+from relaygate.protocols.openai import BadBody, RequestFacts, parse_request, rewrite_body
+from relaygate.providers.base import Provider
+from relaygate.services.accounts import authenticate, presented_key
+from relaygate.services.catalog import Route, Snapshot
+from relaygate.services.clients import detect_client
+from relaygate.services.health import HealthBoard
+from relaygate.services.state import GatewayState
+from relaygate.services.streaming import StreamRelay, UpstreamFailure, map_client_error
+from relaygate.services.usage import UsageWriter
+
+RETRYABLE_STATUS = frozenset({401, 402, 403, 404, 408, 409, 429})
+
+
+@dataclass(slots=True)
+class Inbound:
+    """What the web layer hands the pipeline: no framework objects."""
+
+    endpoint: str
+    path: str
+    host: str
+    headers: Mapping[str, str]
+    body: bytes
+    client_ip: str | None
+    request_id: str
+    lang: str = "en"
+    query_key: str | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: int
+    content_type: str
+    body: bytes = b""
+    stream: StreamRelay | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Relay:
+    """One instance per process, built by app.py with every dependency passed in."""
+
+    def __init__(self, settings: Settings, state: GatewayState, providers: Mapping[str, Provider],
+                 session: aiohttp.ClientSession, health: HealthBoard, usage: UsageWriter) -> None:
+        self.settings = settings
+        self.state = state
+        self.providers = providers
+        self.session = session
+        self.health = health
+        self.usage = usage
+        self._rotation: dict[int, int] = {}
+        self._timeouts: dict[tuple[float, float, float], aiohttp.ClientTimeout] = {}
+
+    # --- entry ----------------------------------------------------------------------------
+
+    async def handle(self, inbound: Inbound) -> Outcome:
+        started = monotonic()
+        rec = self.new_record(inbound)
+        try:
+            snap = self.state.snapshot
+            key, pinned = authenticate(snap, presented_key(inbound.headers, inbound.query_key),
+                                       inbound.client_ip)
+            self.fill_key(rec, snap, key)
+            try:
+                data, facts = parse_request(inbound.body, inbound.endpoint)
+            except BadBody as exc:
+                raise GatewayError("bad_request", detail=exc.en, detail_zh=exc.zh) from exc
+            rec["requested_model"] = facts.model
+            rec["stream"] = facts.stream
+            public = snap.resolve(facts.model)
+            snap.check_allowed(key, public, facts.model)
+            routes = snap.candidates(public, key.group)
+            if pinned is not None and any(r.channel.id == pinned for r in routes):
+                routes = [r for r in routes if r.channel.id == pinned]
+            return await self.forward(inbound, rec, started, public, key.group, routes, data, facts)
+        except GatewayError as exc:
+            self.finish(rec, started, exc.status, exc.code)
+            raise
+        except asyncio.CancelledError:
+            if rec.get("status") is None:
+                self.finish(rec, started, 499, "client_disconnected")
+            raise
+
+    def new_record(self, inbound: Inbound) -> dict[str, Any]:
+        client, version = detect_client(inbound.headers)
+        rec: dict[str, Any] = {
+            "request_id": inbound.request_id, "ts": now_ms(), "key_id": None, "masked_key": None,
+            "owner_id": None, "group_name": None, "environment": None, "client": client,
+            "client_version": version, "entry_path": inbound.path[:128], "host": inbound.host[:255],
+            "requested_model": None, "upstream_model": None, "channel_id": None, "attempts": 0,
+            "status": None, "error_code": None, "prompt_tokens": 0, "completion_tokens": 0,
+            "total_tokens": 0, "cached_tokens": 0, "stream": False, "latency_ms": 0, "ttft_ms": None,
+            "caller_ip": inbound.client_ip, "estimated": False, "cost": 0, "detail": None, "body": None,
+        }
+        if self.settings.store_prompts:
+            rec["body"] = inbound.body[:65536].decode("utf-8", "replace")
+        return rec
+
+    @staticmethod
+    def fill_key(rec: dict[str, Any], snap: Snapshot, key: Any) -> None:
+        rec["key_id"] = key.id
+        rec["masked_key"] = key.masked
+        rec["owner_id"] = key.owner_id
+        rec["group_name"] = key.group
+        rec["environment"] = key.environment
+
+    def finish(self, rec: dict[str, Any], started: float, status: int, error_code: str | None) -> None:
+        rec["status"] = status
+        rec["error_code"] = error_code
+        rec["latency_ms"] = int((monotonic() - started) * 1000)
+        self.usage.add(rec)
+
+    # --- routing and failover ---------------------------------------------------------------
+
+    def pick(self, routes: list[Route], tried: set[int]) -> Route | None:
+        """Highest priority tier first, weighted random inside it; skip tried and cooling channels."""
+        usable = [r for r in routes if r.channel.id not in tried and self.health.is_available(r.channel.id)]
+        if not usable:
+            return None
+        top = usable[0].channel.priority
+        tier = [r for r in usable if r.channel.priority == top]
+        if len(tier) == 1:
+            return tier[0]
+        weights = [max(r.channel.weight, 0) for r in tier]
+        if not any(weights):
+            return random.choice(tier)
+        return random.choices(tier, weights=weights)[0]
+
+    def secret_for(self, route: Route) -> str:
+        secrets = route.channel.secrets
+        if len(secrets) == 1:
+            return secrets[0]
+        n = self._rotation.get(route.channel.id, 0)
+        self._rotation[route.channel.id] = n + 1
+        return secrets[n % len(secrets)] if secrets else ""
+
+    def timeout_for(self, route: Route) -> aiohttp.ClientTimeout:
+        ch = route.channel
+        spec = (ch.connect_timeout, ch.first_byte_timeout, ch.total_timeout)
+        timeout = self._timeouts.get(spec)
+        if timeout is None:
+            timeout = self._timeouts[spec] = aiohttp.ClientTimeout(
+                total=ch.total_timeout, sock_connect=ch.connect_timeout, sock_read=ch.first_byte_timeout)
+        return timeout
+
+    async def forward(self, inbound: Inbound, rec: dict[str, Any], started: float, public: str, group: str,
+                      routes: list[Route], data: dict[str, Any], facts: RequestFacts) -> Outcome:
+        if not routes:
+            raise GatewayError("no_healthy_channel", model=public, group=group,
+                               detail=" (no enabled channel serves it for this group)")
+        tried: set[int] = set()
+        attempts: list[dict[str, Any]] = []
+        last: UpstreamFailure | None = None
+        for _ in range(max(1, self.settings.max_attempts)):
+            route = self.pick(routes, tried)
+            if route is None:
+                break
+            tried.add(route.channel.id)
+            rec["channel_id"] = route.channel.id
+            rec["upstream_model"] = route.upstream_model
+            rec["attempts"] = len(tried)
+            t0 = monotonic()
+            try:
+                outcome = await self.attempt(inbound, rec, started, route, data, facts)
+            except UpstreamFailure as failure:
+                attempts.append({"channel_id": route.channel.id, "status": failure.status,
+                                 "error": failure.kind, "ms": int((monotonic() - t0) * 1000)})
+                rec["detail"] = {"attempts": attempts}
+                if not failure.retryable:
+                    raise failure.to_error(public, len(tried)) from None
+                self.health.failure(route.channel.id, failure.describe())
+                last = failure
+                continue
+            if attempts:
+                attempts.append({"channel_id": route.channel.id, "status": 200, "error": None,
+                                 "ms": int((monotonic() - t0) * 1000)})
+                rec["detail"] = {"attempts": attempts}
+            self.health.success(route.channel.id)
+            return outcome
+        if last is None:
+            cooling = [r.channel.name for r in routes if not self.health.is_available(r.channel.id)]
+            detail = f" (all {len(cooling)} channel(s) are cooling down after failures)" if cooling else ""
+            raise GatewayError("no_healthy_channel", model=public, group=group, detail=detail)
+        raise last.to_error(public, len(tried))
+
+    async def attempt(self, inbound: Inbound, rec: dict[str, Any], started: float, route: Route,
+                      data: dict[str, Any], facts: RequestFacts) -> Outcome:
+        provider = self.providers.get(route.channel.protocol)
+        if provider is None or inbound.endpoint not in provider.endpoints:
+            raise UpstreamFailure("unsupported", None, f"protocol {route.channel.protocol} cannot serve "
+                                  f"/{inbound.endpoint}", retryable=True)
+        body = rewrite_body(inbound.body, data, route.upstream_model, facts)
+        req = provider.build(route.channel, self.secret_for(route), inbound.endpoint, body,
+                             {"X-Request-Id": inbound.request_id})
+        timeout = self.timeout_for(route)
+        try:
+            resp = await self.session.request(req.method, req.url, headers=req.headers, data=req.body,
+                                              timeout=timeout)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise map_client_error(exc, route.channel) from exc
+        try:
+            if resp.status >= 400:
+                raw = await resp.read()
+                detail = redact(provider.error_detail(raw))
+                retryable = resp.status >= 500 or resp.status in RETRYABLE_STATUS
+                raise UpstreamFailure(f"http_{resp.status}", resp.status, detail, retryable=retryable)
+            if facts.stream:
+                first = await resp.content.readany()
+                if not first:
+                    raise UpstreamFailure("empty_stream", resp.status, "the upstream closed the stream "
+                                          "before sending anything", retryable=True)
+                stream = StreamRelay(self, resp, provider.observer(facts.include_usage), rec, started,
+                                     first, facts)
+                return Outcome(200, resp.headers.get("Content-Type", "text/event-stream"), stream=stream)
+            raw = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            resp.close()
+            raise map_client_error(exc, route.channel) from exc
+        except BaseException:
+            resp.close()
+            raise
+        resp.release()
+        usage = provider.usage(inbound.endpoint, raw)
+        if usage is not None:
+            rec["prompt_tokens"] = usage.prompt_tokens
+            rec["completion_tokens"] = usage.completion_tokens
+            rec["total_tokens"] = usage.total_tokens
+            rec["cached_tokens"] = usage.cached_tokens
+        else:
+            rec["prompt_tokens"] = facts.prompt_estimate
+            rec["total_tokens"] = facts.prompt_estimate
+            rec["estimated"] = True
+        self.finish(rec, started, resp.status, None)
+        return Outcome(resp.status, resp.headers.get("Content-Type", "application/json"), body=raw)

@@ -1,0 +1,57 @@
+"""Keeps each worker's snapshot in step with the database: polls a version stamp, reloads on change."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relaygate.services.catalog import Snapshot
+from relaygate.services.health import HealthBoard
+from relaygate.store.db import get_meta
+from relaygate.store.repo import load_state
+
+log = logging.getLogger("relaygate.state")
+
+
+class GatewayState:
+    """Holds the current immutable snapshot; swapping it is one assignment, so readers never lock."""
+
+    def __init__(self, engine: AsyncEngine, health: HealthBoard, poll_seconds: float) -> None:
+        self.engine = engine
+        self.health = health
+        self.poll_seconds = poll_seconds
+        self.snapshot = Snapshot.empty()
+        self.version: str | None = None
+        self.loaded_at = 0.0
+
+    async def reload(self) -> None:
+        async with self.engine.connect() as conn:
+            version = await get_meta(conn, "config_version")
+            rows = await load_state(conn)
+        self.snapshot = Snapshot.build(rows)
+        self.version = version
+        self.loaded_at = asyncio.get_running_loop().time()
+        self.health.forget_missing(set(self.snapshot.channels))
+
+    async def refresh_if_changed(self) -> bool:
+        async with self.engine.connect() as conn:
+            version = await get_meta(conn, "config_version")
+        if version != self.version:
+            await self.reload()
+            return True
+        return False
+
+    async def run_with(self, on_reload: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Supervised loop: check for changes every ``poll_seconds``; call ``on_reload`` after one."""
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                if await self.refresh_if_changed():
+                    log.info("configuration reloaded (version %s)", self.version)
+                    if on_reload is not None:
+                        await on_reload()
+            except Exception as exc:  # the DB may be briefly away; keep serving the last snapshot
+                log.warning("could not check configuration version: %s", type(exc).__name__)

@@ -1,0 +1,153 @@
+"""Relaying an SSE stream event by event, and mapping upstream transport failures once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from relaygate.core.clock import monotonic
+from relaygate.core.domain import ChannelRecord
+from relaygate.core.errors import GatewayError
+from relaygate.protocols.openai import RequestFacts, StreamObserver, error_event
+from relaygate.protocols.sse import SSEFramer
+from relaygate.protocols.usage import estimate_tokens
+
+if TYPE_CHECKING:
+    from relaygate.services.relay import Relay
+
+
+class UpstreamFailure(Exception):
+    """One failed upstream attempt; ``retryable`` decides whether another channel is tried."""
+
+    def __init__(self, kind: str, status: int | None, detail: str, *, retryable: bool,
+                 which: str | None = None, seconds: float | None = None) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.status = status
+        self.detail = detail
+        self.retryable = retryable
+        self.which = which
+        self.seconds = seconds
+
+    def describe(self) -> str:
+        return f"{self.kind}: {self.detail}"[:500]
+
+    def to_error(self, model: str, attempts: int) -> GatewayError:
+        if self.kind == "timeout":
+            return GatewayError("upstream_timeout", model=model, which=self.which, seconds=self.seconds,
+                                attempts=attempts)
+        if not self.retryable and self.status and 400 <= self.status < 500:
+            return GatewayError("upstream_rejected", upstream_status=self.status, model=model,
+                                detail=self.detail)
+        detail = f"HTTP {self.status}: {self.detail}" if self.status else self.detail
+        return GatewayError("upstream_error", model=model, attempts=attempts, detail=detail[:400])
+
+
+def map_client_error(exc: BaseException, channel: ChannelRecord) -> UpstreamFailure:
+    """aiohttp and timeout exceptions to one UpstreamFailure, naming which timeout fired."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return UpstreamFailure("timeout", None, "connect timeout", retryable=True, which="connect",
+                               seconds=channel.connect_timeout)
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        return UpstreamFailure("timeout", None, "no data in time", retryable=True, which="first byte",
+                               seconds=channel.first_byte_timeout)
+    if isinstance(exc, TimeoutError):
+        return UpstreamFailure("timeout", None, "total timeout", retryable=True, which="total",
+                               seconds=channel.total_timeout)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        return UpstreamFailure("connect_error", None, f"cannot connect to the upstream ({reason})",
+                               retryable=True)
+    return UpstreamFailure("network_error", None, f"{type(exc).__name__}", retryable=True)
+
+
+class StreamRelay:
+    """Forwards upstream SSE events to the caller as they complete and records usage at the end.
+
+    Iterate it to get bytes for the caller. Whatever ends the iteration (the upstream's [DONE], a
+    failure, or the caller going away and the web layer closing it), ``close`` runs exactly once:
+    the upstream response is released or closed and the usage record is written.
+    """
+
+    def __init__(self, relay: Relay, resp: aiohttp.ClientResponse, observer: StreamObserver,
+                 rec: dict[str, Any], started: float, first: bytes, facts: RequestFacts) -> None:
+        self.relay = relay
+        self.resp = resp
+        self.observer = observer
+        self.rec = rec
+        self.started = started
+        self.first = first
+        self.facts = facts
+        self.error_code: str | None = None
+        self.closed = False
+        self.ttft: float | None = None
+        self.first_yield: float | None = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        framer = SSEFramer()
+        observer = self.observer
+        chunk = self.first
+        try:
+            while chunk:
+                out = [ev for ev in framer.feed(chunk) if observer.observe(ev)]
+                if out:
+                    if self.ttft is None and observer.completion_chars:
+                        self.ttft = monotonic()
+                    if self.first_yield is None:
+                        self.first_yield = monotonic()
+                    yield b"".join(out) if len(out) > 1 else out[0]
+                if observer.done:
+                    break
+                chunk = await self.resp.content.readany()
+            if not observer.done:
+                rest = framer.rest()
+                if rest.strip() and observer.observe(rest + b"\n\n"):
+                    yield rest + b"\n\n"
+                if not observer.done:
+                    self.error_code = "upstream_stream_incomplete"
+                    yield error_event("The upstream ended the stream before it was complete; the answer "
+                                      "above may be cut short. Retry the request.", self.error_code,
+                                      self.rec["request_id"])
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            failure = map_client_error(exc, self.resp_channel())
+            self.error_code = "upstream_timeout" if failure.kind == "timeout" else "upstream_stream_error"
+            yield error_event(f"The upstream stream failed after it started ({failure.detail}); the answer "
+                              "above is incomplete. Retry the request.", self.error_code,
+                              self.rec["request_id"])
+        except (asyncio.CancelledError, GeneratorExit):
+            self.error_code = "client_disconnected"
+            raise
+        finally:
+            self.close()
+
+    def resp_channel(self) -> ChannelRecord:
+        return self.relay.state.snapshot.channels[self.rec["channel_id"]]
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.observer.done:
+            self.resp.release()
+        else:
+            self.resp.close()  # cancels the upstream generation
+        usage = self.observer.usage
+        rec = self.rec
+        if usage is not None:
+            rec["prompt_tokens"] = usage.prompt_tokens
+            rec["completion_tokens"] = usage.completion_tokens
+            rec["total_tokens"] = usage.total_tokens
+            rec["cached_tokens"] = usage.cached_tokens
+        else:
+            completion = estimate_tokens("x" * self.observer.completion_chars)
+            rec["prompt_tokens"] = self.facts.prompt_estimate
+            rec["completion_tokens"] = completion
+            rec["total_tokens"] = self.facts.prompt_estimate + completion
+            rec["estimated"] = True
+        first_token = self.ttft or self.first_yield
+        if first_token is not None:
+            rec["ttft_ms"] = int((first_token - self.started) * 1000)
+        self.relay.finish(rec, self.started, 200, self.error_code)

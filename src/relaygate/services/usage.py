@@ -1,0 +1,90 @@
+"""Usage records: built per request in memory, written to the database in batches off the request path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relaygate.store.repo import insert_usage
+
+log = logging.getLogger("relaygate.usage")
+
+
+class UsageWriter:
+    """Buffers records and writes them in batches; never drops one (spills to disk if the DB is down)."""
+
+    def __init__(self, engine: AsyncEngine, *, flush_seconds: float, batch_size: int,
+                 buffer_limit: int, spill_path: Path) -> None:
+        self.engine = engine
+        self.flush_seconds = flush_seconds
+        self.batch_size = batch_size
+        self.buffer_limit = buffer_limit
+        self.spill_path = spill_path
+        self._buffer: list[dict[str, Any]] = []
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self.written = 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        """Called on the request path: an append, nothing else."""
+        self._buffer.append(record)
+        if len(self._buffer) >= self.batch_size:
+            self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    async def run(self) -> None:
+        """The supervised loop: flush every ``flush_seconds`` or when a batch is full."""
+        await self._replay_spill()
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_seconds)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            while self._buffer:
+                batch = self._buffer[: self.batch_size]
+                try:
+                    async with self.engine.begin() as conn:
+                        await insert_usage(conn, batch)
+                except Exception as exc:
+                    log.warning("usage batch of %d not written yet (%s); will retry", len(batch),
+                                type(exc).__name__)
+                    if len(self._buffer) > self.buffer_limit:
+                        self._spill()
+                    return
+                del self._buffer[: len(batch)]
+                self.written += len(batch)
+
+    def _spill(self) -> None:
+        self.spill_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.spill_path.open("ab") as fh:
+            for rec in self._buffer:
+                fh.write(orjson.dumps(rec) + b"\n")
+        log.warning("spilled %d usage records to %s", len(self._buffer), self.spill_path)
+        self._buffer.clear()
+
+    async def _replay_spill(self) -> None:
+        if not self.spill_path.exists():
+            return
+        lines = self.spill_path.read_bytes().splitlines()
+        self._buffer[:0] = [orjson.loads(line) for line in lines if line.strip()]
+        self.spill_path.unlink()
+        log.info("re-queued %d spilled usage records", len(lines))
+
+    async def drain(self) -> None:
+        """On shutdown: write everything; what cannot be written goes to the spill file."""
+        await self.flush()
+        if self._buffer:
+            self._spill()

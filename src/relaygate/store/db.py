@@ -1,0 +1,89 @@
+"""Database engines and schema upgrades for SQLite (WAL), PostgreSQL and MariaDB/MySQL."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from relaygate.core.clock import now_ms
+from relaygate.store.tables import meta
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Create the async engine with the per-backend settings that matter under load."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    if backend in {"mysql", "mariadb"}:
+        kwargs.setdefault("pool_recycle", 3600)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(connection), revision)
+
+
+def _current(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Apply Alembic migrations up to ``revision``; safe to call at every start."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade, revision)
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current)
+
+
+async def get_meta(conn: AsyncConnection, key: str) -> str | None:
+    row = (await conn.execute(select(meta.c.value).where(meta.c.key == key))).first()
+    return None if row is None else str(row[0])
+
+
+async def set_meta(conn: AsyncConnection, key: str, value: str) -> None:
+    updated = await conn.execute(meta.update().where(meta.c.key == key).values(value=value))
+    if updated.rowcount == 0:
+        await conn.execute(meta.insert().values(key=key, value=value))
+
+
+async def bump_config_version(conn: AsyncConnection) -> None:
+    """Every admin write calls this in its transaction; workers reload when it changes."""
+    await set_meta(conn, "config_version", f"{now_ms()}-{secrets.token_hex(4)}")

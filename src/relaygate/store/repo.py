@@ -1,0 +1,88 @@
+"""Reads of the whole routing state and writes of usage batches and channel health."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from relaygate.core.domain import (
+    ChannelRecord,
+    GroupRecord,
+    KeyRecord,
+    ModelRecord,
+    OwnerRecord,
+    parse_networks,
+)
+from relaygate.store import tables as t
+
+
+@dataclass(frozen=True)
+class StateRows:
+    keys: list[KeyRecord]
+    owners: list[OwnerRecord]
+    groups: list[GroupRecord]
+    channels: list[ChannelRecord]
+    models: list[ModelRecord]
+
+
+def key_from_row(row: Any) -> KeyRecord:
+    try:
+        networks = parse_networks(row.allowed_networks)
+    except ValueError:
+        networks = ()  # an unparsable stored network admits nobody rather than everybody
+    return KeyRecord(
+        id=row.id, key_hash=row.key_hash, masked=row.masked, name=row.name, owner_id=row.owner_id,
+        group=row.group_name, environment=row.environment, enabled=bool(row.enabled),
+        disabled_reason=row.disabled_reason, expires_at=row.expires_at,
+        allowed_models=frozenset(row.allowed_models) if row.allowed_models else None,
+        allowed_networks=networks, source=row.source or "native",
+    )
+
+
+def channel_from_row(row: Any) -> ChannelRecord:
+    return ChannelRecord(
+        id=row.id, name=row.name, protocol=row.protocol, base_url=row.base_url,
+        secrets=tuple(row.secrets or ()), models=dict(row.models or {}),
+        groups=frozenset(row.groups) if row.groups else None, priority=row.priority,
+        weight=row.weight, enabled=bool(row.enabled), disabled_reason=row.disabled_reason,
+        connect_timeout=row.connect_timeout, first_byte_timeout=row.first_byte_timeout,
+        total_timeout=row.total_timeout, options=dict(row.options or {}),
+    )
+
+
+def model_from_row(row: Any) -> ModelRecord:
+    return ModelRecord(name=row.name, aliases=tuple(row.aliases or ()), status=row.status,
+                       replacement=row.replacement, description=row.description)
+
+
+async def load_state(conn: AsyncConnection) -> StateRows:
+    keys = [key_from_row(r) for r in await conn.execute(select(t.api_keys))]
+    owners = [OwnerRecord(r.id, r.name, r.kind, r.email) for r in await conn.execute(select(t.owners))]
+    groups = [GroupRecord(r.name, frozenset(r.models) if r.models is not None else None, r.description)
+              for r in await conn.execute(select(t.groups))]
+    channels = [channel_from_row(r) for r in await conn.execute(select(t.channels))]
+    models = [model_from_row(r) for r in await conn.execute(select(t.models))]
+    return StateRows(keys, owners, groups, channels, models)
+
+
+async def insert_usage(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Insert a batch; rows whose request id is already stored (a retried batch) are skipped."""
+    if not rows:
+        return
+    ids = [r["request_id"] for r in rows]
+    existing = {r[0] for r in await conn.execute(
+        select(t.usage_records.c.request_id).where(t.usage_records.c.request_id.in_(ids)))}
+    fresh = [r for r in rows if r["request_id"] not in existing]
+    if fresh:
+        await conn.execute(insert(t.usage_records), fresh)
+
+
+async def save_health(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        updated = await conn.execute(
+            t.channel_health.update().where(t.channel_health.c.channel_id == row["channel_id"]).values(**row))
+        if updated.rowcount == 0:
+            await conn.execute(insert(t.channel_health).values(**row))

@@ -1,0 +1,161 @@
+"""SQLAlchemy table definitions: the one schema, portable over SQLite, PostgreSQL and MariaDB/MySQL.
+
+Times are epoch milliseconds in BIGINT columns (portable and cheap to compare); lists and maps are
+JSON. Alembic migrations in ``store/migrations`` create exactly these tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere use 64-bit ids.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+owners = Table(
+    "owners", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False, default="person"),
+    Column("email", String(255)),
+    Column("note", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+groups = Table(
+    "groups", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("description", Text),
+    Column("models", JSON),  # null: every model; else the public names the group may use
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("masked", String(32), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("owner_id", String(32), ForeignKey("owners.id"), nullable=False),
+    Column("group_name", String(64), nullable=False, default="default"),
+    Column("environment", String(16), nullable=False, default="production"),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("disabled_reason", String(255)),
+    Column("expires_at", BigInteger),
+    Column("allowed_models", JSON),
+    Column("allowed_networks", JSON),
+    Column("source", String(32), nullable=False, default="native"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_api_keys_owner", "owner_id"),
+    Index("ix_api_keys_updated", "updated_at"),
+)
+
+channels = Table(
+    "channels", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("protocol", String(32), nullable=False, default="openai"),
+    Column("base_url", String(512), nullable=False),
+    Column("secrets", JSON, nullable=False),
+    Column("models", JSON, nullable=False),  # {public name: upstream name}
+    Column("groups", JSON),  # null: every group
+    Column("priority", Integer, nullable=False, default=0),
+    Column("weight", Integer, nullable=False, default=1),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("disabled_reason", String(255)),
+    Column("connect_timeout", Float, nullable=False, default=10.0),
+    Column("first_byte_timeout", Float, nullable=False, default=60.0),
+    Column("total_timeout", Float, nullable=False, default=600.0),
+    Column("options", JSON),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+models = Table(
+    "models", metadata,
+    Column("name", String(128), primary_key=True),
+    Column("aliases", JSON),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("replacement", String(128)),
+    Column("description", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+channel_health = Table(
+    "channel_health", metadata,
+    Column("channel_id", Integer, primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("reason", String(512)),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("cooldown_until", BigInteger),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+usage_records = Table(
+    "usage_records", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("request_id", String(40), nullable=False, unique=True),
+    Column("ts", BigInteger, nullable=False),
+    Column("key_id", String(32)),
+    Column("masked_key", String(32)),
+    Column("owner_id", String(32)),
+    Column("group_name", String(64)),
+    Column("environment", String(16)),
+    Column("client", String(32)),
+    Column("client_version", String(32)),
+    Column("entry_path", String(128)),
+    Column("host", String(255)),
+    Column("requested_model", String(128)),
+    Column("upstream_model", String(128)),
+    Column("channel_id", Integer),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("status", Integer, nullable=False),
+    Column("error_code", String(48)),
+    Column("prompt_tokens", Integer, nullable=False, default=0),
+    Column("completion_tokens", Integer, nullable=False, default=0),
+    Column("total_tokens", Integer, nullable=False, default=0),
+    Column("cached_tokens", Integer, nullable=False, default=0),
+    Column("stream", Boolean, nullable=False, default=False),
+    Column("latency_ms", Integer, nullable=False, default=0),
+    Column("ttft_ms", Integer),
+    Column("caller_ip", String(64)),
+    Column("estimated", Boolean, nullable=False, default=False),
+    Column("cost", BigInteger, nullable=False, default=0),
+    Column("detail", JSON),  # attempts: [{channel_id, status, error, ms}], finish notes
+    Column("body", Text),  # only when the operator turned store_prompts on
+    Index("ix_usage_key_ts", "key_id", "ts"),
+    Index("ix_usage_owner_ts", "owner_id", "ts"),
+    Index("ix_usage_ts", "ts"),
+)
+
+admin_tokens = Table(
+    "admin_tokens", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""HTTP surfaces: the relay endpoints (raw ASGI for speed) and the admin REST API (FastAPI). Thin."""

@@ -1,0 +1,276 @@
+"""Admin REST API under /api (FastAPI, OpenAPI at /api/openapi.json). Thin: every rule is a service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+
+from relaygate import __version__
+from relaygate.app import Gateway
+from relaygate.core.clock import parse_time
+from relaygate.core.errors import InvalidInput, prefers_chinese
+from relaygate.core.keys import hash_secret
+from relaygate.services.config_io import apply_config, dump_yaml, export_config, parse_document
+from relaygate.services.usage_query import UsageFilter
+
+
+class OwnerIn(BaseModel):
+    name: str
+    kind: str = "person"
+    email: str | None = None
+    note: str | None = None
+
+
+class GroupIn(BaseModel):
+    name: str
+    models: list[str] | None = Field(None, description="Public model names; null means every model.")
+    description: str | None = None
+
+
+class KeyIn(BaseModel):
+    name: str
+    owner: str = Field(description="Owner id or name.")
+    group: str = "default"
+    environment: str = "production"
+    expires_at: str | None = Field(None, description="ISO time (UTC) or relative such as 30d.")
+    allowed_models: list[str] | None = None
+    allowed_networks: list[str] | None = None
+
+
+class KeyPatch(BaseModel):
+    name: str | None = None
+    owner: str | None = None
+    group: str | None = None
+    environment: str | None = None
+    enabled: bool | None = None
+    disabled_reason: str | None = None
+    expires_at: str | None = None
+    allowed_models: list[str] | None = None
+    allowed_networks: list[str] | None = None
+
+
+class ChannelIn(BaseModel):
+    name: str
+    protocol: str = "openai"
+    base_url: str
+    secrets: list[str]
+    models: dict[str, str] | list[str]
+    groups: list[str] | None = None
+    priority: int = 0
+    weight: int = 1
+    enabled: bool = True
+    disabled_reason: str | None = None
+    connect_timeout: float = 10.0
+    first_byte_timeout: float = 60.0
+    total_timeout: float = 600.0
+    options: dict[str, Any] | None = None
+
+
+class ChannelPatch(BaseModel):
+    name: str | None = None
+    protocol: str | None = None
+    base_url: str | None = None
+    secrets: list[str] | None = None
+    models: dict[str, str] | list[str] | None = None
+    groups: list[str] | None = None
+    priority: int | None = None
+    weight: int | None = None
+    enabled: bool | None = None
+    disabled_reason: str | None = None
+    connect_timeout: float | None = None
+    first_byte_timeout: float | None = None
+    total_timeout: float | None = None
+    options: dict[str, Any] | None = None
+
+
+class ModelIn(BaseModel):
+    name: str
+    aliases: list[str] = []
+    status: str = "active"
+    replacement: str | None = None
+    description: str | None = None
+
+
+def _future(value: str | None) -> int | None:
+    """Expiry times: ISO, or relative to now going forward ('30d')."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value and value[-1] in "smhd" and value[:-1].isdigit():
+        from relaygate.core.clock import now_ms
+
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+        return now_ms() + int(value[:-1]) * units[value[-1]] * 1000
+    return parse_time(value)
+
+
+def build_admin_app(gw: Gateway) -> FastAPI:
+    app = FastAPI(title="relaygate admin API", version=__version__, openapi_url="/api/openapi.json",
+                  docs_url="/api/docs", redoc_url=None)
+
+    async def admin(authorization: str = Header("", description="Bearer <admin token>")) -> None:
+        token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+        if not token or hash_secret(token) not in gw.admin_hashes:
+            gw.admin_hashes = await gw.accounts.admin_token_hashes()  # a token made by another process
+            if not token or hash_secret(token) not in gw.admin_hashes:
+                raise InvalidInput("This admin endpoint needs 'Authorization: Bearer <admin token>'.",
+                                   "管理接口需要 'Authorization: Bearer <管理令牌>'。", status=401)
+
+    @app.exception_handler(InvalidInput)
+    async def invalid(request: Request, exc: InvalidInput) -> JSONResponse:
+        lang = "zh-CN" if prefers_chinese(request.headers.get("accept-language")) else "en"
+        return JSONResponse({"error": {"message": exc.message(lang), "code": "invalid_input"}},
+                            status_code=exc.status)
+
+    auth = [Depends(admin)]
+
+    @app.middleware("http")
+    async def reload_after_write(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        if request.method != "GET" and response.status_code < 400:
+            await gw.state.refresh_if_changed()  # this process serves the change at once
+        return response
+
+    @app.get("/api/status", dependencies=auth)
+    async def status() -> dict[str, Any]:
+        return {"version": __version__, "config_version": gw.state.version,
+                "keys": len(gw.state.snapshot.keys_by_id), "channels": len(gw.state.snapshot.channels),
+                "usage_pending": gw.usage.pending, "background_tasks": gw.supervisor.names}
+
+    # owners
+    @app.get("/api/owners", dependencies=auth)
+    async def list_owners() -> list[dict[str, Any]]:
+        return await gw.accounts.list_owners()
+
+    @app.post("/api/owners", dependencies=auth, status_code=201)
+    async def create_owner(body: OwnerIn) -> dict[str, Any]:
+        return await gw.accounts.create_owner(body.name, body.kind, body.email, body.note)
+
+    @app.delete("/api/owners/{ident}", dependencies=auth, status_code=204)
+    async def delete_owner(ident: str) -> None:
+        await gw.accounts.delete_owner(ident)
+
+    # groups
+    @app.get("/api/groups", dependencies=auth)
+    async def list_groups() -> list[dict[str, Any]]:
+        return await gw.accounts.list_groups()
+
+    @app.put("/api/groups/{name}", dependencies=auth)
+    async def put_group(name: str, body: GroupIn) -> dict[str, Any]:
+        return await gw.accounts.upsert_group(name, body.models, body.description)
+
+    @app.post("/api/groups", dependencies=auth, status_code=201)
+    async def create_group(body: GroupIn) -> dict[str, Any]:
+        return await gw.accounts.upsert_group(body.name, body.models, body.description)
+
+    @app.delete("/api/groups/{name}", dependencies=auth, status_code=204)
+    async def delete_group(name: str) -> None:
+        await gw.accounts.delete_group(name)
+
+    # keys
+    @app.get("/api/keys", dependencies=auth)
+    async def list_keys(owner: str | None = None, group: str | None = None) -> list[dict[str, Any]]:
+        return await gw.accounts.list_keys(owner, group)
+
+    @app.post("/api/keys", dependencies=auth, status_code=201)
+    async def create_key(body: KeyIn) -> dict[str, Any]:
+        view, secret = await gw.accounts.create_key(body.name, body.owner, body.group, body.environment,
+                                                    _future(body.expires_at), body.allowed_models,
+                                                    body.allowed_networks)
+        return {**view, "secret": secret, "note": "The secret is shown this once; only its hash is stored."}
+
+    @app.get("/api/keys/{ident}", dependencies=auth)
+    async def get_key(ident: str) -> dict[str, Any]:
+        return await gw.accounts.get_key(ident)
+
+    @app.patch("/api/keys/{ident}", dependencies=auth)
+    async def patch_key(ident: str, body: KeyPatch) -> dict[str, Any]:
+        raw = body.model_dump(exclude_unset=True)
+        changes: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("owner", "group", "expires_at")}
+        if "owner" in raw:
+            changes["owner_id"] = raw["owner"]
+        if "group" in raw:
+            changes["group_name"] = raw["group"]
+        if "expires_at" in raw:
+            changes["expires_at"] = _future(raw["expires_at"])
+        return await gw.accounts.update_key(ident, **changes)
+
+    @app.delete("/api/keys/{ident}", dependencies=auth, status_code=204)
+    async def delete_key(ident: str) -> None:
+        await gw.accounts.delete_key(ident)
+
+    # channels
+    @app.get("/api/channels", dependencies=auth)
+    async def list_channels() -> list[dict[str, Any]]:
+        return _with_live_health(gw, await gw.routing.list_channels())
+
+    @app.post("/api/channels", dependencies=auth, status_code=201)
+    async def create_channel(body: ChannelIn) -> dict[str, Any]:
+        return await gw.routing.create_channel(**body.model_dump())
+
+    @app.get("/api/channels/{ident}", dependencies=auth)
+    async def get_channel(ident: str) -> dict[str, Any]:
+        return _with_live_health(gw, [await gw.routing.get_channel(ident)])[0]
+
+    @app.patch("/api/channels/{ident}", dependencies=auth)
+    async def patch_channel(ident: str, body: ChannelPatch) -> dict[str, Any]:
+        return await gw.routing.update_channel(ident, **body.model_dump(exclude_unset=True))
+
+    @app.delete("/api/channels/{ident}", dependencies=auth, status_code=204)
+    async def delete_channel(ident: str) -> None:
+        await gw.routing.delete_channel(ident)
+
+    # models
+    @app.get("/api/models", dependencies=auth)
+    async def list_models() -> list[dict[str, Any]]:
+        return await gw.routing.list_models()
+
+    @app.post("/api/models", dependencies=auth, status_code=201)
+    async def upsert_model(body: ModelIn) -> dict[str, Any]:
+        return await gw.routing.upsert_model(body.name, body.aliases, body.status, body.replacement,
+                                             body.description)
+
+    @app.delete("/api/models/{name}", dependencies=auth, status_code=204)
+    async def delete_model(name: str) -> None:
+        await gw.routing.delete_model(name)
+
+    # usage records
+    @app.get("/api/usage", dependencies=auth)
+    async def usage(key_id: str | None = None, owner_id: str | None = None, model: str | None = None,
+                    status: int | None = None, errors_only: bool = False, error_code: str | None = None,
+                    request_id: str | None = None,
+                    since: str | None = Query(None, description="ISO time or relative (15m, 2h, 7d)."),
+                    until: str | None = None, limit: int = Query(50, ge=1, le=1000),
+                    before_id: int | None = None) -> dict[str, Any]:
+        flt = UsageFilter(key_id, owner_id, model, status, errors_only, error_code, request_id,
+                          parse_time(since) if since else None, parse_time(until) if until else None)
+        rows = await gw.usage_query.search(flt, limit, before_id)
+        return {"data": rows, "next_before_id": rows[-1]["id"] if len(rows) == limit else None}
+
+    # configuration as code
+    @app.get("/api/config/export", dependencies=auth, response_class=PlainTextResponse)
+    async def config_export() -> str:
+        return dump_yaml(await export_config(gw.engine))
+
+    @app.post("/api/config/apply", dependencies=auth)
+    async def config_apply(request: Request, dry_run: bool = False, prune: bool = False) -> dict[str, Any]:
+        doc = parse_document((await request.body()).decode())
+        report = await apply_config(gw.engine, sorted(gw.providers), doc, dry_run=dry_run, prune=prune)
+        if report.applied:
+            await gw.state.reload()
+        return {"applied": report.applied, "changes": report.changes}
+
+    return app
+
+
+def _with_live_health(gw: Gateway, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """This process's live view of health beats the last persisted row."""
+    for view in views:
+        state = gw.health.get(view["id"]) if not gw.health.is_available(view["id"]) else None
+        if state is not None:
+            view["health"].update({"state": state.state, "reason": state.reason,
+                                   "consecutive_failures": state.consecutive_failures})
+    return views

@@ -1,0 +1,304 @@
+"""The ASGI entry: relay endpoints as raw ASGI (the hot path), everything under /api to the admin app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from relaygate.app import Gateway
+from relaygate.core.errors import GatewayError, prefers_chinese
+from relaygate.core.ids import request_id as new_request_id
+from relaygate.core.settings import Settings
+from relaygate.services.accounts import authenticate, presented_key
+from relaygate.services.relay import Inbound, Outcome
+from relaygate.web.render import openai_error_body
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("relaygate.web")
+
+RELAY_ENDPOINTS = {
+    "/v1/chat/completions": "chat/completions", "/chat/completions": "chat/completions",
+    "/v1/completions": "completions", "/completions": "completions",
+    "/v1/embeddings": "embeddings", "/embeddings": "embeddings",
+}
+MODEL_PREFIXES = ("/v1/models", "/models")
+JSON = b"application/json"
+
+
+class RelayApp:
+    """ASGI application. ``gateway`` is built at lifespan start-up (it needs a running loop)."""
+
+    def __init__(self, settings: Settings, gateway: Gateway | None = None,
+                 print_first_run: Callable[[Gateway], None] | None = None) -> None:
+        self.settings = settings
+        self.gateway = gateway
+        self.print_first_run = print_first_run
+        self._admin: Any = None
+        self.max_body = settings.max_body_bytes
+
+    # --- dispatch -----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path: str = scope["path"]
+            endpoint = RELAY_ENDPOINTS.get(path)
+            if endpoint is not None:
+                await self.relay(scope, receive, send, endpoint)
+            elif path.startswith(MODEL_PREFIXES):
+                await self.models(scope, receive, send)
+            elif path == "/api" or path.startswith("/api/"):
+                await self.admin_app()(scope, receive, send)
+            else:
+                await self.misc(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    def admin_app(self) -> Any:
+        if self._admin is None:
+            from relaygate.web.admin_api import build_admin_app
+
+            assert self.gateway is not None
+            self._admin = build_admin_app(self.gateway)
+        return self._admin
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if self.gateway is None:
+                        self.gateway = Gateway.build(self.settings)
+                    await self.gateway.start()
+                    if self.print_first_run is not None:
+                        self.print_first_run(self.gateway)
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.gateway is not None:
+                    await self.gateway.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def inbound(self, scope: Scope, body: bytes, endpoint: str, rid: str) -> Inbound:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        client = scope.get("client")
+        ip = client[0] if client else None
+        if self.settings.trust_forwarded_for and "x-forwarded-for" in headers:
+            ip = headers["x-forwarded-for"].split(",")[0].strip()
+        lang = "zh-CN" if prefers_chinese(headers.get("accept-language")) else "en"
+        query_key = None
+        qs = scope.get("query_string", b"")
+        if qs and b"key=" in qs:
+            from urllib.parse import parse_qs
+
+            query_key = (parse_qs(qs.decode("latin-1")).get("key") or [None])[0]
+        return Inbound(endpoint, scope["path"], headers.get("host", ""), headers, body, ip, rid, lang, query_key)
+
+    async def read_body(self, scope: Scope, receive: Receive) -> bytes:
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
+                raise GatewayError("body_too_large", size=int(value), limit=self.max_body)
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise asyncio.CancelledError
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > self.max_body:
+                    raise GatewayError("body_too_large", size=f"more than {self.max_body}", limit=self.max_body)
+                chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+
+    @staticmethod
+    async def send_json(send: Send, status: int, body: bytes, rid: str,
+                        extra: dict[str, str] | None = None) -> None:
+        headers = [(b"content-type", JSON), (b"content-length", str(len(body)).encode()),
+                   (b"x-request-id", rid.encode())]
+        if extra:
+            headers.extend((k.lower().encode(), v.encode()) for k, v in extra.items())
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def send_error(self, send: Send, err: GatewayError, rid: str, lang: str) -> None:
+        await self.send_json(send, err.status, openai_error_body(err, rid, lang), rid, err.headers)
+
+    # --- relay --------------------------------------------------------------------------------
+
+    async def relay(self, scope: Scope, receive: Receive, send: Send, endpoint: str) -> None:
+        rid = new_request_id()
+        if scope["method"] != "POST":
+            err = GatewayError("method_not_allowed", path=scope["path"], method=scope["method"], allowed="POST")
+            await self.send_error(send, err, rid, "en")
+            return
+        gateway = self.gateway
+        assert gateway is not None and gateway.relay is not None
+        try:
+            body = await self.read_body(scope, receive)
+        except GatewayError as err:
+            inbound = self.inbound(scope, b"", endpoint, rid)
+            rec = gateway.relay.new_record(inbound)
+            gateway.relay.finish(rec, 0.0, err.status, err.code)
+            await self.send_error(send, err, rid, inbound.lang)
+            return
+        except asyncio.CancelledError:
+            return
+        inbound = self.inbound(scope, body, endpoint, rid)
+        guard = DisconnectGuard(receive)
+        try:
+            try:
+                outcome = await guard.run(gateway.relay.handle(inbound))
+            except GatewayError as err:
+                await self.send_error(send, err, rid, inbound.lang)
+                return
+            except asyncio.CancelledError:
+                if guard.disconnected:
+                    return
+                raise
+            await self.send_outcome(send, outcome, rid, guard)
+        finally:
+            guard.stop()
+
+    async def send_outcome(self, send: Send, outcome: Outcome, rid: str, guard: DisconnectGuard) -> None:
+        headers = [(b"content-type", outcome.content_type.encode()), (b"x-request-id", rid.encode())]
+        if outcome.stream is None:
+            headers.append((b"content-length", str(len(outcome.body)).encode()))
+            await send({"type": "http.response.start", "status": outcome.status, "headers": headers})
+            await send({"type": "http.response.body", "body": outcome.body})
+            return
+        headers.append((b"cache-control", b"no-cache"))
+        headers.append((b"x-accel-buffering", b"no"))
+        stream = outcome.stream
+        try:
+            await send({"type": "http.response.start", "status": outcome.status, "headers": headers})
+            await guard.run(self._pump(send, stream, guard))
+        except asyncio.CancelledError:
+            if not guard.disconnected:
+                raise
+        finally:
+            stream.close()
+
+    @staticmethod
+    async def _pump(send: Send, stream: Any, guard: DisconnectGuard) -> None:
+        async for chunk in stream:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        guard.finishing = True  # completing the response makes receive() report a disconnect
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    # --- models -------------------------------------------------------------------------------
+
+    async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rid = new_request_id()
+        gateway = self.gateway
+        assert gateway is not None
+        inbound = self.inbound(scope, b"", "models", rid)
+        path = scope["path"]
+        prefix = "/v1/models" if path.startswith("/v1/models") else "/models"
+        model_id = path[len(prefix):].lstrip("/")
+        try:
+            snap = gateway.state.snapshot
+            key, _ = authenticate(snap, presented_key(inbound.headers, inbound.query_key), inbound.client_ip)
+            allowed = snap.allowed_models(key)
+            if model_id:
+                public = snap.resolve(model_id)
+                if public not in allowed:
+                    snap.check_allowed(key, public, model_id)
+                    raise GatewayError("model_not_found", model=model_id,
+                                       suggestion=" No channel serves it for your group right now.")
+                body = orjson.dumps(_model_obj(public))
+            else:
+                body = orjson.dumps({"object": "list", "data": [_model_obj(m) for m in allowed]})
+        except GatewayError as err:
+            await self.send_error(send, err, rid, inbound.lang)
+            return
+        await self.send_json(send, 200, body, rid)
+
+    # --- everything else ----------------------------------------------------------------------
+
+    async def misc(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rid = new_request_id()
+        path = scope["path"]
+        if path in ("/healthz", "/health"):
+            await self.send_json(send, 200, b'{"status":"ok"}', rid)
+            return
+        if path == "/metrics":
+            from relaygate.web.metrics import render_metrics
+
+            assert self.gateway is not None
+            body = render_metrics(self.gateway)
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"text/plain; version=0.0.4")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host", f"{self.settings.host}:{self.settings.port}")
+        base = self.settings.public_base_url or f"http://{host}/v1"
+        lang = "zh-CN" if prefers_chinese(headers.get("accept-language")) else "en"
+        err = GatewayError("not_found", method=scope["method"], path=path, base_url=base)
+        await self.send_error(send, err, rid, lang)
+
+
+def _model_obj(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 1700000000, "owned_by": "relaygate"}
+
+
+class DisconnectGuard:
+    """Cancels the work in progress when the caller goes away, so the upstream call is cancelled too."""
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.disconnected = False
+        self.finishing = False
+        self._watcher: asyncio.Task[None] | None = None
+        self._target: asyncio.Task[Any] | None = None
+
+    async def run(self, coro: Awaitable[Any]) -> Any:
+        self._target = asyncio.current_task()
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch())
+        try:
+            return await coro
+        finally:
+            self._target = None
+
+    async def _watch(self) -> None:
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                target = self._target
+                if target is not None and not self.finishing:
+                    self.disconnected = True
+                    target.cancel()
+                return
+
+    def stop(self) -> None:
+        if self._watcher is not None and not self._watcher.done():
+            self._watcher.cancel()
+        self._watcher = None
+
+
+def create_app() -> RelayApp:
+    """Factory for ``uvicorn --factory`` (one call per worker process)."""
+    return RelayApp(Settings.from_env())
+
+
+with contextlib.suppress(ImportError):
+    import uvloop  # noqa: F401  (makes uvicorn pick uvloop when available)
