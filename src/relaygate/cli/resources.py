@@ -1,4 +1,4 @@
-"""Resource commands (keys, channels, models, owners, groups, logs, config)."""
+"""Resource commands (keys, channels, models, owners, groups, logs, config), registered on the main app."""
 
 from __future__ import annotations
 
@@ -6,4 +6,14 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    from relaygate.cli.accounts import groups_app, keys_app, owners_app
+    from relaygate.cli.configfile import config_app
+    from relaygate.cli.logs import logs_app
+    from relaygate.cli.routing import channels_app, models_app
+
+    if any(group.name == "owners" for group in app.registered_groups):
+        return  # already registered (main() and tests may both call this)
+    for name, sub in (("owners", owners_app), ("groups", groups_app), ("keys", keys_app),
+                      ("channels", channels_app), ("models", models_app), ("logs", logs_app),
+                      ("config", config_app)):
+        app.add_typer(sub, name=name)

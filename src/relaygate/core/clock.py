@@ -32,3 +32,12 @@ def parse_time(text: str) -> int:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp() * 1000)
+
+
+def parse_future(text: str) -> int:
+    """Like ``parse_time``, but a relative '30d' / '12h' counts forward from now (for expiry times)."""
+    text = text.strip()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text and text[-1] in units and text[:-1].isdigit():
+        return now_ms() + int(text[:-1]) * units[text[-1]] * 1000
+    return parse_time(text)

@@ -154,8 +154,8 @@ class FakeUpstream:
             body = orjson.loads(raw) if raw else {}
         except orjson.JSONDecodeError:
             return _error(400, "invalid JSON body", "invalid_request_error")
-        self.state.requests.append({"path": request.path, "headers": dict(request.headers), "body": body,
-                                    "at": time.time()})
+        self.state.requests.append({"path": request.path, "headers": {k.lower(): v for k, v in request.headers.items()}, "body": body,
+                                    "raw": raw.decode("utf-8", "replace"), "at": time.time()})
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or not auth[7:].strip():
             return _error(401, "You didn't provide an API key.", "invalid_request_error")
@@ -237,6 +237,8 @@ class FakeUpstream:
                                   "usage": {"prompt_tokens": total, "total_tokens": total}})
 
     async def models(self, request: web.Request) -> web.Response:
+        self.state.requests.append({"path": request.path, "headers": {k.lower(): v for k, v in
+                                    request.headers.items()}, "body": None, "raw": "", "at": time.time()})
         return web.json_response({"object": "list", "data": [
             {"id": name, "object": "model", "created": 1700000000, "owned_by": "relaygate-demo"}
             for name in ("demo-chat", "demo-embedding")]})

@@ -1,0 +1,130 @@
+"""Test harness: the real app on a real socket, fake upstreams on real sockets, real databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import uvicorn
+
+from relaygate.app import Gateway
+from relaygate.core.settings import Settings
+from relaygate.fakeupstream import FakeUpstream
+from relaygate.web.asgi import RelayApp
+
+PG_URL = os.environ.get("RELAYGATE_TEST_POSTGRES_URL", "")
+MYSQL_URL = os.environ.get("RELAYGATE_TEST_MYSQL_URL", "")
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@dataclass
+class Running:
+    gateway: Gateway
+    server: uvicorn.Server
+    port: int
+    task: asyncio.Task[None]
+    admin_token: str = ""
+    api_key: str = ""
+    fakes: list[FakeUpstream] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def add_key(self, owner: str = "alice", group: str = "default", **kw: Any) -> tuple[str, str]:
+        """Create (owner if needed and) a key; return (secret, key id). Reloads the snapshot."""
+        owners = {o["name"]: o for o in await self.gateway.accounts.list_owners()}
+        if owner not in owners:
+            await self.gateway.accounts.create_owner(owner)
+        groups = {g["name"] for g in await self.gateway.accounts.list_groups()}
+        if group not in groups:
+            await self.gateway.accounts.upsert_group(group, None)
+        view, secret = await self.gateway.accounts.create_key(kw.pop("name", "test key"), owner, group, **kw)
+        await self.gateway.state.reload()
+        return secret, view["id"]
+
+    async def add_channel(self, fake: FakeUpstream, name: str, models: dict[str, str] | list[str],
+                          **kw: Any) -> int:
+        view = await self.gateway.routing.create_channel(
+            name=name, base_url=fake.base_url, secrets=kw.pop("secrets", ["sk-upstream-test-secret-0001"]),
+            models=models, **kw)
+        await self.gateway.state.reload()
+        return int(view["id"])
+
+    async def usage_rows(self) -> list[dict[str, Any]]:
+        from relaygate.services.usage_query import UsageFilter
+
+        await self.gateway.usage.flush()
+        return await self.gateway.usage_query.search(UsageFilter(), limit=1000)
+
+    async def usage_for(self, request_id: str) -> dict[str, Any]:
+        for _ in range(100):
+            for row in await self.usage_rows():
+                if row["request_id"] == request_id:
+                    return row
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no usage record for {request_id}")
+
+
+async def start_fake(**kw: Any) -> FakeUpstream:
+    fake = FakeUpstream(**kw)
+    await fake.start()
+    return fake
+
+
+async def plan(fake: FakeUpstream, model: str, *behaviors: dict[str, Any], sticky: bool = False) -> None:
+    async with aiohttp.ClientSession() as s:
+        await s.post(f"http://127.0.0.1:{fake.port}/_fake/plan",
+                     json={"model": model, "behaviors": list(behaviors), "sticky": sticky})
+
+
+@asynccontextmanager
+async def running_gateway(database_url: str, **settings: Any) -> AsyncIterator[Running]:
+    """Start relaygate on an ephemeral port (uvicorn, httptools) with the given database."""
+    values: dict[str, Any] = {"database_url": database_url, "demo_upstream": False,
+                              "usage_flush_seconds": 0.05, "config_poll_seconds": 0.2,
+                              "probe_interval_seconds": 0.1, "cooldown_seconds": 0.5}
+    values.update(settings)
+    cfg = Settings(**values)
+    gateway = Gateway.build(cfg)
+    app = RelayApp(cfg, gateway)
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, http="httptools", loop="asyncio", lifespan="on", log_level="warning",
+                            access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    for _ in range(500):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    if task.done():
+        task.result()
+    assert server.started, "gateway did not start"
+    first = gateway.first_run
+    running = Running(gateway, server, port, task, first.admin_token if first else "",
+                      first.api_key if first else "")
+    try:
+        yield running
+    finally:
+        server.should_exit = True
+        await task
+        for fake in running.fakes:
+            await fake.stop()
+        sock.close()
