@@ -1,0 +1,5 @@
+"""`python -m relaygate.cli`."""
+
+from relaygate.cli.main import main
+
+main()
