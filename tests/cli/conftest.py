@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from relaygate.cli import main as cli_main
 
 Invoke = Callable[..., Result]
+JsonRun = Callable[..., Any]
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def cli(db_file: Path) -> Invoke:
 
 
 @pytest.fixture
-def cli_json(cli: Invoke) -> Callable[..., Any]:
+def cli_json(cli: Invoke) -> JsonRun:
     def run(*args: str) -> Any:
         return json.loads(cli(*args, "--json").stdout)
 

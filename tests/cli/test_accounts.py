@@ -9,7 +9,7 @@ from datetime import datetime
 from relaygate.core.clock import now_ms, parse_future, parse_time
 from relaygate.core.keys import key_hash, key_id_for, mask_key
 
-from .conftest import Invoke
+from .conftest import Invoke, JsonRun
 
 SECRET = re.compile(r"sk-[A-Za-z0-9]{48}")
 DAY_MS = 86_400_000
@@ -19,7 +19,7 @@ def _ms(iso_text: str) -> int:
     return int(datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def test_owner_group_key_lifecycle(cli: Invoke, cli_json) -> None:
+def test_owner_group_key_lifecycle(cli: Invoke, cli_json: JsonRun) -> None:
     assert "Group 'default' saved; models: all." in cli("groups", "add", "default").output
     assert "Owner 'alice' created" in cli("owners", "add", "alice", "--kind", "team",
                                           "--email", "alice@example.com").output
@@ -78,7 +78,7 @@ def test_owner_group_key_lifecycle(cli: Invoke, cli_json) -> None:
     assert cli_json("groups", "list") == []
 
 
-def test_create_json_carries_the_secret_once(cli: Invoke, cli_json) -> None:
+def test_create_json_carries_the_secret_once(cli: Invoke, cli_json: JsonRun) -> None:
     cli("groups", "add", "default")
     cli("owners", "add", "svc", "--kind", "service")
     made = cli_json("keys", "create", "--name", "bot", "--owner", "svc", "--env", "high-cost")
@@ -98,7 +98,7 @@ def test_update_without_options_and_unknown_key(cli: Invoke) -> None:
     assert "No key 'key_000000000000'" in missing.output
 
 
-def test_group_add_is_an_upsert(cli: Invoke, cli_json) -> None:
+def test_group_add_is_an_upsert(cli: Invoke, cli_json: JsonRun) -> None:
     cli("groups", "add", "team-a", "--models", "m2,m1,m2", "--description", "first")
     assert [(g["name"], g["models"], g["description"]) for g in cli_json("groups", "list")] == [
         ("team-a", ["m1", "m2"], "first")]

@@ -9,7 +9,7 @@ from relaygate.core.keys import mask_secret
 from relaygate.providers.vendors import VENDORS
 from relaygate.store import tables as t
 
-from .conftest import Invoke
+from .conftest import Invoke, JsonRun
 
 UPSTREAM_SECRET = "sk-upstream-secret-abcdef123456"
 OTHER_SECRET = "sk-second-upstream-zyxwvu987654"
@@ -21,7 +21,7 @@ def _add_channel(cli: Invoke, *extra: str) -> str:
                "--models", "chat=up-chat, embed", "--priority", "5", *extra).output
 
 
-def test_channel_add_list_show_mask_secrets(cli: Invoke, cli_json) -> None:
+def test_channel_add_list_show_mask_secrets(cli: Invoke, cli_json: JsonRun) -> None:
     outputs = [_add_channel(cli, "--groups", "b,a", "--total-timeout", "120")]
     outputs += [cli("channels", "list").output, cli("channels", "show", "main").output,
                 cli("channels", "health").output]
@@ -45,7 +45,7 @@ def test_channel_add_list_show_mask_secrets(cli: Invoke, cli_json) -> None:
     assert channel["health"]["state"] == "healthy"
 
 
-def test_vendor_fills_base_url(cli: Invoke, cli_json) -> None:
+def test_vendor_fills_base_url(cli: Invoke, cli_json: JsonRun) -> None:
     cli("channels", "add", "--name", "ds", "--vendor", "deepseek", "--secret", "k-123456789012",
         "--models", "deepseek-chat")
     assert cli_json("channels", "show", "ds")["base_url"] == VENDORS["deepseek"][1]
@@ -57,7 +57,7 @@ def test_vendor_fills_base_url(cli: Invoke, cli_json) -> None:
     assert (no_secret.exit_code, "needs 'secrets'" in no_secret.output) == (2, True)
 
 
-def test_channel_disable_enable_update_delete(cli: Invoke, cli_json) -> None:
+def test_channel_disable_enable_update_delete(cli: Invoke, cli_json: JsonRun) -> None:
     _add_channel(cli)
     needs_reason = cli("channels", "disable", "main", ok=False)
     assert needs_reason.exit_code == 2
@@ -83,7 +83,7 @@ def test_channel_disable_enable_update_delete(cli: Invoke, cli_json) -> None:
     assert cli("channels", "show", "main", ok=False).exit_code == 2
 
 
-def test_health_comes_from_the_channel_health_table(cli: Invoke, cli_json, sync_db: Engine) -> None:
+def test_health_comes_from_the_channel_health_table(cli: Invoke, cli_json: JsonRun, sync_db: Engine) -> None:
     _add_channel(cli)
     until = now_ms() + 60_000
     with sync_db.begin() as conn:
@@ -102,7 +102,7 @@ def test_health_comes_from_the_channel_health_table(cli: Invoke, cli_json, sync_
     assert cli_json("channels", "health")[0]["state"] == "healthy"
 
 
-def test_models_unsupported_requires_replacement(cli: Invoke, cli_json) -> None:
+def test_models_unsupported_requires_replacement(cli: Invoke, cli_json: JsonRun) -> None:
     cli("models", "add", "old-chat", "--alias", "oc", "--alias", "old", "--description", "legacy")
     missing = cli("models", "unsupported", "old-chat", ok=False)
     assert missing.exit_code == 2
@@ -121,7 +121,7 @@ def test_models_unsupported_requires_replacement(cli: Invoke, cli_json) -> None:
     assert cli("models", "delete", "old-chat", ok=False).exit_code == 2
 
 
-def test_models_list_shows_channels_serving_them(cli: Invoke, cli_json) -> None:
+def test_models_list_shows_channels_serving_them(cli: Invoke, cli_json: JsonRun) -> None:
     _add_channel(cli)
     models = {m["name"]: m for m in cli_json("models", "list")}
     assert set(models) == {"chat", "embed"}

@@ -81,7 +81,14 @@ def show(view: dict[str, Any], as_json: bool, title: str | None = None) -> None:
     if as_json:
         emit(view, [], True)
         return
-    emit([{"field": k, "value": v} for k, v in view.items()], ["field", "value"], False, title)
+    rows: list[dict[str, Any]] = []
+    for field, value in view.items():
+        if isinstance(value, dict) and value and all(isinstance(v, str | int | float | None)
+                                                     for v in value.values()) and field != "models":
+            rows.extend({"field": f"{field}.{k}", "value": v} for k, v in value.items())
+        else:
+            rows.append({"field": field, "value": value})
+    emit(rows, ["field", "value"], False, title)
 
 
 def json_option() -> Any:

@@ -17,7 +17,7 @@ channels_app = typer.Typer(help="Upstream channels: where requests go, with fail
                            no_args_is_help=True)
 models_app = typer.Typer(help="The public model catalogue: aliases and retired models.", no_args_is_help=True)
 
-CHANNEL_COLUMNS = ("id", "name", "base_url", "models", "priority", "weight", "enabled", "state", "reason",
+CHANNEL_COLUMNS = ("id", "name", "models", "priority", "weight", "enabled", "state", "reason",
                    "cooldown_until")
 HEALTH_COLUMNS = ("id", "name", "enabled", "state", "consecutive_failures", "reason", "cooldown_until",
                   "updated_at")
