@@ -26,8 +26,11 @@ def _port() -> int:
     return port
 
 
+Served = tuple[subprocess.Popen[str], int, str, str, Path]
+
+
 @pytest.fixture
-def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[str], int, str, str, Path]]:
+def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Served]:
     workers = getattr(request, "param", 1)
     port, demo = _port(), _port()
     env = {**os.environ, "RELAYGATE_PORT": str(port), "RELAYGATE_DEMO_PORT": str(demo),
@@ -72,7 +75,7 @@ async def _chat(port: int, key: str) -> int:
 
 
 @pytest.mark.parametrize("served", [2], indirect=True)
-async def test_disabled_key_stops_within_5s_on_every_worker(served: tuple[subprocess.Popen[str], int, str, str, Path]) -> None:
+async def test_disabled_key_stops_within_5s_on_every_worker(served: Served) -> None:
     _, port, key, token, _ = served
     statuses = await asyncio.gather(*[_chat(port, key) for _ in range(20)])
     assert set(statuses) == {200}
@@ -91,7 +94,7 @@ async def test_disabled_key_stops_within_5s_on_every_worker(served: tuple[subpro
         await asyncio.sleep(0.1)
 
 
-def test_sigterm_drains_every_usage_record(served: tuple[subprocess.Popen[str], int, str, str, Path]) -> None:
+def test_sigterm_drains_every_usage_record(served: Served) -> None:
     proc, port, key, _, tmp = served
 
     async def burst() -> list[int]:

@@ -22,7 +22,7 @@ def replay(data: bytes, cuts: list[int]) -> tuple[list[bytes], StreamObserver]:
     framer = SSEFramer()
     observer = StreamObserver(hide_usage_chunk=False)
     out: list[bytes] = []
-    points = sorted({c % (len(data) + 1) for c in cuts}) + [len(data)]
+    points = [*sorted({c % (len(data) + 1) for c in cuts}), len(data)]
     start = 0
     for end in points:
         for ev in framer.feed(data[start:end]):

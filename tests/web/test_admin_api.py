@@ -39,7 +39,7 @@ async def test_admin_auth_is_required(gw: Running) -> None:
 
 
 async def test_owner_group_key_channel_lifecycle_via_rest(gw: Running, fake: FakeUpstream) -> None:
-    status, owner = await call(gw, "POST", "/api/owners", json={"name": "team-a", "kind": "team"})
+    status, _owner = await call(gw, "POST", "/api/owners", json={"name": "team-a", "kind": "team"})
     assert status == 201
     status, _ = await call(gw, "POST", "/api/groups", json={"name": "vip", "models": ["m1"]})
     assert status == 201
@@ -114,5 +114,5 @@ async def test_config_export_apply_round_trip(gw: Running, fake: FakeUpstream, m
     status, done = await call(gw, "POST", "/api/config/apply", data=yaml.safe_dump(doc))
     assert done["applied"] is True
     assert gw.gateway.state.snapshot.channels[2].secrets == ("sk-from-env-1234567890",)
-    status, bad = await call(gw, "POST", "/api/config/apply", data="version: 9")
+    status, _bad = await call(gw, "POST", "/api/config/apply", data="version: 9")
     assert status == 400

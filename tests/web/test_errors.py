@@ -41,7 +41,7 @@ def assert_envelope(body: dict[str, Any], code: str, headers: dict[str, str]) ->
 
 
 async def test_key_errors_each_say_which(ready: tuple[Running, FakeUpstream, str]) -> None:
-    gw, _, secret = ready
+    gw, _, _secret = ready
     status, body, headers = await post(gw, chat())
     assert status == 401 and "No API key" in assert_envelope(body, "missing_api_key", headers)
     status, body, headers = await post(gw, chat(), {"Authorization": "Bearer sk-" + "x" * 48})
@@ -70,7 +70,7 @@ async def test_disabled_key_names_the_reason(ready: tuple[Running, FakeUpstream,
 
 async def test_network_and_model_permissions(ready: tuple[Running, FakeUpstream, str]) -> None:
     gw, _, _ = ready
-    secret, key_id = await gw.add_key("carol", allowed_networks=["10.0.0.0/8"])
+    secret, _key_id = await gw.add_key("carol", allowed_networks=["10.0.0.0/8"])
     client = openai.AsyncOpenAI(base_url=gw.base_url, api_key=secret, max_retries=0)
     with pytest.raises(openai.PermissionDeniedError) as info:
         await client.chat.completions.create(**chat())
@@ -160,7 +160,7 @@ async def test_upstream_secret_never_reaches_caller(ready: tuple[Running, FakeUp
     leak = "sk-upstreamSECRETvalue1234567890abcdefghijkl"
     await plan(fake, "gpt-4o-mini", *[{"kind": "status", "status": 401, "body": {
         "error": {"message": f"Incorrect API key provided: {leak}"}}}] * 3)
-    status, body, headers = await post(gw, chat(), {"Authorization": f"Bearer {secret}"})
+    status, body, _headers = await post(gw, chat(), {"Authorization": f"Bearer {secret}"})
     assert status == 502
     assert leak not in str(body) and "Incorrect API key provided" in body["error"]["message"]
     rows = await gw.usage_rows()

@@ -38,7 +38,7 @@ async def test_fails_over_to_the_next_tier(pair: tuple[Running, FakeUpstream, Fa
     rec = await gw.usage_for(raw.headers["x-request-id"])
     assert rec["attempts"] == 2 and rec["status"] == 200
     primary = gw.gateway.state.snapshot.routes["m"][0].channel.id
-    assert [att["channel_id"] for att in rec["detail"]["attempts"]][0] == primary
+    assert next(att["channel_id"] for att in rec["detail"]["attempts"]) == primary
 
 
 async def test_priority_first_and_no_retry_on_a_healthy_answer(

@@ -9,9 +9,11 @@ import pytest
 from relaygate.fakeupstream import FakeUpstream
 from tests.harness import Running
 
+Setup = tuple[Running, FakeUpstream, str, openai.AsyncOpenAI]
+
 
 @pytest.fixture
-async def setup(gw: Running, fake: FakeUpstream) -> tuple[Running, FakeUpstream, str, openai.AsyncOpenAI]:
+async def setup(gw: Running, fake: FakeUpstream) -> Setup:
     await gw.add_channel(fake, "main", {"gpt-4o-mini": "upstream-mini", "text-embedding-3-small":
                                         "text-embedding-3-small", "gpt-3.5-turbo-instruct": "instruct"})
     secret, _ = await gw.add_key("alice", environment="testing")
@@ -19,7 +21,7 @@ async def setup(gw: Running, fake: FakeUpstream) -> tuple[Running, FakeUpstream,
     return gw, fake, secret, client
 
 
-async def test_chat_non_stream_and_its_usage_record(setup: tuple[Running, FakeUpstream, str, openai.AsyncOpenAI]) -> None:
+async def test_chat_non_stream_and_its_usage_record(setup: Setup) -> None:
     gw, fake, secret, client = setup
     raw = await client.chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "ping"}])
@@ -47,7 +49,7 @@ async def test_chat_non_stream_and_its_usage_record(setup: tuple[Running, FakeUp
 
 
 async def test_chat_stream_relays_every_chunk_and_records_ttft(
-        setup: tuple[Running, FakeUpstream, str, openai.AsyncOpenAI]) -> None:
+        setup: Setup) -> None:
     gw, fake, _, client = setup
     stream = await client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "stream please"}], stream=True)
@@ -65,7 +67,7 @@ async def test_chat_stream_relays_every_chunk_and_records_ttft(
 
 
 async def test_stream_with_caller_usage_keeps_the_usage_chunk(
-        setup: tuple[Running, FakeUpstream, str, openai.AsyncOpenAI]) -> None:
+        setup: Setup) -> None:
     _, _, _, client = setup
     stream = await client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True,
@@ -75,8 +77,8 @@ async def test_stream_with_caller_usage_keeps_the_usage_chunk(
 
 
 async def test_legacy_completions_embeddings_and_models(
-        setup: tuple[Running, FakeUpstream, str, openai.AsyncOpenAI]) -> None:
-    gw, fake, _, client = setup
+        setup: Setup) -> None:
+    _gw, fake, _, client = setup
     comp = await client.completions.create(model="gpt-3.5-turbo-instruct", prompt="say hi")
     assert "You said: say hi" in comp.choices[0].text
     stream = await client.completions.create(model="gpt-3.5-turbo-instruct", prompt="x", stream=True)
@@ -94,7 +96,7 @@ async def test_legacy_completions_embeddings_and_models(
 
 
 async def test_paths_without_v1_and_unknown_fields_pass_through(
-        setup: tuple[Running, FakeUpstream, str, openai.AsyncOpenAI]) -> None:
+        setup: Setup) -> None:
     gw, fake, secret, _ = setup
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}],
             "vendor_extension": {"keep": [1, 2]}, "temperature": 0.3, "seed": 7}

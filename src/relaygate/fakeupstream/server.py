@@ -154,7 +154,8 @@ class FakeUpstream:
             body = orjson.loads(raw) if raw else {}
         except orjson.JSONDecodeError:
             return _error(400, "invalid JSON body", "invalid_request_error")
-        self.state.requests.append({"path": request.path, "headers": {k.lower(): v for k, v in request.headers.items()}, "body": body,
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.state.requests.append({"path": request.path, "headers": headers, "body": body,
                                     "raw": raw.decode("utf-8", "replace"), "at": time.time()})
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or not auth[7:].strip():

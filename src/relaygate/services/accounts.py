@@ -49,10 +49,9 @@ def authenticate(snapshot: Snapshot, presented: str | None, client_ip: str | Non
         raise GatewayError("key_disabled", key_id=key.id, reason=reason)
     if key.expires_at is not None and key.expires_at <= (now or now_ms()):
         raise GatewayError("key_expired", key_id=key.id, expired_at=iso(key.expires_at))
-    if key.allowed_networks is not None:
-        if not client_ip or not _ip_allowed(client_ip, key):
-            raise GatewayError("network_not_allowed", key_id=key.id, ip=client_ip or "an unknown address",
-                               networks=", ".join(str(n) for n in key.allowed_networks) or "(none)")
+    if key.allowed_networks is not None and (not client_ip or not _ip_allowed(client_ip, key)):
+        raise GatewayError("network_not_allowed", key_id=key.id, ip=client_ip or "an unknown address",
+                           networks=", ".join(str(n) for n in key.allowed_networks) or "(none)")
     return key, pinned
 
 

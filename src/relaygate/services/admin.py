@@ -79,7 +79,7 @@ class AccountsAdmin:
 
     async def list_owners(self) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
-            counts = dict((await conn.execute(
+            counts: dict[str, int] = dict((await conn.execute(
                 select(t.api_keys.c.owner_id, func.count()).group_by(t.api_keys.c.owner_id))).all())
             rows = (await conn.execute(select(t.owners).order_by(t.owners.c.name))).all()
         return [{**owner_view(r), "keys": counts.get(r.id, 0)} for r in rows]
