@@ -99,7 +99,8 @@ async def running_gateway(database_url: str, **settings: Any) -> AsyncIterator[R
     """Start relaygate on an ephemeral port (uvicorn, httptools) with the given database."""
     values: dict[str, Any] = {"database_url": database_url, "demo_upstream": False,
                               "usage_flush_seconds": 0.05, "config_poll_seconds": 0.2,
-                              "probe_interval_seconds": 0.1, "cooldown_seconds": 0.5}
+                              "probe_interval_seconds": 0.1, "cooldown_seconds": 0.5,
+                              "unpriced_models": "default"}
     values.update(settings)
     cfg = Settings(**values)
     gateway = Gateway.build(cfg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from relaygate.fakeupstream import FakeUpstream
 from relaygate.providers import load_providers
 from relaygate.providers.base import Provider
 from relaygate.services.admin import AccountsAdmin
+from relaygate.services.balances import BalanceSync, LedgerAdmin
+from relaygate.services.billing import Billing
+from relaygate.services.pricing_admin import PricingAdmin
 from relaygate.services.health import HealthBoard
 from relaygate.services.prober import Prober
 from relaygate.services.relay import Relay
@@ -23,9 +27,20 @@ from relaygate.services.setup import FirstRun, first_run
 from relaygate.services.state import GatewayState
 from relaygate.services.usage import UsageWriter
 from relaygate.services.usage_query import UsageQuery
+from relaygate.store.counters import CounterStore
+from relaygate.store.counters_memory import MemoryCounters
 from relaygate.store.db import make_engine, upgrade
 
 log = logging.getLogger("relaygate")
+
+
+def make_counters(settings: Settings) -> CounterStore:
+    """Redis when REDIS_URL is set (several workers or machines share it), else this process's memory."""
+    if settings.redis_url:
+        from relaygate.store.counters_redis import RedisCounters
+
+        return RedisCounters(settings.redis_url)
+    return MemoryCounters()
 
 
 @dataclass
@@ -41,6 +56,11 @@ class Gateway:
     accounts: AccountsAdmin
     routing: RoutingAdmin
     usage_query: UsageQuery
+    counters: CounterStore
+    billing: Billing | None
+    balance_sync: BalanceSync
+    ledger: LedgerAdmin
+    pricing: PricingAdmin
     supervisor: Supervisor = field(default_factory=Supervisor)
     session: aiohttp.ClientSession | None = None
     relay: Relay | None = None
@@ -55,11 +75,16 @@ class Gateway:
         health = HealthBoard(settings.failure_threshold, settings.cooldown_seconds,
                              settings.cooldown_max_seconds)
         state = GatewayState(engine, health, settings.config_poll_seconds)
+        counters = make_counters(settings)
+        billing = Billing(settings, counters) if settings.billing else None
         usage = UsageWriter(engine, flush_seconds=settings.usage_flush_seconds,
                             batch_size=settings.usage_batch_size, buffer_limit=settings.usage_buffer_limit,
-                            spill_path=settings.data_path / "usage-spill.jsonl")
+                            spill_path=settings.data_path / "usage-spill.jsonl",
+                            ledger_source=billing.take_entries if billing else None)
         return cls(settings, engine, providers, health, state, usage, AccountsAdmin(engine),
-                   RoutingAdmin(engine, sorted(providers)), UsageQuery(engine))
+                   RoutingAdmin(engine, sorted(providers)), UsageQuery(engine), counters, billing,
+                   BalanceSync(engine, counters, settings.config_poll_seconds),
+                   LedgerAdmin(engine, settings.currency), PricingAdmin(engine, settings.currency))
 
     async def start(self) -> None:
         s = self.settings
@@ -69,17 +94,29 @@ class Gateway:
         if s.demo_upstream:
             await self._start_demo()
         await self.state.reload()
+        if self.billing is not None:
+            await self.balance_sync.load(self.state.snapshot)
         self.admin_hashes = await self.accounts.admin_token_hashes()
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300,
                                          enable_cleanup_closed=True, family=socket.AF_UNSPEC)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
                                              skip_auto_headers=("User-Agent",), cookie_jar=aiohttp.DummyCookieJar())
-        self.relay = Relay(s, self.state, self.providers, self.session, self.health, self.usage)
+        self.relay = Relay(s, self.state, self.providers, self.session, self.health, self.usage,
+                           billing=self.billing)
         prober = Prober(self.state, self.health, self.providers, self.session, self.engine,
                         s.probe_interval_seconds)
         self.supervisor.start("config-sync", self._sync_loop)
         self.supervisor.start("usage-writer", self.usage.run)
         self.supervisor.start("channel-health", prober.run)
+        if self.billing is not None:
+            self.supervisor.start("balance-sync", lambda: self.balance_sync.run(lambda: self.state.snapshot))
+            self.supervisor.start("expired-holds", self._expire_holds)
+
+    async def _expire_holds(self) -> None:
+        """Holds left by a crashed worker (Redis) or a lost request are released after their TTL."""
+        while True:
+            await asyncio.sleep(60)
+            await self.counters.release_expired_holds()
 
     async def _sync_loop(self) -> None:
         await self.state.run_with(self._after_reload)
@@ -99,6 +136,7 @@ class Gateway:
     async def stop(self) -> None:
         """Graceful stop: end background loops, write every buffered usage record, close pools."""
         await self.supervisor.stop(drains=[self.usage.drain])
+        await self.counters.close()
         if self.session is not None:
             await self.session.close()
         if self.demo is not None:

@@ -28,6 +28,12 @@ class KeyRecord:
     allowed_models: frozenset[str] | None
     allowed_networks: tuple[Network, ...] | None
     source: str = "native"
+    cap_total: int | None = None
+    cap_daily: int | None = None
+    cap_monthly: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    concurrency: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,10 @@ class GroupRecord:
     name: str
     models: frozenset[str] | None  # None: every model
     description: str | None = None
+    multiplier_ppm: int = 1_000_000
+    rpm: int | None = None
+    tpm: int | None = None
+    concurrency: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,20 @@ class Settings:
     data_dir: str = _setting("./data", "Folder for the SQLite file, spill files and generated reports.")
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
     lang: str = _setting("", "Language of CLI text: en or zh-CN. Empty: from LANG.")
+    currency: str = _setting("USD", "Currency of prices and balances: USD or CNY.")
+    usd_rate: str = _setting(
+        "1", "Units of the currency per US dollar (e.g. 7.2 for CNY); used to convert imported One API "
+        "quota (500,000 units per USD) and for USD figures on the dashboard billing endpoints.")
+    billing: bool = _setting(True, "Hold, settle and record costs against balances and key caps.")
+    limits: bool = _setting(True, "Enforce per-key and per-group rate limits (requests, tokens, concurrency).")
+    unpriced_models: str = _setting(
+        "refuse", "What to do with a model that has no price: 'refuse' (403 model_price_missing) or "
+        "'default' (bill at the default prices below).")
+    default_input_price: str = _setting("0", "Default price per 1M input tokens for unpriced models.")
+    default_output_price: str = _setting("0", "Default price per 1M output tokens for unpriced models.")
+    default_max_output_tokens: int = _setting(
+        4096, "Output tokens held for a request that sends no max_tokens and whose price sets none.")
+    alert_webhook_url: str = _setting("", "URL that receives budget alerts as JSON POSTs (empty: none).")
     redis_url: str = _setting(
         "", "Redis URL for state shared by several workers or machines (holds, caps, rate limits).",
         "REDIS_URL")

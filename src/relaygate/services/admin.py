@@ -12,6 +12,7 @@ from relaygate.core.domain import ENVIRONMENTS, OWNER_KINDS, parse_networks
 from relaygate.core.errors import InvalidInput
 from relaygate.core.ids import short_id
 from relaygate.core.keys import generate_admin_token, generate_key, hash_secret, key_hash, key_id_for, mask_key
+from relaygate.core.money import MoneyError, parse_amount, plain_amount
 from relaygate.store import tables as t
 from relaygate.store.db import bump_config_version
 
@@ -30,7 +31,14 @@ def key_view(row: Any) -> dict[str, Any]:
         "disabled_reason": row.disabled_reason, "expires_at": iso(row.expires_at),
         "allowed_models": row.allowed_models, "allowed_networks": row.allowed_networks,
         "source": row.source, "created_at": iso(row.created_at), "updated_at": iso(row.updated_at),
+        "caps": {"total": _money(row.cap_total), "daily": _money(row.cap_daily),
+                 "monthly": _money(row.cap_monthly)},
+        "limits": {"rpm": row.rpm, "tpm": row.tpm, "concurrency": row.concurrency},
     }
+
+
+def _money(value: int | None) -> str | None:
+    return None if value is None else plain_amount(value)
 
 
 def owner_view(row: Any) -> dict[str, Any]:
@@ -40,7 +48,8 @@ def owner_view(row: Any) -> dict[str, Any]:
 
 def group_view(row: Any) -> dict[str, Any]:
     return {"name": row.name, "description": row.description, "models": row.models,
-            "created_at": iso(row.created_at)}
+            "multiplier": str(row.multiplier_ppm / 1_000_000), "rpm": row.rpm, "tpm": row.tpm,
+            "concurrency": row.concurrency, "created_at": iso(row.created_at)}
 
 
 class AccountsAdmin:
@@ -139,7 +148,8 @@ class AccountsAdmin:
                          environment: str = "production", expires_at: int | None = None,
                          allowed_models: list[str] | None = None,
                          allowed_networks: list[str] | None = None,
-                         secret: str | None = None, source: str = "native") -> tuple[dict[str, Any], str]:
+                         secret: str | None = None, source: str = "native",
+                         **terms: Any) -> tuple[dict[str, Any], str]:
         """Create a key; returns its view and the secret, which is shown this once and never stored."""
         _check_key_fields(environment, allowed_networks)
         secret = secret or generate_key()
@@ -155,7 +165,7 @@ class AccountsAdmin:
                       "environment": environment, "enabled": True, "disabled_reason": None,
                       "expires_at": expires_at, "allowed_models": allowed_models or None,
                       "allowed_networks": allowed_networks or None, "source": source,
-                      "created_at": now, "updated_at": now}
+                      "created_at": now, "updated_at": now, **dict.fromkeys(KEY_TERMS), **_key_terms(terms)}
             await conn.execute(t.api_keys.insert().values(**values))
             await bump_config_version(conn)
         return key_view(_Row(values)), secret
@@ -197,6 +207,7 @@ class AccountsAdmin:
         allowed = {"name", "group_name", "environment", "enabled", "disabled_reason", "expires_at",
                    "allowed_models", "allowed_networks", "owner_id"}
         values = {k: v for k, v in changes.items() if k in allowed}
+        values.update(_key_terms({k: v for k, v in changes.items() if k in KEY_TERMS}))
         _check_key_fields(values.get("environment", "production"), values.get("allowed_networks"))
         async with self.engine.begin() as conn:
             row = await self.resolve_key(conn, ident)
@@ -229,6 +240,31 @@ class AccountsAdmin:
     async def admin_token_hashes(self) -> set[str]:
         async with self.engine.connect() as conn:
             return {r[0] for r in await conn.execute(select(t.admin_tokens.c.token_hash))}
+
+
+KEY_TERMS = ("cap_total", "cap_daily", "cap_monthly", "rpm", "tpm", "concurrency")
+
+
+def _key_terms(terms: dict[str, Any]) -> dict[str, Any]:
+    """Key caps (decimal strings or nanos) and limits (positive ints); None clears one."""
+    out: dict[str, Any] = {}
+    for name, value in terms.items():
+        if name not in KEY_TERMS:
+            raise InvalidInput(f"Unknown key setting '{name}'.", f"未知的密钥设置 '{name}'。")
+        if value is None:
+            out[name] = None
+        elif name.startswith("cap_"):
+            try:
+                out[name] = value if isinstance(value, int) else parse_amount(value)
+            except MoneyError as exc:
+                raise InvalidInput(f"{name}: {exc}", f"{name} 金额无效：{value}") from exc
+            if out[name] < 0:
+                raise InvalidInput(f"{name} cannot be negative.", f"{name} 不能为负数。")
+        else:
+            if int(value) <= 0:
+                raise InvalidInput(f"{name} must be positive.", f"{name} 必须为正数。")
+            out[name] = int(value)
+    return out
 
 
 def _check_key_fields(environment: str, networks: list[str] | None) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from relaygate.core.domain import ChannelRecord, GroupRecord, KeyRecord, ModelRecord, OwnerRecord
 from relaygate.core.errors import GatewayError
-from relaygate.store.repo import StateRows
+from relaygate.store.repo import PriceRow, StateRows
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,7 @@ class Snapshot:
     aliases: dict[str, str]  # alias -> public name
     routes: dict[str, list[Route]]  # public name -> every channel serving it (enabled or not)
     public_names: frozenset[str] = field(default_factory=frozenset)
+    prices: dict[str, PriceRow] = field(default_factory=dict)
 
     @classmethod
     def build(cls, rows: StateRows) -> Snapshot:
@@ -47,7 +48,7 @@ class Snapshot:
             owners={o.id: o for o in rows.owners},
             groups={g.name: g for g in rows.groups},
             channels={c.id: c for c in rows.channels},
-            models=models, aliases=aliases, routes=routes, public_names=names,
+            models=models, aliases=aliases, routes=routes, public_names=names, prices=rows.prices,
         )
 
     @classmethod

@@ -17,6 +17,7 @@ from relaygate.core.settings import Settings
 from relaygate.protocols.openai import BadBody, RequestFacts, parse_request, rewrite_body
 from relaygate.providers.base import Provider
 from relaygate.services.accounts import authenticate, presented_key
+from relaygate.services.billing import Billing, Charge
 from relaygate.services.catalog import Route, Snapshot
 from relaygate.services.clients import detect_client
 from relaygate.services.health import HealthBoard
@@ -43,6 +44,17 @@ class Inbound:
 
 
 @dataclass(slots=True)
+class Exchange:
+    """One request's state across the pipeline: its usage record, its money hold, its limit lease."""
+
+    rec: dict[str, Any]
+    started: float
+    charge: Charge | None = None
+    lease: Any = None
+    finished: bool = False
+
+
+@dataclass(slots=True)
 class Outcome:
     status: int
     content_type: str
@@ -55,8 +67,11 @@ class Relay:
     """One instance per process, built by app.py with every dependency passed in."""
 
     def __init__(self, settings: Settings, state: GatewayState, providers: Mapping[str, Provider],
-                 session: aiohttp.ClientSession, health: HealthBoard, usage: UsageWriter) -> None:
+                 session: aiohttp.ClientSession, health: HealthBoard, usage: UsageWriter,
+                 billing: Billing | None = None, limiter: Any = None) -> None:
         self.settings = settings
+        self.billing = billing
+        self.limiter = limiter
         self.state = state
         self.providers = providers
         self.session = session
@@ -68,8 +83,8 @@ class Relay:
     # --- entry ----------------------------------------------------------------------------
 
     async def handle(self, inbound: Inbound) -> Outcome:
-        started = monotonic()
-        rec = self.new_record(inbound)
+        ex = Exchange(self.new_record(inbound), monotonic())
+        rec = ex.rec
         try:
             snap = self.state.snapshot
             key, pinned = authenticate(snap, presented_key(inbound.headers, inbound.query_key),
@@ -86,13 +101,19 @@ class Relay:
             routes = snap.candidates(public, key.group)
             if pinned is not None and any(r.channel.id == pinned for r in routes):
                 routes = [r for r in routes if r.channel.id == pinned]
-            return await self.forward(inbound, rec, started, public, key.group, routes, data, facts)
+            if self.limiter is not None:
+                ex.lease = await self.limiter.acquire(snap, key, inbound.request_id,
+                                                      facts.prompt_estimate + (facts.max_tokens or 0))
+            if self.billing is not None:
+                ex.charge = self.billing.quote(snap, key, public, facts, inbound.request_id, inbound.endpoint)
+                if ex.charge is not None:
+                    await self.billing.hold(ex.charge)
+            return await self.forward(inbound, ex, public, key.group, routes, data, facts)
         except GatewayError as exc:
-            self.finish(rec, started, exc.status, exc.code)
+            await self.finish(ex, exc.status, exc.code)
             raise
         except asyncio.CancelledError:
-            if rec.get("status") is None:
-                self.finish(rec, started, 499, "client_disconnected")
+            await self.finish(ex, 499, "client_disconnected")
             raise
 
     def new_record(self, inbound: Inbound) -> dict[str, Any]:
@@ -118,11 +139,26 @@ class Relay:
         rec["group_name"] = key.group
         rec["environment"] = key.environment
 
-    def finish(self, rec: dict[str, Any], started: float, status: int, error_code: str | None) -> None:
+    async def finish(self, ex: Exchange, status: int, error_code: str | None) -> None:
+        """The one end of every request: settle or release money, return limits, queue the record."""
+        if ex.finished:
+            return
+        ex.finished = True
+        rec = ex.rec
         rec["status"] = status
         rec["error_code"] = error_code
-        rec["latency_ms"] = int((monotonic() - started) * 1000)
-        self.usage.add(rec)
+        rec["latency_ms"] = int((monotonic() - ex.started) * 1000)
+        try:
+            if ex.charge is not None and self.billing is not None:
+                if status < 400:  # an answer (whole or, for a broken stream, in part) was delivered
+                    rec["cost"] = await self.billing.settle(ex.charge, rec["prompt_tokens"],
+                                                            rec["completion_tokens"], rec["cached_tokens"])
+                else:
+                    await self.billing.release(ex.charge)
+            if ex.lease is not None:
+                await ex.lease.finish(rec["total_tokens"])
+        finally:
+            self.usage.add(rec)
 
     # --- routing and failover ---------------------------------------------------------------
 
@@ -157,8 +193,9 @@ class Relay:
                 total=ch.total_timeout, sock_connect=ch.connect_timeout, sock_read=ch.first_byte_timeout)
         return timeout
 
-    async def forward(self, inbound: Inbound, rec: dict[str, Any], started: float, public: str, group: str,
+    async def forward(self, inbound: Inbound, ex: Exchange, public: str, group: str,
                       routes: list[Route], data: dict[str, Any], facts: RequestFacts) -> Outcome:
+        rec = ex.rec
         if not routes:
             raise GatewayError("no_healthy_channel", model=public, group=group,
                                detail=" (no enabled channel serves it for this group)")
@@ -175,7 +212,7 @@ class Relay:
             rec["attempts"] = len(tried)
             t0 = monotonic()
             try:
-                outcome = await self.attempt(inbound, rec, started, route, data, facts)
+                outcome = await self.attempt(inbound, ex, route, data, facts)
             except UpstreamFailure as failure:
                 attempts.append({"channel_id": route.channel.id, "status": failure.status,
                                  "error": failure.kind, "ms": int((monotonic() - t0) * 1000)})
@@ -197,8 +234,9 @@ class Relay:
             raise GatewayError("no_healthy_channel", model=public, group=group, detail=detail)
         raise last.to_error(public, len(tried))
 
-    async def attempt(self, inbound: Inbound, rec: dict[str, Any], started: float, route: Route,
+    async def attempt(self, inbound: Inbound, ex: Exchange, route: Route,
                       data: dict[str, Any], facts: RequestFacts) -> Outcome:
+        rec = ex.rec
         provider = self.providers.get(route.channel.protocol)
         if provider is None or inbound.endpoint not in provider.endpoints:
             raise UpstreamFailure("unsupported", None, f"protocol {route.channel.protocol} cannot serve "
@@ -223,8 +261,7 @@ class Relay:
                 if not first:
                     raise UpstreamFailure("empty_stream", resp.status, "the upstream closed the stream "
                                           "before sending anything", retryable=True)
-                stream = StreamRelay(self, resp, provider.observer(facts.include_usage), rec, started,
-                                     first, facts)
+                stream = StreamRelay(self, resp, provider.observer(facts.include_usage), ex, first, facts)
                 return Outcome(200, resp.headers.get("Content-Type", "text/event-stream"), stream=stream)
             raw = await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -244,5 +281,5 @@ class Relay:
             rec["prompt_tokens"] = facts.prompt_estimate
             rec["total_tokens"] = facts.prompt_estimate
             rec["estimated"] = True
-        self.finish(rec, started, resp.status, None)
+        await self.finish(ex, resp.status, None)
         return Outcome(resp.status, resp.headers.get("Content-Type", "application/json"), body=raw)

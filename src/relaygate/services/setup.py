@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.settings import Settings
 from relaygate.services.admin import AccountsAdmin
+from relaygate.services.pricing_admin import PricingAdmin
 from relaygate.services.routing_admin import RoutingAdmin
 from relaygate.store import tables as t
 
@@ -37,8 +38,10 @@ async def first_run(engine: AsyncEngine, settings: Settings, protocols: list[str
             name="demo", protocol="openai", base_url=f"http://127.0.0.1:{settings.demo_port}/v1",
             secrets=["demo-upstream-secret"], models=dict(DEMO_MODELS), priority=0, weight=1,
             options={"note": DEMO_DESCRIPTION})
+        pricing = PricingAdmin(engine, settings.currency)
         for name in DEMO_MODELS:
             await routing.upsert_model(name, description=DEMO_DESCRIPTION)
+            await pricing.set_price(name, free=True)
     key, secret = await accounts.create_key("first key", owner["id"], "default", "testing")
     token = await accounts.create_admin_token("first admin token")
     return FirstRun(token, secret, key["id"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -16,7 +16,7 @@ from relaygate.protocols.sse import SSEFramer
 from relaygate.protocols.usage import estimate_tokens
 
 if TYPE_CHECKING:
-    from relaygate.services.relay import Relay
+    from relaygate.services.relay import Exchange, Relay
 
 
 class UpstreamFailure(Exception):
@@ -73,12 +73,13 @@ class StreamRelay:
     """
 
     def __init__(self, relay: Relay, resp: aiohttp.ClientResponse, observer: StreamObserver,
-                 rec: dict[str, Any], started: float, first: bytes, facts: RequestFacts) -> None:
+                 ex: Exchange, first: bytes, facts: RequestFacts) -> None:
         self.relay = relay
         self.resp = resp
         self.observer = observer
-        self.rec = rec
-        self.started = started
+        self.ex = ex
+        self.rec = ex.rec
+        self.started = ex.started
         self.first = first
         self.facts = facts
         self.error_code: str | None = None
@@ -121,12 +122,12 @@ class StreamRelay:
             self.error_code = "client_disconnected"
             raise
         finally:
-            self.close()
+            await self.close()
 
     def resp_channel(self) -> ChannelRecord:
         return self.relay.state.snapshot.channels[self.rec["channel_id"]]
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self.closed:
             return
         self.closed = True
@@ -150,4 +151,4 @@ class StreamRelay:
         first_token = self.ttft or self.first_yield
         if first_token is not None:
             rec["ttft_ms"] = int((first_token - self.started) * 1000)
-        self.relay.finish(rec, self.started, 200, self.error_code)
+        await self.relay.finish(self.ex, 200, self.error_code)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from relaygate.store.ledger_repo import append_entries
 from relaygate.store.repo import insert_usage
 
 log = logging.getLogger("relaygate.usage")
@@ -19,13 +21,16 @@ class UsageWriter:
     """Buffers records and writes them in batches; never drops one (spills to disk if the DB is down)."""
 
     def __init__(self, engine: AsyncEngine, *, flush_seconds: float, batch_size: int,
-                 buffer_limit: int, spill_path: Path) -> None:
+                 buffer_limit: int, spill_path: Path,
+                 ledger_source: Callable[[int], list[dict[str, Any]]] | None = None) -> None:
         self.engine = engine
         self.flush_seconds = flush_seconds
         self.batch_size = batch_size
         self.buffer_limit = buffer_limit
         self.spill_path = spill_path
         self._buffer: list[dict[str, Any]] = []
+        self._ledger: list[dict[str, Any]] = []
+        self.ledger_source = ledger_source
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self.written = 0
@@ -52,19 +57,25 @@ class UsageWriter:
             await self.flush()
 
     async def flush(self) -> None:
+        """Write usage records and ledger entries; a batch's records and entries commit together."""
         async with self._lock:
-            while self._buffer:
+            if self.ledger_source is not None:
+                self._ledger.extend(self.ledger_source(int(self.flush_seconds * 1000)))
+            while self._buffer or self._ledger:
                 batch = self._buffer[: self.batch_size]
+                entries = self._ledger[: self.batch_size * 3]
                 try:
                     async with self.engine.begin() as conn:
                         await insert_usage(conn, batch)
+                        await append_entries(conn, entries)
                 except Exception as exc:
-                    log.warning("usage batch of %d not written yet (%s); will retry", len(batch),
-                                type(exc).__name__)
+                    log.warning("usage batch of %d (+%d ledger entries) not written yet (%s); will retry",
+                                len(batch), len(entries), type(exc).__name__)
                     if len(self._buffer) > self.buffer_limit:
                         self._spill()
                     return
                 del self._buffer[: len(batch)]
+                del self._ledger[: len(entries)]
                 self.written += len(batch)
 
     def _spill(self) -> None:
@@ -72,19 +83,25 @@ class UsageWriter:
         with self.spill_path.open("ab") as fh:
             for rec in self._buffer:
                 fh.write(orjson.dumps(rec) + b"\n")
-        log.warning("spilled %d usage records to %s", len(self._buffer), self.spill_path)
+            for entry in self._ledger:
+                fh.write(orjson.dumps({"__ledger__": entry}) + b"\n")
+        log.warning("spilled %d usage records and %d ledger entries to %s", len(self._buffer),
+                    len(self._ledger), self.spill_path)
         self._buffer.clear()
+        self._ledger.clear()
 
     async def _replay_spill(self) -> None:
         if not self.spill_path.exists():
             return
         lines = self.spill_path.read_bytes().splitlines()
-        self._buffer[:0] = [orjson.loads(line) for line in lines if line.strip()]
+        items = [orjson.loads(line) for line in lines if line.strip()]
+        self._buffer[:0] = [i for i in items if "__ledger__" not in i]
+        self._ledger[:0] = [i["__ledger__"] for i in items if "__ledger__" in i]
         self.spill_path.unlink()
         log.info("re-queued %d spilled usage records", len(lines))
 
     async def drain(self) -> None:
         """On shutdown: write everything; what cannot be written goes to the spill file."""
         await self.flush()
-        if self._buffer:
+        if self._buffer or self._ledger:
             self._spill()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -16,7 +16,14 @@ from relaygate.core.domain import (
     OwnerRecord,
     parse_networks,
 )
+from relaygate.core.money import Price
 from relaygate.store import tables as t
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRow:
+    price: Price
+    max_output_tokens: int | None
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,7 @@ class StateRows:
     groups: list[GroupRecord]
     channels: list[ChannelRecord]
     models: list[ModelRecord]
+    prices: dict[str, PriceRow] = field(default_factory=dict)
 
 
 def key_from_row(row: Any) -> KeyRecord:
@@ -38,7 +46,9 @@ def key_from_row(row: Any) -> KeyRecord:
         group=row.group_name, environment=row.environment, enabled=bool(row.enabled),
         disabled_reason=row.disabled_reason, expires_at=row.expires_at,
         allowed_models=frozenset(row.allowed_models) if row.allowed_models else None,
-        allowed_networks=networks, source=row.source or "native",
+        allowed_networks=networks, source=row.source or "native", cap_total=row.cap_total,
+        cap_daily=row.cap_daily, cap_monthly=row.cap_monthly, rpm=row.rpm, tpm=row.tpm,
+        concurrency=row.concurrency,
     )
 
 
@@ -61,11 +71,15 @@ def model_from_row(row: Any) -> ModelRecord:
 async def load_state(conn: AsyncConnection) -> StateRows:
     keys = [key_from_row(r) for r in await conn.execute(select(t.api_keys))]
     owners = [OwnerRecord(r.id, r.name, r.kind, r.email) for r in await conn.execute(select(t.owners))]
-    groups = [GroupRecord(r.name, frozenset(r.models) if r.models is not None else None, r.description)
+    groups = [GroupRecord(r.name, frozenset(r.models) if r.models is not None else None, r.description,
+                          r.multiplier_ppm, r.rpm, r.tpm, r.concurrency)
               for r in await conn.execute(select(t.groups))]
     channels = [channel_from_row(r) for r in await conn.execute(select(t.channels))]
     models = [model_from_row(r) for r in await conn.execute(select(t.models))]
-    return StateRows(keys, owners, groups, channels, models)
+    prices = {r.model: PriceRow(Price(r.input_per_m, r.output_per_m, r.cached_input_per_m, r.per_request,
+                                      bool(r.free)), r.max_output_tokens)
+              for r in await conn.execute(select(t.prices))}
+    return StateRows(keys, owners, groups, channels, models, prices)
 
 
 async def insert_usage(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -42,6 +43,10 @@ groups = Table(
     Column("name", String(64), primary_key=True),
     Column("description", Text),
     Column("models", JSON),  # null: every model; else the public names the group may use
+    Column("multiplier_ppm", Integer, nullable=False, default=1_000_000),  # price multiplier
+    Column("rpm", Integer),
+    Column("tpm", Integer),
+    Column("concurrency", Integer),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
@@ -61,6 +66,12 @@ api_keys = Table(
     Column("allowed_models", JSON),
     Column("allowed_networks", JSON),
     Column("source", String(32), nullable=False, default="native"),
+    Column("cap_total", BigInteger),  # spend caps in nanos; null: spend the owner's balance freely
+    Column("cap_daily", BigInteger),
+    Column("cap_monthly", BigInteger),
+    Column("rpm", Integer),
+    Column("tpm", Integer),
+    Column("concurrency", Integer),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Index("ix_api_keys_owner", "owner_id"),
@@ -144,6 +155,71 @@ usage_records = Table(
     Index("ix_usage_key_ts", "key_id", "ts"),
     Index("ix_usage_owner_ts", "owner_id", "ts"),
     Index("ix_usage_ts", "ts"),
+)
+
+prices = Table(
+    "prices", metadata,
+    Column("model", String(128), primary_key=True),  # public model name
+    Column("input_per_m", BigInteger, nullable=False, default=0),  # nanos per 1M tokens
+    Column("cached_input_per_m", BigInteger),
+    Column("output_per_m", BigInteger, nullable=False, default=0),
+    Column("per_request", BigInteger),  # nanos per call (images, other per-call models)
+    Column("free", Boolean, nullable=False, default=False),
+    Column("max_output_tokens", Integer),  # hold size when the caller sends no max_tokens
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+ledger_entries = Table(
+    "ledger_entries", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("owner_id", String(32), nullable=False),
+    Column("key_id", String(32)),
+    Column("kind", String(16), nullable=False),  # topup adjustment hold settle release refund import expiry
+    Column("amount", BigInteger, nullable=False, default=0),  # effect on the balance, nanos, signed
+    Column("held", BigInteger, nullable=False, default=0),  # effect on the amount held (hold +, release -)
+    Column("request_id", String(40)),
+    Column("model", String(128)),
+    Column("reason", Text),
+    Column("actor", String(128)),
+    Column("ref", String(255)),  # source row for imports, payment reference for top-ups
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("kind", "request_id", name="uq_ledger_kind_request"),
+    Index("ix_ledger_owner_time", "owner_id", "created_at"),
+    Index("ix_ledger_key_time", "key_id", "created_at"),
+    Index("ix_ledger_kind_time", "kind", "created_at"),
+)
+
+balances = Table(
+    "balances", metadata,
+    Column("owner_id", String(32), primary_key=True),
+    Column("balance", BigInteger, nullable=False, default=0),  # = sum(ledger.amount)
+    Column("held", BigInteger, nullable=False, default=0),  # = sum(ledger.held)
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+alert_rules = Table(
+    "alert_rules", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(8), nullable=False),  # owner | key
+    Column("target", String(32), nullable=False),  # owner id or key id
+    Column("kind", String(16), nullable=False),  # cap_percent | balance_below
+    Column("threshold", BigInteger, nullable=False),  # percent (cap_percent) or nanos (balance_below)
+    Column("cap", String(8)),  # total | daily | monthly, for cap_percent
+    Column("created_at", BigInteger, nullable=False),
+)
+
+alert_events = Table(
+    "alert_events", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("rule_id", Integer, nullable=False),
+    Column("scope", String(8), nullable=False),
+    Column("target", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    Column("delivered", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_alert_events_time", "created_at"),
 )
 
 admin_tokens = Table(

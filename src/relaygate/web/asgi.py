@@ -15,7 +15,7 @@ from relaygate.core.errors import GatewayError, prefers_chinese
 from relaygate.core.ids import request_id as new_request_id
 from relaygate.core.settings import Settings
 from relaygate.services.accounts import authenticate, presented_key
-from relaygate.services.relay import Inbound, Outcome
+from relaygate.services.relay import Exchange, Inbound, Outcome
 from relaygate.web.render import openai_error_body
 
 Scope = MutableMapping[str, Any]
@@ -155,8 +155,7 @@ class RelayApp:
             body = await self.read_body(scope, receive)
         except GatewayError as err:
             inbound = self.inbound(scope, b"", endpoint, rid)
-            rec = gateway.relay.new_record(inbound)
-            gateway.relay.finish(rec, 0.0, err.status, err.code)
+            await gateway.relay.finish(Exchange(gateway.relay.new_record(inbound), 0.0), err.status, err.code)
             await self.send_error(send, err, rid, inbound.lang)
             return
         except asyncio.CancelledError:
@@ -194,7 +193,7 @@ class RelayApp:
             if not guard.disconnected:
                 raise
         finally:
-            stream.close()
+            await stream.close()
 
     @staticmethod
     async def _pump(send: Send, stream: Any, guard: DisconnectGuard) -> None:

@@ -1,0 +1,173 @@
+"""Per-request money: quote the most a request can cost, hold it, settle to the actual cost or release.
+
+Balances and key caps live in a CounterStore (memory for one process, Redis for several) as
+buckets ``cap - used - held``: an owner's bucket has cap = everything credited (top-ups,
+adjustments, imports...) and used = everything settled; a key's cap buckets have the cap the
+operator set. A hold reserves on every bucket at once, atomically, so concurrent requests can
+never together hold more than is available.
+
+Ledger entries are buffered and written with the usage records. A hold only becomes a ledger row
+if it is still in flight when the writer flushes (long streams); a request that finishes first
+writes one ``settle`` row. Zero-cost requests write nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from relaygate.core.clock import now_ms
+from relaygate.core.domain import KeyRecord
+from relaygate.core.errors import GatewayError
+from relaygate.core.money import PPM, Price, format_amount, parse_amount
+from relaygate.core.settings import Settings
+from relaygate.protocols.openai import RequestFacts
+from relaygate.services.catalog import Snapshot
+from relaygate.store.counters import Bucket, CounterStore
+
+CREDIT_KINDS = ("topup", "adjustment", "refund", "import", "expiry")
+
+
+def owner_bucket(owner_id: str) -> Bucket:
+    return Bucket(f"owner:{owner_id}", None, None, stored=True)
+
+
+def key_buckets(key: KeyRecord, now: int | None = None) -> list[Bucket]:
+    """The cap buckets of a key (none when it has no caps): total, today (UTC), this month (UTC)."""
+    out = []
+    if key.cap_total is not None:
+        out.append(Bucket(f"key:{key.id}:total", key.cap_total, None, stored=False))
+    if key.cap_daily is not None or key.cap_monthly is not None:
+        day = datetime.fromtimestamp((now or now_ms()) / 1000, tz=UTC)
+        if key.cap_daily is not None:
+            out.append(Bucket(f"key:{key.id}:d:{day:%Y%m%d}", key.cap_daily, 2 * 86400, stored=False))
+        if key.cap_monthly is not None:
+            out.append(Bucket(f"key:{key.id}:m:{day:%Y%m}", key.cap_monthly, 32 * 86400, stored=False))
+    return out
+
+
+@dataclass(slots=True)
+class Charge:
+    """One request's money: what it may cost (held) and, once known, what it did cost."""
+
+    request_id: str
+    owner_id: str
+    key_id: str
+    model: str
+    price: Price
+    multiplier_ppm: int
+    hold: int
+    buckets: list[Bucket]
+    created_ms: int = field(default_factory=now_ms)
+    held: bool = False
+    persisted: bool = False  # a 'hold' ledger row was written for it
+    done: bool = False
+
+
+class Billing:
+    def __init__(self, settings: Settings, store: CounterStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.currency = settings.currency
+        self.refuse_unpriced = settings.unpriced_models != "default"
+        self.default_price = Price(parse_amount(settings.default_input_price),
+                                   parse_amount(settings.default_output_price))
+        self.in_flight: dict[str, Charge] = {}
+        self.entries: list[dict[str, Any]] = []  # ledger rows waiting for the writer
+
+    # --- quote and hold -----------------------------------------------------------------------
+
+    def quote(self, snap: Snapshot, key: KeyRecord, model: str, facts: RequestFacts, request_id: str,
+              endpoint: str) -> Charge | None:
+        """The charge for this request, or None when it cannot cost anything."""
+        row = snap.prices.get(model)
+        if row is None:
+            if self.refuse_unpriced:
+                raise GatewayError("model_price_missing", model=model)
+            price, max_out = self.default_price, None
+        else:
+            price, max_out = row.price, row.max_output_tokens
+        if price.free or (price.per_request is None and not price.input_per_m and not price.output_per_m):
+            return None
+        group = snap.groups.get(key.group)
+        multiplier = group.multiplier_ppm if group is not None else PPM
+        completion = 0 if endpoint == "embeddings" else (
+            facts.max_tokens or max_out or self.settings.default_max_output_tokens)
+        # prompt held at twice the estimate (plus per-message overhead): tokenizers rarely exceed it
+        prompt = 2 * facts.prompt_estimate + 16
+        hold = price.token_cost(prompt, completion, 0, multiplier)
+        buckets = [owner_bucket(key.owner_id), *key_buckets(key)]
+        return Charge(request_id, key.owner_id, key.id, model, price, multiplier, hold, buckets)
+
+    async def hold(self, charge: Charge) -> None:
+        shortfall = await self.store.reserve(charge.request_id, charge.buckets, charge.hold)
+        if shortfall is not None:
+            raise self._insufficient(charge, shortfall.bucket, shortfall.available)
+        charge.held = True
+        self.in_flight[charge.request_id] = charge
+
+    def _insufficient(self, charge: Charge, bucket: str, available: int) -> GatewayError:
+        cur = self.currency
+        need, have = format_amount(charge.hold, cur), format_amount(max(available, 0), cur)
+        if bucket.startswith("owner:"):
+            en = (f"Insufficient balance: the owner of key {charge.key_id} has {have} available, and this "
+                  f"request needs up to {need} held until the answer arrives (the actual charge is usually "
+                  "lower). Top up the owner's balance, lower max_tokens, or use a cheaper model.")
+            zh = (f"余额不足：密钥 {charge.key_id} 的负责人可用余额为 {have}，本次请求在返回前需要预留最多 "
+                  f"{need}（实际扣费通常更低）。请为负责人充值、降低 max_tokens，或改用更便宜的模型。")
+        else:
+            period = {"total": ("total", "总"), "d": ("daily", "每日"), "m": ("monthly", "每月")}[
+                bucket.split(":")[2]]
+            cap = next((b.cap for b in charge.buckets if b.name == bucket), None) or 0
+            en = (f"API key {charge.key_id} has reached its {period[0]} spend cap of {format_amount(cap, cur)}: "
+                  f"{have} left, and this request needs up to {need}. "
+                  + ("It resets at 00:00 UTC. " if period[0] == "daily" else
+                     "It resets on the 1st (UTC). " if period[0] == "monthly" else "")
+                  + "Ask your administrator to raise the cap, or lower max_tokens.")
+            zh = (f"API Key {charge.key_id} 已达到{period[1]}消费上限 {format_amount(cap, cur)}：剩余 {have}，"
+                  f"本次请求需要最多 {need}。" + ("每日 00:00（UTC）重置。" if period[0] == "daily" else
+                                                 "每月 1 日（UTC）重置。" if period[0] == "monthly" else "")
+                  + "请联系管理员提高上限，或降低 max_tokens。")
+        return GatewayError("insufficient_balance", detail=en, detail_zh=zh)
+
+    # --- settle and release -------------------------------------------------------------------
+
+    async def settle(self, charge: Charge, prompt: int, completion: int, cached: int) -> int:
+        """Charge the actual cost; returns it. Idempotent per request."""
+        if charge.done:
+            return 0
+        charge.done = True
+        self.in_flight.pop(charge.request_id, None)
+        cost = charge.price.token_cost(prompt, completion, cached, charge.multiplier_ppm)
+        await self.store.settle(charge.request_id, cost)
+        now = now_ms()
+        if charge.persisted:
+            self.entries.append(self._entry(charge, "release", 0, -charge.hold, now))
+        if cost or charge.persisted:
+            self.entries.append(self._entry(charge, "settle", -cost, 0, now))
+        return cost
+
+    async def release(self, charge: Charge) -> None:
+        if charge.done:
+            return
+        charge.done = True
+        self.in_flight.pop(charge.request_id, None)
+        await self.store.release(charge.request_id)
+        if charge.persisted:
+            self.entries.append(self._entry(charge, "release", 0, -charge.hold, now_ms()))
+
+    def _entry(self, charge: Charge, kind: str, amount: int, held: int, now: int) -> dict[str, Any]:
+        return {"owner_id": charge.owner_id, "key_id": charge.key_id, "kind": kind, "amount": amount,
+                "held": held, "request_id": charge.request_id, "model": charge.model, "reason": None,
+                "actor": "gateway", "ref": None, "created_at": now}
+
+    def take_entries(self, hold_older_than_ms: int) -> list[dict[str, Any]]:
+        """Ledger rows for the writer: finished requests, plus holds still in flight for a while."""
+        cutoff = now_ms() - hold_older_than_ms
+        for charge in self.in_flight.values():
+            if not charge.persisted and charge.created_ms <= cutoff:
+                charge.persisted = True
+                self.entries.append(self._entry(charge, "hold", 0, charge.hold, charge.created_ms))
+        out, self.entries = self.entries, []
+        return out

@@ -1,0 +1,90 @@
+"""Ledger SQL: append entries with their balance effect in one transaction, and the sums built on them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import case, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from relaygate.core.clock import now_ms
+from relaygate.store import tables as t
+
+L = t.ledger_entries
+CREDIT_KINDS = ("topup", "adjustment", "refund", "import", "expiry")
+
+
+async def append_entries(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert entries not stored yet (idempotent by kind + request id) and move each owner's balance.
+
+    Returns the rows actually inserted.
+    """
+    if not rows:
+        return []
+    keyed = [(r["kind"], r["request_id"]) for r in rows if r.get("request_id")]
+    existing: set[tuple[str, str]] = set()
+    if keyed:
+        ids = list({rid for _, rid in keyed})
+        for i in range(0, len(ids), 500):
+            existing |= {(k, rid) for k, rid in await conn.execute(
+                select(L.c.kind, L.c.request_id).where(L.c.request_id.in_(ids[i:i + 500])))}
+    fresh, seen = [], set()
+    for row in rows:
+        ident = (row["kind"], row.get("request_id"))
+        if row.get("request_id") and (ident in existing or ident in seen):
+            continue
+        seen.add(ident)
+        fresh.append(row)
+    if not fresh:
+        return []
+    await conn.execute(insert(L), fresh)
+    deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in fresh:
+        deltas[row["owner_id"]][0] += int(row.get("amount") or 0)
+        deltas[row["owner_id"]][1] += int(row.get("held") or 0)
+    now = now_ms()
+    for owner_id, (amount, held) in sorted(deltas.items()):
+        updated = await conn.execute(t.balances.update().where(t.balances.c.owner_id == owner_id).values(
+            balance=t.balances.c.balance + amount, held=t.balances.c.held + held, updated_at=now))
+        if updated.rowcount == 0:
+            await conn.execute(t.balances.insert().values(owner_id=owner_id, balance=amount, held=held,
+                                                          updated_at=now))
+    return fresh
+
+
+async def owner_totals(conn: AsyncConnection, before_ms: int | None = None) -> dict[str, tuple[int, int]]:
+    """owner -> (credited, spent): credited = sum of credit kinds, spent = -sum of settles."""
+    credited = func.sum(case((L.c.kind.in_(CREDIT_KINDS), L.c.amount), else_=0))
+    spent = func.sum(case((L.c.kind == "settle", -L.c.amount), else_=0))
+    query = select(L.c.owner_id, credited, spent).group_by(L.c.owner_id)
+    if before_ms is not None:
+        query = select(L.c.owner_id, func.sum(case((L.c.kind.in_(CREDIT_KINDS) & (L.c.created_at < before_ms),
+                                                    L.c.amount), else_=0)), spent).group_by(L.c.owner_id)
+    return {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in await conn.execute(query)}
+
+
+async def key_spent(conn: AsyncConnection, key_id: str, since_ms: int | None = None) -> int:
+    query = select(func.sum(-L.c.amount)).where(L.c.key_id == key_id, L.c.kind == "settle")
+    if since_ms is not None:
+        query = query.where(L.c.created_at >= since_ms)
+    return int((await conn.execute(query)).scalar() or 0)
+
+
+async def credits_since(conn: AsyncConnection, since_ms: int) -> list[Any]:
+    return list((await conn.execute(
+        select(L.c.id, L.c.owner_id, L.c.amount).where(L.c.kind.in_(CREDIT_KINDS), L.c.created_at >= since_ms)
+        .order_by(L.c.id))).all())
+
+
+async def check_balances(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Every owner's materialised balance against the sum of its entries."""
+    sums = {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in await conn.execute(
+        select(L.c.owner_id, func.sum(L.c.amount), func.sum(L.c.held)).group_by(L.c.owner_id))}
+    stored = {r.owner_id: (int(r.balance), int(r.held)) for r in await conn.execute(select(t.balances))}
+    out = []
+    for owner_id in sorted(set(sums) | set(stored)):
+        s, b = sums.get(owner_id, (0, 0)), stored.get(owner_id, (0, 0))
+        out.append({"owner_id": owner_id, "entries_balance": s[0], "stored_balance": b[0],
+                    "entries_held": s[1], "stored_held": b[1], "ok": s == b})
+    return out
