@@ -35,7 +35,8 @@ def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Served]:
     port, demo = _port(), _port()
     env = {**os.environ, "RELAYGATE_PORT": str(port), "RELAYGATE_DEMO_PORT": str(demo),
            "RELAYGATE_DATA_DIR": str(tmp_path), "RELAYGATE_WORKERS": str(workers),
-           "RELAYGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/relaygate.db", "COLUMNS": "200"}
+           "RELAYGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/relaygate.db", "COLUMNS": "200",
+           "REDIS_URL": os.environ.get("RELAYGATE_TEST_REDIS_URL", "") if workers > 1 else ""}
     proc = subprocess.Popen([sys.executable, "-m", "relaygate.cli", "serve"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     assert proc.stdout is not None
@@ -75,6 +76,7 @@ async def _chat(port: int, key: str) -> int:
 
 
 @pytest.mark.parametrize("served", [2], indirect=True)
+@pytest.mark.skipif(not os.environ.get("RELAYGATE_TEST_REDIS_URL"), reason="several workers need Redis: set RELAYGATE_TEST_REDIS_URL=redis://127.0.0.1:6379/15 (.ci/run does)")
 async def test_disabled_key_stops_within_5s_on_every_worker(served: Served) -> None:
     _, port, key, token, _ = served
     statuses = await asyncio.gather(*[_chat(port, key) for _ in range(20)])
@@ -107,3 +109,11 @@ def test_sigterm_drains_every_usage_record(served: Served) -> None:
     with sqlite3.connect(tmp / "relaygate.db") as db:
         count = db.execute("select count(*) from usage_records where status = 200").fetchone()[0]
     assert count == 60
+
+
+def test_several_workers_without_a_shared_store_are_refused(tmp_path: Path) -> None:
+    env = {**os.environ, "RELAYGATE_WORKERS": "2", "REDIS_URL": "", "RELAYGATE_DATA_DIR": str(tmp_path),
+           "RELAYGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/relaygate.db", "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-m", "relaygate.cli", "serve"], env=env, capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2 and "REDIS_URL" in done.stdout

@@ -169,3 +169,18 @@ async def test_no_overspend_under_concurrency(backend_url: str, fake: FakeUpstre
         assert db_balance == (state.cap or 0) - state.used >= 0
         charged = sum(r["cost"] for r in await gw.usage_rows())
         assert db_balance == parse_amount("0.01") - charged
+
+
+async def test_one_api_dashboard_billing_endpoints(gw: Running, fake: FakeUpstream) -> None:
+    secret, _, _ = await priced(gw, fake, topup="5")
+    client = openai.AsyncOpenAI(base_url=gw.base_url, api_key=secret, max_retries=0)
+    await client.chat.completions.create(**CHAT)  # type: ignore[call-overload]
+    cost = (await gw.usage_rows())[0]["cost"]
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {secret}"}) as s:
+        async with s.get(gw.base_url + "/dashboard/billing/subscription") as resp:
+            sub = await resp.json()
+        async with s.get(gw.root + "/dashboard/billing/usage?start_date=2026-01-01&end_date=2026-12-31") as resp:
+            usage = await resp.json()
+    assert sub["hard_limit_usd"] == 5.0 and sub["object"] == "billing_subscription"
+    assert usage["total_usage"] == pytest.approx(cost / 1e9 * 100)
+    assert sub["hard_limit_usd"] - usage["total_usage"] / 100 == pytest.approx(5 - cost / 1e9)

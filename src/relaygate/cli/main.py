@@ -68,6 +68,9 @@ def serve(host: str = typer.Option(None, help="Listen address (RELAYGATE_HOST)."
     if no_demo:
         overrides["demo_upstream"] = False
     settings = settings_from(**overrides)
+    if settings.workers > 1 and not settings.redis_url and (settings.billing or settings.limits):
+        console.print(f"[red]{say(settings, 'workers.refused')}[/red]")
+        raise typer.Exit(2)
     for name, value in overrides.items():  # workers re-read the environment
         if value is not None:
             os.environ[f"RELAYGATE_{name.upper()}"] = str(value)

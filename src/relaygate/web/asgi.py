@@ -16,6 +16,7 @@ from relaygate.core.ids import request_id as new_request_id
 from relaygate.core.settings import Settings
 from relaygate.services.accounts import authenticate, presented_key
 from relaygate.services.relay import Exchange, Inbound, Outcome
+from relaygate.web import compat
 from relaygate.web.render import openai_error_body
 
 Scope = MutableMapping[str, Any]
@@ -56,6 +57,8 @@ class RelayApp:
                 await self.relay(scope, receive, send, endpoint)
             elif path.startswith(MODEL_PREFIXES):
                 await self.models(scope, receive, send)
+            elif path in compat.PATHS:
+                await self.dashboard(scope, send)
             elif path == "/api" or path.startswith("/api/"):
                 await self.admin_app()(scope, receive, send)
             else:
@@ -229,6 +232,19 @@ class RelayApp:
             await self.send_error(send, err, rid, inbound.lang)
             return
         await self.send_json(send, 200, body, rid)
+
+    async def dashboard(self, scope: Scope, send: Send) -> None:
+        rid = new_request_id()
+        gateway = self.gateway
+        assert gateway is not None
+        inbound = self.inbound(scope, b"", "dashboard", rid)
+        try:
+            key, _ = authenticate(gateway.state.snapshot, presented_key(inbound.headers, inbound.query_key),
+                                  inbound.client_ip)
+        except GatewayError as err:
+            await self.send_error(send, err, rid, inbound.lang)
+            return
+        await self.send_json(send, 200, orjson.dumps(await compat.answer(gateway, key, scope["path"])), rid)
 
     # --- everything else ----------------------------------------------------------------------
 
