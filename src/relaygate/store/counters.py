@@ -1,0 +1,165 @@
+"""The counter interface shared by the memory and Redis stores: money buckets, holds, rate windows, leases.
+
+Two implementations pass one contract test suite (``tests/store/test_counters.py``):
+``MemoryCounters`` (``store/counters_memory.py``) for a single process and ``RedisCounters``
+(``store/counters_redis.py``) for several workers or machines. Every method is atomic: in memory
+there is no ``await`` between a check and its update; in Redis each multi-step operation is one
+Lua script.
+
+Money buckets
+    A bucket holds ``cap`` (absent = none stored), ``used`` and ``held``; available is
+    ``cap - used - held``. A ``Bucket`` reference says which cap to enforce: ``stored=True`` uses
+    the stored cap (an owner's balance: cap = everything credited, absent = 0); ``stored=False``
+    uses ``Bucket.cap`` as passed by the caller (a key's spend cap; ``None`` = unlimited).
+    ``reserve`` holds an amount on several buckets at once or on none; ``settle`` turns the hold
+    into ``used`` (the actual amount may exceed the hold: that overspend is allowed and is how a
+    bucket can end above its cap or a balance below zero); ``release`` drops it.
+
+Bounds
+    Amounts are Python ints. Redis stores them as 64-bit integers and changes them only with
+    HINCRBY, but Lua compares them as doubles, which is exact below 2**53. Every amount passed in
+    must therefore stay below 2**53 in magnitude (checked here, ``ValueError`` otherwise), and
+    comparisons are exact while caps, used and held each stay below 9e15 nano-units, i.e.
+    9,000,000 currency units per bucket.
+
+Rate windows
+    ``window_take`` is GCRA (a token bucket of ``limit`` units refilled continuously at
+    ``limit / window_seconds`` per second): a burst of ``limit`` passes at once, then one unit per
+    ``window_seconds / limit``; a refusal says exactly how long to wait. ``window_adjust`` corrects
+    a take afterwards (estimated tokens -> real tokens) without checking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+MAX_AMOUNT = 2**53  # every amount's magnitude stays strictly below this (exact in a Lua double)
+HOLD_TTL_SECONDS = 3600  # a hold nobody settles or releases is released by release_expired_holds
+CREDIT_MEMORY_SECONDS = 7 * 86400  # how long a credit's entry id is remembered (applied at most once)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """A reference to a money bucket and the cap to enforce on it.
+
+    ``stored=True``: enforce the cap stored in the bucket (owner balance; no stored cap counts as 0)
+    and ``cap`` must be None. ``stored=False``: enforce ``cap`` (None = unlimited).
+    ``ttl_seconds``: the bucket expires this long after it is first created by a hold (period caps).
+    """
+
+    name: str
+    cap: int | None = None
+    ttl_seconds: int | None = None
+    stored: bool = False
+
+    def __post_init__(self) -> None:
+        if self.stored and self.cap is not None:
+            raise ValueError(f"bucket {self.name}: a stored-cap bucket takes no cap (got {self.cap})")
+        if self.cap is not None:
+            check_amount(self.cap, "cap")
+        if self.ttl_seconds is not None and self.ttl_seconds <= 0:
+            raise ValueError(f"bucket {self.name}: ttl_seconds must be positive (got {self.ttl_seconds})")
+
+
+@dataclass(frozen=True, slots=True)
+class BucketState:
+    """What a bucket holds now; a missing bucket reads as (None, 0, 0)."""
+
+    cap: int | None
+    used: int
+    held: int
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """Why a reserve was refused: the first bucket that could not cover it and what it had available."""
+
+    bucket: str
+    available: int
+
+
+class CounterStore(Protocol):
+    """Atomic counters for money buckets, holds, rate windows and concurrency leases."""
+
+    async def reserve(self, hold_id: str, buckets: Sequence[Bucket], amount: int) -> Shortfall | None:
+        """Hold ``amount`` on every bucket, or on none and return the first shortfall.
+
+        Idempotent while the hold lives: reserving a live ``hold_id`` again returns None and holds
+        nothing more (even with another amount). After settle/release the id may be reused.
+        """
+        ...
+
+    async def settle(self, hold_id: str, actual: int) -> bool:
+        """Turn a hold into spending: held -= hold, used += actual. False when the hold is unknown."""
+        ...
+
+    async def release(self, hold_id: str) -> bool:
+        """Drop a hold: held -= hold. False when the hold is unknown (already settled or released)."""
+        ...
+
+    async def release_expired_holds(self, limit: int = 1000) -> int:
+        """Release up to ``limit`` holds older than the hold TTL (a crashed worker's); returns how many.
+
+        Run it periodically (a supervised background task): until then an orphaned hold keeps its
+        amount unavailable.
+        """
+        ...
+
+    async def credit(self, bucket_name: str, amount: int, entry_id: str) -> bool:
+        """cap += amount (may be negative), at most once per (bucket, entry_id) within 7 days."""
+        ...
+
+    async def load(self, bucket_name: str, cap: int | None, used: int, only_if_absent: bool = True,
+                   ttl_seconds: int | None = None) -> bool:
+        """Set a bucket's cap and used (from the database at start-up); held is kept.
+
+        With ``only_if_absent`` nothing happens when the bucket exists. Returns whether it was set.
+        """
+        ...
+
+    async def read(self, bucket_name: str) -> BucketState:
+        ...
+
+    async def window_take(self, name: str, limit: int, window_seconds: float, cost: int) -> float | None:
+        """Take ``cost`` units if ``limit`` per ``window_seconds`` allows; else seconds to wait (> 0).
+
+        A cost above ``limit`` is checked as ``limit`` (it passes only when the window is idle) and
+        counted in full.
+        """
+        ...
+
+    async def window_adjust(self, name: str, limit: int, window_seconds: float, delta: int) -> None:
+        """Count ``delta`` more (or fewer, when negative) units in the window, without checking."""
+        ...
+
+    async def concurrency_take(self, name: str, limit: int, lease_id: str, ttl_seconds: float) -> bool:
+        """Take a lease if fewer than ``limit`` are live; leases expire after ``ttl_seconds``.
+
+        Taking a live lease id again renews it and returns True.
+        """
+        ...
+
+    async def concurrency_release(self, name: str, lease_id: str) -> bool:
+        """Give a lease back; False when it was not held (released already or expired)."""
+        ...
+
+    async def close(self) -> None:
+        ...
+
+
+def check_amount(value: int, what: str = "amount") -> int:
+    """Reject non-ints and magnitudes that a Redis Lua double could not compare exactly."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be an int, got {type(value).__name__}")
+    if not -MAX_AMOUNT < value < MAX_AMOUNT:
+        raise ValueError(f"{what} {value} is outside ±2**53; counters compare amounts exactly only below that")
+    return value
+
+
+def check_rate(limit: int, window_seconds: float) -> None:
+    if limit < 1:
+        raise ValueError(f"a rate limit must be at least 1 (got {limit})")
+    if window_seconds <= 0:
+        raise ValueError(f"a rate window must be positive (got {window_seconds})")

@@ -1,0 +1,296 @@
+"""CounterStore in Redis, shared by workers and machines: every multi-step operation is one Lua script.
+
+Keys (all under ``prefix``): ``b:<bucket>`` hash {cap, used, held}; ``h:<hold id>`` hash
+{amount, buckets}; ``holds`` sorted set of hold ids scored by expiry (ms); ``e:<bucket>`` sorted
+set of applied credit entry ids scored by time; ``w:<window>:<name>`` a GCRA arrival time (µs);
+``c:<name>`` sorted set of lease ids scored by expiry (ms). Times come from the Redis server's
+clock, so workers with skewed clocks still agree.
+
+Scripts touch only the keys they are given. Settle and release first read which buckets a hold
+covers, then run a script that checks the hold still covers exactly those (and retries if a
+reused hold id changed them meanwhile). For Redis Cluster, put a hash tag in the prefix
+(``"{rg}:"``) so every key lands in one slot.
+
+Money is changed only with HINCRBY on strings passed from Python or read from Redis, never on a
+Lua number turned back into text, so 64-bit values are never rounded; comparisons use Lua doubles,
+exact below 2**53 (see ``store/counters.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from relaygate.store.counters import (
+    CREDIT_MEMORY_SECONDS,
+    HOLD_TTL_SECONDS,
+    Bucket,
+    BucketState,
+    Shortfall,
+    check_amount,
+    check_rate,
+)
+
+_NOW_MS = """
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function int(x) return string.format('%.0f', x) end
+"""
+
+# KEYS: hold, holds index, bucket... ARGV: amount, hold ttl ms, bucket names json, hold id,
+# then per bucket: mode ('s' stored cap, 'c' given cap, 'u' unlimited), cap, ttl seconds ('' = none)
+_RESERVE = _NOW_MS + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
+local amount = tonumber(ARGV[1])
+local n = #KEYS - 2
+for i = 1, n do
+  local mode = ARGV[2 + 3 * i]
+  if mode ~= 'u' then
+    local f = redis.call('HMGET', KEYS[i + 2], 'cap', 'used', 'held')
+    local cap = ARGV[3 + 3 * i]
+    if mode == 's' then cap = f[1] or '0' end
+    local used, held = f[2] or '0', f[3] or '0'
+    if tonumber(cap) - tonumber(used) - tonumber(held) < amount then return {0, i, cap, used, held} end
+  end
+end
+for i = 1, n do
+  local key = KEYS[i + 2]
+  redis.call('HINCRBY', key, 'held', ARGV[1])
+  local ttl = ARGV[4 + 3 * i]
+  if ttl ~= '' and redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, ttl) end
+end
+redis.call('HSET', KEYS[1], 'amount', ARGV[1], 'buckets', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], int(tonumber(ARGV[2]) + 86400000))
+redis.call('ZADD', KEYS[2], int(now_ms + tonumber(ARGV[2])), ARGV[4])
+return {1}
+"""
+
+# KEYS: hold, holds index, bucket... ARGV: actual ('' = release), bucket names json as read, hold id
+_FINISH = """
+local h = redis.call('HMGET', KEYS[1], 'amount', 'buckets')
+if not h[1] then
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  return 0
+end
+if h[2] ~= ARGV[2] then return -1 end
+for i = 3, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    if h[1] ~= '0' then redis.call('HINCRBY', KEYS[i], 'held', '-' .. h[1]) end
+    if ARGV[1] ~= '' then redis.call('HINCRBY', KEYS[i], 'used', ARGV[1]) end
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[3])
+return 1
+"""
+
+# KEYS: bucket, entries. ARGV: amount, entry id, remember ms
+_CREDIT = _NOW_MS + """
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', int(now_ms - tonumber(ARGV[3])))
+if redis.call('ZADD', KEYS[2], 'NX', int(now_ms), ARGV[2]) == 0 then return 0 end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'cap', ARGV[1])
+return 1
+"""
+
+# KEYS: bucket. ARGV: cap ('' = none), used, only if absent ('1'/'0'), ttl seconds ('' = keep)
+_LOAD = """
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if ARGV[1] == '' then redis.call('HDEL', KEYS[1], 'cap') else redis.call('HSET', KEYS[1], 'cap', ARGV[1]) end
+redis.call('HSET', KEYS[1], 'used', ARGV[2])
+redis.call('HSETNX', KEYS[1], 'held', '0')
+if ARGV[4] ~= '' then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+return 1
+"""
+
+# KEYS: window. ARGV: limit, window seconds, cost or delta, 'take' | 'adjust'.
+# Returns 0 when taken/adjusted, else the wait in µs (>= 1).
+_WINDOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2]) * 1000000
+local n = tonumber(ARGV[3])
+local interval = window / limit
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+if ARGV[4] == 'take' then
+  local over = tat + math.min(n, limit) * interval - now - window
+  if over > 0.001 then return math.max(1, math.ceil(over)) end
+end
+tat = tat + n * interval
+if tat <= now then
+  redis.call('DEL', KEYS[1])
+else
+  local ttl_ms = math.ceil((tat - now) / 1000) + 1000
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', string.format('%.0f', ttl_ms))
+end
+return 0
+"""
+
+# KEYS: leases. ARGV: limit, lease id, ttl ms
+_LEASE_TAKE = _NOW_MS + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now_ms))
+if not redis.call('ZSCORE', KEYS[1], ARGV[2]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], int(now_ms + tonumber(ARGV[3])), ARGV[2])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+"""
+
+# KEYS: leases. ARGV: lease id. 1 when the lease was live.
+_LEASE_RELEASE = _NOW_MS + """
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expires then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+if tonumber(expires) <= now_ms then return 0 end
+return 1
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _ms(seconds: float) -> str:
+    return str(max(1, round(seconds * 1000)))
+
+
+class RedisCounters:
+    """Counters in Redis.
+
+    Pass a URL, and the store owns a pool of up to ``max_connections`` connections (callers beyond
+    that wait for a free one instead of failing) and closes it in ``close``; or pass a
+    ``redis.asyncio`` client, which the caller keeps and closes.
+    """
+
+    def __init__(self, url_or_client: str | Redis, *, prefix: str = "rg:",
+                 hold_ttl_seconds: float = HOLD_TTL_SECONDS, max_connections: int = 64) -> None:
+        if isinstance(url_or_client, str):
+            pool = BlockingConnectionPool.from_url(url_or_client, max_connections=max_connections)
+            self.client: Redis = Redis.from_pool(pool)
+            self._owned = True
+        else:
+            self.client = url_or_client
+            self._owned = False
+        self.prefix = prefix
+        self.hold_ttl_seconds = hold_ttl_seconds
+        register = self.client.register_script
+        self._reserve = register(_RESERVE)
+        self._finish = register(_FINISH)
+        self._credit = register(_CREDIT)
+        self._load = register(_LOAD)
+        self._window = register(_WINDOW)
+        self._lease_take = register(_LEASE_TAKE)
+        self._lease_release = register(_LEASE_RELEASE)
+
+    def _bucket(self, name: str) -> str:
+        return f"{self.prefix}b:{name}"
+
+    def _hold(self, hold_id: str) -> str:
+        return f"{self.prefix}h:{hold_id}"
+
+    @property
+    def _holds(self) -> str:
+        return f"{self.prefix}holds"
+
+    # --- money buckets ------------------------------------------------------------------------
+
+    async def reserve(self, hold_id: str, buckets: Sequence[Bucket], amount: int) -> Shortfall | None:
+        check_amount(amount)
+        if amount < 0:
+            raise ValueError(f"a hold cannot be negative (got {amount})")
+        args: list[str] = [str(amount), _ms(self.hold_ttl_seconds), json.dumps([b.name for b in buckets]), hold_id]
+        for ref in buckets:
+            mode = "s" if ref.stored else ("u" if ref.cap is None else "c")
+            args += [mode, "" if ref.cap is None else str(ref.cap),
+                     "" if ref.ttl_seconds is None else str(ref.ttl_seconds)]
+        keys = [self._hold(hold_id), self._holds, *(self._bucket(b.name) for b in buckets)]
+        result = await self._reserve(keys=keys, args=args)
+        if int(result[0]) == 1:
+            return None
+        index, cap, used, held = int(result[1]), *(int(_text(v)) for v in result[2:5])
+        return Shortfall(buckets[index - 1].name, cap - used - held)
+
+    async def _end(self, hold_id: str, actual: str) -> bool:
+        hold_key = self._hold(hold_id)
+        for _ in range(5):
+            raw = await self.client.hget(hold_key, "buckets")
+            names_json = "" if raw is None else _text(raw)
+            names: list[str] = json.loads(names_json) if names_json else []
+            keys = [hold_key, self._holds, *(self._bucket(name) for name in names)]
+            result = int(await self._finish(keys=keys, args=[actual, names_json, hold_id]))
+            if result != -1:
+                return result == 1
+        raise RuntimeError(f"hold {hold_id} kept changing while it was being settled")
+
+    async def settle(self, hold_id: str, actual: int) -> bool:
+        check_amount(actual, "actual")
+        if actual < 0:
+            raise ValueError(f"a settled amount cannot be negative (got {actual}); credit a refund instead")
+        return await self._end(hold_id, str(actual))
+
+    async def release(self, hold_id: str) -> bool:
+        return await self._end(hold_id, "")
+
+    async def release_expired_holds(self, limit: int = 1000) -> int:
+        seconds, micros = await self.client.time()
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        expired = await self.client.zrangebyscore(self._holds, "-inf", now_ms, start=0, num=limit)
+        released = 0
+        for hold_id in expired:
+            released += await self._end(_text(hold_id), "")
+        return released
+
+    async def credit(self, bucket_name: str, amount: int, entry_id: str) -> bool:
+        check_amount(amount)
+        keys = [self._bucket(bucket_name), f"{self.prefix}e:{bucket_name}"]
+        return int(await self._credit(keys=keys, args=[str(amount), entry_id, _ms(CREDIT_MEMORY_SECONDS)])) == 1
+
+    async def load(self, bucket_name: str, cap: int | None, used: int, only_if_absent: bool = True,
+                   ttl_seconds: int | None = None) -> bool:
+        if cap is not None:
+            check_amount(cap, "cap")
+        check_amount(used, "used")
+        args = ["" if cap is None else str(cap), str(used), "1" if only_if_absent else "0",
+                "" if ttl_seconds is None else str(ttl_seconds)]
+        return int(await self._load(keys=[self._bucket(bucket_name)], args=args)) == 1
+
+    async def read(self, bucket_name: str) -> BucketState:
+        cap, used, held = await self.client.hmget(self._bucket(bucket_name), ["cap", "used", "held"])
+        return BucketState(None if cap is None else int(cap), int(used or 0), int(held or 0))
+
+    # --- rate windows (GCRA) ------------------------------------------------------------------
+
+    def _window_key(self, name: str, window_seconds: float) -> str:
+        return f"{self.prefix}w:{window_seconds:g}:{name}"
+
+    async def window_take(self, name: str, limit: int, window_seconds: float, cost: int) -> float | None:
+        check_rate(limit, window_seconds)
+        if cost < 0:
+            raise ValueError(f"a window cost cannot be negative (got {cost})")
+        wait_us = int(await self._window(keys=[self._window_key(name, window_seconds)],
+                                         args=[limit, repr(float(window_seconds)), cost, "take"]))
+        return wait_us / 1_000_000 if wait_us else None
+
+    async def window_adjust(self, name: str, limit: int, window_seconds: float, delta: int) -> None:
+        check_rate(limit, window_seconds)
+        await self._window(keys=[self._window_key(name, window_seconds)],
+                           args=[limit, repr(float(window_seconds)), delta, "adjust"])
+
+    # --- concurrency leases -------------------------------------------------------------------
+
+    async def concurrency_take(self, name: str, limit: int, lease_id: str, ttl_seconds: float) -> bool:
+        result = await self._lease_take(keys=[f"{self.prefix}c:{name}"], args=[limit, lease_id, _ms(ttl_seconds)])
+        return int(result) == 1
+
+    async def concurrency_release(self, name: str, lease_id: str) -> bool:
+        return int(await self._lease_release(keys=[f"{self.prefix}c:{name}"], args=[lease_id])) == 1
+
+    async def close(self) -> None:
+        if self._owned:
+            await self.client.aclose()

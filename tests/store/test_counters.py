@@ -1,0 +1,344 @@
+"""One contract for every CounterStore: the memory and Redis implementations pass the same tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+
+from relaygate.store.counters import MAX_AMOUNT, Bucket, BucketState, CounterStore, Shortfall
+from relaygate.store.counters_memory import MemoryCounters
+from relaygate.store.counters_redis import RedisCounters
+
+REDIS_URL = os.environ.get("RELAYGATE_TEST_REDIS_URL", "")
+_HINT = "Redis: set RELAYGATE_TEST_REDIS_URL=redis://127.0.0.1:6379/15 (.ci/run does)"
+
+Factory = Callable[..., CounterStore]
+
+
+@pytest.fixture(params=[
+    pytest.param("memory", id="memory"),
+    pytest.param("redis", id="redis", marks=[pytest.mark.redis, pytest.mark.skipif(not REDIS_URL, reason=_HINT)]),
+])
+async def make(request: pytest.FixtureRequest) -> AsyncIterator[Factory]:
+    """Builds stores of one kind; Redis ones share a fresh key prefix, deleted afterwards."""
+    prefix = f"rgtest:{uuid.uuid4().hex[:12]}:"
+    made: list[CounterStore] = []
+
+    def factory(**options: Any) -> CounterStore:
+        store: CounterStore
+        if request.param == "memory":
+            store = MemoryCounters(**options)
+        else:
+            store = RedisCounters(REDIS_URL, prefix=prefix, **options)
+        made.append(store)
+        return store
+
+    yield factory
+    for store in made:
+        await store.close()
+    if request.param == "redis":
+        client = Redis.from_url(REDIS_URL)
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+def store(make: Factory) -> CounterStore:
+    return make()
+
+
+def owner(name: str = "owner:1") -> Bucket:
+    return Bucket(name, stored=True)
+
+
+# --- reserve, settle, release -----------------------------------------------------------------
+
+
+async def test_reserve_holds_on_every_bucket_or_names_the_short_one(store: CounterStore) -> None:
+    await store.load("owner:1", 1000, 100)
+    key = Bucket("key:a:d", 300, None)
+    assert await store.reserve("h1", [owner(), key], 250) is None
+    assert await store.read("owner:1") == BucketState(1000, 100, 250)
+    assert await store.read("key:a:d") == BucketState(None, 0, 250)
+
+    assert await store.reserve("h2", [owner(), key], 60) == Shortfall("key:a:d", 50)
+    assert await store.reserve("h3", [owner(), Bucket("key:a:d", 5000, None)], 700) == Shortfall("owner:1", 650)
+    # a refusal changes nothing
+    assert await store.read("owner:1") == BucketState(1000, 100, 250)
+    assert await store.read("key:a:d") == BucketState(None, 0, 250)
+    assert await store.reserve("h4", [owner(), key], 50) is None
+
+
+async def test_stored_cap_missing_counts_as_zero_and_unlimited_has_no_cap(store: CounterStore) -> None:
+    assert await store.read("owner:new") == BucketState(None, 0, 0)
+    assert await store.reserve("h1", [owner("owner:new")], 1) == Shortfall("owner:new", 0)
+    assert await store.reserve("h2", [Bucket("key:free")], 10**12) is None
+    assert await store.read("key:free") == BucketState(None, 0, 10**12)
+
+
+async def test_reserve_is_idempotent_per_hold(store: CounterStore) -> None:
+    await store.load("owner:1", 100, 0)
+    assert await store.reserve("h1", [owner()], 40) is None
+    assert await store.reserve("h1", [owner()], 40) is None
+    assert await store.reserve("h1", [owner()], 99) is None
+    assert (await store.read("owner:1")).held == 40
+
+
+async def test_settle_and_release_are_idempotent(store: CounterStore) -> None:
+    await store.load("owner:1", 100, 0)
+    await store.reserve("h1", [owner()], 40)
+    await store.reserve("h2", [owner()], 30)
+    assert await store.settle("h1", 25) is True
+    assert await store.settle("h1", 25) is False
+    assert await store.release("h1") is False
+    assert await store.read("owner:1") == BucketState(100, 25, 30)
+    assert await store.release("h2") is True
+    assert await store.release("h2") is False
+    assert await store.settle("h2", 5) is False
+    assert await store.read("owner:1") == BucketState(100, 25, 0)
+    assert await store.settle("never", 5) is False
+    # once settled, the hold id is free again
+    assert await store.reserve("h1", [owner()], 10) is None
+    assert (await store.read("owner:1")).held == 10
+
+
+async def test_settle_above_the_hold_overspends(store: CounterStore) -> None:
+    await store.load("owner:1", 100, 0)
+    key = Bucket("key:a:total", 50, None)
+    await store.reserve("h1", [owner(), key], 40)
+    assert await store.settle("h1", 130)
+    assert await store.read("owner:1") == BucketState(100, 130, 0)
+    assert await store.read("key:a:total") == BucketState(None, 130, 0)
+    assert await store.reserve("h2", [owner(), key], 0) == Shortfall("owner:1", -30)
+
+
+async def test_period_bucket_expires_and_a_late_settle_does_not_revive_it(store: CounterStore) -> None:
+    day = Bucket("key:a:d:today", 100, 1)
+    assert await store.reserve("h1", [day], 60) is None
+    await asyncio.sleep(1.1)
+    assert await store.read("key:a:d:today") == BucketState(None, 0, 0)
+    assert await store.settle("h1", 60) is True
+    assert await store.read("key:a:d:today") == BucketState(None, 0, 0)
+    assert await store.reserve("h2", [day], 100) is None
+
+
+async def test_expired_holds_are_released_by_the_reaper(make: Factory) -> None:
+    store = make(hold_ttl_seconds=0.2)
+    await store.load("owner:1", 100, 0)
+    await store.reserve("old", [owner()], 30)
+    assert await store.release_expired_holds() == 0
+    await asyncio.sleep(0.3)
+    await store.reserve("new", [owner()], 20)
+    assert await store.release_expired_holds() == 1
+    assert await store.read("owner:1") == BucketState(100, 0, 20)
+    assert await store.settle("old", 30) is False
+    assert await store.release_expired_holds() == 0
+
+
+# --- credit and load --------------------------------------------------------------------------
+
+
+async def test_credit_applies_once_per_entry(store: CounterStore) -> None:
+    assert await store.credit("owner:1", 500, "topup-1") is True
+    assert await store.credit("owner:1", 500, "topup-1") is False
+    assert await store.credit("owner:1", -120, "adjust-1") is True
+    assert await store.credit("owner:2", 7, "topup-1") is True  # entry ids are per bucket
+    assert await store.read("owner:1") == BucketState(380, 0, 0)
+    assert await store.read("owner:2") == BucketState(7, 0, 0)
+    assert await store.reserve("h1", [owner()], 380) is None
+
+
+async def test_load_only_if_absent_keeps_holds(store: CounterStore) -> None:
+    assert await store.load("owner:1", 1000, 200) is True
+    assert await store.load("owner:1", 5, 5) is False
+    await store.reserve("h1", [owner()], 300)
+    assert await store.load("owner:1", 2000, 250, only_if_absent=False) is True
+    assert await store.read("owner:1") == BucketState(2000, 250, 300)
+    assert await store.load("key:x", None, 9, only_if_absent=False) is True
+    assert await store.read("key:x") == BucketState(None, 9, 0)
+
+
+async def test_amounts_near_two_to_the_53_stay_exact(store: CounterStore) -> None:
+    big = MAX_AMOUNT - 1
+    assert await store.credit("owner:1", big, "e1")
+    assert await store.reserve("h1", [owner()], big - 1) is None
+    assert await store.reserve("h2", [owner()], 2) == Shortfall("owner:1", 1)
+    await store.settle("h1", big - 1)
+    assert await store.read("owner:1") == BucketState(big, big - 1, 0)
+    with pytest.raises(ValueError, match="2\\*\\*53"):
+        await store.reserve("h3", [owner()], MAX_AMOUNT)
+    with pytest.raises(ValueError):
+        Bucket("owner:1", 5, stored=True)
+
+
+# --- rate windows -----------------------------------------------------------------------------
+
+
+async def test_window_refuses_over_the_limit_and_recovers(store: CounterStore) -> None:
+    for _ in range(3):
+        assert await store.window_take("key:a:rpm", 3, 1, 1) is None
+    wait = await store.window_take("key:a:rpm", 3, 1, 1)
+    assert wait is not None and 0 < wait <= 1
+    assert wait == pytest.approx(1 / 3, abs=0.1)
+    assert await store.window_take("key:b:rpm", 3, 1, 1) is None  # another name is another window
+    await asyncio.sleep(wait + 0.02)
+    assert await store.window_take("key:a:rpm", 3, 1, 1) is None
+    assert await store.window_take("key:a:rpm", 3, 1, 1) is not None
+    await asyncio.sleep(1.02)
+    for _ in range(3):
+        assert await store.window_take("key:a:rpm", 3, 1, 1) is None
+
+
+async def test_window_costs_and_oversized_takes(store: CounterStore) -> None:
+    assert await store.window_take("tpm", 100, 60, 70) is None
+    wait = await store.window_take("tpm", 100, 60, 40)
+    assert wait == pytest.approx(6.0, abs=0.5)  # 10 tokens short at 100 per 60 s
+    assert await store.window_take("tpm", 100, 60, 30) is None
+    # a take above the limit passes only on an idle window, then counts in full
+    assert await store.window_take("big", 100, 60, 250) is None
+    wait = await store.window_take("big", 100, 60, 1)
+    assert wait is not None and wait == pytest.approx(90.6, abs=0.5)
+
+
+async def test_window_adjust_corrects_a_take(store: CounterStore) -> None:
+    assert await store.window_take("tpm", 10, 60, 10) is None
+    assert await store.window_take("tpm", 10, 60, 1) is not None
+    await store.window_adjust("tpm", 10, 60, -4)
+    for _ in range(4):
+        assert await store.window_take("tpm", 10, 60, 1) is None
+    assert await store.window_take("tpm", 10, 60, 1) is not None
+    await store.window_adjust("fresh", 10, 60, 12)  # over the limit, unchecked
+    wait = await store.window_take("fresh", 10, 60, 1)
+    assert wait == pytest.approx(18.0, abs=0.5)
+    await store.window_adjust("idle", 10, 60, -5)  # nothing to give back
+    assert await store.window_take("idle", 10, 60, 11) is None
+
+
+# --- concurrency leases -----------------------------------------------------------------------
+
+
+async def test_concurrency_limit_and_release(store: CounterStore) -> None:
+    assert await store.concurrency_take("key:a", 2, "r1", 60)
+    assert await store.concurrency_take("key:a", 2, "r2", 60)
+    assert not await store.concurrency_take("key:a", 2, "r3", 60)
+    assert await store.concurrency_take("key:a", 2, "r1", 60)  # renewing a held lease
+    assert await store.concurrency_take("key:b", 2, "r3", 60)
+    assert await store.concurrency_release("key:a", "r1") is True
+    assert await store.concurrency_release("key:a", "r1") is False
+    assert await store.concurrency_take("key:a", 2, "r3", 60)
+
+
+async def test_concurrency_leases_expire(store: CounterStore) -> None:
+    assert await store.concurrency_take("key:a", 1, "crashed", 0.2)
+    assert not await store.concurrency_take("key:a", 1, "r2", 60)
+    await asyncio.sleep(0.3)
+    assert await store.concurrency_take("key:a", 1, "r2", 60)
+    assert await store.concurrency_release("key:a", "crashed") is False
+
+
+# --- concurrency safety -----------------------------------------------------------------------
+
+
+async def _reserve_many(store: CounterStore, ids: range, buckets: list[Bucket]) -> list[Shortfall | None]:
+    return await asyncio.gather(*(store.reserve(f"h{i}", buckets, 7) for i in ids))
+
+
+@pytest.mark.parametrize("binding", ["stored", "given"])
+async def test_concurrent_reserves_never_overdraw(store: CounterStore, binding: str) -> None:
+    if binding == "stored":
+        await store.load("owner:1", 1000, 0)
+        buckets = [owner(), Bucket("key:a:total", 5000, None)]
+    else:
+        await store.credit("owner:1", 10**9, "e1")
+        buckets = [owner(), Bucket("key:a:d", 1000, 3600)]
+    results = await _reserve_many(store, range(200), buckets)
+    assert sum(r is None for r in results) == 142
+    state = await store.read(buckets[1].name if binding == "given" else "owner:1")
+    assert state.held == 994 and state.used == 0
+    shortfalls = {r for r in results if r is not None}
+    assert shortfalls == {Shortfall(buckets[0 if binding == "stored" else 1].name, 6)}
+
+
+async def test_concurrent_reserves_from_two_clients(make: Factory) -> None:
+    first, second = make(), make()
+    if isinstance(first, MemoryCounters):
+        second = first  # one process: both callers share the one store
+    await first.load("owner:1", 1000, 0)
+    buckets = [owner()]
+    a, b = await asyncio.gather(_reserve_many(first, range(100), buckets),
+                                _reserve_many(second, range(100, 200), buckets))
+    assert sum(r is None for r in [*a, *b]) == 142
+    assert await second.read("owner:1") == BucketState(1000, 0, 994)
+    settled = await asyncio.gather(*(c.settle(f"h{i}", 7) for i in range(200) for c in (first, second)))
+    assert sum(settled) == 142
+    assert await first.read("owner:1") == BucketState(1000, 994, 0)
+
+
+async def test_concurrent_window_and_lease_takes(store: CounterStore) -> None:
+    taken = await asyncio.gather(*(store.window_take("rpm", 20, 60, 1) for _ in range(50)))
+    assert sum(t is None for t in taken) == 20
+    leases = await asyncio.gather(*(store.concurrency_take("c", 5, f"r{i}", 60) for i in range(30)))
+    assert sum(leases) == 5
+
+
+# --- property: memory store keeps its invariants ----------------------------------------------
+
+_BUCKETS = ["owner:1", "owner:2", "key:a"]
+_KEY_CAP = 400
+
+_ops = st.lists(st.one_of(
+    st.tuples(st.just("reserve"), st.integers(0, 7), st.sets(st.sampled_from(_BUCKETS), min_size=1),
+              st.integers(0, 300)),
+    st.tuples(st.just("settle"), st.integers(0, 7), st.integers(0, 1000)),
+    st.tuples(st.just("release"), st.integers(0, 7)),
+    st.tuples(st.just("credit"), st.sampled_from(_BUCKETS[:2]), st.integers(0, 500), st.integers(0, 5)),
+), max_size=60)
+
+
+def _ref(name: str) -> Bucket:
+    return Bucket(name, _KEY_CAP, None) if name == "key:a" else Bucket(name, stored=True)
+
+
+async def _run_ops(ops: list[tuple[Any, ...]]) -> None:
+    store = MemoryCounters()
+    live: dict[str, tuple[int, set[str]]] = {}
+    for op in ops:
+        if op[0] == "reserve":
+            hold_id, names, amount = f"h{op[1]}", sorted(op[2]), op[3]
+            result = await store.reserve(hold_id, [_ref(n) for n in names], amount)
+            if result is None and hold_id not in live:
+                live[hold_id] = (amount, set(names))
+        elif op[0] == "settle":
+            hold = live.pop(f"h{op[1]}", None)
+            actual = hold[0] * op[2] // 1000 if hold else 0
+            assert await store.settle(f"h{op[1]}", actual) is (hold is not None)
+        elif op[0] == "release":
+            assert await store.release(f"h{op[1]}") is (live.pop(f"h{op[1]}", None) is not None)
+        else:
+            await store.credit(op[1], op[2], f"e{op[3]}")
+        for name in _BUCKETS:
+            state = await store.read(name)
+            cap = _KEY_CAP if name == "key:a" else (state.cap or 0)
+            assert state.used + state.held <= cap
+            assert state.held == sum(amount for amount, names in live.values() if name in names)
+    for hold_id in list(live)[::2]:
+        assert await store.release(hold_id)
+    for hold_id in list(live)[1::2]:
+        assert await store.settle(hold_id, 0)
+    assert [(await store.read(name)).held for name in _BUCKETS] == [0, 0, 0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ops)
+def test_memory_invariants_hold_for_any_sequence(ops: list[tuple[Any, ...]]) -> None:
+    asyncio.run(_run_ops(ops))
