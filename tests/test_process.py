@@ -76,7 +76,8 @@ async def _chat(port: int, key: str) -> int:
 
 
 @pytest.mark.parametrize("served", [2], indirect=True)
-@pytest.mark.skipif(not os.environ.get("RELAYGATE_TEST_REDIS_URL"), reason="several workers need Redis: set RELAYGATE_TEST_REDIS_URL=redis://127.0.0.1:6379/15 (.ci/run does)")
+@pytest.mark.skipif(not os.environ.get("RELAYGATE_TEST_REDIS_URL"),
+                    reason="several workers need Redis: set RELAYGATE_TEST_REDIS_URL=redis://127.0.0.1:6379/15")
 async def test_disabled_key_stops_within_5s_on_every_worker(served: Served) -> None:
     _, port, key, token, _ = served
     statuses = await asyncio.gather(*[_chat(port, key) for _ in range(20)])

@@ -16,10 +16,12 @@ from relaygate.fakeupstream import FakeUpstream
 from relaygate.providers import load_providers
 from relaygate.providers.base import Provider
 from relaygate.services.admin import AccountsAdmin
+from relaygate.services.alerts import Alerts, AlertsAdmin
 from relaygate.services.balances import BalanceSync, LedgerAdmin
 from relaygate.services.billing import Billing
-from relaygate.services.pricing_admin import PricingAdmin
 from relaygate.services.health import HealthBoard
+from relaygate.services.limits import RateLimiter
+from relaygate.services.pricing_admin import PricingAdmin
 from relaygate.services.prober import Prober
 from relaygate.services.relay import Relay
 from relaygate.services.routing_admin import RoutingAdmin
@@ -61,6 +63,8 @@ class Gateway:
     balance_sync: BalanceSync
     ledger: LedgerAdmin
     pricing: PricingAdmin
+    alerts: Alerts
+    alerts_admin: AlertsAdmin
     supervisor: Supervisor = field(default_factory=Supervisor)
     session: aiohttp.ClientSession | None = None
     relay: Relay | None = None
@@ -84,7 +88,9 @@ class Gateway:
         return cls(settings, engine, providers, health, state, usage, AccountsAdmin(engine),
                    RoutingAdmin(engine, sorted(providers)), UsageQuery(engine), counters, billing,
                    BalanceSync(engine, counters, settings.config_poll_seconds),
-                   LedgerAdmin(engine, settings.currency), PricingAdmin(engine, settings.currency))
+                   LedgerAdmin(engine, settings.currency), PricingAdmin(engine, settings.currency),
+                   Alerts(engine, counters, settings.currency, settings.alert_webhook_url),
+                   AlertsAdmin(engine, settings.currency))
 
     async def start(self) -> None:
         s = self.settings
@@ -96,13 +102,15 @@ class Gateway:
         await self.state.reload()
         if self.billing is not None:
             await self.balance_sync.load(self.state.snapshot)
+        await self.alerts.reload()
         self.admin_hashes = await self.accounts.admin_token_hashes()
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300,
                                          enable_cleanup_closed=True, family=socket.AF_UNSPEC)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
                                              skip_auto_headers=("User-Agent",), cookie_jar=aiohttp.DummyCookieJar())
         self.relay = Relay(s, self.state, self.providers, self.session, self.health, self.usage,
-                           billing=self.billing)
+                           billing=self.billing, alerts=self.alerts,
+                           limiter=RateLimiter(self.counters) if s.limits else None)
         prober = Prober(self.state, self.health, self.providers, self.session, self.engine,
                         s.probe_interval_seconds)
         self.supervisor.start("config-sync", self._sync_loop)
@@ -111,6 +119,7 @@ class Gateway:
         if self.billing is not None:
             self.supervisor.start("balance-sync", lambda: self.balance_sync.run(lambda: self.state.snapshot))
             self.supervisor.start("expired-holds", self._expire_holds)
+            self.supervisor.start("alerts", lambda: self.alerts.run(lambda: self.session))
 
     async def _expire_holds(self) -> None:
         """Holds left by a crashed worker (Redis) or a lost request are released after their TTL."""
@@ -123,6 +132,7 @@ class Gateway:
 
     async def _after_reload(self) -> None:
         self.admin_hashes = await self.accounts.admin_token_hashes()
+        await self.alerts.reload()
 
     async def _start_demo(self) -> None:
         self.demo = FakeUpstream()
@@ -135,7 +145,7 @@ class Gateway:
 
     async def stop(self) -> None:
         """Graceful stop: end background loops, write every buffered usage record, close pools."""
-        await self.supervisor.stop(drains=[self.usage.drain])
+        await self.supervisor.stop(drains=[self.usage.drain, lambda: self.alerts.deliver(self.session)])
         await self.counters.close()
         if self.session is not None:
             await self.session.close()

@@ -184,3 +184,50 @@ async def test_one_api_dashboard_billing_endpoints(gw: Running, fake: FakeUpstre
     assert sub["hard_limit_usd"] == 5.0 and sub["object"] == "billing_subscription"
     assert usage["total_usage"] == pytest.approx(cost / 1e9 * 100)
     assert sub["hard_limit_usd"] - usage["total_usage"] / 100 == pytest.approx(5 - cost / 1e9)
+
+
+async def test_budget_alerts_fire_once_per_crossing_and_reach_the_webhook(sqlite_url: str, tmp_path: Any) -> None:
+    from aiohttp import web
+
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    fake = FakeUpstream()
+    await fake.start()
+    try:
+        async with running_gateway(sqlite_url, data_dir=str(tmp_path),
+                                   alert_webhook_url=f"http://127.0.0.1:{port}/hook") as gw:
+            secret, key_id, _ = await priced(gw, fake, topup="0.0016")
+            await gw.gateway.alerts_admin.add_rule(owner="payer", balance_below="0.0015")
+            await gw.gateway.accounts.update_key(key_id, cap_total="0.0003")
+            await gw.gateway.alerts_admin.add_rule(key=key_id, cap_percent=50, cap="total")
+            await gw.gateway.state.reload()
+            await gw.gateway.alerts.reload()
+            client = openai.AsyncOpenAI(base_url=gw.base_url, api_key=secret, max_retries=0)
+            for _ in range(3):
+                try:
+                    await client.chat.completions.create(**{**CHAT, "max_tokens": 20})  # type: ignore[call-overload]
+                except openai.APIStatusError:
+                    pass
+            for _ in range(100):
+                events = await gw.gateway.alerts_admin.events()
+                if len(events) >= 2 and len(received) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            kinds = sorted(e["kind"] for e in events)
+            assert kinds == ["balance_below", "cap_percent"]  # once each, though spending went on
+            assert all(e["delivered"] for e in events) and len(received) == 2
+            assert any("below $0.0015" in r["message"] for r in received)
+    finally:
+        await fake.stop()
+        await runner.cleanup()

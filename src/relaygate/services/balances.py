@@ -100,7 +100,8 @@ class LedgerAdmin:
         if kind not in ("topup", "adjustment", "refund", "import", "expiry"):
             raise InvalidInput(f"Unknown entry kind '{kind}'.", f"未知的账目类型 '{kind}'。")
         if not reason or not reason.strip():
-            raise InvalidInput("Every balance change needs a reason (--reason).", "每次余额变动都需要原因（--reason）。")
+            raise InvalidInput("Every balance change needs a reason (--reason).",
+                               "每次余额变动都需要原因（--reason）。")
         if kind == "topup" and amount <= 0:
             raise InvalidInput("A top-up must be positive; use an adjustment to reduce a balance.",
                                "充值金额必须为正数；减少余额请使用调整（adjust）。")

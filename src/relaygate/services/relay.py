@@ -11,21 +11,35 @@ from typing import Any
 import aiohttp
 
 from relaygate.core.clock import monotonic, now_ms
+from relaygate.core.domain import KeyRecord
 from relaygate.core.errors import GatewayError
 from relaygate.core.redact import redact
 from relaygate.core.settings import Settings
 from relaygate.protocols.openai import BadBody, RequestFacts, parse_request, rewrite_body
 from relaygate.providers.base import Provider
 from relaygate.services.accounts import authenticate, presented_key
+from relaygate.services.alerts import Alerts
 from relaygate.services.billing import Billing, Charge
 from relaygate.services.catalog import Route, Snapshot
 from relaygate.services.clients import detect_client
 from relaygate.services.health import HealthBoard
+from relaygate.services.limits import Lease, LimitRule, RateLimiter
 from relaygate.services.state import GatewayState
 from relaygate.services.streaming import StreamRelay, UpstreamFailure, map_client_error
 from relaygate.services.usage import UsageWriter
 
 RETRYABLE_STATUS = frozenset({401, 402, 403, 404, 408, 409, 429})
+
+
+def limit_rules(snap: Snapshot, key: KeyRecord) -> list[LimitRule]:
+    """The key's own limits and its group's, when either has any."""
+    rules = []
+    if key.rpm or key.tpm or key.concurrency:
+        rules.append(LimitRule(f"key:{key.id}", key.rpm, key.tpm, key.concurrency))
+    group = snap.groups.get(key.group)
+    if group is not None and (group.rpm or group.tpm or group.concurrency):
+        rules.append(LimitRule(f"group:{group.name}", group.rpm, group.tpm, group.concurrency))
+    return rules
 
 
 @dataclass(slots=True)
@@ -50,7 +64,8 @@ class Exchange:
     rec: dict[str, Any]
     started: float
     charge: Charge | None = None
-    lease: Any = None
+    key: KeyRecord | None = None
+    lease: Lease | None = None
     finished: bool = False
 
 
@@ -68,8 +83,10 @@ class Relay:
 
     def __init__(self, settings: Settings, state: GatewayState, providers: Mapping[str, Provider],
                  session: aiohttp.ClientSession, health: HealthBoard, usage: UsageWriter,
-                 billing: Billing | None = None, limiter: Any = None) -> None:
+                 billing: Billing | None = None, limiter: RateLimiter | None = None,
+                 alerts: Alerts | None = None) -> None:
         self.settings = settings
+        self.alerts = alerts
         self.billing = billing
         self.limiter = limiter
         self.state = state
@@ -90,6 +107,7 @@ class Relay:
             key, pinned = authenticate(snap, presented_key(inbound.headers, inbound.query_key),
                                        inbound.client_ip)
             self.fill_key(rec, snap, key)
+            ex.key = key
             try:
                 data, facts = parse_request(inbound.body, inbound.endpoint)
             except BadBody as exc:
@@ -102,8 +120,10 @@ class Relay:
             if pinned is not None and any(r.channel.id == pinned for r in routes):
                 routes = [r for r in routes if r.channel.id == pinned]
             if self.limiter is not None:
-                ex.lease = await self.limiter.acquire(snap, key, inbound.request_id,
-                                                      facts.prompt_estimate + (facts.max_tokens or 0))
+                rules = limit_rules(snap, key)
+                if rules:
+                    ex.lease = await self.limiter.acquire(rules, inbound.request_id,
+                                                          facts.prompt_estimate + (facts.max_tokens or 0))
             if self.billing is not None:
                 ex.charge = self.billing.quote(snap, key, public, facts, inbound.request_id, inbound.endpoint)
                 if ex.charge is not None:
@@ -153,6 +173,8 @@ class Relay:
                 if status < 400:  # an answer (whole or, for a broken stream, in part) was delivered
                     rec["cost"] = await self.billing.settle(ex.charge, rec["prompt_tokens"],
                                                             rec["completion_tokens"], rec["cached_tokens"])
+                    if rec["cost"] and self.alerts is not None and ex.key is not None:
+                        await self.alerts.after_spend(ex.key)
                 else:
                     await self.billing.release(ex.charge)
             if ex.lease is not None:

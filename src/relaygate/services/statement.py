@@ -85,10 +85,10 @@ async def build_statement(engine: AsyncEngine, subject: str, from_ms: int | None
 
 def render_statement(st: dict[str, Any], fmt: str, lang: str = "en") -> str:
     cur = st["currency"]
-    money = lambda n: format_amount(n, cur)  # noqa: E731
+    def money(nanos: int) -> str:
+        return format_amount(nanos, cur)
+
     if fmt == "json":
-        def plain(v: Any) -> Any:
-            return v
         doc = {**st, "amounts_in": cur, "amount_unit": "exact decimal strings"}
         for field in ("opening_balance", "holds_in_flight", "closing_balance", "usage_total"):
             doc[field] = plain_amount(st[field])
