@@ -7,8 +7,9 @@ from typing import Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from relaygate.cli.common import console, emit, run_with_engine
+from relaygate.cli.common import console, emit, run_with_engine, settings_from
 from relaygate.cli.helpers import expiry, fail, json_option, show, split_list, tell, text
+from relaygate.core.money import MoneyError, format_amount, parse_amount
 from relaygate.services.admin import AccountsAdmin
 
 owners_app = typer.Typer(help="People, teams and services that hold keys.", no_args_is_help=True)
@@ -24,6 +25,8 @@ _ENV_HELP = "Environment: production, testing, personal or high-cost."
 _EXPIRES_HELP = "Expiry: a duration from now (30d, 12h), an ISO date/time (UTC), or 'never'."
 _MODELS_HELP = "Comma-separated models the key may use ('' on update: every model its group allows)."
 _NETWORKS_HELP = "Comma-separated CIDRs or addresses the key may be used from ('' on update: any)."
+_CAP_HELP = "Most the key may spend {period}, a decimal amount such as 25 ('none' on update: no cap)."
+_LIMIT_HELP = "{what} for this key (0 on update: no key limit; group limits still apply)."
 
 
 # --- owners ---------------------------------------------------------------------------------
@@ -121,13 +124,20 @@ def keys_create(name: str = typer.Option(..., help="What the key is for, e.g. 'c
                 expires: str = typer.Option(None, help=_EXPIRES_HELP),
                 models: str = typer.Option(None, help=_MODELS_HELP),
                 networks: str = typer.Option(None, help=_NETWORKS_HELP),
+                cap_total: str = typer.Option(None, help=_CAP_HELP.format(period="in total")),
+                cap_daily: str = typer.Option(None, help=_CAP_HELP.format(period="per day (UTC)")),
+                cap_monthly: str = typer.Option(None, help=_CAP_HELP.format(period="per month (UTC)")),
+                rpm: int = typer.Option(None, help=_LIMIT_HELP.format(what="Requests per minute")),
+                tpm: int = typer.Option(None, help=_LIMIT_HELP.format(what="Tokens per minute")),
+                concurrency: int = typer.Option(None, help=_LIMIT_HELP.format(what="Requests in flight at once")),
                 as_json: bool = json_option()) -> None:
     """Create a key and print its secret this one time."""
     expires_at = expiry(expires)
+    terms = _terms(cap_total, cap_daily, cap_monthly, rpm, tpm, concurrency, clearing=False)
 
     async def go(engine: AsyncEngine) -> tuple[dict[str, Any], str]:
         view, secret = await AccountsAdmin(engine).create_key(
-            name, owner, group, environment, expires_at, split_list(models), split_list(networks))
+            name, owner, group, environment, expires_at, split_list(models), split_list(networks), **terms)
         return (await _with_owner_names(engine, [view]))[0], secret
 
     view, secret = run_with_engine(go)
@@ -137,7 +147,7 @@ def keys_create(name: str = typer.Option(..., help="What the key is for, e.g. 'c
     tell("key.created")
     console.print(secret, markup=False, highlight=False, soft_wrap=True)
     tell("key.secret_warning", style="bold yellow")
-    show(view, False)
+    show(_readable(view), False)
 
 
 @keys_app.command("show")
@@ -147,7 +157,38 @@ def keys_show(ident: str = typer.Argument(..., metavar="ID", help="Key id, maske
     async def go(engine: AsyncEngine) -> dict[str, Any]:
         return (await _with_owner_names(engine, [await AccountsAdmin(engine).get_key(ident)]))[0]
 
-    show(run_with_engine(go), as_json)
+    view = run_with_engine(go)
+    show(view if as_json else _readable(view), as_json)
+
+
+def _terms(cap_total: str | None, cap_daily: str | None, cap_monthly: str | None, rpm: int | None,
+           tpm: int | None, concurrency: int | None, clearing: bool) -> dict[str, Any]:
+    """Caps and limits as given (None: not given); on update 'none' / 0 become None, which clears."""
+    given: dict[str, Any] = {}
+    for field, cap in (("cap_total", cap_total), ("cap_daily", cap_daily), ("cap_monthly", cap_monthly)):
+        if cap is None:
+            continue
+        if clearing and cap.strip().lower() in ("none", "no", "never", ""):
+            given[field] = None
+            continue
+        try:
+            parse_amount(cap)
+        except MoneyError:
+            fail("amount.invalid", value=cap)
+        given[field] = cap
+    for field, limit in (("rpm", rpm), ("tpm", tpm), ("concurrency", concurrency)):
+        if limit is not None:
+            given[field] = None if clearing and limit == 0 else limit
+    return given
+
+
+def _readable(view: dict[str, Any]) -> dict[str, Any]:
+    """Caps as amounts in the deployment's currency; absent caps and limits read 'unlimited'."""
+    currency = settings_from().currency
+    unlimited = text("unlimited")
+    caps = {k: unlimited if v is None else format_amount(parse_amount(v), currency) for k, v in view["caps"].items()}
+    limits = {k: unlimited if v is None else v for k, v in view["limits"].items()}
+    return {**view, "caps": caps, "limits": limits}
 
 
 def _update(ident: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -185,8 +226,14 @@ def keys_update(ident: str = typer.Argument(..., metavar="ID"),
                 expires: str = typer.Option(None, help=_EXPIRES_HELP),
                 models: str = typer.Option(None, help=_MODELS_HELP),
                 networks: str = typer.Option(None, help=_NETWORKS_HELP),
+                cap_total: str = typer.Option(None, help=_CAP_HELP.format(period="in total")),
+                cap_daily: str = typer.Option(None, help=_CAP_HELP.format(period="per day (UTC)")),
+                cap_monthly: str = typer.Option(None, help=_CAP_HELP.format(period="per month (UTC)")),
+                rpm: int = typer.Option(None, help=_LIMIT_HELP.format(what="Requests per minute")),
+                tpm: int = typer.Option(None, help=_LIMIT_HELP.format(what="Tokens per minute")),
+                concurrency: int = typer.Option(None, help=_LIMIT_HELP.format(what="Requests in flight at once")),
                 as_json: bool = json_option()) -> None:
-    """Change a key's name, owner, group, environment, expiry or restrictions."""
+    """Change a key's name, owner, group, environment, expiry, restrictions, spend caps or rate limits."""
     changes: dict[str, Any] = {k: v for k, v in {"name": name, "owner_id": owner, "group_name": group,
                                                  "environment": environment}.items() if v is not None}
     if expires is not None:
@@ -195,6 +242,7 @@ def keys_update(ident: str = typer.Argument(..., metavar="ID"),
         changes["allowed_models"] = split_list(models) or None
     if networks is not None:
         changes["allowed_networks"] = split_list(networks) or None
+    changes.update(_terms(cap_total, cap_daily, cap_monthly, rpm, tpm, concurrency, clearing=True))
     if not changes:
         fail("update.nothing")
     view = _update(ident, changes)
@@ -202,7 +250,7 @@ def keys_update(ident: str = typer.Argument(..., metavar="ID"),
         show(view, True)
         return
     tell("key.updated", ident=view["id"])
-    show(view, False)
+    show(_readable(view), False)
 
 
 @keys_app.command("delete")

@@ -67,6 +67,44 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "workers.refused": ("Several workers need a shared store: set REDIS_URL so limits and balances are "
                         "shared, or run one worker.",
                         "多个 worker 需要共享存储：请设置 REDIS_URL 以共享限流和余额，或只运行一个 worker。"),
+    "amount.invalid": ("'{value}' is not an amount: use a decimal number such as 10 or 12.50 (at most 9 "
+                       "decimals, no currency words).",
+                       "'{value}' 不是有效金额：请使用 10 或 12.50 这样的十进制数（最多 9 位小数，不带货币单位）。"),
+    "balance.title": ("Balance of {owner} ({ident})", "{owner}（{ident}）的余额"),
+    "balance.balance": ("balance", "余额"),
+    "balance.held": ("held for requests in flight", "处理中请求的预留"),
+    "balance.available": ("available", "可用"),
+    "balance.topped_up": ("Topped up {owner} by {amount} ({reason}); balance now {balance}.",
+                          "已为 {owner} 充值 {amount}（{reason}）；当前余额 {balance}。"),
+    "balance.adjusted": ("Adjusted the balance of {owner} by {amount} ({reason}); balance now {balance}.",
+                         "已调整 {owner} 的余额 {amount}（{reason}）；当前余额 {balance}。"),
+    "balance.mismatch": ("Owner {owner} ({ident}) does not reconcile: stored balance {stored}, held {stored_held}; "
+                         "its ledger entries sum to {entries}, held {entries_held}.",
+                         "负责人 {owner}（{ident}）对账不符：记录的余额 {stored}、预留 {stored_held}；"
+                         "账目合计余额 {entries}、预留 {entries_held}。"),
+    "balance.reconciled": ("All {count} owners reconcile: every stored balance equals the sum of its ledger entries.",
+                           "全部 {count} 个负责人对账一致：每个余额都等于其账目合计。"),
+    "statement.written": ("Statement written to {path}.", "对账单已写入 {path}。"),
+    "format.invalid": ("Unknown format '{value}'; use one of: {known}.", "未知格式 '{value}'；可用：{known}。"),
+    "prices.none": ("No prices set yet (relaygate prices set MODEL --input X --output Y).",
+                    "尚未设置任何价格（relaygate prices set MODEL --input X --output Y）。"),
+    "price.saved": ("Price of '{model}' saved: {summary}.", "模型 '{model}' 的价格已保存：{summary}。"),
+    "price.deleted": ("Price of '{model}' deleted.", "已删除模型 '{model}' 的价格。"),
+    "price.free": ("free", "免费"),
+    "price.per_request": ("{amount} per request", "每次请求 {amount}"),
+    "price.tokens": ("input {input} / output {output} per 1M tokens", "每 1M tokens：输入 {input} / 输出 {output}"),
+    "price.cached": ("; cached input {cached}", "；缓存输入 {cached}"),
+    "price.kind.free": ("free", "免费"),
+    "price.kind.request": ("per request", "按次"),
+    "price.kind.tokens": ("per 1M tokens", "每 1M tokens"),
+    "terms.saved": ("Group '{name}' terms: price multiplier {multiplier}, rpm {rpm}, tpm {tpm}, "
+                    "concurrency {concurrency}.",
+                    "分组 '{name}' 的条款：价格倍率 {multiplier}，rpm {rpm}，tpm {tpm}，并发 {concurrency}。"),
+    "terms.clear_invalid": ("--clear cannot remove '{value}'; it takes: {known}.",
+                            "--clear 不能清除 '{value}'；可用：{known}。"),
+    "terms.set_and_clear": ("'{value}' is both set and cleared; give one or the other.",
+                            "'{value}' 同时被设置和清除；请只选其一。"),
+    "unlimited": ("unlimited", "不限"),
 }
 
 

@@ -15,6 +15,7 @@ from relaygate.core.errors import InvalidInput, prefers_chinese
 from relaygate.core.keys import hash_secret
 from relaygate.services.config_io import apply_config, dump_yaml, export_config, parse_document
 from relaygate.services.usage_query import UsageFilter
+from relaygate.web.admin_billing import add_billing_routes
 
 
 class OwnerIn(BaseModel):
@@ -126,6 +127,7 @@ def build_admin_app(gw: Gateway) -> FastAPI:
                             status_code=exc.status)
 
     auth = [Depends(admin)]
+    add_billing_routes(app, gw, auth)  # prices, group terms, balances, statements
 
     @app.middleware("http")
     async def reload_after_write(request: Request, call_next: Any) -> Any:
