@@ -222,3 +222,15 @@ def test_chinese_output(cli: Invoke, cli_json: JsonRun, monkeypatch: pytest.Monk
     assert "已删除模型 'm' 的价格。" in cli("prices", "delete", "m").output
     assert "价格倍率 0.9，rpm 不限" in cli("groups", "terms", "default", "--multiplier", "0.9").output
     assert "不限" in cli("keys", "create", "--name", "k", "--owner", "alice", "--cap-daily", "5").output
+
+
+def test_alert_rules_from_the_cli(cli: Invoke, cli_json: JsonRun) -> None:
+    cli("owners", "add", "ops")
+    assert cli_json("alerts", "add", "--owner", "ops", "--balance-below", "5")["kind"] == "balance_below"
+    listed = cli_json("alerts", "list")
+    assert listed[0]["threshold"] == "$5.00"
+    bad = cli("alerts", "add", "--owner", "ops", ok=False)
+    assert bad.exit_code == 2 and "--balance-below" in bad.output
+    assert cli_json("alerts", "events") == []
+    cli("alerts", "delete", str(listed[0]["id"]))
+    assert cli_json("alerts", "list") == []

@@ -7,6 +7,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     from relaygate.cli.accounts import groups_app, keys_app, owners_app
+    from relaygate.cli.alerts import alerts_app
     from relaygate.cli.billing import balance_app, prices_app  # also adds `groups terms`
     from relaygate.cli.configfile import config_app
     from relaygate.cli.logs import logs_app
@@ -16,5 +17,6 @@ def register(app: typer.Typer) -> None:
         return  # already registered (main() and tests may both call this)
     for name, sub in (("owners", owners_app), ("groups", groups_app), ("keys", keys_app),
                       ("channels", channels_app), ("models", models_app), ("logs", logs_app),
-                      ("config", config_app), ("balance", balance_app), ("prices", prices_app)):
+                      ("config", config_app), ("balance", balance_app), ("prices", prices_app),
+                      ("alerts", alerts_app)):
         app.add_typer(sub, name=name)

@@ -93,6 +93,9 @@ class PricingAdmin:
                     raise InvalidInput(f"{field} must be positive.", f"{field} 必须为正数。")
                 values[field] = value
         for field in clear:
+            if field not in ("rpm", "tpm", "concurrency"):
+                raise InvalidInput(f"Only rpm, tpm and concurrency can be cleared, not '{field}'.",
+                                   f"只能清除 rpm、tpm 和 concurrency，不能清除 '{field}'。")
             values[field] = None
         async with self.engine.begin() as conn:
             if not values:

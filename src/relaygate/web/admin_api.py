@@ -87,6 +87,14 @@ class ChannelPatch(BaseModel):
     options: dict[str, Any] | None = None
 
 
+class AlertRuleIn(BaseModel):
+    owner: str | None = Field(None, description="Owner id or name, with balance_below.")
+    balance_below: str | None = Field(None, description="Decimal amount.")
+    key: str | None = Field(None, description="Key id, with cap_percent.")
+    cap_percent: int | None = None
+    cap: str | None = Field(None, description="total, daily or monthly; null: every cap of the key.")
+
+
 class ModelIn(BaseModel):
     name: str
     aliases: list[str] = []
@@ -128,6 +136,22 @@ def build_admin_app(gw: Gateway) -> FastAPI:
 
     auth = [Depends(admin)]
     add_billing_routes(app, gw, auth)  # prices, group terms, balances, statements
+
+    @app.get("/api/alerts/rules", dependencies=auth)
+    async def alert_rules() -> list[dict[str, Any]]:
+        return await gw.alerts_admin.list_rules()
+
+    @app.post("/api/alerts/rules", dependencies=auth, status_code=201)
+    async def add_alert_rule(body: AlertRuleIn) -> dict[str, Any]:
+        return await gw.alerts_admin.add_rule(**body.model_dump())
+
+    @app.delete("/api/alerts/rules/{rule_id}", dependencies=auth, status_code=204)
+    async def delete_alert_rule(rule_id: int) -> None:
+        await gw.alerts_admin.delete_rule(rule_id)
+
+    @app.get("/api/alerts/events", dependencies=auth)
+    async def alert_events(limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+        return await gw.alerts_admin.events(limit)
 
     @app.middleware("http")
     async def reload_after_write(request: Request, call_next: Any) -> Any:

@@ -1,0 +1,105 @@
+"""Two gateway processes sharing PostgreSQL and Redis never allow twice the budget or twice the rate."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from relaygate.fakeupstream import FakeUpstream
+from tests.dbreset import reset_database
+from tests.harness import PG_URL, free_socket
+
+REDIS_URL = os.environ.get("RELAYGATE_TEST_REDIS_URL", "")
+pytestmark = pytest.mark.skipif(
+    not (PG_URL and REDIS_URL),
+    reason="needs RELAYGATE_TEST_POSTGRES_URL and RELAYGATE_TEST_REDIS_URL (.ci/run sets both)")
+
+
+def _port() -> int:
+    sock = free_socket()
+    port = int(sock.getsockname()[1])
+    sock.close()
+    return port
+
+
+def _start(tmp: Path, port: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "RELAYGATE_PORT": str(port), "RELAYGATE_DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL,
+           "RELAYGATE_DEMO_UPSTREAM": "false", "RELAYGATE_DATA_DIR": str(tmp / str(port)), "COLUMNS": "200",
+           "RELAYGATE_CONFIG_POLL_SECONDS": "0.2"}
+    return subprocess.Popen([sys.executable, "-m", "relaygate.cli", "serve"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, cwd=tmp)
+
+
+async def _wait(port: int) -> None:
+    async with aiohttp.ClientSession() as s:
+        for _ in range(300):
+            try:
+                async with s.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.05)
+    raise AssertionError(f"gateway on {port} did not start")
+
+
+async def test_two_processes_share_budget_and_limits(tmp_path: Path) -> None:
+    await reset_database(PG_URL)
+    fake = FakeUpstream()
+    await fake.start()
+    a_port, b_port = _port(), _port()
+    a = _start(tmp_path, a_port)
+    procs = [a]
+    try:
+        out = ""
+        assert a.stdout is not None
+        deadline = time.time() + 30
+        while "listens on" not in out and time.time() < deadline:
+            out += a.stdout.readline()
+        token = re.search(r"rga-[A-Za-z0-9_\-]{20,}", out)
+        assert token, out
+        await _wait(a_port)
+        b = _start(tmp_path, b_port)
+        procs.append(b)
+        await _wait(b_port)
+        admin = {"Authorization": f"Bearer {token.group(0)}"}
+        async with aiohttp.ClientSession(headers=admin) as s:
+            base = f"http://127.0.0.1:{a_port}/api"
+            await s.post(f"{base}/channels", json={"name": "up", "base_url": fake.base_url,
+                                                  "secrets": ["sk-up-000000000001"], "models": ["paid"]})
+            r = await s.put(f"{base}/prices/paid", json={"per_request": "0.01"})
+            assert r.status == 200, await r.text()
+            await s.post(f"{base}/owners", json={"name": "shared"})
+            r = await s.post(f"{base}/balances/shared/topup", json={"amount": "0.10", "reason": "test"})
+            assert r.status == 201, await r.text()
+            r = await s.post(f"{base}/keys", json={"name": "k", "owner": "shared"})
+            secret = (await r.json())["secret"]
+        await asyncio.sleep(1.0)  # both processes poll the config and the ledger
+
+        async def call(port: int) -> int:
+            async with aiohttp.ClientSession() as s:
+                async with s.post(f"http://127.0.0.1:{port}/v1/chat/completions",
+                                  json={"model": "paid", "messages": [{"role": "user", "content": "x"}]},
+                                  headers={"Authorization": f"Bearer {secret}"}) as r:
+                    await r.read()
+                    return r.status
+
+        statuses = await asyncio.gather(*[call(a_port if i % 2 else b_port) for i in range(40)])
+        assert statuses.count(200) == 10 and statuses.count(402) == 30  # $0.10 buys ten $0.01 calls, once
+        assert len(fake.state.requests) == 10
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=30)
+            if proc.stdout:
+                proc.stdout.close()
+        await fake.stop()
