@@ -81,3 +81,36 @@ async def test_gateway_end_to_end_on_each_backend(backend_url: str, fake: FakeUp
                 break
             await asyncio.sleep(0.05)
         assert not gw.gateway.state.snapshot.keys_by_id[key_id].enabled
+
+
+async def test_writer_retries_a_batch_that_was_partly_stored(backend_url: str, tmp_path: Any) -> None:
+    """A commit whose acknowledgement was lost is retried without duplicating rows or charges."""
+    from relaygate.services.usage import UsageWriter
+
+    engine = make_engine(backend_url)
+    try:
+        await upgrade(engine)
+        base = {"ts": 1, "status": 200, "attempts": 1, "prompt_tokens": 1, "completion_tokens": 1,
+                "total_tokens": 2, "cached_tokens": 0, "stream": False, "latency_ms": 1, "estimated": False,
+                "cost": 5, "owner_id": "own_z"}
+        entry = {"owner_id": "own_z", "key_id": None, "kind": "settle", "amount": -5, "held": 0, "model": None,
+                 "reason": None, "actor": "gateway", "ref": None, "created_at": 1}
+        async with engine.begin() as conn:  # the first attempt did commit
+            await insert_usage(conn, [{**base, "request_id": "req_a"}])
+            from relaygate.store.ledger_repo import append_entries, check_balances
+            await append_entries(conn, [{**entry, "request_id": "req_a"}])
+        writer = UsageWriter(engine, flush_seconds=1, batch_size=10, buffer_limit=100,
+                             spill_path=tmp_path / "spill.jsonl")
+        for rid in ("req_a", "req_b"):
+            writer.add({**base, "request_id": rid})
+            writer._ledger.append({**entry, "request_id": rid})
+        await writer.flush()
+        assert writer.pending == 0
+        async with engine.connect() as conn:
+            ids = sorted(r[0] for r in await conn.execute(select(t.usage_records.c.request_id)))
+            checks = await check_balances(conn)
+        assert ids == ["req_a", "req_b"]
+        assert checks == [{"owner_id": "own_z", "entries_balance": -10, "stored_balance": -10, "entries_held": 0,
+                           "stored_held": 0, "ok": True}]
+    finally:
+        await engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -30,15 +31,23 @@ _UA_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 
 
 def detect_client(headers: Mapping[str, str]) -> tuple[str, str | None]:
-    """(client name, version or None); 'unknown' when nothing matches."""
+    """(client name, version or None); 'unknown' when nothing matches. Cached per User-Agent."""
     ua = headers.get("user-agent", "")
+    found = _from_user_agent(ua)
+    if found[0] != "unknown":
+        return found
+    if headers.get("x-app") == "cli":
+        return "claude-code", None
+    if headers.get("originator", "").startswith("codex"):
+        return "codex-cli", None
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _from_user_agent(ua: str) -> tuple[str, str | None]:
     for name, pattern in _UA_PATTERNS:
         match = pattern.search(ua)
         if match:
             version = match.group(match.lastindex) if match.lastindex else None
             return name, (version[:32] if version else None)
-    if headers.get("x-app") == "cli":
-        return "claude-code", None
-    if headers.get("originator", "").startswith("codex"):
-        return "codex-cli", None
     return "unknown", None

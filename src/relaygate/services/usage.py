@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.store.ledger_repo import append_entries
@@ -31,6 +32,7 @@ class UsageWriter:
         self._buffer: list[dict[str, Any]] = []
         self._ledger: list[dict[str, Any]] = []
         self.ledger_source = ledger_source
+        self._dedupe = False  # plain inserts; switched on for one batch after a duplicate or a spill
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self.written = 0
@@ -66,9 +68,13 @@ class UsageWriter:
                 entries = self._ledger[: self.batch_size * 3]
                 try:
                     async with self.engine.begin() as conn:
-                        await insert_usage(conn, batch)
-                        await append_entries(conn, entries)
+                        await insert_usage(conn, batch, dedupe=self._dedupe)
+                        await append_entries(conn, entries, dedupe=self._dedupe)
                 except Exception as exc:
+                    if isinstance(exc, IntegrityError) and not self._dedupe:
+                        self._dedupe = True  # part of this batch was stored before (a lost commit ack)
+                        continue
+                    self._dedupe = True  # the commit may have happened without its acknowledgement
                     log.warning("usage batch of %d (+%d ledger entries) not written yet (%s); will retry",
                                 len(batch), len(entries), type(exc).__name__)
                     if len(self._buffer) > self.buffer_limit:
@@ -77,6 +83,7 @@ class UsageWriter:
                 del self._buffer[: len(batch)]
                 del self._ledger[: len(entries)]
                 self.written += len(batch)
+                self._dedupe = False
 
     def _spill(self) -> None:
         self.spill_path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +105,7 @@ class UsageWriter:
         self._buffer[:0] = [i for i in items if "__ledger__" not in i]
         self._ledger[:0] = [i["__ledger__"] for i in items if "__ledger__" in i]
         self.spill_path.unlink()
+        self._dedupe = True
         log.info("re-queued %d spilled usage records", len(lines))
 
     async def drain(self) -> None:

@@ -15,22 +15,24 @@ L = t.ledger_entries
 CREDIT_KINDS = ("topup", "adjustment", "refund", "import", "expiry")
 
 
-async def append_entries(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def append_entries(conn: AsyncConnection, rows: list[dict[str, Any]],
+                         dedupe: bool = True) -> list[dict[str, Any]]:
     """Insert entries not stored yet (idempotent by kind + request id) and move each owner's balance.
 
-    Returns the rows actually inserted.
+    Returns the rows actually inserted. Without ``dedupe`` the rows are inserted as they are (the
+    unique constraint still refuses a duplicate; the caller then retries with ``dedupe``).
     """
     if not rows:
         return []
-    keyed = [(r["kind"], r["request_id"]) for r in rows if r.get("request_id")]
+    keyed = [(r["kind"], r["request_id"]) for r in rows if r.get("request_id")] if dedupe else []
     existing: set[tuple[str, str]] = set()
     if keyed:
         ids = list({rid for _, rid in keyed})
         for i in range(0, len(ids), 500):
             existing |= {(k, rid) for k, rid in await conn.execute(
                 select(L.c.kind, L.c.request_id).where(L.c.request_id.in_(ids[i:i + 500])))}
-    fresh, seen = [], set()
-    for row in rows:
+    fresh, seen = ([], set()) if dedupe else (rows, set())
+    for row in rows if dedupe else ():
         ident = (row["kind"], row.get("request_id"))
         if row.get("request_id") and (ident in existing or ident in seen):
             continue

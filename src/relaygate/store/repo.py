@@ -82,9 +82,12 @@ async def load_state(conn: AsyncConnection) -> StateRows:
     return StateRows(keys, owners, groups, channels, models, prices)
 
 
-async def insert_usage(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """Insert a batch; rows whose request id is already stored (a retried batch) are skipped."""
+async def insert_usage(conn: AsyncConnection, rows: list[dict[str, Any]], dedupe: bool = True) -> None:
+    """Insert a batch; with ``dedupe``, rows whose request id is already stored are skipped."""
     if not rows:
+        return
+    if not dedupe:
+        await conn.execute(insert(t.usage_records), rows)
         return
     ids = [r["request_id"] for r in rows]
     existing = {r[0] for r in await conn.execute(
