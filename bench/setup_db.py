@@ -1,0 +1,74 @@
+"""Prepare a fresh SQLite database for the benchmark, through relaygate's own services.
+
+Usage: .venv/bin/python bench/setup_db.py sqlite+aiosqlite:////tmp/x/bench.db [upstream base, default
+http://127.0.0.1:9100]. Prints one line, ``KEY=<secret>``, for bench/run.sh to use.
+
+It creates what a real deployment has on the request path: the 'default' group, an owner, a key, and
+two channels pointing at the nginx mock (one per upstream shape). It also creates an admin token so
+that ``relaygate serve`` sees an initialised database and skips its first-run seeding (no demo channel).
+
+When the tree has billing (services/pricing_admin.py, services/balances.py), both models get a price
+(gpt-4o-mini's list price) and the owner a large top-up, so every request holds, settles and writes a
+ledger entry as in production; a second stdout line, ``BILLING=on``, says so. Serve with
+RELAYGATE_BILLING=false to measure without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from relaygate.core.settings import Settings
+from relaygate.providers import protocols
+from relaygate.services.admin import AccountsAdmin
+from relaygate.services.routing_admin import RoutingAdmin
+from relaygate.store.db import make_engine, upgrade
+
+
+async def setup(url: str, upstream: str) -> tuple[str, bool]:
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+        accounts = AccountsAdmin(engine)
+        routing = RoutingAdmin(engine, protocols())
+        await accounts.upsert_group("default", None)
+        owner = await accounts.create_owner("bench", "service", note="benchmark owner")
+        _, secret = await accounts.create_key("bench key", owner["id"], "default", "production")
+        for name, path in (("bench-plain", "plain"), ("bench-stream", "stream")):
+            await routing.create_channel(name=name, protocol="openai", base_url=f"{upstream}/{path}/v1",
+                                         secrets=["sk-upstream"], models={name: "gpt-4o-mini"})
+        await accounts.create_admin_token("bench admin token")
+        billing = await setup_billing(engine, owner["id"])
+    finally:
+        await engine.dispose()
+    return secret, billing
+
+
+async def setup_billing(engine: object, owner_id: str) -> bool:
+    """Prices and a balance, if this relaygate has billing; False when it has none."""
+    try:
+        from relaygate.core.money import parse_amount
+        from relaygate.services.balances import LedgerAdmin
+        from relaygate.services.pricing_admin import PricingAdmin
+    except ImportError:
+        return False
+    currency = Settings.from_env().currency
+    pricing = PricingAdmin(engine, currency)  # type: ignore[arg-type]
+    for model in ("bench-plain", "bench-stream"):
+        await pricing.set_price(model, input_per_m="0.15", output_per_m="0.60")
+    await LedgerAdmin(engine, currency).record(  # type: ignore[arg-type]
+        owner_id, "topup", parse_amount("1000000"), "benchmark balance", "bench/setup_db.py")
+    return True
+
+
+def main() -> None:
+    if len(sys.argv) < 2:
+        sys.exit("usage: setup_db.py DATABASE_URL [UPSTREAM_BASE]")
+    upstream = sys.argv[2] if len(sys.argv) > 2 else "http://127.0.0.1:9100"
+    secret, billing = asyncio.run(setup(sys.argv[1], upstream.rstrip("/")))
+    print(f"KEY={secret}")
+    print(f"BILLING={'on' if billing else 'absent'}")
+
+
+if __name__ == "__main__":
+    main()
