@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.core.clock import now_ms
 from relaygate.store import tables as t
+from relaygate.store.repo import bulk_insert
 
 L = t.ledger_entries
 CREDIT_KINDS = ("topup", "adjustment", "refund", "import", "expiry")
@@ -40,7 +41,7 @@ async def append_entries(conn: AsyncConnection, rows: list[dict[str, Any]],
         fresh.append(row)
     if not fresh:
         return []
-    await conn.execute(insert(L), fresh)
+    await bulk_insert(conn, "ledger_entries", fresh)
     deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for row in fresh:
         deltas[row["owner_id"]][0] += int(row.get("amount") or 0)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+import orjson
+from sqlalchemy import JSON, BigInteger, Integer, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.core.domain import (
@@ -82,12 +84,39 @@ async def load_state(conn: AsyncConnection) -> StateRows:
     return StateRows(keys, owners, groups, channels, models, prices)
 
 
+@functools.lru_cache(maxsize=32)
+def _bulk_sql(table_name: str, paramstyle: str) -> tuple[str, tuple[str, ...], frozenset[str]]:
+    """INSERT text in the driver's own parameter style, its columns, and which of them hold JSON."""
+    table = t.metadata.tables[table_name]
+    cols = tuple(c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)
+                 and not (c.primary_key and isinstance(c.type, BigInteger | Integer) and c.name == "id"))
+    marks = {"qmark": ["?"] * len(cols), "format": ["%s"] * len(cols),
+             "numeric_dollar": [f"${i + 1}" for i in range(len(cols))],
+             "named": [f":{c}" for c in cols], "pyformat": [f"%({c})s" for c in cols]}[paramstyle]
+    json_cols = frozenset(c.name for c in table.columns if isinstance(c.type, JSON))
+    return f"INSERT INTO {table_name} ({', '.join(cols)}) VALUES ({', '.join(marks)})", cols, json_cols
+
+
+async def bulk_insert(conn: AsyncConnection, table_name: str, rows: list[dict[str, Any]]) -> None:
+    """executemany straight through the driver: the writer's hot loop skips statement compilation."""
+    if not rows:
+        return
+    style = conn.dialect.paramstyle
+    sql, cols, json_cols = _bulk_sql(table_name, style)
+    params: list[Any] = []
+    for row in rows:
+        values = tuple((orjson.dumps(row.get(c)).decode() if row.get(c) is not None else None)
+                       if c in json_cols else row.get(c) for c in cols)
+        params.append(dict(zip(cols, values, strict=True)) if style in ("named", "pyformat") else values)
+    await conn.exec_driver_sql(sql, params)
+
+
 async def insert_usage(conn: AsyncConnection, rows: list[dict[str, Any]], dedupe: bool = True) -> None:
     """Insert a batch; with ``dedupe``, rows whose request id is already stored are skipped."""
     if not rows:
         return
     if not dedupe:
-        await conn.execute(insert(t.usage_records), rows)
+        await bulk_insert(conn, "usage_records", rows)
         return
     ids = [r["request_id"] for r in rows]
     existing = {r[0] for r in await conn.execute(
