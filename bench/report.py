@@ -15,7 +15,7 @@ END = "<!-- bench:latest:end -->"
 
 ROWS = (("direct", "direct to nginx mock (no gateway)"),
         ("relaygate", "relaygate (1 worker)"),
-        ("relaygate_nobill", "relaygate, billing off (RELAYGATE_BILLING=false)"),
+        ("relaygate_nobill", "relaygate, billing and limits off"),
         ("litellm", "LiteLLM proxy 1.108.11 (master key only, no DB)"))
 
 TARGETS = {"rps": 3000.0, "sps": 1000.0, "added_p50": 1.0, "rss_mb": 150.0}

@@ -193,13 +193,13 @@ run_relaygate() {  # GW (result prefix) BILLING (on|off)
   billing=$(sed -n 's/^BILLING=//p' <<<"$setup_out")
   local features="keys, routing, usage records"
   if [ "$billing" = on ] && [ "$want_billing" != off ]; then
-    features="keys, routing, billing (priced models, funded owner: hold + settle + ledger), usage records"
+    features="keys, routing, rate limits (rpm, tpm, concurrency on the key), billing (priced models, funded owner: hold + settle + ledger), usage records"
   elif [ "$billing" = on ]; then
-    features="keys, routing, usage records (billing off: RELAYGATE_BILLING=false)"
+    features="keys, routing, usage records (billing and limits off: RELAYGATE_BILLING=false RELAYGATE_LIMITS=false)"
   fi
   put "$gw".features "$features"
   local extra_env=(RELAYGATE_BENCH=1)
-  [ "$want_billing" = off ] && extra_env+=(RELAYGATE_BILLING=false)
+  [ "$want_billing" = off ] && extra_env+=(RELAYGATE_BILLING=false RELAYGATE_LIMITS=false)
   if [ -z "$key" ]; then
     put "$gw".skipped "setup_db.py failed: $(tail -1 "$tmp/$gw-setup_db.err")"; return
   fi
@@ -256,7 +256,7 @@ run_relaygate relaygate "${BILLING:-on}"
 gw_pid=""
 # the same without billing, when billing exists and is on above: shows what billing costs per request
 if [ "${BILLING:-on}" != off ] && [ "${COMPARE_BILLING:-1}" = 1 ] && grep -q 'billing (' "$results"; then
-  log "relaygate again, with RELAYGATE_BILLING=false"
+  log "relaygate again, with RELAYGATE_BILLING=false RELAYGATE_LIMITS=false"
   run_relaygate relaygate_nobill off
   gw_pid=""
 fi

@@ -33,7 +33,9 @@ async def setup(url: str, upstream: str) -> tuple[str, bool]:
         routing = RoutingAdmin(engine, protocols())
         await accounts.upsert_group("default", None)
         owner = await accounts.create_owner("bench", "service", note="benchmark owner")
-        _, secret = await accounts.create_key("bench key", owner["id"], "default", "production")
+        # limits far above what one core can reach: every request still takes and returns them
+        _, secret = await accounts.create_key("bench key", owner["id"], "default", "production",
+                                              rpm=100_000_000, tpm=10**12, concurrency=100_000)
         for name, path in (("bench-plain", "plain"), ("bench-stream", "stream")):
             await routing.create_channel(name=name, protocol="openai", base_url=f"{upstream}/{path}/v1",
                                          secrets=["sk-upstream"], models={name: "gpt-4o-mini"})
