@@ -65,6 +65,9 @@ class Settings:
     default_max_output_tokens: int = _setting(
         4096, "Output tokens held for a request that sends no max_tokens and whose price sets none.")
     alert_webhook_url: str = _setting("", "URL that receives budget alerts as JSON POSTs (empty: none).")
+    docs_url: str = _setting(
+        "", "Public URL of the error reference; error bodies then carry a doc_url to the page of their "
+        "code (e.g. https://docs.example.com/relaygate → …/errors/invalid_api_key).")
     gc_tuning: bool = _setting(
         True, "Freeze start-up objects and raise the garbage collector's thresholds once serving "
         "(measured: about +35% throughput and a quarter of the p99 latency; see docs/benchmarks.md).")

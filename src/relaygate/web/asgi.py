@@ -16,7 +16,7 @@ from relaygate.core.ids import request_id as new_request_id
 from relaygate.core.settings import Settings
 from relaygate.services.accounts import authenticate, presented_key
 from relaygate.services.relay import Exchange, Inbound, Outcome
-from relaygate.web import compat
+from relaygate.web import compat, misconfig
 from relaygate.web.render import openai_error_body
 
 Scope = MutableMapping[str, Any]
@@ -142,7 +142,8 @@ class RelayApp:
         await send({"type": "http.response.body", "body": body})
 
     async def send_error(self, send: Send, err: GatewayError, rid: str, lang: str) -> None:
-        await self.send_json(send, err.status, openai_error_body(err, rid, lang), rid, err.headers)
+        await self.send_json(send, err.status, openai_error_body(err, rid, lang, self.settings.docs_url),
+                             rid, err.headers)
 
     # --- relay --------------------------------------------------------------------------------
 
@@ -267,7 +268,8 @@ class RelayApp:
         host = headers.get("host", f"{self.settings.host}:{self.settings.port}")
         base = self.settings.public_base_url or f"http://{host}/v1"
         lang = "zh-CN" if prefers_chinese(headers.get("accept-language")) else "en"
-        err = GatewayError("not_found", method=scope["method"], path=path, base_url=base)
+        err = misconfig.diagnose(scope["method"], path, base, headers) or GatewayError(
+            "not_found", method=scope["method"], path=path, base_url=base)
         await self.send_error(send, err, rid, lang)
 
 
