@@ -9,6 +9,10 @@ from relaygate.providers.base import Provider
 # protocol name -> module defining PROVIDER. Adding a protocol is one new file and one row here.
 _MODULES = {
     "openai": "relaygate.providers.openai_compat",
+    "azure": "relaygate.providers.azure",
+    "anthropic": "relaygate.providers.anthropic",
+    "gemini": "relaygate.providers.gemini",
+    "openai-responses": "relaygate.providers.openai_responses",
 }
 
 

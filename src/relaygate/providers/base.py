@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from relaygate.core.domain import ChannelRecord
-from relaygate.protocols.openai import StreamObserver
 from relaygate.protocols.usage import Usage
 
 
@@ -19,18 +18,26 @@ class UpstreamRequest:
 
 
 class Provider(Protocol):
-    """A provider turns a relay call into an upstream HTTP request and reads the answer. No I/O."""
+    """A provider turns a relay call into an upstream HTTP request and reads the answer. No I/O.
+
+    ``dialect`` names the wire format the upstream speaks (openai, anthropic, gemini, responses);
+    when it equals the caller's, bytes pass through; otherwise the relay translates.
+    ``operations``: chat, completions, embeddings, count_tokens.
+    """
 
     protocol: str
-    endpoints: frozenset[str]
+    dialect: str
+    operations: frozenset[str]
 
-    def build(self, channel: ChannelRecord, secret: str, endpoint: str, body: bytes,
-              passthrough: dict[str, str]) -> UpstreamRequest: ...
+    def build(self, channel: ChannelRecord, secret: str, operation: str, body: bytes, model: str,
+              stream: bool, headers: dict[str, str]) -> UpstreamRequest: ...
 
     def probe(self, channel: ChannelRecord, secret: str) -> UpstreamRequest: ...
 
-    def usage(self, endpoint: str, body: bytes) -> Usage | None: ...
-
-    def observer(self, caller_asked_usage: bool) -> StreamObserver: ...
+    def usage(self, operation: str, body: bytes) -> Usage | None: ...
 
     def error_detail(self, body: bytes) -> str: ...
+
+
+def join(base_url: str, path: str) -> str:
+    return f"{base_url.rstrip('/')}/{path.lstrip('/')}"

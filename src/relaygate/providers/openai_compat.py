@@ -5,31 +5,29 @@ from __future__ import annotations
 from relaygate.core.domain import ChannelRecord
 from relaygate.protocols import openai as wire
 from relaygate.protocols.usage import Usage
-from relaygate.providers.base import UpstreamRequest
+from relaygate.providers.base import UpstreamRequest, join
+
+PATHS = {"chat": "chat/completions", "completions": "completions", "embeddings": "embeddings"}
 
 
 class OpenAICompatible:
     protocol = "openai"
-    endpoints = frozenset({"chat/completions", "completions", "embeddings"})
+    dialect = "openai"
+    operations = frozenset(PATHS)
 
-    def build(self, channel: ChannelRecord, secret: str, endpoint: str, body: bytes,
-              passthrough: dict[str, str]) -> UpstreamRequest:
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {secret}"}
-        headers.update(passthrough)
+    def build(self, channel: ChannelRecord, secret: str, operation: str, body: bytes, model: str,
+              stream: bool, headers: dict[str, str]) -> UpstreamRequest:
+        out = {"Content-Type": "application/json", "Authorization": f"Bearer {secret}", **headers}
         extra = channel.options.get("headers")
         if isinstance(extra, dict):
-            headers.update({str(k): str(v) for k, v in extra.items()})
-        return UpstreamRequest("POST", f"{channel.base_url.rstrip('/')}/{endpoint}", headers, body)
+            out.update({str(k): str(v) for k, v in extra.items()})
+        return UpstreamRequest("POST", join(channel.base_url, PATHS[operation]), out, body)
 
     def probe(self, channel: ChannelRecord, secret: str) -> UpstreamRequest:
-        return UpstreamRequest("GET", f"{channel.base_url.rstrip('/')}/models",
-                               {"Authorization": f"Bearer {secret}"}, None)
+        return UpstreamRequest("GET", join(channel.base_url, "models"), {"Authorization": f"Bearer {secret}"}, None)
 
-    def usage(self, endpoint: str, body: bytes) -> Usage | None:
+    def usage(self, operation: str, body: bytes) -> Usage | None:
         return wire.usage_from_body(body)
-
-    def observer(self, caller_asked_usage: bool) -> wire.StreamObserver:
-        return wire.StreamObserver(hide_usage_chunk=not caller_asked_usage)
 
     def error_detail(self, body: bytes) -> str:
         return wire.error_message(body)

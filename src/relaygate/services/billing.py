@@ -79,7 +79,7 @@ class Billing:
     # --- quote and hold -----------------------------------------------------------------------
 
     def quote(self, snap: Snapshot, key: KeyRecord, model: str, facts: RequestFacts, request_id: str,
-              endpoint: str) -> Charge | None:
+              operation: str) -> Charge | None:
         """The charge for this request, or None when it cannot cost anything."""
         row = snap.prices.get(model)
         if row is None:
@@ -92,7 +92,7 @@ class Billing:
             return None
         group = snap.groups.get(key.group)
         multiplier = group.multiplier_ppm if group is not None else PPM
-        completion = 0 if endpoint == "embeddings" else (
+        completion = 0 if operation == "embeddings" else (
             facts.max_tokens or max_out or self.settings.default_max_output_tokens)
         # prompt held at twice the estimate (plus per-message overhead): tokenizers rarely exceed it
         prompt = 2 * facts.prompt_estimate + 16

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import orjson
 
 from relaygate.core.clock import monotonic, now_ms
 from relaygate.core.domain import KeyRecord
@@ -26,6 +27,7 @@ from relaygate.services.health import HealthBoard
 from relaygate.services.limits import Lease, LimitRule, RateLimiter
 from relaygate.services.state import GatewayState
 from relaygate.services.streaming import StreamRelay, UpstreamFailure, map_client_error
+from relaygate.services.translate import Dialects, NativePassthrough, OpenAIPassthrough, StreamStrategy, Translated
 from relaygate.services.usage import UsageWriter
 
 RETRYABLE_STATUS = frozenset({401, 402, 403, 404, 408, 409, 429})
@@ -55,6 +57,10 @@ class Inbound:
     request_id: str
     lang: str = "en"
     query_key: str | None = None
+    dialect: str = "openai"  # the caller's wire format: openai, anthropic, responses, gemini
+    operation: str = "chat"  # chat, completions, embeddings, count_tokens
+    path_model: str | None = None  # Gemini names the model in the path
+    path_stream: bool = False  # …and streaming too (:streamGenerateContent)
 
 
 @dataclass(slots=True)
@@ -66,6 +72,7 @@ class Exchange:
     charge: Charge | None = None
     key: KeyRecord | None = None
     lease: Lease | None = None
+    chat: dict[str, Any] | None = None  # the request in the internal form, once translated
     finished: bool = False
 
 
@@ -94,6 +101,7 @@ class Relay:
         self.session = session
         self.health = health
         self.usage = usage
+        self.dialects = Dialects()
         self._rotation: dict[int, int] = {}
         self._timeouts: dict[tuple[float, float, float], aiohttp.ClientTimeout] = {}
 
@@ -109,7 +117,10 @@ class Relay:
             self.fill_key(rec, snap, key)
             ex.key = key
             try:
-                data, facts = parse_request(inbound.body, inbound.endpoint)
+                if inbound.dialect == "openai":
+                    data, facts = parse_request(inbound.body, inbound.endpoint)
+                else:
+                    data, facts = self.parse_dialect(inbound)
             except BadBody as exc:
                 raise GatewayError("bad_request", detail=exc.en, detail_zh=exc.zh) from exc
             rec["requested_model"] = facts.model
@@ -119,13 +130,15 @@ class Relay:
             routes = snap.candidates(public, key.group)
             if pinned is not None and any(r.channel.id == pinned for r in routes):
                 routes = [r for r in routes if r.channel.id == pinned]
+            if inbound.operation == "count_tokens":
+                return await self.count_tokens(inbound, ex, public, key.group, routes, data, facts)
             if self.limiter is not None:
                 rules = limit_rules(snap, key)
                 if rules:
                     ex.lease = await self.limiter.acquire(rules, inbound.request_id,
                                                           facts.prompt_estimate + (facts.max_tokens or 0))
             if self.billing is not None:
-                ex.charge = self.billing.quote(snap, key, public, facts, inbound.request_id, inbound.endpoint)
+                ex.charge = self.billing.quote(snap, key, public, facts, inbound.request_id, inbound.operation)
                 if ex.charge is not None:
                     await self.billing.hold(ex.charge)
             return await self.forward(inbound, ex, public, key.group, routes, data, facts)
@@ -135,6 +148,34 @@ class Relay:
         except asyncio.CancelledError:
             await self.finish(ex, 499, "client_disconnected")
             raise
+
+    def parse_dialect(self, inbound: Inbound) -> tuple[dict[str, Any], RequestFacts]:
+        """Facts from an Anthropic, Responses or Gemini body, without translating it."""
+        try:
+            data = orjson.loads(inbound.body) if inbound.body else None
+        except orjson.JSONDecodeError as exc:
+            raise BadBody(f"The request body is not valid JSON ({exc}).", f"请求体不是合法的 JSON（{exc}）。") from exc
+        if not isinstance(data, dict):
+            raise BadBody("The request body must be a JSON object.", "请求体必须是 JSON 对象。")
+        model, stream, max_tokens = self.dialects.get(inbound.dialect).request_facts(data)
+        if inbound.path_model is not None:
+            model, stream = inbound.path_model, inbound.path_stream
+        if not isinstance(model, str) or not model.strip():
+            raise BadBody("The field 'model' is missing or not a string.", "缺少 'model' 字段或它不是字符串。")
+        # tools and system prompts count as input too: hold on the body size (about 4 bytes a token)
+        return data, RequestFacts(model.strip(), bool(stream), max_tokens, True, max(len(inbound.body) // 4, 1))
+
+    async def count_tokens(self, inbound: Inbound, ex: Exchange, public: str, group: str, routes: list[Route],
+                           data: dict[str, Any], facts: RequestFacts) -> Outcome:
+        """Anthropic's count_tokens: asked of an Anthropic upstream, else estimated here. Never billed."""
+        native = [r for r in routes if getattr(self.providers.get(r.channel.protocol), "dialect", "") == "anthropic"]
+        if native:
+            return await self.forward(inbound, ex, public, group, native, data, facts)
+        estimate = self.dialects.get("anthropic").count_tokens_estimate(data)
+        ex.rec["prompt_tokens"] = ex.rec["total_tokens"] = int(estimate.get("input_tokens", 0))
+        ex.rec["estimated"] = True
+        await self.finish(ex, 200, None)
+        return Outcome(200, "application/json", body=orjson.dumps(estimate))
 
     def new_record(self, inbound: Inbound) -> dict[str, Any]:
         client, version = detect_client(inbound.headers)
@@ -256,16 +297,56 @@ class Relay:
             raise GatewayError("no_healthy_channel", model=public, group=group, detail=detail)
         raise last.to_error(public, len(tried))
 
+    def upstream_body(self, inbound: Inbound, ex: Exchange, provider: Provider, route: Route,
+                      data: dict[str, Any], facts: RequestFacts) -> tuple[bytes, dict[str, str]]:
+        """The body for this upstream: the caller's bytes when both speak one dialect, else translated."""
+        headers = {"X-Request-Id": inbound.request_id}
+        model = route.upstream_model
+        if provider.dialect == inbound.dialect:
+            if inbound.dialect == "openai":
+                return rewrite_body(inbound.body, data, model, facts), headers
+            if inbound.dialect == "anthropic":
+                for name in ("anthropic-version", "anthropic-beta"):
+                    if name in inbound.headers:
+                        headers[name] = inbound.headers[name]
+            if inbound.dialect == "gemini" or data.get("model") == model:
+                return inbound.body, headers
+            return orjson.dumps({**data, "model": model}), headers
+        if ex.chat is None:
+            ex.chat = self.dialects.get(inbound.dialect).request_to_chat(data)
+        chat = {**ex.chat, "model": model, "stream": facts.stream}
+        return orjson.dumps(self.dialects.get(provider.dialect).request_from_chat(chat)), headers
+
+    def stream_strategy(self, inbound: Inbound, provider: Provider, facts: RequestFacts) -> StreamStrategy:
+        if provider.dialect == inbound.dialect:
+            if inbound.dialect == "openai":
+                return OpenAIPassthrough(facts.include_usage)
+            return NativePassthrough(self.dialects.get(inbound.dialect), facts.model)
+        return Translated(self.dialects.get(provider.dialect), self.dialects.get(inbound.dialect), facts.model)
+
+    def answer_body(self, inbound: Inbound, provider: Provider, raw: bytes, facts: RequestFacts) -> bytes:
+        if provider.dialect == inbound.dialect:
+            return raw
+        try:
+            upstream = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamFailure("bad_answer", 200, "the upstream answered with invalid JSON",
+                                  retryable=True) from exc
+        chat = self.dialects.get(provider.dialect).response_to_chat(upstream)
+        return orjson.dumps(self.dialects.get(inbound.dialect).response_from_chat(chat, facts.model))
+
     async def attempt(self, inbound: Inbound, ex: Exchange, route: Route,
                       data: dict[str, Any], facts: RequestFacts) -> Outcome:
         rec = ex.rec
         provider = self.providers.get(route.channel.protocol)
-        if provider is None or inbound.endpoint not in provider.endpoints:
+        operation = inbound.operation
+        if provider is None or operation not in provider.operations or (
+                provider.dialect != inbound.dialect and operation != "chat"):
             raise UpstreamFailure("unsupported", None, f"protocol {route.channel.protocol} cannot serve "
-                                  f"/{inbound.endpoint}", retryable=True)
-        body = rewrite_body(inbound.body, data, route.upstream_model, facts)
-        req = provider.build(route.channel, self.secret_for(route), inbound.endpoint, body,
-                             {"X-Request-Id": inbound.request_id})
+                                  f"{inbound.dialect} {operation}", retryable=True)
+        body, headers = self.upstream_body(inbound, ex, provider, route, data, facts)
+        req = provider.build(route.channel, self.secret_for(route), operation, body, route.upstream_model,
+                             facts.stream, headers)
         timeout = self.timeout_for(route)
         try:
             resp = await self.session.request(req.method, req.url, headers=req.headers, data=req.body,
@@ -278,13 +359,16 @@ class Relay:
                 detail = redact(provider.error_detail(raw))
                 retryable = resp.status >= 500 or resp.status in RETRYABLE_STATUS
                 raise UpstreamFailure(f"http_{resp.status}", resp.status, detail, retryable=retryable)
-            if facts.stream:
+            if facts.stream and operation == "chat":
                 first = await resp.content.readany()
                 if not first:
                     raise UpstreamFailure("empty_stream", resp.status, "the upstream closed the stream "
                                           "before sending anything", retryable=True)
-                stream = StreamRelay(self, resp, provider.observer(facts.include_usage), ex, first, facts)
-                return Outcome(200, resp.headers.get("Content-Type", "text/event-stream"), stream=stream)
+                strategy = self.stream_strategy(inbound, provider, facts)
+                stream = StreamRelay(self, resp, strategy, ex, first, facts)
+                native = provider.dialect == inbound.dialect
+                ctype = resp.headers.get("Content-Type", "text/event-stream") if native else "text/event-stream"
+                return Outcome(200, ctype, stream=stream)
             raw = await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             resp.close()
@@ -293,7 +377,8 @@ class Relay:
             resp.close()
             raise
         resp.release()
-        usage = provider.usage(inbound.endpoint, raw)
+        usage = provider.usage(operation, raw)
+        answer = self.answer_body(inbound, provider, raw, facts)
         if usage is not None:
             rec["prompt_tokens"] = usage.prompt_tokens
             rec["completion_tokens"] = usage.completion_tokens
@@ -304,4 +389,5 @@ class Relay:
             rec["total_tokens"] = facts.prompt_estimate
             rec["estimated"] = True
         await self.finish(ex, resp.status, None)
-        return Outcome(resp.status, resp.headers.get("Content-Type", "application/json"), body=raw)
+        ctype = resp.headers.get("Content-Type", "application/json") if answer is raw else "application/json"
+        return Outcome(resp.status, ctype, body=answer)

@@ -11,9 +11,10 @@ import aiohttp
 from relaygate.core.clock import monotonic
 from relaygate.core.domain import ChannelRecord
 from relaygate.core.errors import GatewayError
-from relaygate.protocols.openai import RequestFacts, StreamObserver, error_event
+from relaygate.protocols.openai import RequestFacts
 from relaygate.protocols.sse import SSEFramer
 from relaygate.protocols.usage import estimate_tokens
+from relaygate.services.translate import StreamStrategy
 
 if TYPE_CHECKING:
     from relaygate.services.relay import Exchange, Relay
@@ -72,11 +73,11 @@ class StreamRelay:
     the upstream response is released or closed and the usage record is written.
     """
 
-    def __init__(self, relay: Relay, resp: aiohttp.ClientResponse, observer: StreamObserver,
+    def __init__(self, relay: Relay, resp: aiohttp.ClientResponse, strategy: StreamStrategy,
                  ex: Exchange, first: bytes, facts: RequestFacts) -> None:
         self.relay = relay
         self.resp = resp
-        self.observer = observer
+        self.strategy = strategy
         self.ex = ex
         self.rec = ex.rec
         self.started = ex.started
@@ -89,35 +90,43 @@ class StreamRelay:
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         framer = SSEFramer()
-        observer = self.observer
+        strategy = self.strategy
         chunk = self.first
+        rid = self.rec["request_id"]
         try:
             while chunk:
-                out = [ev for ev in framer.feed(chunk) if observer.observe(ev)]
+                out: list[bytes] = []
+                for event in framer.feed(chunk):
+                    out.extend(strategy.transform(event))
                 if out:
-                    if self.ttft is None and observer.completion_chars:
+                    if self.ttft is None and strategy.completion_chars:
                         self.ttft = monotonic()
                     if self.first_yield is None:
                         self.first_yield = monotonic()
                     yield b"".join(out) if len(out) > 1 else out[0]
-                if observer.done:
+                if strategy.done:
                     break
                 chunk = await self.resp.content.readany()
-            if not observer.done:
+            if not strategy.done:
                 rest = framer.rest()
-                if rest.strip() and observer.observe(rest + b"\n\n"):
-                    yield rest + b"\n\n"
-                if not observer.done:
-                    self.error_code = "upstream_stream_incomplete"
-                    yield error_event("The upstream ended the stream before it was complete; the answer "
-                                      "above may be cut short. Retry the request.", self.error_code,
-                                      self.rec["request_id"])
+                tail = strategy.transform(rest + b"\n\n") if rest.strip() else []
+                if tail:
+                    yield b"".join(tail)
+            if strategy.done:
+                tail = strategy.finish()
+                if tail:
+                    yield b"".join(tail)
+            else:
+                self.error_code = "upstream_stream_incomplete"
+                yield b"".join(strategy.error("The upstream ended the stream before it was complete; the "
+                                              "answer above may be cut short. Retry the request.",
+                                              self.error_code, rid))
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure = map_client_error(exc, self.resp_channel())
             self.error_code = "upstream_timeout" if failure.kind == "timeout" else "upstream_stream_error"
-            yield error_event(f"The upstream stream failed after it started ({failure.detail}); the answer "
-                              "above is incomplete. Retry the request.", self.error_code,
-                              self.rec["request_id"])
+            yield b"".join(strategy.error(f"The upstream stream failed after it started ({failure.detail}); "
+                                          "the answer above is incomplete. Retry the request.", self.error_code,
+                                          rid))
         except (asyncio.CancelledError, GeneratorExit):
             self.error_code = "client_disconnected"
             raise
@@ -131,11 +140,11 @@ class StreamRelay:
         if self.closed:
             return
         self.closed = True
-        if self.observer.done:
+        if self.strategy.done:
             self.resp.release()
         else:
             self.resp.close()  # cancels the upstream generation
-        usage = self.observer.usage
+        usage = self.strategy.usage
         rec = self.rec
         if usage is not None:
             rec["prompt_tokens"] = usage.prompt_tokens
@@ -143,7 +152,7 @@ class StreamRelay:
             rec["total_tokens"] = usage.total_tokens
             rec["cached_tokens"] = usage.cached_tokens
         else:
-            completion = estimate_tokens("x" * self.observer.completion_chars)
+            completion = estimate_tokens("x" * self.strategy.completion_chars)
             rec["prompt_tokens"] = self.facts.prompt_estimate
             rec["completion_tokens"] = completion
             rec["total_tokens"] = self.facts.prompt_estimate + completion

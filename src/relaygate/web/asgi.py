@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -26,11 +27,40 @@ Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("relaygate.web")
 
-RELAY_ENDPOINTS = {
-    "/v1/chat/completions": "chat/completions", "/chat/completions": "chat/completions",
-    "/v1/completions": "completions", "/completions": "completions",
-    "/v1/embeddings": "embeddings", "/embeddings": "embeddings",
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What an inbound path is: its OpenAI endpoint name, its dialect, the operation it asks for."""
+
+    endpoint: str
+    dialect: str = "openai"
+    operation: str = "chat"
+    path_model: str | None = None
+    path_stream: bool = False
+
+
+def _both(path: str, entry: Entry) -> dict[str, Entry]:
+    return {f"/v1{path}": entry, path: entry}
+
+
+RELAY_ENDPOINTS: dict[str, Entry] = {
+    **_both("/chat/completions", Entry("chat/completions")),
+    **_both("/completions", Entry("completions", operation="completions")),
+    **_both("/embeddings", Entry("embeddings", operation="embeddings")),
+    **_both("/messages", Entry("messages", "anthropic")),
+    **_both("/messages/count_tokens", Entry("messages/count_tokens", "anthropic", "count_tokens")),
+    **_both("/responses", Entry("responses", "responses")),
 }
+GEMINI_PREFIXES = ("/v1beta/models/", "/v1/models/", "/v1alpha/models/")
+
+
+def gemini_entry(path: str) -> Entry | None:
+    """/v1beta/models/{model}:generateContent or :streamGenerateContent."""
+    if ":" not in path or not path.startswith(GEMINI_PREFIXES):
+        return None
+    model, _, action = path.split("/models/", 1)[1].rpartition(":")
+    if action not in ("generateContent", "streamGenerateContent") or not model:
+        return None
+    return Entry("generateContent", "gemini", "chat", model, action == "streamGenerateContent")
 MODEL_PREFIXES = ("/v1/models", "/models")
 JSON = b"application/json"
 
@@ -52,9 +82,9 @@ class RelayApp:
         kind = scope["type"]
         if kind == "http":
             path: str = scope["path"]
-            endpoint = RELAY_ENDPOINTS.get(path)
-            if endpoint is not None:
-                await self.relay(scope, receive, send, endpoint)
+            entry = RELAY_ENDPOINTS.get(path) or gemini_entry(path)
+            if entry is not None:
+                await self.relay(scope, receive, send, entry)
             elif path.startswith(MODEL_PREFIXES):
                 await self.models(scope, receive, send)
             elif path in compat.PATHS:
@@ -65,6 +95,9 @@ class RelayApp:
                 await self.misc(scope, receive, send)
         elif kind == "lifespan":
             await self.lifespan(receive, send)
+        elif kind == "websocket":
+            # Codex CLI first tries a WebSocket on /v1/responses; refuse at once so it falls back to SSE
+            await send({"type": "websocket.close", "code": 1008, "reason": "use HTTP POST with SSE"})
 
     def admin_app(self) -> Any:
         if self._admin is None:
@@ -97,7 +130,7 @@ class RelayApp:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def inbound(self, scope: Scope, body: bytes, endpoint: str, rid: str) -> Inbound:
+    def inbound(self, scope: Scope, body: bytes, entry: Entry | str, rid: str) -> Inbound:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client")
         ip = client[0] if client else None
@@ -110,7 +143,10 @@ class RelayApp:
             from urllib.parse import parse_qs
 
             query_key = (parse_qs(qs.decode("latin-1")).get("key") or [None])[0]
-        return Inbound(endpoint, scope["path"], headers.get("host", ""), headers, body, ip, rid, lang, query_key)
+        if isinstance(entry, str):
+            entry = Entry(entry)
+        return Inbound(entry.endpoint, scope["path"], headers.get("host", ""), headers, body, ip, rid, lang,
+                       query_key, entry.dialect, entry.operation, entry.path_model, entry.path_stream)
 
     async def read_body(self, scope: Scope, receive: Receive) -> bytes:
         for name, value in scope["headers"]:
@@ -141,17 +177,23 @@ class RelayApp:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def send_error(self, send: Send, err: GatewayError, rid: str, lang: str) -> None:
-        await self.send_json(send, err.status, openai_error_body(err, rid, lang, self.settings.docs_url),
-                             rid, err.headers)
+    async def send_error(self, send: Send, err: GatewayError, rid: str, lang: str, dialect: str = "openai") -> None:
+        if dialect == "openai" or self.gateway is None or self.gateway.relay is None:
+            body = openai_error_body(err, rid, lang, self.settings.docs_url)
+        else:
+            message = err.message(lang) + (f"（请求 ID：{rid}）" if lang.startswith("zh") else f" (request id: {rid})")
+            body = orjson.dumps(self.gateway.relay.dialects.get(dialect).error_body(err.status, err.code, message,
+                                                                                    rid))
+        await self.send_json(send, err.status, body, rid, err.headers)
 
     # --- relay --------------------------------------------------------------------------------
 
-    async def relay(self, scope: Scope, receive: Receive, send: Send, endpoint: str) -> None:
+    async def relay(self, scope: Scope, receive: Receive, send: Send, endpoint: Entry) -> None:
         rid = new_request_id()
         if scope["method"] != "POST":
-            err = GatewayError("method_not_allowed", path=scope["path"], method=scope["method"], allowed="POST")
-            await self.send_error(send, err, rid, "en")
+            err = GatewayError("method_not_allowed", path=scope["path"], method=scope["method"], allowed="POST",
+                               headers={"Allow": "POST"})
+            await self.send_error(send, err, rid, "en", endpoint.dialect)
             return
         gateway = self.gateway
         assert gateway is not None and gateway.relay is not None
@@ -160,7 +202,7 @@ class RelayApp:
         except GatewayError as err:
             inbound = self.inbound(scope, b"", endpoint, rid)
             await gateway.relay.finish(Exchange(gateway.relay.new_record(inbound), 0.0), err.status, err.code)
-            await self.send_error(send, err, rid, inbound.lang)
+            await self.send_error(send, err, rid, inbound.lang, inbound.dialect)
             return
         except asyncio.CancelledError:
             return
@@ -170,7 +212,7 @@ class RelayApp:
             try:
                 outcome = await guard.run(gateway.relay.handle(inbound))
             except GatewayError as err:
-                await self.send_error(send, err, rid, inbound.lang)
+                await self.send_error(send, err, rid, inbound.lang, inbound.dialect)
                 return
             except asyncio.CancelledError:
                 if guard.disconnected:
@@ -216,6 +258,8 @@ class RelayApp:
         path = scope["path"]
         prefix = "/v1/models" if path.startswith("/v1/models") else "/models"
         model_id = path[len(prefix):].lstrip("/")
+        anthropic = "anthropic-version" in inbound.headers
+        dialect = "anthropic" if anthropic else "openai"
         try:
             snap = gateway.state.snapshot
             key, _ = authenticate(snap, presented_key(inbound.headers, inbound.query_key), inbound.client_ip)
@@ -226,11 +270,15 @@ class RelayApp:
                     snap.check_allowed(key, public, model_id)
                     raise GatewayError("model_not_found", model=model_id,
                                        suggestion=" No channel serves it for your group right now.")
-                body = orjson.dumps(_model_obj(public))
+                body = orjson.dumps(_anthropic_model(public) if anthropic else _model_obj(public))
+            elif anthropic:
+                data = [_anthropic_model(m) for m in allowed]
+                body = orjson.dumps({"data": data, "has_more": False, "first_id": allowed[0] if allowed else None,
+                                     "last_id": allowed[-1] if allowed else None})
             else:
                 body = orjson.dumps({"object": "list", "data": [_model_obj(m) for m in allowed]})
         except GatewayError as err:
-            await self.send_error(send, err, rid, inbound.lang)
+            await self.send_error(send, err, rid, inbound.lang, dialect)
             return
         await self.send_json(send, 200, body, rid)
 
@@ -275,6 +323,10 @@ class RelayApp:
 
 def _model_obj(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 1700000000, "owned_by": "relaygate"}
+
+
+def _anthropic_model(name: str) -> dict[str, Any]:
+    return {"type": "model", "id": name, "display_name": name, "created_at": "2023-11-14T22:13:20Z"}
 
 
 class DisconnectGuard:
