@@ -99,6 +99,9 @@ class FakeUpstream:
         r.add_get("/_fake/requests", self.list_requests)
         r.add_post("/_fake/reset", self.reset)
         r.add_get("/_fake/stats", self.stats)
+        from relaygate.fakeupstream.dialects import add_routes
+
+        add_routes(self)
         self.runner: web.AppRunner | None = None
         self.port = 0
 
@@ -149,6 +152,11 @@ class FakeUpstream:
     # --- shared request handling ------------------------------------------------------------
 
     async def _begin(self, request: web.Request) -> tuple[dict[str, Any], dict[str, Any]] | web.Response:
+        return await self.begin(request)
+
+    async def begin(self, request: web.Request, auth: tuple[str, ...] = (),
+                    model: str | None = None) -> tuple[dict[str, Any], dict[str, Any]] | web.Response:
+        """Record the request, check its key (Bearer, or one of the ``auth`` headers), pick a behaviour."""
         raw = await request.read()
         try:
             body = orjson.loads(raw) if raw else {}
@@ -157,12 +165,15 @@ class FakeUpstream:
         headers = {k.lower(): v for k, v in request.headers.items()}
         self.state.requests.append({"path": request.path, "headers": headers, "body": body,
                                     "raw": raw.decode("utf-8", "replace"), "at": time.time()})
-        auth = request.headers.get("Authorization", "")
-        if not auth.startswith("Bearer ") or not auth[7:].strip():
+        header = request.headers.get("Authorization", "")
+        presented = header[7:].strip() if header.startswith("Bearer ") else ""
+        for name in auth:
+            presented = presented or request.headers.get(name, "").strip()
+        if not presented:
             return _error(401, "You didn't provide an API key.", "invalid_request_error")
-        if self.state.expected_key and auth[7:] != self.state.expected_key:
-            return _error(401, f"Incorrect API key provided: {auth[7:]}.", "invalid_request_error")
-        behavior = self.state.next_behavior(str(body.get("model", "")))
+        if self.state.expected_key and presented != self.state.expected_key:
+            return _error(401, f"Incorrect API key provided: {presented}.", "invalid_request_error")
+        behavior = self.state.next_behavior(model or str(body.get("model", "")))
         kind = behavior.get("kind", "ok")
         if kind == "stall":
             await asyncio.sleep(float(behavior.get("seconds", 30)))
