@@ -5,6 +5,9 @@ from __future__ import annotations
 # name -> (protocol, default base URL)
 VENDORS: dict[str, tuple[str, str]] = {
     "openai": ("openai", "https://api.openai.com/v1"),
+    "openai-responses": ("openai-responses", "https://api.openai.com/v1"),
+    "anthropic": ("anthropic", "https://api.anthropic.com/v1"),
+    "gemini": ("gemini", "https://generativelanguage.googleapis.com/v1beta"),
     "deepseek": ("openai", "https://api.deepseek.com/v1"),
     "moonshot": ("openai", "https://api.moonshot.cn/v1"),
     "qwen": ("openai", "https://dashscope.aliyuncs.com/compatible-mode/v1"),
