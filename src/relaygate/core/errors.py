@@ -125,6 +125,14 @@ _ROWS = [
               "This admin endpoint needs 'Authorization: Bearer <admin token>'.",
               "管理接口需要 'Authorization: Bearer <管理令牌>'。",
               "Admin API call without a valid admin token."),
+    ErrorSpec("base_url_mistake", 404, "invalid_request_error",
+              "Wrong base URL: {mistake} (you sent {method} {path}). {fix}",
+              "Base URL 填写有误：{mistake_zh}（你发送的是 {method} {path}）。{fix_zh}",
+              "The path shows a base-URL mistake (homepage, /v1 twice, endpoint pasted twice, old entry's path)."),
+    ErrorSpec("endpoint_not_served", 404, "invalid_request_error",
+              "{method} {path} is not served by this gateway: {mistake} {fix}",
+              "本网关不提供 {method} {path}：{mistake_zh}{fix_zh}",
+              "A known API path this gateway does not offer (images, audio, One API-only routes, …)."),
 ]
 
 CATALOGUE: dict[str, ErrorSpec] = {row.code: row for row in _ROWS}
