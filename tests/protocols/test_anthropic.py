@@ -262,7 +262,9 @@ def test_claude_code_request_to_chat() -> None:
     user = chat["messages"][1]["content"]
     assert user[1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PNG}}
     assistant = chat["messages"][2]
-    assert assistant["content"] == "Reading." and assistant["reasoning_content"] == "Read it."
+    assert assistant["content"] == "Reading." and "reasoning_content" not in assistant
+    kept = anthropic.request_to_chat(claude_code_body(), keep_reasoning=True)["messages"][2]
+    assert kept["reasoning_content"] == "Read it."
     assert assistant["tool_calls"] == [{"id": "toolu_1", "type": "function",
                                         "function": {"name": "Read", "arguments": '{"path":"README.md"}'}}]
     assert chat["messages"][3] == {"role": "tool", "tool_call_id": "toolu_1", "content": "# relaygate"}

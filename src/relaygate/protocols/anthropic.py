@@ -45,15 +45,19 @@ _STATUS_ERRORS = {400: "invalid_request_error", 401: "authentication_error", 402
 
 # ---- Anthropic request -> chat request -------------------------------------------------------
 
-def request_to_chat(body: JSON) -> JSON:
-    """An Anthropic Messages request as a chat request; system entries mid-conversation stay where they are."""
+def request_to_chat(body: JSON, *, keep_reasoning: bool = False) -> JSON:
+    """An Anthropic Messages request as a chat request; system entries mid-conversation stay where they are.
+
+    Thinking blocks of earlier turns are dropped unless keep_reasoning asks for them as `reasoning_content`
+    (DeepSeek-style upstreams want it; strict OpenAI-compatible ones reject the unknown field).
+    """
     messages: list[JSON] = []
     system = text_of(body.get("system"), "\n\n")
     if system:
         messages.append({"role": "system", "content": system})
     for msg in body.get("messages") or []:
         if isinstance(msg, dict):
-            messages.extend(_message_to_chat(msg))
+            messages.extend(_message_to_chat(msg, keep_reasoning))
     chat: JSON = {"model": body.get("model"), "messages": messages}
     if positive_int(body.get("max_tokens")):
         chat["max_tokens"] = body["max_tokens"]
@@ -79,12 +83,12 @@ def request_to_chat(body: JSON) -> JSON:
     return chat
 
 
-def _message_to_chat(msg: JSON) -> list[JSON]:
+def _message_to_chat(msg: JSON, keep_reasoning: bool) -> list[JSON]:
     role, content = msg.get("role"), msg.get("content")
     if role == "system":
         return [{"role": "system", "content": text_of(content, "\n\n")}]
     if role == "assistant":
-        return [_assistant_to_chat(content)]
+        return [_assistant_to_chat(content, keep_reasoning)]
     if isinstance(content, str):
         return [{"role": "user", "content": content}]
     out: list[JSON] = []
@@ -107,7 +111,7 @@ def _message_to_chat(msg: JSON) -> list[JSON]:
     return out
 
 
-def _assistant_to_chat(content: Any) -> JSON:
+def _assistant_to_chat(content: Any, keep_reasoning: bool) -> JSON:
     if isinstance(content, str):
         return {"role": "assistant", "content": content}
     texts: list[str] = []
@@ -117,7 +121,7 @@ def _assistant_to_chat(content: Any) -> JSON:
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
             texts.append(block.get("text") or "")
-        elif kind == "thinking":
+        elif kind == "thinking" and keep_reasoning:
             reasoning.append(block.get("thinking") or "")
         elif kind == "tool_use":
             calls.append(tool_call(str(block.get("id") or ""), str(block.get("name") or ""),
