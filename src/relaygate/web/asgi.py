@@ -312,6 +312,8 @@ class RelayApp:
                         "headers": [(b"content-type", b"text/plain; version=0.0.4")]})
             await send({"type": "http.response.body", "body": body})
             return
+        if await misconfig.answer(self, scope, receive, send, rid):  # a base-URL mistake, answered and counted
+            return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", f"{self.settings.host}:{self.settings.port}")
         base = self.settings.public_base_url or f"http://{host}/v1"

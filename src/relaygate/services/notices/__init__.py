@@ -1,0 +1,1 @@
+"""Client-ready notices: migration announcement, per-client emails, FAQ, reply templates, checklist."""

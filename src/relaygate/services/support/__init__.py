@@ -1,0 +1,1 @@
+"""Support without full keys: base-URL mistakes, error guide, ticket diagnosis and error statistics."""
