@@ -171,8 +171,9 @@ class Relay:
         native = [r for r in routes if getattr(self.providers.get(r.channel.protocol), "dialect", "") == "anthropic"]
         if native:
             return await self.forward(inbound, ex, public, group, native, data, facts)
-        estimate = self.dialects.get("anthropic").count_tokens_estimate(data)
-        ex.rec["prompt_tokens"] = ex.rec["total_tokens"] = int(estimate.get("input_tokens", 0))
+        tokens = int(self.dialects.get("anthropic").count_tokens_estimate(data))
+        estimate = {"input_tokens": tokens}
+        ex.rec["prompt_tokens"] = ex.rec["total_tokens"] = tokens
         ex.rec["estimated"] = True
         await self.finish(ex, 200, None)
         return Outcome(200, "application/json", body=orjson.dumps(estimate))
