@@ -1,0 +1,1 @@
+"""Moving a running One API or New API onto relaygate: inventory, plan, import and verification."""
