@@ -502,3 +502,42 @@ def test_facts_usage_and_count_tokens() -> None:
     assert 1 <= small < big
     assert big > 2 * 1600 + 350  # two images and the tool preamble, counted conservatively
     assert anthropic.count_tokens_body(claude_code_body()) == {"input_tokens": big}
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1, "model": "gpt-x",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["content", "reasoning_content"]), texts), max_size=8),
+       st.lists(st.tuples(names, tool_inputs), max_size=3), st.integers(0, 10**5), st.integers(0, 10**4))
+def test_streams_survive_chat_anthropic_chat(deltas: list[tuple[str, str]], tools: list[Any], prompt: int,
+                                             reasoning: int) -> None:
+    chunks = [_chunk({key: value}) for key, value in deltas]
+    for n, (name, args) in enumerate(tools):
+        text = orjson.dumps(args).decode()
+        chunks.append(_chunk({"tool_calls": [{"index": n, "id": f"toolu_{n}", "type": "function",
+                                              "function": {"name": name, "arguments": text[:2]}}]}))
+        chunks.append(_chunk({"tool_calls": [{"index": n, "function": {"arguments": text[2:]}}]}))
+    chunks.append(_chunk({}, "tool_calls" if tools else "stop"))
+    chunks.append({**_chunk({}), "choices": [], "usage": {
+        "prompt_tokens": prompt, "completion_tokens": reasoning + 7, "total_tokens": prompt + reasoning + 7,
+        "completion_tokens_details": {"reasoning_tokens": reasoning}}})
+    original = collect(chunks)
+    stream = from_chat(chunks)
+    validated(stream)
+    back_chunks, t = to_chat(b"".join(stream))
+    back = collect(back_chunks)
+    assert (back.content, back.reasoning, back.finish_reason) == (original.content, original.reasoning,
+                                                                  original.finish_reason)
+    assert [(c.id, c.name, orjson.loads(c.arguments)) for c in back.calls.values()] == [
+        (c.id, c.name, orjson.loads(c.arguments)) for c in original.calls.values()]
+    assert t.usage == original.usage
+
+
+def test_stop_sequences_both_ways() -> None:
+    chat = anthropic.request_to_chat({"model": "m", "max_tokens": 5, "stop_sequences": ["###", "END"],
+                                      "messages": [{"role": "user", "content": "q"}]})
+    assert chat["stop"] == ["###", "END"]
+    assert anthropic.request_from_chat(chat)["stop_sequences"] == ["###", "END"]

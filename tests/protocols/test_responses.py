@@ -451,3 +451,34 @@ def test_error_body_facts_and_usage() -> None:
     assert responses.request_facts(codex_body()) == ("gpt-5-codex", True, None)
     assert responses.request_facts({"model": "m", "max_output_tokens": 64}) == ("m", False, 64)
     assert responses.usage_from_response({}) is None
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1, "model": "gpt-x",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["content", "reasoning_content"]), texts), max_size=8),
+       st.lists(st.tuples(names, arguments), max_size=3), st.integers(0, 10**5), st.integers(0, 10**4),
+       st.sampled_from(["stop", "length"]))
+def test_streams_survive_chat_responses_chat(deltas: list[tuple[str, str]], tools: list[Any], prompt: int,
+                                             reasoning: int, finish: str) -> None:
+    chunks = [_chunk({key: value}) for key, value in deltas]
+    for n, (name, args) in enumerate(tools):
+        chunks.append(_chunk({"tool_calls": [{"index": n, "id": f"call_{n}", "type": "function",
+                                              "function": {"name": name, "arguments": args[:2]}}]}))
+        chunks.append(_chunk({"tool_calls": [{"index": n, "function": {"arguments": args[2:]}}]}))
+    chunks.append(_chunk({}, "tool_calls" if tools and finish == "stop" else finish))
+    chunks.append({**_chunk({}), "choices": [], "usage": {
+        "prompt_tokens": prompt, "completion_tokens": reasoning + 7, "total_tokens": prompt + reasoning + 7,
+        "completion_tokens_details": {"reasoning_tokens": reasoning}}})
+    original = collect(chunks)
+    stream = from_chat(chunks)
+    parsed = validated(stream)
+    Response.model_validate(parsed[-1]["response"])
+    back_chunks, t = to_chat(b"".join(stream))
+    back = collect(back_chunks)
+    assert (back.content, back.reasoning, back.finish_reason) == (original.content, original.reasoning,
+                                                                  original.finish_reason)
+    assert calls(back) == calls(original) and t.usage == original.usage

@@ -111,7 +111,7 @@ def response_to_chat(body: JSON) -> JSON:
             if call:
                 calls.append(call)
     text = "".join(texts)
-    message = assistant_message(text if text or not calls else None, "\n\n".join(r for r in reasoning if r), calls)
+    message = assistant_message(text if text or not calls else None, "".join(reasoning), calls)
     if refusal:
         message["refusal"] = "".join(refusal)
     finish = finish_reason(body.get("status"), body.get("incomplete_details"), bool(calls))

@@ -103,10 +103,10 @@ class StreamToChat:
         return [self._chunk({"role": "assistant", "content": ""})]
 
     def _separator(self, data: JSON) -> str:
+        """Summary parts of one reasoning item are paragraphs: keep them apart as the item's text does."""
         part = (data.get("item_id"), data.get("summary_index", data.get("content_index")))
-        sep = "\n\n" if self._reasoning_part is not None and part != self._reasoning_part else ""
-        self._reasoning_part = part
-        return sep
+        last, self._reasoning_part = self._reasoning_part, part
+        return "\n\n" if last is not None and last[0] == part[0] and last[1] != part[1] else ""
 
     def _call(self, data: JSON) -> _Call | None:
         return self._calls.get(str(data.get("item_id"))) or self._calls.get(f"#{data.get('output_index')}")
