@@ -1,0 +1,73 @@
+"""The plan: mapping classes and risks, channel type mapping and base URLs, groups, units, YAML round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relaygate.core.errors import InvalidInput
+from relaygate.services.migration.plan import load_plan, save_plan
+from tests.migration.conftest import make_backend
+from tests.migration.helpers import source_and_plan
+
+
+async def test_oneapi_plan(tmp_path: Path) -> None:
+    backend = await make_backend("sqlite", tmp_path)
+    _, plan = await source_and_plan(backend, "oneapi", "http://upstream.test")
+    models = {m["old_name"]: m for m in plan["models"]}
+    assert {n: models[n]["class"] for n in ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "my-finetune",
+                                            "doubao-pro-32k", "dall-e-3", "claude-3-haiku-20240307", "gpt-4")} == {
+        "gpt-4o": "same", "gpt-4o-mini": "same", "text-embedding-3-small": "same", "my-finetune": "substitute",
+        "doubao-pro-32k": "substitute", "dall-e-3": "unsupported", "claude-3-haiku-20240307": "unsupported",
+        "gpt-4": "unsupported"}  # gpt-4 only ran on Azure, whose adapter relaygate lacks
+    assert models["text-embedding-3-small"]["tasks"] == ["embeddings"]
+    assert "differently per channel" in models["gpt-4o"]["risk"]  # gpt-4o(3) priced Azure apart
+    assert models["gpt-4o"]["price"] == {"basis": "ratio", "billed_as": "gpt-4o", "source_key": "gpt-4o",
+                                         "model_ratio": "2.5", "completion_ratio": "4", "input_per_m": "5",
+                                         "output_per_m": "20"}
+    assert models["doubao-pro-32k"]["price"]["basis"] == "implicit" and "ratio 30" in models["doubao-pro-32k"]["risk"]
+    assert models["my-finetune"]["upstream"] == "ft:qwen2.5-72b:acme:42"
+    assert models["my-finetune"]["price"]["input_per_m"] == "6"  # One API billed the mapped name's ratio (3)
+    chans = {c["id"]: c for c in plan["channels"]}
+    assert chans[1]["base_url"] == "http://upstream.test/v1" and chans[1]["enabled"]
+    assert chans[5]["base_url"] == "https://api.deepseek.com/v1" and chans[5]["enabled"]  # OA 36 = DeepSeek
+    assert chans[6]["base_url"] == "http://10.0.0.5:8000/v1"  # OpenAICompatible: used as stored
+    assert chans[9]["base_url"] == "https://ark.cn-beijing.volces.com/api/v3"
+    assert chans[11]["base_url"] == "https://api.groq.com/openai/v1"
+    assert chans[3]["protocol"] == "openai" and not chans[3]["enabled"] and "'anthropic' adapter" in chans[3][
+        "disabled_reason"]
+    assert "auto-disabled by One API" in chans[4]["disabled_reason"] and "429" in chans[4]["disabled_reason"]
+    assert chans[7]["enabled"] and any("ignored it" in n for n in chans[7]["notes"])  # OA ignores bad mapping
+    assert chans[8]["disabled_reason"] == "disabled by hand in One API"
+    assert {c["weight"] for c in plan["channels"]} == {1}  # One API never read weight
+    assert any("v1beta/openai" in n for n in chans[4]["notes"])  # the OpenAI-style alternative is offered
+    groups = {g["source"]: g for g in plan["groups"]}
+    assert groups["vip"]["multiplier"] == "0.8" and groups["svip"]["multiplier"] == "0.5"
+    assert plan["units"]["examples"][2] == {"quota": -250_001, "amount": "-0.500002"}
+    path = tmp_path / "plan.yaml"
+    save_plan(plan, path)
+    assert load_plan(path) == plan
+    path.write_text(path.read_text().replace("\n  class: same\n", "\n  class: maybe\n", 1))
+    with pytest.raises(InvalidInput, match="class must be"):
+        load_plan(path)
+
+
+async def test_newapi_plan(tmp_path: Path) -> None:
+    backend = await make_backend("sqlite", tmp_path)
+    _, plan = await source_and_plan(backend, "newapi", "http://upstream.test")
+    models = {m["old_name"]: m for m in plan["models"]}
+    assert models["gpt-4o"]["class"] == "same" and models["gpt-4o"]["upstream"] == "gpt-4o-2024-11-20"
+    assert models["gpt-4.1"]["upstream"] == "gpt-4o-2024-11-20"  # New API follows mapping chains
+    assert models["gpt-4.1"]["class"] == "substitute"
+    assert models["gpt-4o"]["price"]["cached_input_per_m"] == "1.25"  # CacheRatio 0.5
+    assert models["gpt-4o"]["price"]["billed_as"] == "gpt-4o"  # New API bills the requested name
+    assert models["suno_music"]["class"] == "unsupported" and models["suno_music"]["price"]["per_request"] == "0.1"
+    assert models["kling-v1"]["class"] == "unsupported"
+    chans = {c["id"]: c for c in plan["channels"]}
+    assert chans[2]["base_url"] == "https://api.deepseek.com/v1" and chans[2]["type_name"] == "DeepSeek"
+    assert not chans[7]["enabled"] and "New API failed every request" in chans[7]["disabled_reason"]
+    assert chans[7]["base_url"] == "https://llm.internal.example/v1"  # the full Custom URL trimmed
+    assert "credit balance is too low" in chans[3]["disabled_reason"]
+    assert chans[1]["weight"] == 10 and any("1 of 3 keys" in n for n in chans[1]["notes"])
+    assert any(g["source"] == "auto" for g in plan["groups"])
