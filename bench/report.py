@@ -116,12 +116,31 @@ def _met(yes: bool) -> str:
     return "met" if yes else "**missed**"
 
 
+def translation_table(r: dict[str, str]) -> str:
+    """Anthropic callers: pass-through to an Anthropic upstream vs translated to an OpenAI upstream."""
+    if not (ok(r, "relaygate", "anth_pass32") and ok(r, "relaygate", "anth_xlate32")):
+        return ""
+    passed, xlated = num(r, "relaygate.anth_pass32.rps"), num(r, "relaygate.anth_xlate32.rps")
+    assert passed is not None and xlated is not None
+    cost = 1 - xlated / passed
+    lines = ["| Anthropic caller (/v1/messages, non-stream @32) | req/s | p50/p99 ms |", "|---|---:|---:|"]
+    for run, label in (("anth_pass32", "to an Anthropic upstream (bytes pass through)"),
+                       ("anth_xlate32", "to an OpenAI upstream (translated both ways)")):
+        rps, p50, p99 = (num(r, f"relaygate.{run}.{k}") for k in ("rps", "p50", "p99"))
+        lines.append(f"| {label} | {rps:,.0f} | {p50:.2f} / {p99:.2f} |")
+    verdict = "met" if cost <= 0.30 else "**missed**"
+    lines += ["", f"Translation costs {cost:.1%} of pass-through throughput (target: at most 30%): {verdict}."]
+    return "\n".join(lines)
+
+
 def report(r: dict[str, str]) -> str:
     lines = [
         f"Run of {r.get('date', '?')} on {r.get('machine', '?')}, relaygate commit `{r.get('commit', '?')}`.",
         f"wrk {r.get('wrk_args', '')}; load average before the run: {r.get('loadavg', '?')}.",
         "",
         table(r),
+        "",
+        translation_table(r),
         "",
         f"relaygate ran with: {r.get('relaygate.features', '?')}; SQLite in a temp dir; one uvicorn "
         "worker pinned to core 1.",
@@ -190,6 +209,8 @@ def main() -> None:
     r = load(sys.argv[1])
     body = report(r)
     print(table(r))
+    print()
+    print(translation_table(r))
     print()
     print("\n".join(f"{t}: {m} -> {v.strip('*')}" for t, m, v in verdicts(r)))
     out = Path(sys.argv[2])

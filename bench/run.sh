@@ -81,11 +81,11 @@ proc_ticks() {  # utime+stime of a process (all its threads)
   [ -n "$1" ] && [ -r "/proc/$1/stat" ] && sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12+$13}' || echo 0
 }
 measure() {
-  local gw=$1 run=$2 url=$3 model=$4 stream=$5 c=$6 d=$7 key=$8
+  local gw=$1 run=$2 url=$3 model=$4 stream=$5 c=$6 d=$7 key=$8 script=${9:-$post_lua}
   local out="$tmp/wrk-$gw-$run.txt"
   local b0 t0 g0 b1 t1 g1
   read -r b0 t0 < <(cpu1_ticks); g0=$(proc_ticks "$gw_pid")
-  KEY=$key MODEL=$model STREAM=$stream taskset -c 0 wrk -t1 -c"$c" -d"$d" --timeout 30s -s "$post_lua" "$url" \
+  KEY=$key MODEL=$model STREAM=$stream taskset -c 0 wrk -t1 -c"$c" -d"$d" --timeout 30s -s "$script" "$url" \
     > "$out" 2>&1
   read -r b1 t1 < <(cpu1_ticks); g1=$(proc_ticks "$gw_pid")
   local gw_pct other_pct
@@ -223,6 +223,12 @@ run_relaygate() {  # GW (result prefix) BILLING (on|off)
   n=$(measure "$gw" plain32 "$rg_base/v1/chat/completions" bench-plain 0 "$conns" "$duration" "$key"); total=$((total + n))
   n=$(measure "$gw" stream32 "$rg_base/v1/chat/completions" bench-stream 1 "$conns" "$duration" "$key"); total=$((total + n))
   n=$(measure "$gw" plain1 "$rg_base/v1/chat/completions" bench-plain 0 1 "$duration" "$key"); total=$((total + n))
+  if [ "$gw" = relaygate ]; then  # Anthropic callers: same dialect upstream vs translated to OpenAI
+    n=$(measure "$gw" anth_pass32 "$rg_base/v1/messages" bench-claude-pass 0 "$conns" "$duration" "$key" \
+        "$repo/bench/anthropic.lua"); total=$((total + n))
+    n=$(measure "$gw" anth_xlate32 "$rg_base/v1/messages" bench-claude 0 "$conns" "$duration" "$key" \
+        "$repo/bench/anthropic.lua"); total=$((total + n))
+  fi
   put "$gw".rss_mb "$(peak_rss_mb "$pid")"
   log "relaygate peak RSS $(peak_rss_mb "$pid") MB; stopping it with SIGTERM"
   if ! stop_gracefully "$pid" 60; then put "$gw".stop.note "did not stop within 60 s of SIGTERM"; fi

@@ -39,6 +39,12 @@ async def setup(url: str, upstream: str) -> tuple[str, bool]:
         for name, path in (("bench-plain", "plain"), ("bench-stream", "stream")):
             await routing.create_channel(name=name, protocol="openai", base_url=f"{upstream}/{path}/v1",
                                          secrets=["sk-upstream"], models={name: "gpt-4o-mini"})
+        # Anthropic callers: passed through to an Anthropic upstream, or translated to an OpenAI one
+        await routing.create_channel(name="bench-claude-pass", protocol="anthropic",
+                                     base_url=f"{upstream}/anthropic/v1", secrets=["sk-upstream"],
+                                     models={"bench-claude-pass": "claude-sonnet-4-5"})
+        await routing.create_channel(name="bench-claude", protocol="openai", base_url=f"{upstream}/plain/v1",
+                                     secrets=["sk-upstream"], models={"bench-claude": "gpt-4o-mini"})
         await accounts.create_admin_token("bench admin token")
         billing = await setup_billing(engine, owner["id"])
     finally:
@@ -56,7 +62,7 @@ async def setup_billing(engine: object, owner_id: str) -> bool:
         return False
     currency = Settings.from_env().currency
     pricing = PricingAdmin(engine, currency)  # type: ignore[arg-type]
-    for model in ("bench-plain", "bench-stream"):
+    for model in ("bench-plain", "bench-stream", "bench-claude", "bench-claude-pass"):
         await pricing.set_price(model, input_per_m="0.15", output_per_m="0.60")
     await LedgerAdmin(engine, currency).record(  # type: ignore[arg-type]
         owner_id, "topup", parse_amount("1000000"), "benchmark balance", "bench/setup_db.py")

@@ -5,6 +5,7 @@ VARIANT (comma-separated):
   base                     nothing changed
   gc=T0/T1/T2              gc.set_threshold(T0, T1, T2) before serving (CPython default 700/10/10)
   gcfreeze                 gc.freeze() once the app has started (moves start-up objects out of GC scans)
+  nobill                   RELAYGATE_BILLING=false RELAYGATE_LIMITS=false
 Arguments after the script name are passed to `relaygate serve`.
 """
 
@@ -18,6 +19,10 @@ import sys
 def apply(variant: str) -> None:
     for part in filter(None, (p.strip() for p in variant.split(","))):
         if part == "base":
+            continue
+        if part == "nobill":  # billing and rate limits off, the comparison issue 3 asks for
+            os.environ["RELAYGATE_BILLING"] = "false"
+            os.environ["RELAYGATE_LIMITS"] = "false"
             continue
         if part.startswith("gc="):
             gc.set_threshold(*(int(x) for x in part[3:].split("/")))
