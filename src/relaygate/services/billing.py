@@ -74,6 +74,7 @@ class Billing:
         self.default_price = Price(parse_amount(settings.default_input_price),
                                    parse_amount(settings.default_output_price))
         self.in_flight: dict[str, Charge] = {}
+        self._owner_buckets: dict[str, Bucket] = {}
         self.entries: list[dict[str, Any]] = []  # ledger rows waiting for the writer
 
     # --- quote and hold -----------------------------------------------------------------------
@@ -97,7 +98,11 @@ class Billing:
         # prompt held at twice the estimate (plus per-message overhead): tokenizers rarely exceed it
         prompt = 2 * facts.prompt_estimate + 16
         hold = price.token_cost(prompt, completion, 0, multiplier)
-        buckets = [owner_bucket(key.owner_id), *key_buckets(key)]
+        owner = self._owner_buckets.get(key.owner_id)
+        if owner is None:
+            owner = self._owner_buckets[key.owner_id] = owner_bucket(key.owner_id)
+        buckets = [owner, *key_buckets(key)] if key.cap_total is not None or key.cap_daily is not None or \
+            key.cap_monthly is not None else [owner]
         return Charge(request_id, key.owner_id, key.id, model, price, multiplier, hold, buckets)
 
     async def hold(self, charge: Charge) -> None:
