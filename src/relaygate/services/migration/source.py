@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, MetaData, Table, func, inspect, select
+from sqlalchemy import Column, ColumnElement, MetaData, Table, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.errors import InvalidInput
@@ -170,13 +170,18 @@ class Source:
 
 
 async def _reflect(engine: AsyncEngine, names: tuple[str, ...]) -> dict[str, Table]:
+    """Columns of the tables that exist (one batched query per backend; indexes are not needed)."""
     def load(sync_conn: Any) -> dict[str, Table]:
-        existing = set(inspect(sync_conn).get_table_names())
-        wanted = [n for n in names if n in existing]
+        inspector = inspect(sync_conn)
+        wanted = [n for n in names if n in set(inspector.get_table_names())]
+        if not wanted:
+            return {}
         meta = MetaData()
-        if wanted:
-            meta.reflect(sync_conn, only=wanted)
-        return {n: meta.tables[n] for n in wanted}
+        out = {}
+        for (_, name), cols in inspector.get_multi_columns(filter_names=wanted).items():
+            out[name] = Table(name, meta, *[Column(c["name"], c["type"], primary_key=c["name"] == "id")
+                                            for c in cols])
+        return out
 
     async with engine.connect() as conn:
         return await conn.run_sync(load)

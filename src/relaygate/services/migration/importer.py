@@ -1,0 +1,168 @@
+"""`migrate import`: apply a reviewed plan to relaygate's database; a dry run by default, idempotent always.
+
+Every record gets a stable identity derived from the source row (owners ``own_<tag>_<user id>``, keys
+from the key hash, channels by ``options.import.ref``, admin tokens ``adm_<tag>_<user id>``, balance
+entries by request id ``imp:<tag>:u<user id>``), so a second run updates what changed and never
+duplicates. Rows are read from the source in chunks and written one transaction per chunk.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relaygate.core.errors import InvalidInput
+from relaygate.core.money import format_amount
+from relaygate.core.settings import Settings
+from relaygate.services.migration.changes import Changes
+from relaygate.services.migration.dsn import expand, mask_dsn
+from relaygate.services.migration.progress import NULL, Progress, Timings
+from relaygate.services.migration.source import Source
+from relaygate.services.migration.survey import Survey, take_survey
+from relaygate.services.migration.units import Units
+from relaygate.store.db import bump_config_version, set_meta
+
+CHUNK = 1000
+
+
+@dataclass
+class Ctx:
+    """Everything one import run shares: source, target, plan decisions, the diff and the report."""
+
+    source: Source
+    survey: Survey
+    plan: dict[str, Any]
+    engine: AsyncEngine
+    units: Units
+    protocols: list[str]
+    apply: bool
+    progress: Progress
+    tag: str
+    now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    changes: Changes = field(default_factory=Changes)
+    warnings: list[str] = field(default_factory=list)
+    group_map: dict[str, str | None] = field(default_factory=dict)
+    renames: dict[str, str] = field(default_factory=dict)
+    owners: dict[int, tuple[str, str, int]] = field(default_factory=dict)  # user id -> (owner id, group, status)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def system(self) -> str:
+        return self.source.kind
+
+    @property
+    def source_name(self) -> str:
+        return self.source.name
+
+    def group(self, name: str) -> str | None:
+        """The relaygate group for a source group (the plan's groups table; unknown ones keep their name)."""
+        return self.group_map.get(name, name)
+
+
+def check_units(plan: dict[str, Any], settings: Settings, source_qpu: Fraction) -> Units:
+    units = plan["units"]
+    currency, rate = str(units.get("currency", "USD")), Fraction(str(units.get("usd_rate", "1")).rstrip("…"))
+    if currency != settings.currency or rate != Fraction(settings.usd_rate):
+        raise InvalidInput(
+            f"The plan converts to {currency} at {units.get('usd_rate')} per USD but this relaygate uses "
+            f"{settings.currency} at {settings.usd_rate}: make the plan again with the same RELAYGATE_CURRENCY "
+            "and RELAYGATE_USD_RATE.",
+            f"计划按 {currency}（{units.get('usd_rate')}/USD）换算，而本 relaygate 使用 {settings.currency}"
+            f"（{settings.usd_rate}）：请用相同的 RELAYGATE_CURRENCY 和 RELAYGATE_USD_RATE 重新生成计划。")
+    planned = str(units.get("quota_per_unit", "500000")).rstrip("…")
+    if Fraction(planned) != source_qpu:
+        raise InvalidInput(
+            f"QuotaPerUnit is {source_qpu} in the source but {planned} in the plan: the source changed since "
+            "the plan was made; run relaygate migrate plan again.",
+            f"源库的 QuotaPerUnit 为 {source_qpu}，计划中为 {planned}：计划生成后源库已改变，请重新运行 migrate plan。")
+    return Units(source_qpu, rate, currency)
+
+
+def check_tag(tag: Any) -> str:
+    if not isinstance(tag, str) or not re.fullmatch(r"[a-z0-9]{1,8}", tag):
+        raise InvalidInput(f"source.tag must be 1-8 lowercase letters or digits (found {tag!r}).",
+                           f"source.tag 必须是 1-8 个小写字母或数字（当前为 {tag!r}）。")
+    return tag
+
+
+async def run_import(plan: dict[str, Any], engine: AsyncEngine, settings: Settings, protocols: list[str], *,
+                     apply: bool = False, progress: Progress = NULL, source_dsn: str | None = None,
+                     logs_dsn: str | None = None) -> dict[str, Any]:
+    """Import (or, without ``apply``, show what importing would change); returns the report."""
+    import relaygate.services.migration.import_accounts as import_accounts
+    import relaygate.services.migration.import_routing as import_routing
+
+    started = time.monotonic()
+    timings = Timings()
+    src_plan = plan["source"]
+    dsn = source_dsn or expand(str(src_plan["dsn"]))
+    logs = logs_dsn or (expand(str(src_plan["logs_dsn"])) if src_plan.get("logs_dsn") else None)
+    tag = check_tag(src_plan.get("tag"))
+    timings.begin("read source")
+    source = await Source.open(dsn, logs, src_plan.get("kind"))
+    try:
+        survey = await take_survey(source)
+        units = check_units(plan, settings, survey.ratios.quota_per_unit)
+        timings.end(channels=len(survey.channels), models=len(survey.routes))
+        ctx = Ctx(source, survey, plan, engine, units, protocols, apply, progress, tag)
+        ctx.group_map = {str(g["source"]): g.get("target") for g in plan.get("groups", []) if g.get("source")}
+        ctx.renames = {m["old_name"]: m.get("new_name") or m["old_name"] for m in plan["models"]}
+        ctx.warnings.extend(survey.problems)
+        for name, step in (("groups", import_routing.groups), ("channels", import_routing.channels),
+                           ("models and prices", import_routing.models_and_prices),
+                           ("owners", import_accounts.owners), ("balances", import_accounts.balances),
+                           ("keys", import_accounts.keys), ("admin tokens", import_accounts.admin_tokens)):
+            timings.begin(name)
+            counts = await step(ctx)
+            timings.end(**counts)
+        if apply:
+            async with engine.begin() as conn:
+                await bump_config_version(conn)
+                await set_meta(conn, "ledger_version", f"{ctx.now_ms}-import-{tag}")
+    finally:
+        await source.close()
+    return {
+        "dry_run": not apply, "source": {"kind": source.kind, "name": source.name, "dsn": mask_dsn(dsn),
+                                          "tag": tag},
+        "units": {"quota_per_unit": str(units.quota_per_unit), "currency": units.currency,
+                  "usd_rate": str(units.usd_rate)},
+        "steps": timings.steps, "seconds": round(time.monotonic() - started, 3),
+        "changes": ctx.changes.as_dict(), "prices": ctx.facts.get("prices", []),
+        "balances": ctx.facts.get("balances", {}), "warnings": ctx.warnings, "differences": differences(ctx),
+    }
+
+
+def differences(ctx: Ctx) -> list[str]:
+    """What behaves differently after the move, so support can answer before users ask."""
+    src = ctx.source_name
+    out = [
+        f"Admin scripts: {src} accepted `Authorization: <access token>` on /api/token, /api/channel, /api/user …; "
+        "relaygate accepts the same token as `Authorization: Bearer <token>` on its own admin API (/api/keys, "
+        "/api/channels, /api/owners, /api/balances; OpenAPI document at /api/openapi.json). Paths, payloads and "
+        "the {success, message, data} envelope differ, so scripts must be pointed at the new endpoints"
+        + (" (no New-Api-User header is needed)." if ctx.system == "newapi" else "."),
+        "Access tokens of non-admin users are not imported: relaygate has no per-user management API.",
+        f"Keys of disabled {src} users answer 401 key_disabled (was 403 用户已被封禁); expired keys 401 "
+        "key_expired; exhausted keys 402 insufficient_balance (was 401/403 with a quota message).",
+        f"Usage history stays in {src}'s logs table; relaygate's statements start at the import entry.",
+    ]
+    if ctx.system == "oneapi":
+        out.append("Channel weights: One API ignored them (uniform pick inside a priority); imported as equal "
+                   "weights, so routing is unchanged. Change them in relaygate to weight traffic.")
+    else:
+        out.append("Tokens in New API's 'auto' group use their owner's group; relaygate has no cross-group fallback.")
+    counts = ctx.facts.get("side_tables", {})
+    for name, count in counts.items():
+        if count:
+            out.append(f"{count} row(s) of {src}'s {name} table are not imported (redemption codes, payments, "
+                       "async tasks and 2FA have no relaygate counterpart yet).")
+    return out
+
+
+def amount(ctx: Ctx, nanos: int) -> str:
+    return format_amount(nanos, ctx.units.currency)
