@@ -105,7 +105,7 @@ def oneapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
     f.tokens["branch"].networks = ["192.168.0.0/16"]
     _tok(toks, f, "oneapi", 5, A, "old-laptop", "disabled", status=2)
     _tok(toks, f, "oneapi", 6, B, "expired-but-status-1", "expired", expired_time=now - 2 * DAY)
-    _tok(toks, f, "oneapi", 7, B, "exhausted-but-status-1", "exhausted", remain_quota=0)
+    _tok(toks, f, "oneapi", 7, A, "exhausted-but-status-1", "exhausted", remain_quota=0)
     _tok(toks, f, "oneapi", 8, B, "overdrawn", "exhausted", status=4, remain_quota=-500)
     _tok(toks, f, "oneapi", 9, C, "admin-script", "active", unlimited_quota=True, expired_time=now + 365 * DAY)
     _tok(toks, f, "oneapi", 10, D, "banned-user", "owner_disabled", unlimited_quota=True)

@@ -11,9 +11,11 @@ from relaygate.services.migration.changes import diff
 from relaygate.services.migration.importer import CHUNK, Ctx, amount
 from relaygate.services.migration.records import ROLE_NAMES, Token, User, token_state
 from relaygate.store import tables as t
+from relaygate.store.counters import MAX_AMOUNT
 from relaygate.store.ledger_repo import append_entries
 
 NO_MODELS = "(none)"  # New API limits switched on with an empty list: no model at all
+LARGEST = MAX_AMOUNT - 1  # relaygate's counters hold amounts below 2**53 nanos (about 9 million units)
 KEY_FIELDS = ("masked", "name", "owner_id", "group_name", "enabled", "disabled_reason", "expires_at",
               "allowed_models", "allowed_networks", "source", "cap_total")
 OWNER_FIELDS = ("name", "email", "note")
@@ -92,6 +94,11 @@ async def balances(ctx: Ctx) -> dict[str, Any]:
             for u in users:
                 oid = owner_id(ctx, u.id)
                 want = ctx.units.nanos(u.quota)
+                if abs(want) > LARGEST:  # One API gives root 500,000,000,000,000 quota ($1,000,000,000)
+                    clamped = LARGEST if want > 0 else -LARGEST
+                    ctx.warnings.append(f"{u.username}: balance {amount(ctx, want)} is beyond what relaygate can "
+                                        f"hold; imported as {amount(ctx, clamped)}")
+                    want = clamped
                 total += want
                 count += 1
                 negative += u.quota < 0
@@ -136,7 +143,7 @@ def key_values(ctx: Ctx, tok: Token, user: tuple[str, str, int]) -> tuple[dict[s
     nets = tok.networks.allowed
     if nets is not None and not nets:  # every entry unusable: the source admitted nobody, so must we
         nets = list(tok.networks.ignored)
-    cap = None if tok.unlimited else max(ctx.units.nanos(tok.remain_quota), 0)
+    cap = None if tok.unlimited else min(max(ctx.units.nanos(tok.remain_quota), 0), LARGEST)
     enabled = state.via != "disable"
     values = {
         "masked": mask_key(tok.key), "name": (tok.name or f"token #{tok.id}")[:128], "owner_id": oid,

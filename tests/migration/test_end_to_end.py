@@ -1,0 +1,90 @@
+"""End to end: a One API database imported into a running relaygate; the old keys work through the openai SDK."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import aiohttp
+import openai
+from sqlalchemy import select
+
+from relaygate.services.migration.importer import run_import
+from relaygate.services.statement import balance_check, build_statement
+from relaygate.store import tables as t
+from tests.harness import running_gateway, start_fake
+from tests.migration.conftest import Backend
+from tests.migration.helpers import USD, source_and_plan
+
+ASK = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 20}
+
+
+def client(base_url: str, key: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0)
+
+
+async def refused(base_url: str, key: str, model: str = "gpt-4o-mini") -> tuple[int, str, str]:
+    try:
+        await client(base_url, key).chat.completions.create(**{**ASK, "model": model})  # type: ignore[call-overload]
+    except openai.APIStatusError as exc:
+        body = exc.body if isinstance(exc.body, dict) else {}
+        return exc.status_code, str(body.get("code")), str(body.get("message"))
+    raise AssertionError(f"{key[:8]}… on {model} was not refused")
+
+
+async def test_imported_keys_work_in_every_form(backend: Backend, tmp_path: Path) -> None:
+    fake = await start_fake()
+    try:
+        async with running_gateway(backend.dst_url, data_dir=str(tmp_path),
+                                   unpriced_models="refuse") as gw:
+            root = fake.base_url.removesuffix("/v1")  # One API stores base URLs without /v1
+            facts, plan = await source_and_plan(backend, "oneapi", root, int(time.time()))
+            report = await run_import(plan, gw.gateway.engine, gw.gateway.settings, ["openai"], apply=True)
+            assert any(w.startswith("root: balance $1000000000.00 is beyond") for w in report["warnings"])
+            await gw.gateway.state.reload()
+            await gw.gateway.balance_sync.apply_credits()
+            tok = {name: fact.key for name, fact in facts.tokens.items()}
+            laptop = tok["laptop"]
+            ids = []
+            for presented in ("sk-" + laptop, laptop, f"sk-{laptop}-1", f"sk-{laptop}-7"):
+                raw = await client(gw.base_url, presented).chat.completions.with_raw_response.create(**ASK)  # type: ignore[call-overload]
+                assert raw.http_response.status_code == 200
+                ids.append(raw.headers.get("x-request-id"))
+            stream = await client(gw.base_url, "sk-" + laptop).chat.completions.create(**ASK, stream=True)  # type: ignore[call-overload]
+            assert [c async for c in stream]
+            channels = [(await gw.usage_for(rid))["channel_id"] for rid in ids if rid]
+            assert channels[2:] == [1, 7]  # sk-<key>-<id> still pins the channel it named in One API
+            ok = await client(gw.base_url, "sk-" + tok["ci-bot"]).chat.completions.create(**ASK)  # type: ignore[call-overload]
+            assert ok.choices
+            assert (await refused(gw.base_url, "sk-" + tok["ci-bot"], "gpt-4o"))[:2] == (403, "model_not_allowed")
+            assert (await client(gw.base_url, tok["office"]).chat.completions.create(**ASK)).choices  # type: ignore[call-overload]
+            assert (await refused(gw.base_url, "sk-" + tok["branch"]))[:2] == (403, "network_not_allowed")
+            assert (await refused(gw.base_url, "sk-" + tok["old-laptop"]))[:2] == (401, "key_disabled")
+            assert (await refused(gw.base_url, "sk-" + tok["expired-but-status-1"]))[:2] == (401, "key_expired")
+            assert (await refused(gw.base_url, "sk-" + tok["expired-status-3"]))[:2] == (401, "key_expired")
+            status, code, message = await refused(gw.base_url, "sk-" + tok["exhausted-but-status-1"])
+            assert (status, code) == (402, "insufficient_balance") and "spend cap" in message
+            status, code, message = await refused(gw.base_url, "sk-" + tok["vip-token"])  # bob owes money
+            assert (status, code) == (402, "insufficient_balance") and "owner" in message
+            assert (await refused(gw.base_url, "sk-" + tok["banned-user"]))[:2] == (401, "key_disabled")
+            assert (await refused(gw.base_url, "sk-" + tok["ghost"]))[:2] == (401, "invalid_api_key")
+            assert (await refused(gw.base_url, "sk-" + tok["laptop"], "claude-3-haiku-20240307"))[0] == 503
+            await gw.gateway.usage.flush()
+            engine = gw.gateway.engine
+            assert all(r["ok"] for r in await balance_check(engine))
+            for user in ("bob", "carol", "root", "dave"):  # untouched: exactly the converted source quota
+                async with engine.connect() as conn:
+                    owner = (await conn.execute(select(t.owners).where(t.owners.c.name == user))).one()
+                    bal = (await conn.execute(select(t.balances).where(t.balances.c.owner_id == owner.id))).one()
+                assert bal.balance == min(USD.nanos(facts.balances[user]), 2**53 - 1), user  # root: clamped
+            st = await build_statement(engine, "alice", None, None, "USD")
+            imported = [m for m in st["movements"] if m["kind"] == "import"]
+            assert [m["amount"] for m in imported] == [USD.nanos(12_345_678)] and "users.id=2" in imported[0]["ref"]
+            assert st["usage_total"] < 0 and st["reconciles"]
+            assert st["closing_balance"] == USD.nanos(12_345_678) + st["usage_total"]
+            async with aiohttp.ClientSession() as http:  # carol's One API access token is an admin token now
+                async with http.get(f"{gw.root}/api/status",
+                                    headers={"Authorization": f"Bearer {facts.admin_tokens['carol']}"}) as resp:
+                    assert resp.status == 200
+    finally:
+        await fake.stop()
