@@ -1,0 +1,227 @@
+"""`migrate verify`: minimal probes per mapped model through a running relaygate, results into the plan.
+
+Probes per model: a normal call, a stream, a call by an owner with no balance (402), two calls on a
+key whose group allows one request a minute (429), and a model that does not exist (404). The
+owners, keys and group it needs are created through the admin API and removed afterwards; their
+small top-up and what the probes cost stay in the ledger as 'migration verification'.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from relaygate.core.errors import InvalidInput
+from relaygate.services.migration.progress import NULL, Progress
+from relaygate.services.migration.records import when
+
+PROBES = ("normal", "stream", "insufficient_balance", "rate_limit", "unavailable")
+TOPUP = "5"
+
+
+@dataclass
+class Probe:
+    outcome: str  # pass | fail | n/a
+    status: int | None = None
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "status": self.status, "detail": self.detail[:300]}
+
+
+@dataclass
+class Session:
+    http: aiohttp.ClientSession
+    root: str
+    admin: dict[str, str]
+    suffix: str
+    owners: dict[str, str] = field(default_factory=dict)  # role -> owner id
+    keys: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (role, group) -> (id, secret)
+    groups: list[str] = field(default_factory=list)
+
+    async def api(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 204)) -> Any:
+        async with self.http.request(method, self.root + path, json=body, headers=self.admin) as resp:
+            data = await resp.read()
+            if resp.status not in ok:
+                raise InvalidInput(f"{method} {path} answered {resp.status}: {data[:300].decode(errors='replace')}",
+                                   f"{method} {path} 返回 {resp.status}：{data[:300].decode(errors='replace')}")
+            return orjson.loads(data) if data else None
+
+    async def key(self, role: str, group: str) -> str:
+        if (role, group) not in self.keys:
+            view = await self.api("POST", "/api/keys", {"name": f"migration verification ({role})",
+                                                        "owner": self.owners[role], "group": group,
+                                                        "environment": "testing"})
+            self.keys[(role, group)] = (view["id"], view["secret"])
+        return self.keys[(role, group)][1]
+
+
+async def _call(s: Session, key: str, path: str, body: dict[str, Any]) -> tuple[int, bytes, str]:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with s.http.post(s.root + path, json=body, headers=headers) as resp:
+        return resp.status, await resp.read(), resp.headers.get("content-type", "")
+
+
+def _code(body: bytes) -> str:
+    try:
+        return str(orjson.loads(body).get("error", {}).get("code") or "")
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""
+
+
+def _expect(status: int, body: bytes, want_status: int, want_code: str, what: str) -> Probe:
+    code = _code(body)
+    if status == want_status and (not want_code or code == want_code):
+        return Probe("pass", status, f"{status} {code}".strip())
+    return Probe("fail", status, f"expected {want_status} {want_code} for {what}, got {status} {code}: "
+                                 f"{body[:200].decode(errors='replace')}")
+
+
+def _request(model: str, tasks: list[str], stream: bool = False) -> tuple[str, dict[str, Any]]:
+    if "embeddings" in tasks:
+        return "/v1/embeddings", {"model": model, "input": "ping"}
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 8}
+    if stream:
+        body["stream"] = True
+    return "/v1/chat/completions", body
+
+
+async def probe_model(s: Session, entry: dict[str, Any], group: str) -> dict[str, Probe]:
+    name = str(entry.get("new_name") or entry["old_name"])
+    tasks = list(entry.get("tasks") or ["chat"])
+    out = {p: Probe("n/a") for p in PROBES}
+    if entry.get("class") == "unsupported":
+        status, raw, _ = await _call(s, await s.key("paid", group), *_request(str(entry["old_name"]), tasks))
+        code = _code(raw)
+        if entry.get("replacement"):
+            out["unavailable"] = _expect(status, raw, 404, "model_unsupported", "an unsupported model")
+        elif status in (404, 503) and code:
+            out["unavailable"] = Probe("pass", status, f"{status} {code}: refused as expected (unsupported)")
+        else:
+            out["unavailable"] = Probe("fail", status, f"an unsupported model answered {status} {code}")
+        return out
+    path, payload = _request(name, tasks)
+    status, raw, _ = await _call(s, await s.key("paid", group), path, payload)
+    out["normal"] = Probe("pass", status, "200") if status == 200 and raw.startswith(b"{") else Probe(
+        "fail", status, raw[:300].decode(errors="replace"))
+    if "embeddings" not in tasks:
+        path, payload = _request(name, tasks, stream=True)
+        status, raw, ctype = await _call(s, await s.key("paid", group), path, payload)
+        done = status == 200 and "event-stream" in ctype and b"data: [DONE]" in raw
+        out["stream"] = Probe("pass" if done else "fail", status, "200 stream ended with [DONE]" if done
+                              else raw[:300].decode(errors="replace"))
+    free = bool((entry.get("price") or {}).get("free"))
+    path, payload = _request(name, tasks)
+    status, raw, _ = await _call(s, await s.key("broke", group), path, payload)
+    if free:
+        out["insufficient_balance"] = Probe("pass" if status == 200 else "fail", status,
+                                            "free model: no balance needed" if status == 200 else
+                                            raw[:300].decode(errors="replace"))
+    else:
+        out["insufficient_balance"] = _expect(status, raw, 402, "insufficient_balance", "an owner without balance")
+    limited = await s.key("broke", s.groups[0])
+    await _call(s, limited, path, payload)
+    status, raw, _ = await _call(s, limited, path, payload)
+    out["rate_limit"] = _expect(status, raw, 429, "rate_limited", "a second request in a minute with rpm 1")
+    missing = f"{name}-missing-{s.suffix}"
+    status, raw, _ = await _call(s, await s.key("paid", group), *_request(missing, tasks))
+    out["unavailable"] = _expect(status, raw, 404, "model_not_found", "a model that does not exist")
+    return out
+
+
+def _groups_of(plan: dict[str, Any], entry: dict[str, Any]) -> str:
+    mapping = {str(g.get("source")): g.get("target") for g in plan.get("groups", [])}
+    for ch in plan.get("channels", []):
+        if ch.get("id") in (entry.get("channels") or []) and ch.get("enabled"):
+            for g in ch.get("groups") or []:
+                target = mapping.get(str(g), g)
+                if target:
+                    return str(target)
+    return "default"
+
+
+async def verify(plan: dict[str, Any], gateway: str, admin_token: str, models: list[str] | None = None,
+                 progress: Progress = NULL, http_timeout: float = 60.0) -> dict[str, Any]:
+    """Probe every mapped model (or ``models``); write the results into ``plan`` and return a summary."""
+    root = gateway.rstrip("/")
+    root = root[:-3] if root.endswith("/v1") else root
+    entries = [m for m in plan["models"] if not models or m["old_name"] in models or m.get("new_name") in models]
+    suffix = secrets.token_hex(3)
+    results: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=http_timeout)) as http:
+        s = Session(http, root, {"Authorization": f"Bearer {admin_token}"}, suffix)
+        try:
+            await s.api("GET", "/api/status")
+        except aiohttp.ClientError as exc:
+            raise InvalidInput(f"Cannot reach {root}: {exc}", f"无法连接 {root}：{exc}") from exc
+        try:
+            await _setup(s)
+            progress.start("verify", len(entries))
+            for entry in entries:
+                probes = await probe_model(s, entry, _groups_of(plan, entry))
+                results.append(_record(entry, probes, root))
+                progress.advance()
+            progress.finish()
+        finally:
+            await _cleanup(s)
+    return _summarise(plan, results, root)
+
+
+async def _setup(s: Session) -> None:
+    for role in ("paid", "broke"):
+        view = await s.api("POST", "/api/owners", {"name": f"rg-verify-{s.suffix}-{role}", "kind": "service",
+                                                   "note": "temporary: relaygate migrate verify"})
+        s.owners[role] = view["id"]
+    await s.api("POST", f"/api/balances/{s.owners['paid']}/topup",
+                {"amount": TOPUP, "reason": "migration verification probes", "actor": "relaygate migrate verify"})
+    group = f"rg-verify-{s.suffix}"
+    await s.api("POST", "/api/groups", {"name": group, "models": None,
+                                        "description": "temporary: relaygate migrate verify (rpm 1)"})
+    s.groups.append(group)
+    await s.api("PATCH", f"/api/groups/{group}/terms", {"rpm": 1})
+
+
+async def _cleanup(s: Session) -> None:
+    """Remove what the probes created; money moved stays in the ledger (it is append-only)."""
+    for key_id, _ in s.keys.values():
+        await s.api("DELETE", f"/api/keys/{key_id}", ok=(204, 404))
+    for owner in s.owners.values():
+        try:
+            view = await s.api("GET", f"/api/balances/{owner}")
+            left = str(view.get("balance", "0"))
+            if left not in ("0", "0.000000000") and not left.startswith("-"):
+                await s.api("POST", f"/api/balances/{owner}/adjust",
+                            {"amount": f"-{left}", "reason": "migration verification finished: unused probe credit "
+                                                            "returned", "actor": "relaygate migrate verify"})
+        finally:
+            await s.api("DELETE", f"/api/owners/{owner}", ok=(204, 404, 409))
+    for group in s.groups:
+        await s.api("DELETE", f"/api/groups/{group}", ok=(204, 404, 409))
+
+
+def _record(entry: dict[str, Any], probes: dict[str, Probe], root: str) -> dict[str, Any]:
+    failed = [f"{name}: {p.detail}" for name, p in probes.items() if p.outcome == "fail"]
+    ran = [p for p in probes.values() if p.outcome != "n/a"]
+    result = "fail" if failed else "pass" if ran else "skipped"
+    entry["verification"] = {"result": result, "checked_at": when(int(time.time())), "gateway": root,
+                             "probes": {name: p.as_dict() for name, p in probes.items()},
+                             **({"why": "; ".join(failed)} if failed else {})}
+    return {"model": entry.get("new_name") or entry["old_name"], "class": entry.get("class"), "result": result,
+            "probes": {name: p.as_dict() for name, p in probes.items()}, "why": "; ".join(failed)}
+
+
+def _summarise(plan: dict[str, Any], results: list[dict[str, Any]], root: str) -> dict[str, Any]:
+    passed = [r["model"] for r in results if r["result"] == "pass"]
+    failed = [{"model": r["model"], "why": r["why"]} for r in results if r["result"] == "fail"]
+    skipped = [r["model"] for r in results if r["result"] == "skipped"]
+    text = f"{len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped"
+    plan["verification"] = {"result": "pass" if not failed else "fail", "summary": text,
+                            "checked_at": when(int(time.time())), "gateway": root, "passed": passed,
+                            "failed": failed, "skipped": skipped}
+    return {"gateway": root, "summary_text": text, "passed": len(passed), "failed": len(failed),
+            "skipped": len(skipped), "models": results}

@@ -1,0 +1,52 @@
+"""Verification through a running relaygate: probes per model, results in the plan, nothing left behind."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from relaygate.services.migration.importer import run_import
+from relaygate.services.migration.verify import verify
+from tests.harness import plan as script
+from tests.harness import running_gateway, start_fake
+from tests.migration.conftest import make_backend
+from tests.migration.helpers import source_and_plan
+
+
+async def test_verify_writes_results_into_the_plan(tmp_path: Path) -> None:
+    backend = await make_backend("sqlite", tmp_path)
+    fake = await start_fake()
+    try:
+        async with running_gateway(backend.dst_url, data_dir=str(tmp_path), unpriced_models="refuse") as gw:
+            facts, plan = await source_and_plan(backend, "oneapi", fake.base_url.removesuffix("/v1"),
+                                                int(time.time()))
+            models = {m["old_name"]: m for m in plan["models"]}
+            models["dall-e-3"]["replacement"] = "gpt-4o"  # the operator's answer to an unsupported model
+            await run_import(plan, gw.gateway.engine, gw.gateway.settings, ["openai"], apply=True)
+            await gw.gateway.state.reload()
+            owners_before = {o["name"] for o in await gw.gateway.accounts.list_owners()}
+            keys_before = len(await gw.gateway.accounts.list_keys())
+            await script(fake, "gpt-4o", {"kind": "status", "status": 500}, sticky=True)
+            wanted = ["gpt-4o-mini", "text-embedding-3-small", "gpt-4o", "dall-e-3", "claude-3-haiku-20240307"]
+            result = await verify(plan, gw.base_url, facts.admin_tokens["carol"], wanted)
+            assert {o["name"] for o in await gw.gateway.accounts.list_owners()} == owners_before
+            assert len(await gw.gateway.accounts.list_keys()) == keys_before
+            assert "rg-verify" not in str(await gw.gateway.accounts.list_groups())
+    finally:
+        await fake.stop()
+    outcome = {r["model"]: r for r in result["models"]}
+    mini = outcome["gpt-4o-mini"]["probes"]
+    assert {p: mini[p]["outcome"] for p in mini} == {"normal": "pass", "stream": "pass", "insufficient_balance": "pass",
+                                                    "rate_limit": "pass", "unavailable": "pass"}
+    assert mini["insufficient_balance"]["status"] == 402 and mini["rate_limit"]["status"] == 429
+    emb = outcome["text-embedding-3-small"]["probes"]
+    assert emb["normal"]["outcome"] == "pass" and emb["stream"]["outcome"] == "n/a"
+    assert outcome["gpt-4o"]["result"] == "fail" and "normal" in outcome["gpt-4o"]["why"]
+    assert outcome["dall-e-3"]["probes"]["unavailable"] == {"outcome": "pass", "status": 404,
+                                                            "detail": "404 model_unsupported"}
+    assert outcome["claude-3-haiku-20240307"]["result"] == "pass"  # refused clearly: 503, channel disabled
+    assert result["summary_text"] == "4 passed, 1 failed, 0 skipped"
+    assert models["gpt-4o-mini"]["verification"]["result"] == "pass"
+    assert models["gpt-4o"]["verification"]["result"] == "fail" and models["gpt-4o"]["verification"]["why"]
+    assert models["gpt-3.5-turbo"]["verification"] == {"result": "not run"}
+    assert plan["verification"]["failed"][0]["model"] == "gpt-4o"
