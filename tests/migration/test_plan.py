@@ -71,3 +71,29 @@ async def test_newapi_plan(tmp_path: Path) -> None:
     assert "credit balance is too low" in chans[3]["disabled_reason"]
     assert chans[1]["weight"] == 10 and any("1 of 3 keys" in n for n in chans[1]["notes"])
     assert any(g["source"] == "auto" for g in plan["groups"])
+
+
+async def test_channels_for_the_adapters_relaygate_has(tmp_path: Path) -> None:
+    """With anthropic, gemini and azure providers present, those channels import enabled and callable."""
+    from relaygate.services.migration.plan import build_plan
+    from relaygate.services.migration.source import Source
+    from tests.migration.helpers import USD
+
+    backend = await make_backend("sqlite", tmp_path)
+    await source_and_plan(backend, "oneapi")
+    src = await Source.open(backend.src_dsn, backend.logs_dsn)
+    try:
+        plan = await build_plan(src, USD, ["anthropic", "azure", "gemini", "openai"])
+    finally:
+        await src.close()
+    chans = {c["id"]: c for c in plan["channels"]}
+    azure, claude, gemini = chans[2], chans[3], chans[4]
+    assert (azure["protocol"], azure["base_url"], azure["enabled"]) == ("azure", "https://east.openai.azure.com", True)
+    assert azure["options"] == {"api_version": "2024-02-15-preview"} and azure["models"]["gpt-4"] == "gpt-4o"
+    assert (claude["protocol"], claude["base_url"], claude["enabled"]) == ("anthropic", "https://api.anthropic.com/v1",
+                                                                          True)
+    assert gemini["protocol"] == "gemini" and gemini["base_url"] == "https://generativelanguage.googleapis.com/v1beta"
+    assert not gemini["enabled"] and gemini["disabled_reason"].startswith("auto-disabled")
+    models = {m["old_name"]: m for m in plan["models"]}
+    assert models["gpt-4"]["class"] == "substitute" and models["claude-3-haiku-20240307"]["class"] == "same"
+    assert chans[8]["protocol"] == "openai" and any("'aws' adapter" in n for n in chans[8]["notes"])

@@ -160,11 +160,23 @@ def type_info(kind: str, channel_type: int) -> TypeInfo:
                                                note=f"type {channel_type} is not in {kind}'s table")
 
 
-def target_base_url(kind: str, channel_type: int, base_url: str) -> tuple[str, list[str]]:
+GEMINI_VERSION = "v1beta"  # One API used v1beta for gemini-1.5/2.0 (v1 otherwise); New API defaults to it
+
+
+def _with(base: str, suffix: str, notes: list[str]) -> str:
+    if base.endswith(suffix):
+        notes.append(f"base URL already ends with {suffix}: kept as is")
+        return base
+    notes.append(f"'{suffix}' appended (the source added it to every request path)")
+    return base + suffix
+
+
+def target_base_url(kind: str, channel_type: int, base_url: str, api_version: str = "") -> tuple[str, list[str]]:
     """The base URL relaygate calls (including the version path) and notes on how it was derived.
 
     One API and New API store base URLs without ``/v1`` and append the request path; relaygate's
-    base URL includes it. Empty means the type's default.
+    base URL includes it (Anthropic ``/v1``, Gemini ``/v1beta`` or the channel's version, Azure none:
+    the resource endpoint). Empty means the type's default.
     """
     info = type_info(kind, channel_type)
     notes: list[str] = []
@@ -175,6 +187,13 @@ def target_base_url(kind: str, channel_type: int, base_url: str) -> tuple[str, l
             notes.append(f"base URL empty in the source: the {info.name} default {base}")
     if not base:
         return "", ["no base URL in the source and no default for this type"]
+    if info.protocol == "anthropic":
+        return _with(base, "/v1", notes), notes
+    if info.protocol == "gemini":
+        version = api_version.strip().strip("/") or GEMINI_VERSION
+        if not api_version.strip():
+            notes.append(f"no API version on the channel: {GEMINI_VERSION} (serves every current Gemini model)")
+        return _with(base, "/" + version, notes), notes
     if info.protocol != OPENAI:
         return base, notes
     suffix = info.suffix or ""
@@ -189,9 +208,4 @@ def target_base_url(kind: str, channel_type: int, base_url: str) -> tuple[str, l
                 return base[: -len(tail)], notes
         notes.append("New API used this Custom URL as the full request URL: check it")
         return base, notes
-    if suffix and base.endswith(suffix):
-        notes.append(f"base URL already ends with {suffix}: kept as is")
-        return base, notes
-    if suffix:
-        notes.append(f"'{suffix}' appended (the source added it to every request path)")
-    return base + suffix, notes
+    return (_with(base, suffix, notes) if suffix else base), notes

@@ -70,6 +70,7 @@ async def groups(ctx: Ctx) -> dict[str, Any]:
 
 
 def _options(ctx: Ctx, ch: Channel, row: dict[str, Any]) -> dict[str, Any]:
+    """The plan's channel options (e.g. Azure's api_version) plus where the channel came from."""
     info = type_info(ctx.system, ch.type)
     meta: dict[str, Any] = {"system": ctx.system, "ref": ref(ctx, ch.id), "source_id": ch.id, "type": ch.type,
                             "type_name": info.name}
@@ -86,7 +87,9 @@ def _options(ctx: Ctx, ch: Channel, row: dict[str, Any]) -> dict[str, Any]:
         meta["extra"] = {k: v for k, v in ch.extra.items() if k not in ("balance", "used_quota")}
     if row.get("notes"):
         meta["notes"] = row["notes"]
-    return {"import": meta}
+    extra = row.get("options")
+    chosen = {k: v for k, v in extra.items() if v is not None} if isinstance(extra, dict) else {}
+    return {**chosen, "import": meta}
 
 
 def ref(ctx: Ctx, channel_id: int) -> str:

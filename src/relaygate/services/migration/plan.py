@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from relaygate.core.errors import InvalidInput
-from relaygate.services.migration.channel_types import OPENAI, type_info
+from relaygate.services.migration.channel_types import OPENAI, target_base_url, type_info
 from relaygate.services.migration.dsn import plan_dsn
 from relaygate.services.migration.logs import last_channel_failures
 from relaygate.services.migration.mapping import mapping_table
@@ -32,8 +32,19 @@ def channel_decision(ch: Channel, kind: str, protocols: list[str], failure: str 
     """How one source channel becomes a relaygate channel (the plan's row, editable)."""
     info = type_info(kind, ch.type)
     source = NAMES[kind]
-    base, notes = _base(ch, kind)
+    version = str(ch.config.get("api_version") or "") or ch.other  # One API: config first, then legacy 'other'
+    base, notes = target_base_url(kind, ch.type, ch.base_url, version)
     notes = [*notes, *ch.secret_notes]
+    options: dict[str, Any] = {}
+    models = {m: ch.upstream(m, kind) for m in ch.models}
+    if info.protocol == "azure":
+        options["api_version"] = version or None
+        if not version:
+            notes.append("no api-version on the channel: relaygate's default applies")
+        deployments = {m: up.replace(".", "") for m, up in models.items()}
+        if deployments != models:
+            notes.append("deployment names without dots, as the source sent them (gpt-3.5-turbo → gpt-35-turbo)")
+        models = deployments
     reasons: list[str] = []  # why it is disabled, the source's own reason first
     if ch.status == 2:
         reasons.append(f"disabled by hand in {source}")
@@ -75,15 +86,9 @@ def channel_decision(ch: Channel, kind: str, protocols: list[str], failure: str 
         "source_status": CHANNEL_STATUS.get(ch.status, str(ch.status)), "target_name": ch.name,
         "protocol": protocol, "base_url": base, "enabled": enabled, "disabled_reason": None if enabled else reason,
         "priority": max(-INT32, min(INT32, ch.priority)), "weight": 1 if kind == "oneapi" else min(ch.weight, INT32),
-        "groups": ch.groups, "models": {m: ch.upstream(m, kind) for m in ch.models}, "notes": notes,
+        "groups": ch.groups, "models": models, **({"options": options} if options else {}), "notes": notes,
         "import": True,
     }
-
-
-def _base(ch: Channel, kind: str) -> tuple[str, list[str]]:
-    from relaygate.services.migration.channel_types import target_base_url
-
-    return target_base_url(kind, ch.type, ch.base_url)
 
 
 def _unique_names(rows: list[dict[str, Any]]) -> None:
