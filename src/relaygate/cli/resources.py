@@ -18,5 +18,6 @@ def register(app: typer.Typer) -> None:
     for name, sub in (("owners", owners_app), ("groups", groups_app), ("keys", keys_app),
                       ("channels", channels_app), ("models", models_app), ("logs", logs_app),
                       ("config", config_app), ("balance", balance_app), ("prices", prices_app),
+                      ("migrate", __import__("relaygate.cli.migrate", fromlist=["migrate_app"]).migrate_app),
                       ("alerts", alerts_app)):
         app.add_typer(sub, name=name)
