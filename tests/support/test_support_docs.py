@@ -49,3 +49,21 @@ def test_the_mistake_table_agrees_with_the_router() -> None:
                   or path in compat.PATHS or path.startswith("/api"))
         assert not routed, f"{path} now has an endpoint: update services/support/examples.py"
     assert {e.rule for e in EXAMPLES} == set(RULES), "every rule has an example in the docs"
+
+
+def test_support_doc_names_every_rule_client_and_template() -> None:
+    from relaygate.services.notices.clients import EMAIL_CLIENTS
+    from relaygate.services.notices.render import TEMPLATES
+
+    text = (DOCS / "support.md").read_text()
+    for rule in ("no_requests_here", "succeeded", "old_base_url", "key_disabled", "key_expired", "old_model_name",
+                 "model_not_offered", "model_typo", "model_not_allowed", "base_url:<mistake>", "client_disconnected"):
+        assert f"`{rule}`" in text, rule
+    for client in EMAIL_CLIENTS:
+        assert client.name.replace("OpenAI ", "").split(" SDK")[0] in text, client.name
+    for lang in ("en", "zh-CN"):
+        names = {p.relative_to(TEMPLATES / lang).as_posix() for p in (TEMPLATES / lang).rglob("*.j2")}
+        assert names == {p.relative_to(TEMPLATES / "en").as_posix() for p in (TEMPLATES / "en").rglob("*.j2")}
+        for name in names:
+            shown = "clients/<client>.md.j2" if name.startswith("clients/") else name
+            assert f"`{shown}`" in text, name

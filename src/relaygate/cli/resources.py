@@ -12,6 +12,7 @@ def register(app: typer.Typer) -> None:
     from relaygate.cli.configfile import config_app
     from relaygate.cli.logs import logs_app
     from relaygate.cli.routing import channels_app, models_app
+    from relaygate.cli.support import COMMANDS as SUPPORT_COMMANDS  # support diagnose, notices render, stats
 
     if any(group.name == "owners" for group in app.registered_groups):
         return  # already registered (main() and tests may both call this)
@@ -19,5 +20,5 @@ def register(app: typer.Typer) -> None:
                       ("channels", channels_app), ("models", models_app), ("logs", logs_app),
                       ("config", config_app), ("balance", balance_app), ("prices", prices_app),
                       ("migrate", __import__("relaygate.cli.migrate", fromlist=["migrate_app"]).migrate_app),
-                      ("alerts", alerts_app)):
+                      ("alerts", alerts_app), *SUPPORT_COMMANDS):
         app.add_typer(sub, name=name)

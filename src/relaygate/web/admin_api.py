@@ -16,6 +16,7 @@ from relaygate.core.keys import hash_secret
 from relaygate.services.config_io import apply_config, dump_yaml, export_config, parse_document
 from relaygate.services.usage_query import UsageFilter
 from relaygate.web.admin_billing import add_billing_routes
+from relaygate.web.admin_support import add_support_routes
 
 
 class OwnerIn(BaseModel):
@@ -136,6 +137,7 @@ def build_admin_app(gw: Gateway) -> FastAPI:
 
     auth = [Depends(admin)]
     add_billing_routes(app, gw, auth)  # prices, group terms, balances, statements
+    add_support_routes(app, gw, auth)  # support diagnose, stats, notices; /api/v1/… base-URL mistakes
 
     @app.get("/api/alerts/rules", dependencies=auth)
     async def alert_rules() -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from relaygate.core.settings import Settings
 from relaygate.services.accounts import presented_key
 from relaygate.services.clients import detect_client
 from relaygate.services.notices.clients import BaseForms, spec_for_detected
-from relaygate.services.relay import Exchange, Relay
+from relaygate.services.relay import Exchange, Inbound, Relay
 from relaygate.services.support.misconfig import Finding, examine
 
 if TYPE_CHECKING:
@@ -102,6 +102,21 @@ def _fill_key(relay: Relay, rec: dict[str, Any], presented: str | None) -> None:
         rec["masked_key"] = mask_key(presented)
 
 
+async def count(relay: Relay | None, inbound: Inbound, finding: Finding, err: GatewayError, body: bytes,
+                started: float) -> None:
+    """Write the usage record of an answered mistake (key fields filled when the key is one of ours)."""
+    if relay is None:
+        return
+    rec = relay.new_record(inbound)
+    presented = presented_key(inbound.headers, inbound.query_key)
+    _fill_key(relay, rec, presented)
+    rec["requested_model"] = _model_of(body)
+    rec["detail"] = {"mistake": finding.rule, "expected_path": finding.expected_path}
+    # a bare homepage hit from a browser or a load balancer's probe is not a caller's mistake to count
+    if finding.rule != "homepage" or presented or rec["client"] != "unknown":
+        await relay.finish(Exchange(rec, started), err.status, err.code)
+
+
 async def answer(app: RelayApp, scope: Scope, receive: Receive, send: Send, rid: str) -> bool:
     """Answer a recognised mistake and record it; False when the path shows none (plain not_found)."""
     started = monotonic()
@@ -122,17 +137,7 @@ async def answer(app: RelayApp, scope: Scope, receive: Receive, send: Send, rid:
             body = b""
         except asyncio.CancelledError:
             return True  # the caller went away
-    gateway = app.gateway
-    relay = gateway.relay if gateway is not None else None
-    if relay is not None:
-        inbound = app.inbound(scope, b"", "misconfig", rid)
-        rec = relay.new_record(inbound)
-        presented = presented_key(inbound.headers, inbound.query_key)
-        _fill_key(relay, rec, presented)
-        rec["requested_model"] = _model_of(body)
-        rec["detail"] = {"mistake": finding.rule, "expected_path": finding.expected_path}
-        # a bare homepage hit from a browser or a load balancer's probe is not a caller's mistake to count
-        if finding.rule != "homepage" or presented or rec["client"] != "unknown":
-            await relay.finish(Exchange(rec, started), err.status, err.code)
+    relay = app.gateway.relay if app.gateway is not None else None
+    await count(relay, app.inbound(scope, b"", "misconfig", rid), finding, err, body, started)
     await app.send_json(send, err.status, error_body(finding, err, rid, lang, app.settings.docs_url), rid)
     return True
