@@ -3,8 +3,10 @@
 Schema (docs/support.md): ``old_base_url``, ``new_base_url``, ``switch_time``, ``old_entry_until``,
 ``rollback_deadline``, ``support_contact``, ``service_name`` and ``model_mapping``: a list of
 ``{old, new, class, note}`` (``class``: same, replace, downgrade or unsupported) or a map
-``{old: new}``. The same keys nested under a top-level ``notice:`` or ``plan:`` are read too, so a
-plan written by `relaygate migrate plan` with more sections in it works unchanged.
+``{old: new}``. The same keys nested under a top-level ``notice:`` or ``plan:`` are read too, and
+without ``model_mapping`` the ``models`` table of `relaygate migrate plan` (``old_name``, ``new_name``,
+``class``) is used, so its plan file works unchanged; only names and classes are taken from it, never
+its upstream or channel details, since notices are public.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ MAPPING_CLASSES: dict[str, tuple[str, str]] = {
     "unsupported": ("not supported yet", "暂不支持"),
     "alias": ("old name still works (alias)", "旧名称仍可用（别名）"),
     "retired": ("retired here, use the new name", "已下线，请用新名称"),
+    "substitute": ("served by a comparable model", "由同级模型提供"),
 }
 _TEXT_FIELDS = ("old_base_url", "new_base_url", "switch_time", "old_entry_until", "rollback_deadline",
                 "support_contact", "service_name")
@@ -73,6 +76,14 @@ def _row(item: Any, index: int) -> MappingRow:
     return MappingRow(str(item["old"]).strip(), new, cls.lower(), _text(item.get("note")) or "")
 
 
+def _from_migrate_plan(models: Any) -> list[dict[str, Any]]:
+    """The `relaygate migrate plan` models table as mapping rows (old_name → new_name, class)."""
+    if not isinstance(models, list):
+        return []
+    return [{"old": m["old_name"], "new": m.get("new_name"), "class": m.get("class")}
+            for m in models if isinstance(m, dict) and m.get("old_name")]
+
+
 def plan_from_mapping(doc: Any) -> MigrationPlan:
     if doc is None:
         return MigrationPlan()
@@ -84,7 +95,7 @@ def plan_from_mapping(doc: Any) -> MigrationPlan:
         if isinstance(doc.get(nested), dict):
             merged.update(doc[nested])
     merged.update({k: v for k, v in doc.items() if k not in ("plan", "notice")})
-    raw = merged.get("model_mapping") or []
+    raw = merged.get("model_mapping") or _from_migrate_plan(merged.get("models")) or []
     if isinstance(raw, dict):
         raw = [{"old": k, "new": v} for k, v in raw.items()]
     if not isinstance(raw, list):
