@@ -21,7 +21,8 @@ support_app = typer.Typer(help="Answer support tickets from safe fields: never a
                           no_args_is_help=True)
 notices_app = typer.Typer(help="Client-ready notices: announcement, per-client emails, FAQ, replies, checklist.",
                           no_args_is_help=True)
-stats_app = typer.Typer(help="Errors per class per day and the most repeated codes per client and owner.")
+stats_app = typer.Typer(help="Errors per class per day and the most repeated codes per client and owner.",
+                        subcommand_metavar="")
 
 _TEXT: dict[str, tuple[str, str]] = {
     "title": ("Diagnosis of {query} (found by {found})", "诊断 {query}（按{found}找到）"),
