@@ -143,6 +143,8 @@ class Relay:
                     await self.billing.hold(ex.charge)
             return await self.forward(inbound, ex, public, key.group, routes, data, facts)
         except GatewayError as exc:
+            if exc.code == "invalid_api_key" and rec["masked_key"] is None:
+                rec["masked_key"] = exc.params.get("masked")  # lets support find the caller's attempts
             await self.finish(ex, exc.status, exc.code)
             raise
         except asyncio.CancelledError:

@@ -182,8 +182,10 @@ class RelayApp:
             body = openai_error_body(err, rid, lang, self.settings.docs_url)
         else:
             message = err.message(lang) + (f"（请求 ID：{rid}）" if lang.startswith("zh") else f" (request id: {rid})")
-            body = orjson.dumps(self.gateway.relay.dialects.get(dialect).error_body(err.status, err.code, message,
-                                                                                    rid))
+            doc = self.gateway.relay.dialects.get(dialect).error_body(err.status, err.code, message, rid)
+            if self.settings.docs_url:
+                doc["doc_url"] = f"{self.settings.docs_url.rstrip('/')}/errors/{err.code}"
+            body = orjson.dumps(doc)
         await self.send_json(send, err.status, body, rid, err.headers)
 
     # --- relay --------------------------------------------------------------------------------
