@@ -13,6 +13,7 @@ from relaygate.services.migration.records import ROLE_NAMES, Token, User, token_
 from relaygate.store import tables as t
 from relaygate.store.counters import MAX_AMOUNT
 from relaygate.store.ledger_repo import append_entries
+from relaygate.store.repo import bulk_insert
 
 NO_MODELS = "(none)"  # New API limits switched on with an empty list: no model at all
 LARGEST = MAX_AMOUNT - 1  # relaygate's counters hold amounts below 2**53 nanos (about 9 million units)
@@ -66,7 +67,7 @@ async def owners(ctx: Ctx) -> dict[str, Any]:
                     await conn.execute(t.owners.update().where(t.owners.c.id == oid).values(
                         **values, updated_at=ctx.now_ms))
             if fresh and ctx.apply:
-                await conn.execute(t.owners.insert(), fresh)
+                await bulk_insert(conn, "owners", fresh)
         ctx.progress.advance(len(chunk))
     ctx.progress.finish()
     return {"owners": len(ctx.owners), "skipped": skipped}
@@ -119,12 +120,28 @@ async def balances(ctx: Ctx) -> dict[str, Any]:
                              "request_id": _request_id(ctx, u.id, seq), "model": None, "reason": reason,
                              "actor": "relaygate migrate import", "ref": ref[:255], "created_at": ctx.now_ms})
             if rows and ctx.apply:
-                entries += len(await append_entries(conn, rows))
+                entries += await _record(conn, rows, have)
         ctx.progress.advance(len(users))
     ctx.progress.finish()
     ctx.facts["balances"] = {"owners": count, "total": amount(ctx, total), "negative_owners": negative,
                              "entries_written": entries}
     return {"owners": count, "entries": entries}
+
+
+async def _record(conn: Any, rows: list[dict[str, Any]], have: dict[str, tuple[int, int]]) -> int:
+    """Write import entries with their balance effect. An owner with no entry and no balance yet (most
+    of a first import) gets its entry and balance row in two bulk inserts; the others go through
+    ledger_repo.append_entries, which de-duplicates and moves existing balances."""
+    ids = [r["owner_id"] for r in rows if r["owner_id"] not in have]
+    with_balance = {r[0] for r in await conn.execute(
+        select(t.balances.c.owner_id).where(t.balances.c.owner_id.in_(ids)))} if ids else set()
+    fresh = [r for r in rows if r["owner_id"] not in have and r["owner_id"] not in with_balance]
+    rest = [r for r in rows if r["owner_id"] in have or r["owner_id"] in with_balance]
+    if fresh:
+        await bulk_insert(conn, "ledger_entries", fresh)
+        await bulk_insert(conn, "balances", [{"owner_id": r["owner_id"], "balance": r["amount"], "held": 0,
+                                              "updated_at": r["created_at"]} for r in fresh])
+    return len(fresh) + len(await append_entries(conn, rest))
 
 
 def key_values(ctx: Ctx, tok: Token, user: tuple[str, str, int]) -> tuple[dict[str, Any] | None, str]:
@@ -211,7 +228,7 @@ async def keys(ctx: Ctx) -> dict[str, Any]:
                     await conn.execute(t.api_keys.update().where(t.api_keys.c.id == row.id).values(
                         **values, updated_at=ctx.now_ms))
             if fresh and ctx.apply:
-                await conn.execute(t.api_keys.insert(), fresh)
+                await bulk_insert(conn, "api_keys", fresh)
             imported += len(wanted)
         ctx.progress.advance(len(chunk))
     ctx.progress.finish()

@@ -28,7 +28,8 @@ class Units:
 
     def nanos(self, quota: int) -> int:
         """Quota units to nanos of the target currency, exactly: quota × 1e9 × usd_rate / QuotaPerUnit."""
-        return round_fraction(Fraction(quota) * NANOS * self.usd_rate / self.quota_per_unit)
+        factor = Fraction(NANOS) * self.usd_rate / self.quota_per_unit
+        return div_round(quota * factor.numerator, factor.denominator)
 
     def exact(self, quota: int) -> Fraction:
         return Fraction(quota) * NANOS * self.usd_rate / self.quota_per_unit
