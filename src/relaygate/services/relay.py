@@ -24,6 +24,7 @@ from relaygate.services.billing import Billing, Charge
 from relaygate.services.catalog import Route, Snapshot
 from relaygate.services.clients import detect_client
 from relaygate.services.health import HealthBoard
+from relaygate.services.legacy import LegacyRouting, forward_legacy
 from relaygate.services.limits import Lease, LimitRule, RateLimiter
 from relaygate.services.state import GatewayState
 from relaygate.services.streaming import StreamRelay, UpstreamFailure, map_client_error
@@ -61,6 +62,7 @@ class Inbound:
     operation: str = "chat"  # chat, completions, embeddings, count_tokens
     path_model: str | None = None  # Gemini names the model in the path
     path_stream: bool = False  # …and streaming too (:streamGenerateContent)
+    query: str = ""  # the raw query string, kept for the legacy route
 
 
 @dataclass(slots=True)
@@ -91,8 +93,9 @@ class Relay:
     def __init__(self, settings: Settings, state: GatewayState, providers: Mapping[str, Provider],
                  session: aiohttp.ClientSession, health: HealthBoard, usage: UsageWriter,
                  billing: Billing | None = None, limiter: RateLimiter | None = None,
-                 alerts: Alerts | None = None) -> None:
+                 alerts: Alerts | None = None, legacy: LegacyRouting | None = None) -> None:
         self.settings = settings
+        self.legacy = legacy
         self.alerts = alerts
         self.billing = billing
         self.limiter = limiter
@@ -112,10 +115,21 @@ class Relay:
         rec = ex.rec
         try:
             snap = self.state.snapshot
-            key, pinned = authenticate(snap, presented_key(inbound.headers, inbound.query_key),
-                                       inbound.client_ip)
+            try:
+                key, pinned = authenticate(snap, presented_key(inbound.headers, inbound.query_key),
+                                           inbound.client_ip)
+            except GatewayError as exc:
+                target = self.legacy.legacy_target(None) if self.legacy is not None else None
+                if exc.code != "invalid_api_key" or target is None:
+                    raise
+                rec["masked_key"] = exc.params.get("masked")
+                return await forward_legacy(self, inbound, ex, target)  # a key only the old entry knows
             self.fill_key(rec, snap, key)
             ex.key = key
+            if self.legacy is not None:
+                target = self.legacy.legacy_target(key)
+                if target is not None:
+                    return await forward_legacy(self, inbound, ex, target)
             try:
                 if inbound.dialect == "openai":
                     data, facts = parse_request(inbound.body, inbound.endpoint)
@@ -190,6 +204,7 @@ class Relay:
             "status": None, "error_code": None, "prompt_tokens": 0, "completion_tokens": 0,
             "total_tokens": 0, "cached_tokens": 0, "stream": False, "latency_ms": 0, "ttft_ms": None,
             "caller_ip": inbound.client_ip, "estimated": False, "cost": 0, "detail": None, "body": None,
+            "route": "native",
         }
         if self.settings.store_prompts:
             rec["body"] = inbound.body[:65536].decode("utf-8", "replace")

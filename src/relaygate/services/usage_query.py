@@ -16,7 +16,8 @@ u = t.usage_records
 PUBLIC_FIELDS = ("request_id", "key_id", "masked_key", "owner_id", "group_name", "environment", "client",
                  "client_version", "entry_path", "host", "requested_model", "upstream_model", "channel_id",
                  "attempts", "status", "error_code", "prompt_tokens", "completion_tokens", "total_tokens",
-                 "cached_tokens", "stream", "latency_ms", "ttft_ms", "caller_ip", "estimated", "cost", "detail")
+                 "cached_tokens", "stream", "latency_ms", "ttft_ms", "caller_ip", "estimated", "cost", "detail",
+                 "route")
 
 
 @dataclass

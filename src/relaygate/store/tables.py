@@ -152,9 +152,11 @@ usage_records = Table(
     Column("cost", BigInteger, nullable=False, default=0),
     Column("detail", JSON),  # attempts: [{channel_id, status, error, ms}], finish notes
     Column("body", Text),  # only when the operator turned store_prompts on
+    Column("route", String(16)),  # native | legacy (forwarded to the old entry during a rollout)
     Index("ix_usage_key_ts", "key_id", "ts"),
     Index("ix_usage_owner_ts", "owner_id", "ts"),
     Index("ix_usage_ts", "ts"),
+    Index("ix_usage_route_ts", "route", "ts"),
 )
 
 prices = Table(

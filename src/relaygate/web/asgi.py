@@ -146,7 +146,8 @@ class RelayApp:
         if isinstance(entry, str):
             entry = Entry(entry)
         return Inbound(entry.endpoint, scope["path"], headers.get("host", ""), headers, body, ip, rid, lang,
-                       query_key, entry.dialect, entry.operation, entry.path_model, entry.path_stream)
+                       query_key, entry.dialect, entry.operation, entry.path_model, entry.path_stream,
+                       qs.decode("latin-1") if qs else "")
 
     async def read_body(self, scope: Scope, receive: Receive) -> bytes:
         for name, value in scope["headers"]:

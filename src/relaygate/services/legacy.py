@@ -1,0 +1,99 @@
+"""The legacy route: during a rollout, keys not yet switched are forwarded to the old entry unchanged.
+
+The old One API / New API keeps authenticating and billing them: same key, same path, same body,
+same answer (streams included). relaygate only records a usage record marked ``route=legacy``.
+Which keys go there is decided by the rollout service through the ``LegacyRouting`` interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import aiohttp
+import orjson
+
+from relaygate.core.domain import KeyRecord
+from relaygate.core.errors import GatewayError
+from relaygate.protocols.openai import RequestFacts, usage_from_body
+from relaygate.services.streaming import StreamRelay
+from relaygate.services.translate import OpenAIPassthrough
+
+if TYPE_CHECKING:
+    from relaygate.services.relay import Exchange, Inbound, Outcome, Relay
+
+HOP_BY_HOP = frozenset({"host", "content-length", "connection", "keep-alive", "transfer-encoding", "te",
+                        "trailer", "upgrade", "proxy-authorization", "proxy-connection"})
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyTarget:
+    """The old entry's root URL (e.g. http://old-gateway:3000) and the batch that sent the key there."""
+
+    base_url: str
+    batch: str | None = None
+    connect_timeout: float = 10.0
+    first_byte_timeout: float = 300.0
+    total_timeout: float = 900.0
+
+
+class LegacyRouting(Protocol):
+    def legacy_target(self, key: KeyRecord | None) -> LegacyTarget | None:
+        """Where an authenticated key (or, with None, a key relaygate does not know) should go."""
+        ...
+
+
+async def forward_legacy(relay: Relay, inbound: Inbound, ex: Exchange, target: LegacyTarget) -> Outcome:
+    from relaygate.services.relay import Outcome
+
+    rec = ex.rec
+    rec["route"] = "legacy"
+    rec["detail"] = {"legacy_batch": target.batch} if target.batch else None
+    model, stream = _peek(inbound.body)
+    rec["requested_model"] = rec["upstream_model"] = model
+    rec["stream"] = stream
+    url = target.base_url.rstrip("/") + inbound.path + (f"?{inbound.query}" if inbound.query else "")
+    headers = {k: v for k, v in inbound.headers.items() if k not in HOP_BY_HOP}
+    timeout = aiohttp.ClientTimeout(total=target.total_timeout, sock_connect=target.connect_timeout,
+                                    sock_read=target.first_byte_timeout)
+    try:
+        resp = await relay.session.request("POST", url, headers=headers, data=inbound.body, timeout=timeout)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise GatewayError("upstream_error", model=model or "-", attempts=1,
+                           detail=f"the old entry did not answer ({type(exc).__name__})") from exc
+    rec["attempts"] = 1
+    ctype = resp.headers.get("Content-Type", "application/json")
+    if resp.status < 400 and ctype.startswith("text/event-stream"):
+        try:
+            first = await resp.content.readany()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            resp.close()
+            raise GatewayError("upstream_timeout", model=model or "-", which="first byte",
+                               seconds=target.first_byte_timeout, attempts=1) from exc
+        facts = RequestFacts(model or "-", True, None, True, max(len(inbound.body) // 4, 1))
+        relay_stream = StreamRelay(relay, resp, OpenAIPassthrough(True), ex, first, facts)
+        return Outcome(resp.status, ctype, stream=relay_stream)
+    try:
+        raw = await resp.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        resp.close()
+        raise GatewayError("upstream_error", model=model or "-", attempts=1,
+                           detail=f"the old entry's answer broke off ({type(exc).__name__})") from exc
+    resp.release()
+    usage = usage_from_body(raw) if resp.status < 400 else None
+    if usage is not None:
+        rec["prompt_tokens"], rec["completion_tokens"] = usage.prompt_tokens, usage.completion_tokens
+        rec["total_tokens"], rec["cached_tokens"] = usage.total_tokens, usage.cached_tokens
+    await relay.finish(ex, resp.status, None if resp.status < 400 else f"legacy_http_{resp.status}")
+    return Outcome(resp.status, ctype, body=raw)
+
+
+def _peek(body: bytes) -> tuple[str | None, bool]:
+    try:
+        data: Any = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return None, False
+    if not isinstance(data, dict):
+        return None, False
+    model = data.get("model")
+    return (model[:128] if isinstance(model, str) else None), data.get("stream") is True
