@@ -541,3 +541,53 @@ def test_stop_sequences_both_ways() -> None:
                                       "messages": [{"role": "user", "content": "q"}]})
     assert chat["stop"] == ["###", "END"]
     assert anthropic.request_from_chat(chat)["stop_sequences"] == ["###", "END"]
+
+
+# ---- bodies from the wild: any field may hold anything ------------------------------------------
+
+def recorded_payloads(pattern: str) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(DATA.glob(pattern)) + sorted(DATA.glob("chat_*.sse")):
+        for ev in events(path.read_bytes()):
+            payload = event_data(ev)
+            if payload and payload != b"[DONE]":
+                out.append(orjson.loads(payload))
+    return out
+
+
+def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> Iterable[tuple[Any, ...]]:
+    yield prefix
+    children = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
+    for key, value in children:
+        yield from _paths(value, (*prefix, key))
+
+
+anything = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=4),
+                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                                    max_size=3), max_leaves=6)
+SEEDS = [claude_code_body(), anthropic.request_to_chat(claude_code_body()), *recorded_payloads("anthropic_*.sse")]
+
+
+@st.composite
+def mangled(draw: st.DrawFn) -> dict[str, Any]:
+    """A real body (request, response, chunk or event) with a few fields replaced by arbitrary JSON."""
+    body: dict[str, Any] = orjson.loads(orjson.dumps(draw(st.sampled_from(SEEDS))))
+    for _ in range(draw(st.integers(1, 5))):
+        path = draw(st.sampled_from([p for p in _paths(body) if p]))
+        target: Any = body
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = draw(anything)
+    return body
+
+
+@settings(max_examples=400, deadline=None)
+@given(mangled())
+def test_mangled_bodies_never_crash(body: dict[str, Any]) -> None:
+    for translate in (anthropic.request_to_chat, anthropic.request_from_chat, anthropic.response_to_chat,
+                      anthropic.usage_from_response, anthropic.request_facts):
+        translate(body)
+    anthropic.response_from_chat(body, "m")
+    to_chat(b"event: x\ndata: " + orjson.dumps(body) + b"\n\n")
+    from_chat([body])
+    anthropic.count_tokens_estimate(body)

@@ -474,3 +474,54 @@ def test_blocked_prompt_and_generated_images() -> None:
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO"}}]
     assert gemini.response_from_chat(chat, "gemini-2.5-flash-image")["candidates"][0]["content"]["parts"] == [
         {"text": "here"}, {"inlineData": {"mimeType": "image/png", "data": "iVBO"}}]
+
+
+# ---- bodies from the wild: any field may hold anything ------------------------------------------
+
+def recorded_payloads(pattern: str) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(DATA.glob(pattern)) + sorted(DATA.glob("chat_*.sse")):
+        for ev in events(path.read_bytes()):
+            payload = event_data(ev)
+            if payload and payload != b"[DONE]":
+                out.append(orjson.loads(payload))
+    return out
+
+
+def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> Iterable[tuple[Any, ...]]:
+    yield prefix
+    children = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
+    for key, value in children:
+        yield from _paths(value, (*prefix, key))
+
+
+anything = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=4),
+                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                                    max_size=3), max_leaves=6)
+SEEDS = [GEMINI_CLI_ROUTER, gemini.request_to_chat(GEMINI_CLI_ROUTER),
+         orjson.loads((DATA / "gemini_generate.json").read_bytes()), *recorded_payloads("gemini_*.sse")]
+
+
+@st.composite
+def mangled(draw: st.DrawFn) -> dict[str, Any]:
+    """A real body (request, response, chunk or event) with a few fields replaced by arbitrary JSON."""
+    body: dict[str, Any] = orjson.loads(orjson.dumps(draw(st.sampled_from(SEEDS))))
+    for _ in range(draw(st.integers(1, 5))):
+        path = draw(st.sampled_from([p for p in _paths(body) if p]))
+        target: Any = body
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = draw(anything)
+    return body
+
+
+@settings(max_examples=400, deadline=None)
+@given(mangled())
+def test_mangled_bodies_never_crash(body: dict[str, Any]) -> None:
+    for translate in (gemini.request_to_chat, gemini.request_from_chat, gemini.response_to_chat,
+                      gemini.usage_from_response, gemini.request_facts):
+        translate(body)
+    gemini.response_from_chat(body, "m")
+    to_chat(b"event: x\ndata: " + orjson.dumps(body) + b"\n\n")
+    from_chat([body])
+    gemini.request_to_chat(body, model="m", stream=True)

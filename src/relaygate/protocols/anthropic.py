@@ -16,9 +16,13 @@ from relaygate.protocols.anthropic_stream import (
 )
 from relaygate.protocols.chat import (
     JSON,
+    as_dict,
+    as_list,
+    as_str,
     assistant_message,
     completion,
     data_url,
+    dicts,
     dumps,
     effort_from_budget,
     first_choice,
@@ -55,7 +59,7 @@ def request_to_chat(body: JSON, *, keep_reasoning: bool = False) -> JSON:
     system = text_of(body.get("system"), "\n\n")
     if system:
         messages.append({"role": "system", "content": system})
-    for msg in body.get("messages") or []:
+    for msg in dicts(body.get("messages")):
         if isinstance(msg, dict):
             messages.extend(_message_to_chat(msg, keep_reasoning))
     chat: JSON = {"model": body.get("model"), "messages": messages}
@@ -64,20 +68,20 @@ def request_to_chat(body: JSON, *, keep_reasoning: bool = False) -> JSON:
     for key in ("temperature", "top_p"):
         if isinstance(body.get(key), int | float):
             chat[key] = body[key]
-    stops = [s for s in body.get("stop_sequences") or [] if isinstance(s, str)]
+    stops = [s for s in as_list(body.get("stop_sequences")) if isinstance(s, str)]
     if stops:
         chat["stop"] = stops
     if body.get("stream") is True:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}
-    tools = [_tool_to_chat(t) for t in body.get("tools") or [] if isinstance(t, dict) and "input_schema" in t]
+    tools = [_tool_to_chat(t) for t in dicts(body.get("tools")) if isinstance(t, dict) and "input_schema" in t]
     if tools:
         chat["tools"] = tools
         _tool_choice_to_chat(body.get("tool_choice"), chat)
     effort = _effort(body)
     if effort:
         chat["reasoning_effort"] = effort
-    fmt = (body.get("output_config") or {}).get("format")
+    fmt = as_dict(body.get("output_config")).get("format")
     if isinstance(fmt, dict) and isinstance(fmt.get("schema"), dict):
         chat["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": fmt["schema"]}}
     return chat
@@ -120,12 +124,12 @@ def _assistant_to_chat(content: Any, keep_reasoning: bool) -> JSON:
     for block in content if isinstance(content, list) else []:
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
-            texts.append(block.get("text") or "")
+            texts.append(as_str(block.get("text")))
         elif kind == "thinking" and keep_reasoning:
-            reasoning.append(block.get("thinking") or "")
+            reasoning.append(as_str(block.get("thinking")))
         elif kind == "tool_use":
             calls.append(tool_call(str(block.get("id") or ""), str(block.get("name") or ""),
-                                   dumps(block.get("input") or {})))
+                                   dumps(as_dict(block.get("input")))))
     text = "".join(texts)
     return assistant_message(text if text or not calls else None, "".join(reasoning), calls)
 
@@ -136,7 +140,7 @@ def _tool_result_to_chat(content: Any) -> tuple[str, list[JSON]]:
     texts, images = [], []
     for block in content if isinstance(content, list) else []:
         if isinstance(block, dict) and block.get("type") == "text":
-            texts.append(block.get("text") or "")
+            texts.append(as_str(block.get("text")))
         elif isinstance(block, dict):
             part = _media_to_chat(block)
             if part:
@@ -145,7 +149,7 @@ def _tool_result_to_chat(content: Any) -> tuple[str, list[JSON]]:
 
 
 def _media_to_chat(block: JSON) -> JSON | None:
-    source = block.get("source") or {}
+    source = as_dict(block.get("source"))
     if source.get("type") == "base64" and isinstance(source.get("data"), str):
         url = data_url(str(source.get("media_type") or "application/octet-stream"), source["data"])
     elif source.get("type") == "url" and isinstance(source.get("url"), str):
@@ -187,7 +191,7 @@ def _effort(body: JSON) -> str | None:
     kind = thinking.get("type")
     if kind not in ("enabled", "adaptive"):
         return None
-    effort = (body.get("output_config") or {}).get("effort")
+    effort = as_dict(body.get("output_config")).get("effort")
     if effort in ("low", "medium", "high"):
         return str(effort)
     if effort in ("xhigh", "max"):
@@ -202,15 +206,15 @@ def response_to_chat(body: JSON) -> JSON:
     texts: list[str] = []
     reasoning: list[str] = []
     calls: list[JSON] = []
-    for block in body.get("content") or []:
+    for block in dicts(body.get("content")):
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
-            texts.append(block.get("text") or "")
+            texts.append(as_str(block.get("text")))
         elif kind == "thinking":
-            reasoning.append(block.get("thinking") or "")
+            reasoning.append(as_str(block.get("thinking")))
         elif kind == "tool_use":
             calls.append(tool_call(str(block.get("id") or stable_id("toolu_", body.get("id"), len(calls))),
-                                   str(block.get("name") or ""), dumps(block.get("input") or {})))
+                                   str(block.get("name") or ""), dumps(as_dict(block.get("input")))))
     text = "".join(texts)
     message = assistant_message(text if text or not calls else None, "".join(reasoning), calls)
     finish = STOP_TO_FINISH.get(str(body.get("stop_reason")), "stop")
@@ -224,7 +228,7 @@ def response_from_chat(chat: JSON, model: str) -> JSON:
     reasoning = message.get("reasoning_content") or message.get("reasoning")
     if isinstance(reasoning, str) and reasoning:
         blocks.append({"type": "thinking", "thinking": reasoning, "signature": ""})
-    text = text_of(message.get("content")) or message.get("refusal") or ""
+    text = text_of(message.get("content")) or as_str(message.get("refusal"))
     if text:
         blocks.append({"type": "text", "text": text})
     for n, (call_id, name, args) in enumerate(message_tool_calls(message)):
@@ -259,10 +263,10 @@ _TOOLS_PREAMBLE = 350  # the tool-use system prompt Anthropic adds when tools ar
 def count_tokens_estimate(body: JSON) -> int:
     """A conservative local count of the input tokens of a Messages request."""
     total = estimate_tokens(text_of(body.get("system"), "\n\n"))
-    for msg in body.get("messages") or []:
+    for msg in dicts(body.get("messages")):
         if isinstance(msg, dict):
             total += 4 + _content_tokens(msg.get("content"))
-    tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+    tools = [t for t in dicts(body.get("tools")) if isinstance(t, dict)]
     if tools:
         total += _TOOLS_PREAMBLE + sum(estimate_tokens(dumps(t)) for t in tools)
     return max(total, 1)
@@ -286,7 +290,7 @@ def _content_tokens(content: Any) -> int:
         elif kind == "tool_result":
             total += _content_tokens(block.get("content"))
         elif kind == "tool_use":
-            total += estimate_tokens(str(block.get("name") or "") + dumps(block.get("input") or {}))
+            total += estimate_tokens(str(block.get("name") or "") + dumps(as_dict(block.get("input"))))
         else:
             total += estimate_tokens(str(block.get("text") or block.get("thinking") or ""))
     return total

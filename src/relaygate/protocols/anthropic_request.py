@@ -7,6 +7,10 @@ from typing import Any
 from relaygate.protocols.chat import (
     EFFORT_BUDGET,
     JSON,
+    as_dict,
+    as_list,
+    as_str,
+    dicts,
     loads_object,
     message_tool_calls,
     parse_data_url,
@@ -21,7 +25,7 @@ MIN_THINKING_BUDGET = 1024
 
 def request_from_chat(chat: JSON) -> JSON:
     """A chat request for an Anthropic upstream; leading system messages become `system`, later ones stay in place."""
-    messages = [m for m in chat.get("messages") or [] if isinstance(m, dict)]
+    messages = [m for m in dicts(chat.get("messages")) if isinstance(m, dict)]
     lead = 0
     while lead < len(messages) and messages[lead].get("role") in ("system", "developer"):
         lead += 1
@@ -36,12 +40,12 @@ def request_from_chat(chat: JSON) -> JSON:
     if isinstance(chat.get("top_p"), int | float):
         body["top_p"] = chat["top_p"]
     stop = chat.get("stop")
-    stops = [stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str) and s]
+    stops = [stop] if isinstance(stop, str) else [s for s in as_list(stop) if isinstance(s, str) and s]
     if stops:
         body["stop_sequences"] = stops
     if chat.get("stream") is True:
         body["stream"] = True
-    tools = [_tool_from_chat(t["function"]) for t in chat.get("tools") or []
+    tools = [_tool_from_chat(t["function"]) for t in dicts(chat.get("tools"))
              if isinstance(t, dict) and isinstance(t.get("function"), dict)]
     if tools:
         body["tools"] = tools
@@ -49,8 +53,8 @@ def request_from_chat(chat: JSON) -> JSON:
         if choice:
             body["tool_choice"] = choice
     _thinking_from_chat(chat, body)
-    fmt = chat.get("response_format") or {}
-    schema = (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
+    fmt = as_dict(chat.get("response_format"))
+    schema = as_dict(fmt.get("json_schema")).get("schema") if fmt.get("type") == "json_schema" else None
     if isinstance(schema, dict):
         body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
     if isinstance(chat.get("user"), str):
@@ -101,13 +105,13 @@ def _user_blocks(content: Any) -> list[JSON]:
         if kind == "text" and part.get("text"):
             blocks.append({"type": "text", "text": part["text"]})
         elif kind == "image_url":
-            url = (part.get("image_url") or {}).get("url") or ""
+            url = as_str(as_dict(part.get("image_url")).get("url"))
             parsed = parse_data_url(url)
             source = ({"type": "base64", "media_type": parsed[0], "data": parsed[1]} if parsed
                       else {"type": "url", "url": url})
             blocks.append({"type": "image", "source": source})
         elif kind == "file":
-            parsed = parse_data_url((part.get("file") or {}).get("file_data") or "")
+            parsed = parse_data_url(as_str(as_dict(part.get("file")).get("file_data")))
             if parsed:
                 blocks.append({"type": "document",
                                "source": {"type": "base64", "media_type": parsed[0], "data": parsed[1]}})
@@ -153,7 +157,7 @@ def _thinking_from_chat(chat: JSON, body: JSON) -> None:
     if not budget:
         return
     budget = min(budget, body["max_tokens"] - 1)
-    forced = (body.get("tool_choice") or {}).get("type") in ("any", "tool")
+    forced = as_dict(body.get("tool_choice")).get("type") in ("any", "tool")
     last = body["messages"][-1] if body["messages"] else {}
     # Continuing a tool loop needs the signed thinking block of the previous turn, which the chat form lacks.
     in_tool_loop = last.get("role") == "user" and isinstance(last.get("content"), list) and any(

@@ -6,8 +6,12 @@ from typing import Any
 
 from relaygate.protocols.chat import (
     JSON,
+    as_dict,
     as_int,
+    as_str,
+    call_index,
     chunk,
+    dicts,
     dumps,
     error_chunk,
     now,
@@ -97,7 +101,7 @@ class StreamToChat:
         if kind == "content_block_delta":
             return self._delta(data)
         if kind == "message_start":
-            message = data.get("message") or {}
+            message = as_dict(data.get("message"))
             self._id = str(message.get("id") or "")
             self._model = str(message.get("model") or "")
             self._merge_usage(message.get("usage"))
@@ -106,26 +110,26 @@ class StreamToChat:
             return self._start(data)
         if kind == "message_delta":
             self._merge_usage(data.get("usage"))
-            stop = (data.get("delta") or {}).get("stop_reason")
-            return [self._chunk({}, STOP_TO_FINISH.get(stop, "stop"))] if stop else []
+            stop = as_dict(data.get("delta")).get("stop_reason")
+            return [self._chunk({}, STOP_TO_FINISH.get(str(stop), "stop"))] if stop else []
         if kind == "message_stop":
             self.done = True
             return self._usage_chunk()
         if kind == "error":
             self.done = True
-            err = data.get("error") or {}
+            err = as_dict(data.get("error"))
             kind = str(err.get("type") or "api_error")
             return [error_chunk(str(err.get("message") or "upstream stream error"), kind, kind)]
         return []  # ping and event types added after this was written
 
     def _start(self, data: JSON) -> list[JSON]:
-        block = data.get("content_block") or {}
+        block = as_dict(data.get("content_block"))
         kind = block.get("type")
         if kind == "tool_use":
             index = self._tools[as_int(data.get("index"))] = len(self._tools)
             start = block.get("input")
             call = {"index": index, "id": block.get("id") or stable_id("toolu_", self._id, index), "type": "function",
-                    "function": {"name": block.get("name") or "", "arguments": ""}}
+                    "function": {"name": as_str(block.get("name")), "arguments": ""}}
             out = [self._chunk({"tool_calls": [call]})]
             if isinstance(start, dict) and start:
                 out.extend(self._args(index, dumps(start)))
@@ -137,7 +141,7 @@ class StreamToChat:
         return []
 
     def _delta(self, data: JSON) -> list[JSON]:
-        delta = data.get("delta") or {}
+        delta = as_dict(data.get("delta"))
         kind = delta.get("type")
         if kind == "text_delta" and delta.get("text"):
             return [self._chunk({"content": delta["text"]})]
@@ -213,14 +217,14 @@ class StreamFromChat:
         usage = usage_of(data)
         if usage is not None:
             self._usage = usage
-        for choice in data.get("choices") or []:
+        for choice in dicts(data.get("choices")):
             if isinstance(choice, dict) and choice.get("index", 0) == 0:
                 out.extend(self._choice(choice))
         return out
 
     def _choice(self, choice: JSON) -> list[bytes]:
         out: list[bytes] = []
-        delta = choice.get("delta") or {}
+        delta = as_dict(choice.get("delta"))
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             if self._open != "thinking":
@@ -234,19 +238,19 @@ class StreamFromChat:
                     out += self._begin("text", {"type": "text", "text": ""})
                 out.append(self._event("content_block_delta", {"index": self._next_block - 1,
                                                                "delta": {"type": "text_delta", "text": text}}))
-        for pos, call in enumerate(delta.get("tool_calls") or []):
+        for pos, call in enumerate(dicts(delta.get("tool_calls"))):
             out += self._tool(call, pos)
-        if choice.get("finish_reason"):
+        if isinstance(choice.get("finish_reason"), str):
             self._finish = choice["finish_reason"]
         return out
 
     def _tool(self, call: JSON, pos: int) -> list[bytes]:
         out: list[bytes] = []
-        index = call.get("index", pos)
-        fn = call.get("function") or {}
+        index = call_index(call, pos)
+        fn = as_dict(call.get("function"))
         if index not in self._tool_blocks:
             call_id = call.get("id") or stable_id("toolu_", self._id, index)
-            block: JSON = {"type": "tool_use", "id": call_id, "name": fn.get("name") or "", "input": {}}
+            block: JSON = {"type": "tool_use", "id": call_id, "name": as_str(fn.get("name")), "input": {}}
             out += self._begin("tool", block)
             self._tool_blocks[index] = self._next_block - 1
         args = fn.get("arguments")

@@ -48,6 +48,30 @@ def loads_object(text: Any) -> JSON:
     return value if isinstance(value, dict) else {"value": value}
 
 
+def as_dict(value: Any) -> JSON:
+    """The value if it is an object, else an empty one: bodies from the wild may hold anything anywhere."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def dicts(value: Any) -> list[JSON]:
+    """The objects in a list (anything else in it, or a non-list, is ignored)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def call_index(call: JSON, pos: int) -> int:
+    """The index of a streamed tool call delta (its position in the delta when it has none)."""
+    index = call.get("index")
+    return index if isinstance(index, int) and not isinstance(index, bool) else pos
+
+
 def as_int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
@@ -139,14 +163,15 @@ def first_choice(body: Any) -> tuple[JSON, str | None]:
     choices = body.get("choices") if isinstance(body, dict) else None
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         message = choices[0].get("message")
-        return (message if isinstance(message, dict) else {}), choices[0].get("finish_reason")
+        finish = choices[0].get("finish_reason")
+        return (message if isinstance(message, dict) else {}), finish if isinstance(finish, str) else None
     return {}, None
 
 
 def message_tool_calls(message: JSON) -> list[tuple[str, str, str]]:
     """(id, name, arguments) of each function call in a chat message."""
     out = []
-    for call in message.get("tool_calls") or []:
+    for call in dicts(message.get("tool_calls")):
         fn = call.get("function") if isinstance(call, dict) else None
         if isinstance(fn, dict) and isinstance(fn.get("name"), str):
             args = fn.get("arguments")
@@ -203,23 +228,23 @@ class ChatCollector:
         usage = usage_of(data)
         if usage is not None:
             self.usage = usage
-        for choice in data.get("choices") or []:
+        for choice in dicts(data.get("choices")):
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
-            delta = choice.get("delta") or {}
-            self.content += delta.get("content") or ""
-            self.reasoning += delta.get("reasoning_content") or delta.get("reasoning") or ""
-            self.refusal += delta.get("refusal") or ""
-            for pos, call in enumerate(delta.get("tool_calls") or []):
-                index = call.get("index", pos)
-                fn = call.get("function") or {}
+            delta = as_dict(choice.get("delta"))
+            self.content += as_str(delta.get("content"))
+            self.reasoning += as_str(delta.get("reasoning_content")) or as_str(delta.get("reasoning"))
+            self.refusal += as_str(delta.get("refusal"))
+            for pos, call in enumerate(dicts(delta.get("tool_calls"))):
+                index = call_index(call, pos)
+                fn = as_dict(call.get("function"))
                 state = self.calls.get(index)
                 if state is None:
-                    state = self.calls[index] = ToolCallState(call.get("id") or "", fn.get("name") or "")
-                state.id = state.id or call.get("id") or ""
-                state.name = state.name or fn.get("name") or ""
-                state.arguments += fn.get("arguments") or ""
-            if choice.get("finish_reason"):
+                    state = self.calls[index] = ToolCallState(as_str(call.get("id")), as_str(fn.get("name")))
+                state.id = state.id or as_str(call.get("id"))
+                state.name = state.name or as_str(fn.get("name"))
+                state.arguments += as_str(fn.get("arguments"))
+            if isinstance(choice.get("finish_reason"), str):
                 self.finish_reason = choice["finish_reason"]
 
     def message(self) -> JSON:

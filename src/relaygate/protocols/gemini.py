@@ -10,8 +10,12 @@ import orjson
 
 from relaygate.protocols.chat import (
     JSON,
+    as_dict,
+    as_list,
+    as_str,
     assistant_message,
     data_url,
+    dicts,
     dumps,
     effort_from_budget,
     message_tool_calls,
@@ -50,7 +54,7 @@ def path_facts(path: str) -> tuple[str | None, bool]:
 def request_facts(body: JSON, path: str | None = None) -> tuple[str | None, bool, int | None]:
     """The model and stream flag live in the URL: pass the path to learn them, else (None, False, ...)."""
     model, stream = path_facts(path) if path else (None, False)
-    config = _get(body, "generationConfig") or {}
+    config = as_dict(_get(body, "generationConfig"))
     return model, stream, positive_int(_get(config, "maxOutputTokens"))
 
 
@@ -106,19 +110,19 @@ def request_to_chat(body: JSON, *, model: str | None = None, stream: bool = Fals
     if system_text:
         messages.append({"role": "system", "content": system_text})
     pending: list[tuple[str, str]] = []  # (id, name) of calls still waiting for their response
-    for n, content in enumerate(_get(body, "contents") or []):
+    for n, content in enumerate(dicts(_get(body, "contents"))):
         if isinstance(content, dict):
             _content_to_chat(n, content, messages, pending, keep_reasoning)
     chat: JSON = {"model": model or body.get("model"), "messages": messages}
     tools = [{"type": "function", "function": _declaration_to_chat(d)}
-             for tool in _get(body, "tools") or [] if isinstance(tool, dict)
-             for d in _get(tool, "functionDeclarations") or [] if isinstance(d, dict) and d.get("name")]
+             for tool in dicts(_get(body, "tools")) if isinstance(tool, dict)
+             for d in dicts(_get(tool, "functionDeclarations")) if isinstance(d, dict) and d.get("name")]
     if tools:
         chat["tools"] = tools
         choice = _tool_choice_to_chat(_get(_get(body, "toolConfig"), "functionCallingConfig"))
         if choice is not None:
             chat["tool_choice"] = choice
-    _config_to_chat(_get(body, "generationConfig") or {}, chat)
+    _config_to_chat(as_dict(_get(body, "generationConfig")), chat)
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}
@@ -127,7 +131,7 @@ def request_to_chat(body: JSON, *, model: str | None = None, stream: bool = Fals
 
 def _content_to_chat(n: int, content: JSON, messages: list[JSON], pending: list[tuple[str, str]],
                      keep_reasoning: bool) -> None:
-    parts = [p for p in _get(content, "parts") or [] if isinstance(p, dict)]
+    parts = [p for p in dicts(_get(content, "parts")) if isinstance(p, dict)]
     if content.get("role") == "model":
         texts: list[str] = []
         thoughts: list[str] = []
@@ -139,7 +143,7 @@ def _content_to_chat(n: int, content: JSON, messages: list[JSON], pending: list[
                 name = str(fc.get("name") or "")
                 call_id = str(fc.get("id") or stable_id("call_", n, m, name))
                 pending.append((call_id, name))
-                calls.append(tool_call(call_id, name, dumps(fc.get("args") or {})))
+                calls.append(tool_call(call_id, name, dumps(as_dict(fc.get("args")))))
             elif isinstance(part.get("text"), str):
                 (thoughts if part.get("thought") else texts).append(part["text"])
         text = "".join(texts)
@@ -210,7 +214,7 @@ def _declaration_to_chat(decl: JSON) -> JSON:
 
 def _tool_choice_to_chat(config: Any) -> Any:
     mode = str(_get(config, "mode") or "").upper()
-    allowed = _get(config, "allowedFunctionNames") or []
+    allowed = as_list(_get(config, "allowedFunctionNames"))
     if mode == "ANY":
         return {"type": "function", "function": {"name": allowed[0]}} if len(allowed) == 1 else "required"
     return {"AUTO": "auto", "VALIDATED": "auto", "NONE": "none"}.get(mode)
@@ -224,7 +228,7 @@ def _config_to_chat(config: JSON, chat: JSON) -> None:
         value = _get(config, camel)
         if isinstance(value, int | float) and not isinstance(value, bool):
             chat[key] = value
-    stops = [s for s in _get(config, "stopSequences") or [] if isinstance(s, str)]
+    stops = [s for s in as_list(_get(config, "stopSequences")) if isinstance(s, str)]
     if stops:
         chat["stop"] = stops
     if str(_get(config, "responseMimeType") or "").startswith("application/json"):
@@ -251,7 +255,7 @@ def _config_to_chat(config: JSON, chat: JSON) -> None:
 
 def request_from_chat(chat: JSON) -> JSON:
     """A chat request for a Gemini upstream (the model and stream flag go in the URL: see upstream_path)."""
-    messages = [m for m in chat.get("messages") or [] if isinstance(m, dict)]
+    messages = [m for m in dicts(chat.get("messages")) if isinstance(m, dict)]
     lead = 0
     while lead < len(messages) and messages[lead].get("role") in ("system", "developer"):
         lead += 1
@@ -260,7 +264,7 @@ def request_from_chat(chat: JSON) -> JSON:
     if system:
         body["systemInstruction"] = {"parts": [{"text": system}]}
     declarations = []
-    for tool in chat.get("tools") or []:
+    for tool in dicts(chat.get("tools")):
         fn = tool.get("function") if isinstance(tool, dict) else None
         if isinstance(fn, dict) and fn.get("name"):
             decl: JSON = {"name": fn["name"]}
@@ -335,8 +339,8 @@ def _user_parts(content: Any) -> list[JSON]:
         if kind == "text" and part.get("text"):
             parts.append({"text": part["text"]})
         elif kind in ("image_url", "file"):
-            url = ((part.get("image_url") or {}).get("url") if kind == "image_url"
-                   else (part.get("file") or {}).get("file_data")) or ""
+            url = as_str(as_dict(part.get("image_url")).get("url") if kind == "image_url"
+                         else as_dict(part.get("file")).get("file_data"))
             parsed = parse_data_url(url)
             if parsed:
                 parts.append({"inlineData": {"mimeType": parsed[0], "data": parsed[1]}})
@@ -356,13 +360,13 @@ def _config_from_chat(chat: JSON) -> JSON:
         if isinstance(chat.get(key), int | float) and not isinstance(chat.get(key), bool):
             config[camel] = chat[key]
     stop = chat.get("stop")
-    stops = [stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str)]
+    stops = [stop] if isinstance(stop, str) else [s for s in as_list(stop) if isinstance(s, str)]
     if stops:
         config["stopSequences"] = stops[:5]
-    fmt = chat.get("response_format") or {}
+    fmt = as_dict(chat.get("response_format"))
     if fmt.get("type") in ("json_schema", "json_object"):
         config["responseMimeType"] = "application/json"
-        schema = (fmt.get("json_schema") or {}).get("schema")
+        schema = as_dict(fmt.get("json_schema")).get("schema")
         if isinstance(schema, dict):
             config["responseJsonSchema"] = schema
     budget = _GEMINI_BUDGET.get(str(chat.get("reasoning_effort")))

@@ -6,10 +6,12 @@ from typing import Any
 
 from relaygate.protocols.chat import (
     JSON,
+    as_dict,
     as_int,
     assistant_message,
     completion,
     data_url,
+    dicts,
     dumps,
     first_choice,
     loads_object,
@@ -75,10 +77,10 @@ def candidate_parts(body: JSON) -> tuple[list[JSON], Any]:
     """(parts, finishReason) of the first candidate."""
     candidates = body.get("candidates")
     if not isinstance(candidates, list) or not candidates or not isinstance(candidates[0], dict):
-        blocked = (body.get("promptFeedback") or {}).get("blockReason")
+        blocked = as_dict(body.get("promptFeedback")).get("blockReason")
         return [], "SAFETY" if blocked else None
-    content = candidates[0].get("content") or {}
-    parts = [p for p in content.get("parts") or [] if isinstance(p, dict)]
+    content = as_dict(candidates[0].get("content"))
+    parts = [p for p in dicts(content.get("parts")) if isinstance(p, dict)]
     return parts, candidates[0].get("finishReason")
 
 
@@ -96,7 +98,7 @@ def response_to_chat(body: JSON) -> JSON:
             fc = part["functionCall"]
             name = str(fc.get("name") or "")
             calls.append(tool_call(str(fc.get("id") or stable_id("call_", rid, n, name)), name,
-                                   dumps(fc.get("args") or {})))
+                                   dumps(as_dict(fc.get("args")))))
         elif isinstance(part.get("inlineData"), dict):
             blob = part["inlineData"]
             url = data_url(str(blob.get("mimeType") or "application/octet-stream"), str(blob.get("data") or ""))
@@ -118,8 +120,8 @@ def response_from_chat(chat: JSON, model: str) -> JSON:
     text = text_of(message.get("content")) or str(message.get("refusal") or "")
     if text:
         parts.append({"text": text})
-    for image in message.get("images") or []:
-        part = image_part(str((image.get("image_url") or {}).get("url") or "")) if isinstance(image, dict) else None
+    for image in dicts(message.get("images")):
+        part = image_part(str(as_dict(image.get("image_url")).get("url") or "")) if isinstance(image, dict) else None
         if part:
             parts.append(part)
     parts.extend(call_part(*call) for call in message_tool_calls(message))

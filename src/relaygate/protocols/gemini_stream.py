@@ -7,8 +7,11 @@ import orjson
 from relaygate.protocols.chat import (
     JSON,
     ToolCallState,
+    as_dict,
+    call_index,
     chunk,
     data_url,
+    dicts,
     dumps,
     error_chunk,
     now,
@@ -95,7 +98,7 @@ class StreamToChat:
             index, self._calls = self._calls, self._calls + 1
             name = str(fc.get("name") or "")
             call = {"index": index, "id": str(fc.get("id") or stable_id("call_", self._id, index, name)),
-                    "type": "function", "function": {"name": name, "arguments": dumps(fc.get("args") or {})}}
+                    "type": "function", "function": {"name": name, "arguments": dumps(as_dict(fc.get("args")))}}
             return [self._chunk({"tool_calls": [call]})]
         if isinstance(part.get("inlineData"), dict):
             blob = part["inlineData"]
@@ -144,19 +147,19 @@ class StreamFromChat:
             return self.error(str(err.get("message") or "upstream error"), str(err.get("code") or err.get("type")))
         self._id = self._id or str(data.get("id") or stable_id("gen-", self.model, "stream"))
         parts: list[JSON] = []
-        for choice in data.get("choices") or []:
+        for choice in dicts(data.get("choices")):
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
-            delta = choice.get("delta") or {}
+            delta = as_dict(choice.get("delta"))
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 parts.append({"text": reasoning, "thought": True})
             for key in ("content", "refusal"):
                 if isinstance(delta.get(key), str) and delta[key]:
                     parts.append({"text": delta[key]})
-            for pos, call in enumerate(delta.get("tool_calls") or []):
+            for pos, call in enumerate(dicts(delta.get("tool_calls"))):
                 self._add_call(call, pos)
-            if choice.get("finish_reason"):
+            if isinstance(choice.get("finish_reason"), str):
                 self._finish = choice["finish_reason"]
         out = [self._event(parts)] if parts else []
         usage = usage_of(data)
@@ -167,8 +170,8 @@ class StreamFromChat:
         return out
 
     def _add_call(self, call: JSON, pos: int) -> None:
-        index = call.get("index", pos)
-        fn = call.get("function") or {}
+        index = call_index(call, pos)
+        fn = as_dict(call.get("function"))
         state = self._calls.get(index)
         if state is None:
             state = self._calls[index] = ToolCallState(str(call.get("id") or ""), str(fn.get("name") or ""))

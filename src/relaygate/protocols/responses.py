@@ -6,7 +6,10 @@ from typing import Any
 
 from relaygate.protocols.chat import (
     JSON,
+    as_dict,
+    as_str,
     assistant_message,
+    dicts,
     dumps,
     message_tool_calls,
     positive_int,
@@ -39,15 +42,15 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403:
 
 def _declared_tools(body: JSON) -> list[JSON]:
     """Top-level tools plus those Codex sends as `additional_tools` input items, namespaces unfolded."""
-    tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+    tools = [t for t in dicts(body.get("tools")) if isinstance(t, dict)]
     items = body.get("input")
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and item.get("type") == "additional_tools":
-            tools.extend(t for t in item.get("tools") or [] if isinstance(t, dict))
+            tools.extend(t for t in dicts(item.get("tools")) if isinstance(t, dict))
     flat: list[JSON] = []
     for tool in tools:
         if tool.get("type") == "namespace":
-            flat.extend({**t, "namespace": tool.get("name")} for t in tool.get("tools") or [] if isinstance(t, dict))
+            flat.extend({**t, "namespace": tool.get("name")} for t in dicts(tool.get("tools")) if isinstance(t, dict))
         else:
             flat.append(tool)
     return flat
@@ -57,7 +60,7 @@ def tool_routes(body: JSON) -> Routes:
     """Chat function name -> declared tool, for every tool the chat form had to rename or reshape."""
     routes: Routes = {}
     for tool in _declared_tools(body):
-        name, namespace = str(tool.get("name") or ""), tool.get("namespace")
+        name, namespace = str(tool.get("name") or ""), as_str(tool.get("namespace")) or None
         if tool.get("type") in ("function", "custom") and (namespace or tool.get("type") == "custom"):
             routes[flat_name(namespace, name)] = ToolRoute(name, namespace, tool.get("type") == "custom")
     return routes
@@ -72,7 +75,7 @@ def _tools_to_chat(body: JSON) -> list[JSON]:
         fn: JSON = {"name": flat_name(tool.get("namespace"), name)}
         description = str(tool.get("description") or "")
         if kind == "custom":
-            fmt = tool.get("format") or {}
+            fmt = as_dict(tool.get("format"))
             if fmt.get("type") == "grammar" and fmt.get("definition"):
                 description += f"\n\nThe input must follow this {fmt.get('syntax', '')} grammar:\n{fmt['definition']}"
             fn["parameters"] = CUSTOM_TOOL_PARAMETERS
@@ -112,7 +115,7 @@ def request_to_chat(body: JSON, *, keep_reasoning: bool = False) -> JSON:
     if isinstance(items, str):
         messages.append({"role": "user", "content": items})
     else:
-        _items_to_chat([i for i in items or [] if isinstance(i, dict)], messages, keep_reasoning)
+        _items_to_chat(dicts(items), messages, keep_reasoning)
     chat: JSON = {"model": body.get("model"), "messages": messages}
     tools = _tools_to_chat(body)
     if tools:
@@ -130,10 +133,10 @@ def request_to_chat(body: JSON, *, keep_reasoning: bool = False) -> JSON:
     if body.get("stream") is True:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}
-    effort = (body.get("reasoning") or {}).get("effort")
+    effort = as_dict(body.get("reasoning")).get("effort")
     if effort in _EFFORTS:
         chat["reasoning_effort"] = effort
-    fmt = (body.get("text") or {}).get("format") or {}
+    fmt = as_dict(as_dict(body.get("text")).get("format"))
     if fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
         spec = {"name": fmt.get("name") or "output", "schema": fmt["schema"]}
         spec.update({k: fmt[k] for k in ("strict", "description") if k in fmt})
@@ -181,7 +184,7 @@ def _items_to_chat(items: list[JSON], messages: list[JSON], keep_reasoning: bool
 def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
-    return "".join(str(p.get("text") or p.get("refusal") or "") for p in content or [] if isinstance(p, dict))
+    return "".join(str(p.get("text") or p.get("refusal") or "") for p in dicts(content))
 
 
 def _output_text(output: Any) -> str:
@@ -194,7 +197,7 @@ def _user_content(content: Any, system: bool) -> Any:
     if isinstance(content, str) or system:
         return content if isinstance(content, str) else text_of(content, "\n\n")
     parts: list[JSON] = []
-    for part in content or []:
+    for part in dicts(content):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind in ("input_text", "output_text", "text"):
             parts.append({"type": "text", "text": str(part.get("text") or "")})
@@ -217,7 +220,7 @@ def _user_content(content: Any, system: bool) -> Any:
 def request_from_chat(chat: JSON) -> JSON:
     """A chat request for a Responses upstream; every message stays in place as an input item."""
     items: list[JSON] = []
-    for msg in chat.get("messages") or []:
+    for msg in dicts(chat.get("messages")):
         if isinstance(msg, dict):
             items.extend(_message_items(msg))
     body: JSON = {"model": chat.get("model"), "input": items, "store": False}
@@ -230,7 +233,7 @@ def request_from_chat(chat: JSON) -> JSON:
     if chat.get("stream") is True:
         body["stream"] = True
     tools = []
-    for tool in chat.get("tools") or []:
+    for tool in dicts(chat.get("tools")):
         fn = tool.get("function") if isinstance(tool, dict) else None
         if isinstance(fn, dict) and fn.get("name"):
             tool_out: JSON = {"type": "function", "name": fn["name"],
@@ -248,11 +251,11 @@ def request_from_chat(chat: JSON) -> JSON:
             body["tool_choice"] = {"type": "function", "name": choice["function"].get("name")}
     if chat.get("reasoning_effort") in _EFFORTS:
         body["reasoning"] = {"effort": chat["reasoning_effort"], "summary": "auto"}
-    fmt = chat.get("response_format") or {}
+    fmt = as_dict(chat.get("response_format"))
     if fmt.get("type") == "json_schema" and isinstance(fmt.get("json_schema"), dict):
         spec = fmt["json_schema"]
         body["text"] = {"format": {"type": "json_schema", "name": spec.get("name") or "output",
-                                   "schema": spec.get("schema") or {},
+                                   "schema": as_dict(spec.get("schema")),
                                    **{k: spec[k] for k in ("strict", "description") if k in spec}}}
     elif fmt.get("type") == "json_object":
         body["text"] = {"format": {"type": "json_object"}}
@@ -277,15 +280,16 @@ def _message_items(msg: JSON) -> list[JSON]:
     if isinstance(content, str):
         return [{"type": "message", "role": role, "content": content}]
     parts: list[JSON] = []
-    for part in content or []:
+    for part in dicts(content):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
             parts.append({"type": "input_text", "text": str(part.get("text") or "")})
         elif kind == "image_url":
-            image = part.get("image_url") or {}
-            parts.append({"type": "input_image", "image_url": image.get("url"), "detail": image.get("detail", "auto")})
+            image = as_dict(part.get("image_url"))
+            detail = image.get("detail") if image.get("detail") in ("low", "high", "auto") else "auto"
+            parts.append({"type": "input_image", "image_url": as_str(image.get("url")), "detail": detail})
         elif kind == "file":
-            file = part.get("file") or {}
+            file = as_dict(part.get("file"))
             parts.append({"type": "input_file", **{k: file[k] for k in ("file_data", "file_id", "filename")
                                                    if isinstance(file.get(k), str)}})
     return [{"type": "message", "role": role, "content": parts}]

@@ -8,8 +8,10 @@ from typing import Any
 from relaygate.protocols.chat import (
     JSON,
     as_int,
+    as_str,
     assistant_message,
     completion,
+    dicts,
     dumps,
     first_choice,
     loads_object,
@@ -38,9 +40,9 @@ class ToolRoute:
 Routes = dict[str, ToolRoute]
 
 
-def flat_name(namespace: str | None, name: str) -> str:
+def flat_name(namespace: Any, name: str) -> str:
     """The chat function name of a tool inside a namespace (chat functions have no namespaces)."""
-    if not namespace:
+    if not isinstance(namespace, str) or not namespace:
         return name
     joined = namespace + name if namespace.endswith("_") else f"{namespace}__{name}"
     return joined if len(joined) <= 64 else joined[:39] + stable_id("_", joined)
@@ -66,9 +68,9 @@ def usage_to_responses(usage: Usage) -> JSON:
 
 def reasoning_text(item: JSON) -> str:
     """The readable text of a reasoning item: its summary parts, else its raw reasoning text."""
-    parts = [p.get("text") for p in item.get("summary") or [] if isinstance(p, dict)]
+    parts = [p.get("text") for p in dicts(item.get("summary")) if isinstance(p, dict)]
     if not any(parts):
-        parts = [p.get("text") for p in item.get("content") or [] if isinstance(p, dict)]
+        parts = [p.get("text") for p in dicts(item.get("content")) if isinstance(p, dict)]
     return "\n\n".join(p for p in parts if isinstance(p, str) and p)
 
 
@@ -79,7 +81,7 @@ def call_from_item(item: JSON) -> JSON | None:
         return None
     name = flat_name(item.get("namespace"), str(item.get("name") or ""))
     call_id = str(item.get("call_id") or item.get("id") or stable_id("call_", name))
-    args = item.get("arguments") if kind == "function_call" else dumps({"input": item.get("input") or ""})
+    args = item.get("arguments") if kind == "function_call" else dumps({"input": as_str(item.get("input"))})
     return tool_call(call_id, name, args if isinstance(args, str) else dumps(args or {}))
 
 
@@ -95,11 +97,11 @@ def response_to_chat(body: JSON) -> JSON:
     reasoning: list[str] = []
     refusal: list[str] = []
     calls: list[JSON] = []
-    for item in body.get("output") or []:
+    for item in dicts(body.get("output")):
         if not isinstance(item, dict):
             continue
         if item.get("type") == "message":
-            for part in item.get("content") or []:
+            for part in dicts(item.get("content")):
                 if isinstance(part, dict) and part.get("type") == "output_text":
                     texts.append(str(part.get("text") or ""))
                 elif isinstance(part, dict) and part.get("type") == "refusal":

@@ -7,8 +7,12 @@ from typing import Any
 
 from relaygate.protocols.chat import (
     JSON,
+    as_dict,
     as_int,
+    as_str,
+    call_index,
     chunk,
+    dicts,
     dumps,
     error_chunk,
     loads_object,
@@ -65,31 +69,32 @@ class StreamToChat:
         if not isinstance(data, dict) or self.done:
             return []
         kind = str(data.get("type") or name)
-        if kind == "response.output_text.delta" and data.get("delta"):
-            return [self._chunk({"content": data["delta"]})]
-        if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta") and data.get("delta"):
-            return [self._chunk({"reasoning_content": self._separator(data) + data["delta"]})]
+        delta = data["delta"] if isinstance(data.get("delta"), str) else ""
+        if kind == "response.output_text.delta" and delta:
+            return [self._chunk({"content": delta})]
+        if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta") and delta:
+            return [self._chunk({"reasoning_content": self._separator(data) + delta})]
         if kind == "response.function_call_arguments.delta":
             call = self._call(data)
-            if call is None or not data.get("delta"):
+            if call is None or not delta:
                 return []
-            call.sent += data["delta"]
-            return [self._args(call.index, data["delta"])]
+            call.sent += delta
+            return [self._args(call.index, delta)]
         if kind == "response.custom_tool_call_input.delta":
             call = self._call(data)
             if call is not None:
-                call.buffered += str(data.get("delta") or "")
+                call.buffered += delta
             return []
-        if kind == "response.refusal.delta" and data.get("delta"):
-            return [self._chunk({"refusal": data["delta"]})]
+        if kind == "response.refusal.delta" and delta:
+            return [self._chunk({"refusal": delta})]
         if kind == "response.output_item.added":
             return self._added(data)
         if kind == "response.output_item.done":
             return self._item_done(data)
         if kind in ("response.created", "response.in_progress"):
-            return self._created_event(data.get("response") or {})
+            return self._created_event(as_dict(data.get("response")))
         if kind in ("response.completed", "response.incomplete", "response.failed"):
-            return self._end(data.get("response") or {})
+            return self._end(as_dict(data.get("response")))
         if kind == "error":
             return self._error(data)
         return []
@@ -115,7 +120,7 @@ class StreamToChat:
         return self._chunk({"tool_calls": [{"index": index, "function": {"arguments": text}}]})
 
     def _added(self, data: JSON) -> list[JSON]:
-        item = data.get("item") or {}
+        item = as_dict(data.get("item"))
         if item.get("type") not in ("function_call", "custom_tool_call"):
             return []
         call = _Call(len(self._calls), item.get("type") == "custom_tool_call")
@@ -126,7 +131,7 @@ class StreamToChat:
         return [self._chunk({"tool_calls": [start]})]
 
     def _item_done(self, data: JSON) -> list[JSON]:
-        item = data.get("item") or {}
+        item = as_dict(data.get("item"))
         if item.get("type") not in ("function_call", "custom_tool_call"):
             return []
         out: list[JSON] = []
@@ -136,7 +141,7 @@ class StreamToChat:
             call = self._call({"item_id": item.get("id"), "output_index": data.get("output_index")})
             assert call is not None
         if call.custom:
-            out.append(self._args(call.index, dumps({"input": call.buffered or item.get("input") or ""})))
+            out.append(self._args(call.index, dumps({"input": call.buffered or as_str(item.get("input"))})))
         elif not call.sent and item.get("arguments"):
             call.sent = str(item["arguments"])
             out.append(self._args(call.index, call.sent))
@@ -225,19 +230,19 @@ class StreamFromChat:
         usage = usage_of(data)
         if usage is not None:
             self._usage = usage
-        for choice in data.get("choices") or []:
+        for choice in dicts(data.get("choices")):
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
-            delta = choice.get("delta") or {}
+            delta = as_dict(choice.get("delta"))
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 out += self._text("reasoning", reasoning)
             for key in ("content", "refusal"):
                 if isinstance(delta.get(key), str) and delta[key]:
                     out += self._text("message", delta[key])
-            for pos, call in enumerate(delta.get("tool_calls") or []):
+            for pos, call in enumerate(dicts(delta.get("tool_calls"))):
                 out += self._tool(call, pos)
-            if choice.get("finish_reason"):
+            if isinstance(choice.get("finish_reason"), str):
                 self._finish = choice["finish_reason"]
         return out
 
@@ -299,8 +304,8 @@ class StreamFromChat:
 
     def _tool(self, call: JSON, pos: int) -> list[bytes]:
         out: list[bytes] = []
-        index = call.get("index", pos)
-        fn = call.get("function") or {}
+        index = call_index(call, pos)
+        fn = as_dict(call.get("function"))
         item = self._calls.get(index)
         if item is None:
             out += self._close_open()
