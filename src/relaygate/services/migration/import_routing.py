@@ -15,7 +15,7 @@ from relaygate.services.migration.changes import diff
 from relaygate.services.migration.channel_types import OPENAI, type_info
 from relaygate.services.migration.importer import Ctx, amount
 from relaygate.services.migration.mapping import mapping_entry
-from relaygate.services.migration.pricing import EXAMPLE, price_from_plan
+from relaygate.services.migration.pricing import EXAMPLE, price_from_plan, show_ratio
 from relaygate.services.migration.records import Channel
 from relaygate.services.routing_admin import RoutingAdmin, normalize_channel
 from relaygate.store import tables as t
@@ -39,7 +39,7 @@ async def groups(ctx: Ctx) -> dict[str, Any]:
             ppm = PPM
         if target in wanted and wanted[target][0] != ppm:
             ctx.warnings.append(f"groups {wanted[target][1]} and {row['source']} both map to {target} with different "
-                                f"ratios; {target} keeps {Fraction(wanted[target][0], PPM)}")
+                                f"ratios; {target} keeps {show_ratio(Fraction(wanted[target][0], PPM))}")
             continue
         wanted.setdefault(str(target), (ppm, str(row["source"])))
     for name in ctx.survey.groups:
@@ -50,17 +50,17 @@ async def groups(ctx: Ctx) -> dict[str, Any]:
     async with ctx.engine.begin() as conn:
         existing = {r.name: r for r in await conn.execute(select(t.groups).where(t.groups.c.name.in_(list(wanted))))}
         for name, (ppm, src) in sorted(wanted.items()):
-            desc = f"Imported from {ctx.source_name} group '{src}' (ratio {Fraction(ppm, PPM)})"
+            desc = f"Imported from {ctx.source_name} group '{src}' (ratio {show_ratio(Fraction(ppm, PPM))})"
             row = existing.get(name)
             if row is None:
-                ctx.changes.created("groups", name, {"multiplier": str(Fraction(ppm, PPM))})
+                ctx.changes.created("groups", name, {"multiplier": show_ratio(Fraction(ppm, PPM))})
                 if ctx.apply:
                     await conn.execute(t.groups.insert().values(
                         name=name, description=desc, models=None, multiplier_ppm=ppm, created_at=ctx.now_ms,
                         updated_at=ctx.now_ms))
             elif row.multiplier_ppm != ppm:
-                ctx.changes.updated("groups", name, {"multiplier": (str(Fraction(row.multiplier_ppm, PPM)),
-                                                                    str(Fraction(ppm, PPM)))})
+                ctx.changes.updated("groups", name, {"multiplier": (show_ratio(Fraction(row.multiplier_ppm, PPM)),
+                                                                    show_ratio(Fraction(ppm, PPM)))})
                 if ctx.apply:
                     await conn.execute(t.groups.update().where(t.groups.c.name == name).values(
                         multiplier_ppm=ppm, updated_at=ctx.now_ms))

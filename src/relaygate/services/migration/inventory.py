@@ -63,6 +63,7 @@ async def inspect_source(source: Source, units: Units, *, days: int = 30, limit:
     started = time.monotonic()
     now_s = now_s or int(time.time())
     survey = await take_survey(source)
+    units = Units(survey.ratios.quota_per_unit, units.usd_rate, units.currency)  # the source's QuotaPerUnit
     cur = units.currency
     inv: dict[str, Any] = {
         "source": {"kind": source.kind, "name": source.name, "evidence": source.evidence, "backend": source.backend,

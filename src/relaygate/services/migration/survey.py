@@ -90,6 +90,8 @@ async def take_survey(source: Source) -> Survey:
             if key not in ch.models:
                 problems.append(f"channel #{ch.id} {ch.name}: model_mapping key '{key}' is not in its model list; "
                                 f"{source.name} never routed it (ignored)")
+    if source.kind == "newapi" and ratios.typed_keys():
+        problems.append("New API ignores ratio keys of the model(type) form: " + ", ".join(ratios.typed_keys()))
     groups: dict[str, GroupFacts] = {}
     for name, ratio in ratios.group.items():
         groups[name] = GroupFacts(name, show_ratio(ratio))
