@@ -190,6 +190,14 @@ def test_stream_from_chat_closes_without_finish_reason_and_on_error() -> None:
     assert t.done and chunk["error"]["code"] == "RESOURCE_EXHAUSTED"
 
 
+def test_usage_after_the_finish_reason_still_counts() -> None:
+    t = gemini.StreamToChat(created=0)
+    t.feed(b'data: {"candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": "STOP"}]}\r\n\r\n')
+    assert t.done and t.usage is None
+    assert t.feed(b'data: {"usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1}}\n\n') == []
+    assert t.usage == Usage(3, 1) and [c["usage"]["total_tokens"] for c in t.finish()] == [4]
+
+
 def test_stream_without_alt_sse_is_one_json_array() -> None:
     data = b"".join(event_data(e) or b"" for e in events((DATA / "gemini_parallel_calls.sse").read_bytes()))
     chunks = gemini.StreamToChat(created=0).feed(b"data: [" + data + b"]\n\n")

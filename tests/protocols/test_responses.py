@@ -532,3 +532,20 @@ def test_mangled_bodies_never_crash(body: dict[str, Any]) -> None:
     to_chat(b"event: x\ndata: " + orjson.dumps(body) + b"\n\n")
     from_chat([body])
     responses.tool_routes(body)
+
+
+def test_reasoning_items_with_only_encrypted_content() -> None:
+    """Codex asks include=[reasoning.encrypted_content]: opaque reasoning has no text for the chat form."""
+    body = {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed", "model": "o4-mini",
+            "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "output": [
+                {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA"},
+                {"type": "reasoning", "id": "rs_2", "summary": [],
+                 "content": [{"type": "reasoning_text", "text": "raw thought"}]},
+                {"type": "message", "id": "m", "status": "completed", "role": "assistant",
+                 "content": [{"type": "output_text", "text": "ok", "annotations": []}]}]}
+    message = responses.response_to_chat(body)["choices"][0]["message"]
+    assert message["reasoning_content"] == "raw thought" and message["content"] == "ok"
+    chat = responses.request_to_chat({"model": "m", "include": ["reasoning.encrypted_content"], "input": [
+        {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA"},
+        {"type": "message", "role": "assistant", "content": "ok"}]}, keep_reasoning=True)
+    assert chat["messages"] == [{"role": "assistant", "content": "ok"}] and "include" not in chat

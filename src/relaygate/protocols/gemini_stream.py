@@ -65,7 +65,12 @@ class StreamToChat:
         _, data = read_event(event)
         if isinstance(data, list):  # a stream read without alt=sse arrives as one JSON array
             return [c for item in data if isinstance(item, dict) for c in self._response(item)]
-        return self._response(data) if isinstance(data, dict) and not self.done else []
+        if not isinstance(data, dict):
+            return []
+        if self.done:  # a chunk after the finish reason can only refine the usage
+            self.usage = usage_from_gemini(data.get("usageMetadata")) or self.usage
+            return []
+        return self._response(data)
 
     def _response(self, data: JSON) -> list[JSON]:
         if isinstance(data.get("error"), dict):
