@@ -74,3 +74,16 @@ def test_error_event_shape() -> None:
     out = error_event("boom", "upstream_stream_error", "req_1")
     first, done, _ = out.split(b"\n\n")
     assert orjson.loads(first[6:])["error"]["code"] == "upstream_stream_error" and done == b"data: [DONE]"
+
+
+def test_chat_to_openai_upstreams_respects_reasoning_models() -> None:
+    from relaygate.protocols.openai_dialect import request_from_chat
+
+    chat = {"model": "o4-mini", "messages": [], "max_tokens": 10, "temperature": 0.2, "reasoning_effort": "low"}
+    out = request_from_chat(chat)
+    assert out["max_completion_tokens"] == 10 and "max_tokens" not in out and "temperature" not in out
+    assert out["reasoning_effort"] == "low"
+    plain = request_from_chat({**chat, "model": "gpt-4o-mini", "stream": True})
+    assert plain["max_tokens"] == 10 and "reasoning_effort" not in plain
+    assert plain["stream_options"] == {"include_usage": True}
+    assert request_from_chat({**chat, "model": "deepseek-reasoner"})["reasoning_effort"] == "low"

@@ -15,11 +15,23 @@ def request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+REASONING_MODELS = ("o1", "o3", "o4", "gpt-5")  # want max_completion_tokens, refuse sampling knobs
+
+
 def request_from_chat(chat: dict[str, Any]) -> dict[str, Any]:
-    if chat.get("stream"):
-        options = chat.get("stream_options")
-        return {**chat, "stream_options": {**(options if isinstance(options, dict) else {}), "include_usage": True}}
-    return chat
+    out = dict(chat)
+    if out.get("stream"):
+        options = out.get("stream_options")
+        out["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+    model = str(out.get("model") or "").rsplit("/", 1)[-1]
+    if model.startswith(REASONING_MODELS):
+        if "max_tokens" in out:
+            out["max_completion_tokens"] = out.pop("max_tokens")
+        for knob in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
+            out.pop(knob, None)
+    elif model.startswith(("gpt-4", "gpt-3.5")):
+        out.pop("reasoning_effort", None)  # OpenAI's models without reasoning refuse it
+    return out
 
 
 def response_to_chat(body: dict[str, Any]) -> dict[str, Any]:

@@ -28,7 +28,14 @@ from relaygate.services.legacy import LegacyRouting, forward_legacy
 from relaygate.services.limits import Lease, LimitRule, RateLimiter
 from relaygate.services.state import GatewayState
 from relaygate.services.streaming import StreamRelay, UpstreamFailure, map_client_error
-from relaygate.services.translate import Dialects, NativePassthrough, OpenAIPassthrough, StreamStrategy, Translated
+from relaygate.services.translate import (
+    Dialects,
+    NativePassthrough,
+    OpenAIPassthrough,
+    StreamStrategy,
+    Translated,
+    caller_options,
+)
 from relaygate.services.usage import UsageWriter
 
 RETRYABLE_STATUS = frozenset({401, 402, 403, 404, 408, 409, 429})
@@ -335,14 +342,18 @@ class Relay:
         chat = {**ex.chat, "model": model, "stream": facts.stream}
         return orjson.dumps(self.dialects.get(provider.dialect).request_from_chat(chat)), headers
 
-    def stream_strategy(self, inbound: Inbound, provider: Provider, facts: RequestFacts) -> StreamStrategy:
+    def stream_strategy(self, inbound: Inbound, provider: Provider, facts: RequestFacts,
+                        data: dict[str, Any]) -> StreamStrategy:
         if provider.dialect == inbound.dialect:
             if inbound.dialect == "openai":
                 return OpenAIPassthrough(facts.include_usage)
             return NativePassthrough(self.dialects.get(inbound.dialect), facts.model)
-        return Translated(self.dialects.get(provider.dialect), self.dialects.get(inbound.dialect), facts.model)
+        caller = self.dialects.get(inbound.dialect)
+        return Translated(self.dialects.get(provider.dialect), caller, facts.model,
+                          **caller_options(inbound.dialect, caller, data))
 
-    def answer_body(self, inbound: Inbound, provider: Provider, raw: bytes, facts: RequestFacts) -> bytes:
+    def answer_body(self, inbound: Inbound, provider: Provider, raw: bytes, facts: RequestFacts,
+                    data: dict[str, Any]) -> bytes:
         if provider.dialect == inbound.dialect:
             return raw
         try:
@@ -351,7 +362,9 @@ class Relay:
             raise UpstreamFailure("bad_answer", 200, "the upstream answered with invalid JSON",
                                   retryable=True) from exc
         chat = self.dialects.get(provider.dialect).response_to_chat(upstream)
-        return orjson.dumps(self.dialects.get(inbound.dialect).response_from_chat(chat, facts.model))
+        caller = self.dialects.get(inbound.dialect)
+        return orjson.dumps(caller.response_from_chat(chat, facts.model,
+                                                      **caller_options(inbound.dialect, caller, data)))
 
     async def attempt(self, inbound: Inbound, ex: Exchange, route: Route,
                       data: dict[str, Any], facts: RequestFacts) -> Outcome:
@@ -382,7 +395,7 @@ class Relay:
                 if not first:
                     raise UpstreamFailure("empty_stream", resp.status, "the upstream closed the stream "
                                           "before sending anything", retryable=True)
-                strategy = self.stream_strategy(inbound, provider, facts)
+                strategy = self.stream_strategy(inbound, provider, facts, data)
                 stream = StreamRelay(self, resp, strategy, ex, first, facts)
                 native = provider.dialect == inbound.dialect
                 ctype = resp.headers.get("Content-Type", "text/event-stream") if native else "text/event-stream"
@@ -396,7 +409,7 @@ class Relay:
             raise
         resp.release()
         usage = provider.usage(operation, raw)
-        answer = self.answer_body(inbound, provider, raw, facts)
+        answer = self.answer_body(inbound, provider, raw, facts, data)
         if usage is not None:
             rec["prompt_tokens"] = usage.prompt_tokens
             rec["completion_tokens"] = usage.completion_tokens

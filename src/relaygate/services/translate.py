@@ -22,6 +22,13 @@ DIALECT_MODULES = {
 }
 
 
+def caller_options(dialect: str, module: ModuleType, request: dict[str, Any]) -> dict[str, Any]:
+    """What a caller's dialect needs to shape answers like its request (Codex's tool namespaces)."""
+    if dialect == "responses":
+        return {"tools": module.tool_routes(request)}
+    return {}
+
+
 class Dialects:
     """Loads each dialect module once, on first use (one instance per process, built in app.py)."""
 
@@ -112,9 +119,9 @@ class NativePassthrough:
 class Translated:
     """Upstream dialect → chat chunks → caller dialect, event by event."""
 
-    def __init__(self, upstream: ModuleType, caller: ModuleType, model: str) -> None:
+    def __init__(self, upstream: ModuleType, caller: ModuleType, model: str, **caller_options: Any) -> None:
         self.reader = upstream.StreamToChat()
-        self.writer = caller.StreamFromChat(model)
+        self.writer = caller.StreamFromChat(model, **caller_options)
         self.completion_chars = 0
         self.finished = False
 
