@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from relaygate.cli import main as cli_main
 from relaygate.services.migration.importer import run_import
+from relaygate.services.migration.plan import load_plan, save_plan
 from relaygate.services.migration.verify import verify
 from tests.harness import plan as script
 from tests.harness import running_gateway, start_fake
@@ -50,3 +57,29 @@ async def test_verify_writes_results_into_the_plan(tmp_path: Path) -> None:
     assert models["gpt-4o"]["verification"]["result"] == "fail" and models["gpt-4o"]["verification"]["why"]
     assert models["gpt-3.5-turbo"]["verification"] == {"result": "not run"}
     assert plan["verification"]["failed"][0]["model"] == "gpt-4o"
+
+
+async def test_verify_on_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = await make_backend("sqlite", tmp_path)
+    monkeypatch.setenv("RELAYGATE_LANG", "en")
+    fake = await start_fake()
+    try:
+        async with running_gateway(backend.dst_url, data_dir=str(tmp_path), unpriced_models="refuse") as gw:
+            facts, plan = await source_and_plan(backend, "oneapi", fake.base_url.removesuffix("/v1"))
+            await run_import(plan, gw.gateway.engine, gw.gateway.settings, ["openai"], apply=True)
+            await gw.gateway.state.reload()
+            path = tmp_path / "plan.yaml"
+            save_plan(plan, path)
+            cli_main._register()
+            args = ["migrate", "verify", "--plan", str(path), "--gateway", gw.root, "--admin-token",
+                    facts.admin_tokens["root"], "--models", "gpt-4o-mini,gpt-3.5-turbo", "--json"]
+            result = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: CliRunner().invoke(cli_main.app, args))
+    finally:
+        await fake.stop()
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["summary_text"] == "2 passed, 0 failed, 0 skipped"
+    assert "Results written into" in result.stderr
+    saved = load_plan(path)
+    assert saved["verification"]["passed"] == ["gpt-3.5-turbo", "gpt-4o-mini"]
+    assert {m["old_name"]: m["verification"]["result"] for m in saved["models"]}["gpt-4o-mini"] == "pass"
