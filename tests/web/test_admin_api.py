@@ -116,3 +116,11 @@ async def test_config_export_apply_round_trip(gw: Running, fake: FakeUpstream, m
     assert gw.gateway.state.snapshot.channels[2].secrets == ("sk-from-env-1234567890",)
     status, _bad = await call(gw, "POST", "/api/config/apply", data="version: 9")
     assert status == 400
+
+
+async def test_bare_admin_token_is_accepted_like_one_api_scripts_send_it(gw: Running) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.get(gw.root + "/api/keys", headers={"Authorization": gw.admin_token}) as resp:
+            assert resp.status == 200
+        async with s.get(gw.root + "/api/keys", headers={"Authorization": "rga-not-a-token"}) as resp:
+            assert resp.status == 401

@@ -16,6 +16,7 @@ from relaygate.core.keys import hash_secret
 from relaygate.services.config_io import apply_config, dump_yaml, export_config, parse_document
 from relaygate.services.usage_query import UsageFilter
 from relaygate.web.admin_billing import add_billing_routes
+from relaygate.web.admin_rollout import add_rollout_routes
 from relaygate.web.admin_support import add_support_routes
 
 
@@ -122,7 +123,8 @@ def build_admin_app(gw: Gateway) -> FastAPI:
                   docs_url="/api/docs", redoc_url=None)
 
     async def admin(authorization: str = Header("", description="Bearer <admin token>")) -> None:
-        token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+        # Bearer, or the bare token One API's management scripts send
+        token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else authorization.strip()
         if not token or hash_secret(token) not in gw.admin_hashes:
             gw.admin_hashes = await gw.accounts.admin_token_hashes()  # a token made by another process
             if not token or hash_secret(token) not in gw.admin_hashes:
@@ -138,6 +140,7 @@ def build_admin_app(gw: Gateway) -> FastAPI:
     auth = [Depends(admin)]
     add_billing_routes(app, gw, auth)  # prices, group terms, balances, statements
     add_support_routes(app, gw, auth)  # support diagnose, stats, notices; /api/v1/… base-URL mistakes
+    add_rollout_routes(app, gw, auth)  # gray rollout: legacy channel, batches, hand-overs, guard, report
 
     @app.get("/api/alerts/rules", dependencies=auth)
     async def alert_rules() -> list[dict[str, Any]]:
