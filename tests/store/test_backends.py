@@ -27,7 +27,7 @@ async def test_migrations_create_exactly_the_tables(backend_url: str) -> None:
     try:
         await upgrade(engine)
         await upgrade(engine)  # idempotent
-        assert await current_revision(engine) == "0003"
+        assert await current_revision(engine) == "0004"
         async with engine.connect() as conn:
             assert await conn.run_sync(_diff) == []
     finally:

@@ -237,3 +237,129 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# --- gray rollout (services/rollout): the old entry, batches, their history, hand-overs, evidence ---
+
+rollout_settings = Table(
+    "rollout_settings", metadata,
+    Column("id", Integer, primary_key=True),  # always 1
+    Column("base_url", String(512)),  # the old One API / New API root; null: no legacy channel
+    Column("unknown_keys", String(8), nullable=False, default="legacy"),  # legacy | reject
+    Column("source_dsn", String(1024)),  # the old database (read; written only with write_old)
+    Column("logs_dsn", String(1024)),
+    Column("write_old", Boolean, nullable=False, default=False),
+    Column("guard_seconds", Float, nullable=False, default=30.0),
+    Column("updated_by", String(128)),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+rollout_batches = Table(
+    "rollout_batches", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("position", Integer, nullable=False),
+    Column("description", Text),
+    Column("selector", JSON, nullable=False),  # owners, keys, environments, percent, rest
+    Column("switch_at", BigInteger),  # planned switch time
+    Column("rollback_deadline", BigInteger),
+    Column("rollback_window_ms", BigInteger),  # deadline = first switch + window, when no fixed deadline
+    Column("conditions", JSON, nullable=False),
+    Column("window_seconds", Integer, nullable=False),
+    Column("min_requests", Integer, nullable=False),
+    Column("baseline_days", Integer, nullable=False),
+    Column("auto_rollback", Boolean, nullable=False, default=False),
+    Column("state", String(16), nullable=False),  # planned switched observing completed rolled_back
+    Column("switches", Integer, nullable=False, default=0),
+    Column("rollbacks", Integer, nullable=False, default=0),
+    Column("switched_at", BigInteger),
+    Column("first_switched_at", BigInteger),
+    Column("completed_at", BigInteger),
+    Column("created_by", String(128)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+rollout_transitions = Table(  # append-only: who moved which batch, when and why
+    "rollout_transitions", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("batch_id", Integer, nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("detail", JSON),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_rollout_transitions_batch", "batch_id", "id"),
+)
+
+rollout_members = Table(  # owners frozen into a batch at its first switch; an owner is in one batch
+    "rollout_members", metadata,
+    Column("owner_id", String(32), primary_key=True),
+    Column("batch_id", Integer, nullable=False),
+    Column("joined_at", BigInteger, nullable=False),
+    Index("ix_rollout_members_batch", "batch_id"),
+)
+
+rollout_handovers = Table(  # balance hand-over steps per owner: syncs booked, old-quota writes
+    "rollout_handovers", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("batch_id", Integer, nullable=False),
+    Column("owner_id", String(32), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),  # sync | write
+    Column("cause", String(16), nullable=False),  # switch rollback complete sync
+    Column("old_user_id", BigInteger, nullable=False),
+    Column("old_quota", BigInteger),  # the old quota read (sync) or before the write
+    Column("delta_quota", BigInteger),  # write: quota units added to the old quota
+    Column("amount", BigInteger, nullable=False, default=0),  # nanos booked in relaygate's ledger
+    Column("state", String(16), nullable=False),  # done pending writing written confirmed skipped failed
+    Column("request_id", String(40), nullable=False),
+    Column("note", Text),
+    Column("actor", String(128)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("owner_id", "seq", name="uq_rollout_handover_seq"),
+    Index("ix_rollout_handovers_batch", "batch_id", "id"),
+)
+
+rollout_trips = Table(  # guard conditions that tripped, once per batch, switch and class
+    "rollout_trips", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("batch_id", Integer, nullable=False),
+    Column("switch_no", Integer, nullable=False),
+    Column("error_class", String(24), nullable=False),
+    Column("rate", Float, nullable=False),
+    Column("baseline", Float),
+    Column("threshold", String(64), nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("action", String(16), nullable=False),  # alerted rolled_back window_closed
+    Column("message", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("batch_id", "switch_no", "error_class", name="uq_rollout_trip"),
+)
+
+rollout_disputes = Table(
+    "rollout_disputes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner_id", String(32), nullable=False),
+    Column("batch_id", Integer),
+    Column("note", Text, nullable=False),
+    Column("status", String(16), nullable=False, default="open"),  # open | resolved
+    Column("resolution", Text),
+    Column("created_by", String(128)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger),
+)
+
+rollout_checklist = Table(  # retiring the old entry: documents, screenshots, support macros, base URL
+    "rollout_checklist", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("item", Text, nullable=False),
+    Column("owner", String(128), nullable=False),
+    Column("done", Boolean, nullable=False, default=False),
+    Column("note", Text),
+    Column("done_by", String(128)),
+    Column("done_at", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+)
