@@ -25,6 +25,7 @@ from relaygate.services.limits import RateLimiter
 from relaygate.services.pricing_admin import PricingAdmin
 from relaygate.services.prober import Prober
 from relaygate.services.relay import Relay
+from relaygate.services.rollout.service import Rollout
 from relaygate.services.routing_admin import RoutingAdmin
 from relaygate.services.setup import FirstRun, first_run
 from relaygate.services.state import GatewayState
@@ -81,6 +82,7 @@ class Gateway:
     supervisor: Supervisor = field(default_factory=Supervisor)
     session: aiohttp.ClientSession | None = None
     relay: Relay | None = None
+    rollout: Rollout | None = None
     demo: FakeUpstream | None = None
     first_run: FirstRun | None = None
     admin_hashes: set[str] = field(default_factory=set)
@@ -121,9 +123,11 @@ class Gateway:
                                          enable_cleanup_closed=True, family=socket.AF_UNSPEC)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
                                              skip_auto_headers=("User-Agent",), cookie_jar=aiohttp.DummyCookieJar())
+        self.rollout = rollout = Rollout(self.engine, s)  # decides which keys still go to the old entry
+        await rollout.routing.reload()
         self.relay = Relay(s, self.state, self.providers, self.session, self.health, self.usage,
                            billing=self.billing, alerts=self.alerts,
-                           limiter=RateLimiter(self.counters) if s.limits else None)
+                           limiter=RateLimiter(self.counters) if s.limits else None, legacy=rollout.routing)
         prober = Prober(self.state, self.health, self.providers, self.session, self.engine,
                         s.probe_interval_seconds)
         if s.gc_tuning:
@@ -131,6 +135,7 @@ class Gateway:
         self.supervisor.start("config-sync", self._sync_loop)
         self.supervisor.start("usage-writer", self.usage.run)
         self.supervisor.start("channel-health", prober.run)
+        self.supervisor.start("rollout-guard", lambda: rollout.guard.run(lambda: self.session))
         if self.billing is not None:
             self.supervisor.start("balance-sync", lambda: self.balance_sync.run(lambda: self.state.snapshot))
             self.supervisor.start("expired-holds", self._expire_holds)

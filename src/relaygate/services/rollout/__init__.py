@@ -1,0 +1,1 @@
+"""Gray rollout off One API / New API: legacy channel, batches, balance hand-over, guard, report."""

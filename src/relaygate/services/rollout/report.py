@@ -1,0 +1,107 @@
+"""The rollout report as data: per batch state, owners, error rates before and after, residual traffic, money."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relaygate.core.clock import iso, now_ms
+from relaygate.core.money import format_amount
+from relaygate.core.settings import Settings
+from relaygate.services.rollout import repo
+from relaygate.services.rollout.batches import Planner
+from relaygate.services.rollout.evidence import Evidence
+from relaygate.services.rollout.guard import baseline_rates, old_log_rates
+from relaygate.services.rollout.model import REPORT_CLASSES, Batch
+from relaygate.services.rollout.rates import daily_routes, mapping_stats, route_counts, usage_rates
+from relaygate.store import tables as t
+
+DAY_MS = 86_400_000
+
+
+async def build_report(engine: AsyncEngine, settings: Settings, days: int = 30) -> dict[str, Any]:
+    """Everything ``rollout report`` shows, as JSON-ready data (charts and Markdown are drawn from it)."""
+    now = now_ms()
+    planner = Planner(engine, settings)
+    evidence = Evidence(engine)
+    summaries = {s["id"]: s for s in await planner.status()}
+    async with engine.connect() as conn:
+        legacy = await repo.read_settings(conn)
+        batches = await repo.load_batches(conn)
+        owners = await repo.eligible_owners(conn)
+        days_routes = await daily_routes(conn, now - days * DAY_MS)
+        last_day = await route_counts(conn, None, now - DAY_MS)
+        native = repo.native_owners(batches) & set(owners)
+        disputes = await evidence.disputes()
+    out_batches = []
+    for batch in batches:
+        out_batches.append(await _batch_report(engine, settings, legacy, batch, summaries[batch.id], planner,
+                                               disputes, now))
+    checklist = await evidence.checklist()
+    return {
+        "generated_at": iso(now), "currency": settings.currency,
+        "legacy": {**legacy.view(), "imported_owners": len(owners), "native_owners": len(native),
+                   "owner_share_switched": round(len(native) / len(owners), 4) if owners else None},
+        "residual": {"last_24h": {"native": last_day.get("native", 0), "legacy": last_day.get("legacy", 0)},
+                     "per_day": days_routes},
+        "batches": out_batches,
+        "disputes": {"total": len(disputes), "open": sum(1 for d in disputes if d["status"] == "open"),
+                     "items": disputes},
+        "checklist": {"items": checklist, "done": sum(1 for c in checklist if c["done"]), "total": len(checklist)},
+    }
+
+
+async def _batch_report(engine: AsyncEngine, settings: Settings, legacy: repo.LegacySettings, batch: Batch,
+                        summary: dict[str, Any], planner: Planner, disputes: list[dict[str, Any]],
+                        now: int) -> dict[str, Any]:
+    members = sorted(batch.members)
+    view: dict[str, Any] = {**summary, "description": batch.description}
+    if batch.switched_at is None:  # never switched: its legacy traffic so far is all there is
+        view.update({"before": None, "after": None, "residual": None, "mapping": None})
+    else:
+        until = batch.completed_at if batch.state == "completed" else None
+        before = await baseline_rates(engine, settings, batch)
+        async with engine.connect() as conn:
+            after = await usage_rates(conn, members, batch.switched_at, until, "native")
+            residual = await usage_rates(conn, members, batch.switched_at, None, "legacy")
+            mapping = await mapping_stats(conn, members, batch.switched_at, until)
+        view["before"] = before.view()
+        view["after"] = after.view()
+        view["change"] = {c: round(after.rate(c) - before.rate(c), 6) for c in (*REPORT_CLASSES, "403", "5xx")}
+        native_since = batch.switched_at if batch.state != "rolled_back" else None
+        old_logs = None
+        if native_since is not None and legacy.source_dsn:
+            logs = await old_log_rates(settings, legacy, members, native_since, None)
+            old_logs = None if logs is None else logs.requests
+        view["residual"] = {
+            "forwarded_by_relaygate_since_switch": residual.requests if native_since is not None else None,
+            "old_entry_requests_since_switch": old_logs,
+            "note": "old-entry requests are callers still using the old base URL directly (from its logs)"
+            if old_logs is not None else "old logs not readable: configure --source/--logs-source"}
+        view["mapping"] = mapping
+    async with engine.connect() as conn:
+        view["history"] = await planner.history_rows(conn, batch.id)
+        trips = (await conn.execute(select(t.rollout_trips).where(t.rollout_trips.c.batch_id == batch.id)
+                                    .order_by(t.rollout_trips.c.id))).all()
+        H = t.rollout_handovers
+        money = dict((await conn.execute(select(H.c.kind, func.coalesce(func.sum(H.c.amount), 0))
+                                          .where(H.c.batch_id == batch.id).group_by(H.c.kind))).all())
+        states: dict[str, int] = dict((await conn.execute(select(H.c.state, func.count()).where(
+            H.c.batch_id == batch.id, H.c.kind == "write").group_by(H.c.state))).all())
+    view["trips"] = [{"time": iso(r.created_at), "switch": r.switch_no, "class": r.error_class,
+                      "rate": r.rate, "baseline": r.baseline, "threshold": r.threshold, "requests": r.requests,
+                      "action": r.action} for r in trips]
+    booked = int(money.get("sync", 0))
+    moved = int(money.get("write", 0))
+    view["handover"] = {"booked_old_spend": booked, "booked_old_spend_text": format_amount(booked, settings.currency),
+                        "moved": moved, "moved_text": format_amount(moved, settings.currency),
+                        "writes": {k: int(v) for k, v in states.items()},
+                        "open_writes": int(states.get("pending", 0)) + int(states.get("writing", 0))
+                        + int(states.get("failed", 0))}
+    mine = [d for d in disputes if d["batch"] == batch.name]
+    view["disputes"] = {"total": len(mine), "open": sum(1 for d in mine if d["status"] == "open")}
+    view["rollback_open"] = summary["rollback_open"]
+    view["age_days"] = round((now - batch.switched_at) / DAY_MS, 2) if batch.switched_at else None
+    return view

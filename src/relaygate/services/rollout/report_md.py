@@ -1,0 +1,160 @@
+"""The rollout report in Markdown, in English or Simplified Chinese, with the charts linked as images."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from relaygate.services.rollout.model import CLASS_TITLES, REPORT_CLASSES
+
+T: dict[str, tuple[str, str]] = {
+    "title": ("Gray rollout report", "灰度切换报告"),
+    "generated": ("Generated {time}.", "生成时间：{time}。"),
+    "legacy": ("Old entry", "旧入口"),
+    "legacy.line": ("Old entry {url} ({state}); unknown keys: {unknown}; old database: {source}; "
+                    "writes to the old quota: {write}.",
+                    "旧入口 {url}（{state}）；未知密钥：{unknown}；旧数据库：{source}；写入旧额度：{write}。"),
+    "active": ("active", "启用"), "inactive": ("retired", "已下线"),
+    "owners.line": ("{native} of {total} imported owners are served natively ({share}).",
+                    "{total} 个导入负责人中已有 {native} 个由新入口直接服务（{share}）。"),
+    "residual.line": ("Last 24 h: {legacy} requests still forwarded to the old entry, {native} served natively.",
+                      "最近 24 小时：仍有 {legacy} 个请求转发到旧入口，{native} 个由新入口直接服务。"),
+    "batches": ("Batches", "批次"),
+    "col.batch": ("batch", "批次"), "col.state": ("state", "状态"), "col.owners": ("owners", "负责人"),
+    "col.keys": ("keys", "密钥"), "col.share": ("share", "占比"), "col.switched": ("switched at", "切换时间"),
+    "col.deadline": ("rollback deadline", "回滚截止"), "col.rollbacks": ("rollbacks", "回滚次数"),
+    "col.disputes": ("disputes", "余额争议"), "col.class": ("class", "类别"), "col.before": ("before", "切换前"),
+    "col.after": ("after", "切换后"), "col.change": ("change", "变化"), "col.time": ("time", "时间"),
+    "col.move": ("move", "变更"), "col.who": ("who", "操作人"), "col.why": ("why", "原因"),
+    "col.item": ("item", "事项"), "col.owner": ("owner", "负责人"), "col.done": ("done", "完成"),
+    "col.note": ("note", "备注"),
+    "rates": ("Error rates before and after", "切换前后错误率"),
+    "rates.sources": ("Before: {before} ({breq} requests). After: native requests since the switch ({areq}).",
+                      "切换前：{before}（{breq} 个请求）。切换后：切换以来的新入口请求（{areq} 个）。"),
+    "not_switched": ("Not switched yet: its owners are still served by the old entry.",
+                     "尚未切换：其负责人仍由旧入口服务。"),
+    "residual": ("Residual old-entry traffic", "旧入口残留流量"),
+    "residual.batch": ("Forwarded by relaygate since the switch: {fwd}. Requests reaching the old entry directly "
+                       "since the switch (old logs): {old}.",
+                       "切换以来经 relaygate 转发：{fwd}。切换以来直接访问旧入口的请求（旧系统日志）：{old}。"),
+    "mapping": ("Model mapping", "模型映射"),
+    "mapping.line": ("{resolved} of {total} requests named a model the mapping table knows ({rate}); {mapped} went "
+                     "through an alias or a renamed upstream model ({mrate}).",
+                     "{total} 个请求中有 {resolved} 个使用了映射表中存在的模型（{rate}）；{mapped} 个经过别名或上游改名"
+                     "（{mrate}）。"),
+    "mapping.missing": ("Unresolved model names: {names}.", "未能解析的模型名：{names}。"),
+    "money": ("Balance hand-over", "余额交接"),
+    "money.line": ("Old-system spend booked here: {booked}; moved between the systems: {moved}; old-quota changes "
+                   "still open: {open}.",
+                   "记入本系统的旧系统消费：{booked}；两系统之间转移的余额：{moved}；尚未完成的旧额度变更：{open}。"),
+    "trips": ("Guard trips", "守护触发"),
+    "history": ("History", "历史"),
+    "charts": ("Charts", "图表"),
+    "chart.error_rates": ("Error rates per class before and after each switch", "各批次切换前后各类错误率"),
+    "chart.residual_traffic": ("Requests per day by route (legacy = still forwarded to the old entry)",
+                               "按路由统计的每日请求数（legacy = 仍转发到旧入口）"),
+    "chart.owner_share": ("Owners per batch", "各批次负责人占比"),
+    "disputes": ("Balance disputes", "余额争议"),
+    "disputes.line": ("{total} raised, {open} open.", "共 {total} 起，{open} 起未解决。"),
+    "checklist": ("Retirement checklist", "旧入口下线清单"),
+    "checklist.line": ("{done} of {total} done.", "已完成 {done}/{total}。"),
+    "yes": ("yes", "是"), "no": ("no", "否"), "none": ("none", "无"), "unknown": ("unknown", "未知"),
+    "open": ("open", "可回滚"), "closed": ("closed", "已关闭"),
+}
+
+
+def _t(lang: str, key: str, **kw: Any) -> str:
+    en, zh = T[key]
+    return (zh if lang == "zh-CN" else en).format(**kw)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None or value == "" else str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return [*out, ""]
+
+
+def render(report: dict[str, Any], lang: str = "en", charts: dict[str, str] | None = None) -> str:
+    def L(key: str, **kw: Any) -> str:
+        return _t(lang, key, **kw)
+
+    legacy = report["legacy"]
+    lines = [f"# {L('title')}", "", L("generated", time=report["generated_at"]), "", f"## {L('legacy')}", ""]
+    lines += [L("legacy.line", url=legacy["base_url"] or "-", state=L("active" if legacy["active"] else "inactive"),
+                unknown=legacy["unknown_keys"], source=legacy["source"] or L("none"),
+                write=L("yes" if legacy["write_old"] else "no")), ""]
+    lines += [L("owners.line", native=legacy["native_owners"], total=legacy["imported_owners"],
+                share=_pct(legacy["owner_share_switched"])), ""]
+    last = report["residual"]["last_24h"]
+    lines += [L("residual.line", legacy=last["legacy"], native=last["native"]), "", f"## {L('batches')}", ""]
+    lines += _table([L(f"col.{c}") for c in ("batch", "state", "owners", "keys", "share", "switched", "deadline",
+                                             "rollbacks", "disputes")],
+                    [[b["name"], b["state"], b["owners"], b["keys"], _pct(b["owner_share"]), b["switched_at"],
+                      f"{b['rollback_deadline'] or '-'} ({L('open' if b['rollback_open'] else 'closed')})",
+                      b["rollbacks"], f"{b['disputes']['open']}/{b['disputes']['total']}"] for b in report["batches"]])
+    for b in report["batches"]:
+        lines += _batch(b, lang, L)
+    if charts:
+        lines += [f"## {L('charts')}", ""]
+        for name, file in charts.items():
+            lines += [f"![{L('chart.' + name)}]({file})", "", f"*{L('chart.' + name)}*", ""]
+    disputes = report["disputes"]
+    lines += [f"## {L('disputes')}", "", L("disputes.line", total=disputes["total"], open=disputes["open"]), ""]
+    if disputes["items"]:
+        lines += _table([L("col.owner"), L("col.batch"), L("col.state"), L("col.note"), L("col.time")],
+                        [[d["owner"] or d["owner_id"], d["batch"], d["status"], d["note"], d["time"]]
+                         for d in disputes["items"]])
+    check = report["checklist"]
+    lines += [f"## {L('checklist')}", "", L("checklist.line", done=check["done"], total=check["total"]), ""]
+    lines += _table([L("col.item"), L("col.owner"), L("col.done"), L("col.note")],
+                    [[f"[{c['kind']}] {c['item']}", c["owner"], f"✅ {c['done_at']}" if c["done"] else "⬜",
+                      c["note"]] for c in check["items"]])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _batch(b: dict[str, Any], lang: str, L: Callable[..., str]) -> list[str]:
+    lines = [f"### {b['name']} — {b['state']}", "", f"{b['selector']}" + (f" — {b['description']}"
+                                                                           if b.get("description") else ""), ""]
+    if b.get("after") is None:
+        lines += [L("not_switched"), ""]
+    else:
+        before, after = b["before"], b["after"]
+        lines += [f"**{L('rates')}**", "", L("rates.sources", before=before["source"], breq=before["requests"],
+                                              areq=after["requests"]), ""]
+        if before.get("note"):
+            lines += [f"> {before['note']}", ""]
+        idx = 1 if lang == "zh-CN" else 0
+        lines += _table([L("col.class"), L("col.before"), L("col.after"), L("col.change")],
+                        [[CLASS_TITLES[c][idx], _pct(before["rates"][c]), _pct(after["rates"][c]),
+                          f"{100 * b['change'][c]:+.2f} pt"] for c in (*REPORT_CLASSES, "403", "5xx")])
+        res = b["residual"]
+        lines += [f"**{L('residual')}**", "", L("residual.batch",
+                                                fwd=_cell(res["forwarded_by_relaygate_since_switch"]),
+                                                old=_cell(res["old_entry_requests_since_switch"])), ""]
+        m = b["mapping"]
+        lines += [f"**{L('mapping')}**", "", L("mapping.line", resolved=m["resolved"], total=m["requests"],
+                                                rate=_pct(m["resolved_rate"]), mapped=m["via_mapping"],
+                                                mrate=_pct(m["via_mapping_rate"])), ""]
+        if m["unresolved_models"]:
+            lines += [L("mapping.missing", names=", ".join(f"{k} ({v})" for k, v in m["unresolved_models"].items())),
+                      ""]
+    h = b["handover"]
+    lines += [f"**{L('money')}**", "", L("money.line", booked=h["booked_old_spend_text"], moved=h["moved_text"],
+                                          open=h["open_writes"]), ""]
+    if b["trips"]:
+        lines += [f"**{L('trips')}**", ""]
+        lines += _table([L("col.time"), L("col.class"), L("col.after"), L("col.before"), L("col.why")],
+                        [[tr["time"], tr["class"], _pct(tr["rate"]), _pct(tr["baseline"]),
+                          f"{tr['threshold']} → {tr['action']}"] for tr in b["trips"]])
+    lines += [f"**{L('history')}**", ""]
+    lines += _table([L("col.time"), L("col.move"), L("col.who"), L("col.why")],
+                    [[h["time"], f"{h['from'] or '∅'} → {h['to']}", h["actor"], h["reason"]] for h in b["history"]])
+    return lines
