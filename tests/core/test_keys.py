@@ -47,3 +47,15 @@ def test_redact_removes_secrets_from_upstream_text() -> None:
     assert "abcdefghijklmnopqrstuvwx" not in out and "abcdefghijklmnopqrstu" not in out
     assert "AIzaSyA1234567890abcdefghijklmn" not in out and "Z" * 48 not in out
     assert out.startswith("Incorrect API key provided: ")
+
+
+def test_request_ids_sort_by_time_and_are_unique() -> None:
+    import time
+
+    from relaygate.core.ids import request_id
+
+    first = request_id()
+    time.sleep(0.002)
+    ids = [request_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000 and all(first < i for i in ids)
+    assert all(len(i) == 25 and i.startswith("req_") for i in ids)

@@ -6,23 +6,10 @@ import os
 import secrets
 import time
 
-_B32 = "0123456789abcdefghjkmnpqrstvwxyz"
-
 
 def request_id() -> str:
-    """``req_`` + 10 chars of millisecond time + 10 random chars (Crockford base32), sortable."""
-    ms = time.time_ns() // 1_000_000
-    rnd = int.from_bytes(os.urandom(7), "big")
-    out = []
-    for _ in range(10):
-        out.append(_B32[ms & 31])
-        ms >>= 5
-    head = "".join(reversed(out))
-    tail = []
-    for _ in range(10):
-        tail.append(_B32[rnd & 31])
-        rnd >>= 5
-    return "req_" + head + "".join(tail)
+    """``req_`` + 11 hex digits of millisecond time + 10 random hex digits: sortable, unique, cheap."""
+    return f"req_{time.time_ns() // 1_000_000:011x}{os.urandom(5).hex()}"
 
 
 def short_id(prefix: str) -> str:

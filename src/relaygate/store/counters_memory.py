@@ -180,10 +180,12 @@ class MemoryCounters:
     async def concurrency_take(self, name: str, limit: int, lease_id: str, ttl_seconds: float) -> bool:
         now = self._clock()
         leases = self._leases.setdefault(name, {})
-        for expired in [lease for lease, expires in leases.items() if expires <= now]:
-            del leases[expired]
         if lease_id not in leases and len(leases) >= limit:
-            return False
+            # only when full does it pay to look for leases a lost request never gave back
+            for expired in [lease for lease, expires in leases.items() if expires <= now]:
+                del leases[expired]
+            if len(leases) >= limit:
+                return False
         leases[lease_id] = now + ttl_seconds
         return True
 
