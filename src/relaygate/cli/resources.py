@@ -20,5 +20,6 @@ def register(app: typer.Typer) -> None:
                       ("channels", channels_app), ("models", models_app), ("logs", logs_app),
                       ("config", config_app), ("balance", balance_app), ("prices", prices_app),
                       ("migrate", __import__("relaygate.cli.migrate", fromlist=["migrate_app"]).migrate_app),
-                      ("alerts", alerts_app), *SUPPORT_COMMANDS):
+                      ("alerts", alerts_app), *SUPPORT_COMMANDS,
+                      ("rollout", __import__("relaygate.cli.rollout", fromlist=["rollout_app"]).rollout_app)):
         app.add_typer(sub, name=name)
