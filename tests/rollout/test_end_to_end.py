@@ -93,8 +93,9 @@ async def test_plan_switch_trip_rollback_switch_complete(world: World) -> None:
     report = await world.api("GET", "/api/rollout/report")
     internal = report["batches"][0]
     assert internal["rollbacks"] == 1 and internal["trips"][0]["action"] == "rolled_back"
-    assert [h["to"] for h in internal["history"]] == ["planned", "switched", "observing", "rolled_back",
-                                                      "switched", "completed"]
+    moves = [h["to"] for h in internal["history"]]
+    assert moves[:5] == ["planned", "switched", "observing", "rolled_back", "switched"]
+    assert moves[5:] in (["completed"], ["observing", "completed"])  # the guard may have watched it again
     balances = {u: await world.balance(world.owner(u)) for u in ("alice", "bob", "carol")}
     source = await Source.open(str(world.src), str(world.logs))
     try:

@@ -146,7 +146,7 @@ class Planner:
                     created_at=now, **values))
                 batch = Batch.from_row((await conn.execute(select(t.rollout_batches).where(
                     t.rollout_batches.c.name == name))).one())
-                await repo.add_transition(conn, batch, "planned", actor, "planned", {"selector": sel.text()},
+                await repo.add_transition(conn, batch, "planned", actor, "planned / 已计划", {"selector": sel.text()},
                                           from_state=None)
             else:
                 if row.state != "planned":
@@ -154,7 +154,8 @@ class Planner:
                                        f"批次 '{name}' 当前为 {row.state}；只有计划中的批次可以修改。", status=409)
                 await conn.execute(t.rollout_batches.update().where(t.rollout_batches.c.id == row.id).values(**values))
                 batch = Batch.from_row(row)
-                await repo.add_transition(conn, batch, "planned", actor, "plan changed", {"selector": sel.text()})
+                await repo.add_transition(conn, batch, "planned", actor, "plan changed / 计划已修改",
+                                          {"selector": sel.text()})
             await repo.bump(conn)
         return await self.show(name)
 
@@ -172,6 +173,7 @@ class Planner:
         deadline = b.deadline()
         keys = sum(len(owners[o].key_ids) for o in members if o in owners)
         return {"id": b.id, "name": b.name, "state": b.state, "selector": b.selector.text(),
+                "selector_zh": b.selector.text("zh-CN"),
                 "owners": len(members), "keys": keys, "owner_share": round(len(members) / total, 4),
                 "switch_at": iso(b.switch_at), "due": b.state == "planned" and b.switch_at is not None
                 and b.switch_at <= now, "switched_at": iso(b.switched_at), "switches": b.switches,

@@ -9,7 +9,7 @@ from relaygate.services.rollout.model import REPORT_CLASSES
 
 # Chart text stays in English and class codes: the container has no CJK font, and a chart with
 # missing glyphs is worse than one in English. The Markdown around each chart is translated.
-COLORS = {"before": "#8da0cb", "after": "#fc8d62", "native": "#66c2a5", "legacy": "#e78ac3"}
+COLORS = {"before": "#8da0cb", "after": "#fc8d62", "all": "#fdbf6f", "native": "#66c2a5", "legacy": "#e78ac3"}
 
 
 def _plt() -> Any:
@@ -27,20 +27,24 @@ def error_rates(report: dict[str, Any], path: Path) -> Path | None:
     if not batches:
         return None
     plt = _plt()
-    fig, axes = plt.subplots(len(batches), 1, figsize=(8, 2.6 * len(batches)), squeeze=False)
-    width = 0.38
+    classes = (*REPORT_CLASSES, "403", "5xx")
+    fig, axes = plt.subplots(len(batches), 1, figsize=(8.5, 2.8 * len(batches)), squeeze=False)
+    width = 0.27
     for ax, b in zip(axes[:, 0], batches, strict=True):
-        xs = range(len(REPORT_CLASSES))
-        before = [100 * b["before"]["rates"][c] for c in REPORT_CLASSES]
-        after = [100 * b["after"]["rates"][c] for c in REPORT_CLASSES]
-        ax.bar([x - width / 2 for x in xs], before, width, label=f"before ({b['before']['requests']} req)",
-               color=COLORS["before"])
-        ax.bar([x + width / 2 for x in xs], after, width, label=f"after ({b['after']['requests']} req)",
-               color=COLORS["after"])
-        ax.set_xticks(list(xs), [c.replace("model_not_found", "model n/f") for c in REPORT_CLASSES])
+        xs = list(range(len(classes)))
+        series = (("before", b["before"], f"before ({b['before']['requests']} req)"),
+                  ("after", b["after"], f"after latest switch ({b['after']['requests']} req)"),
+                  ("all", b["after_all_switches"], f"all native periods ({b['after_all_switches']['requests']} req)"))
+        top = 0.0
+        for i, (key, data, label) in enumerate(series):
+            values = [100 * data["rates"][c] for c in classes]
+            top = max(top, *values)
+            ax.bar([x + (i - 1) * width for x in xs], values, width, label=label, color=COLORS[key])
+        ax.set_ylim(0, max(1.0, top * 1.25))
+        ax.set_xticks(xs, [c.replace("model_not_found", "model n/f") for c in classes])
         ax.set_ylabel("% of requests")
-        ax.set_title(f"{b['name']} ({b['state']})", fontsize=10)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.set_title(f"{b['name']} ({b['state']}, {b['rollbacks']} rollback(s))", fontsize=10)
+        ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

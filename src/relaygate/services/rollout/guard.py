@@ -97,7 +97,8 @@ class Guard:
         if batch.state == "switched":
             try:
                 await self.mover.observe(batch.id, GUARD, f"{after.requests} requests since the switch; watching "
-                                                          "error rates against the baseline")
+                                                          "error rates against the baseline / 切换后已有 "
+                                                          f"{after.requests} 个请求，开始对照基线观察错误率")
                 batch.state = "observing"
             except InvalidInput:
                 pass  # another worker or the operator moved it first
@@ -144,7 +145,8 @@ class Guard:
             try:
                 await self.mover.rollback(batch.id, GUARD, "; ".join(
                     f"{tr.condition.text()} tripped: {tr.rate:.2%} vs baseline {tr.baseline:.2%} over "
-                    f"{tr.requests} requests" for tr in fresh))
+                    f"{tr.requests} requests / 触发 {tr.condition.text()}：{tr.rate:.2%}，基线 {tr.baseline:.2%}，"
+                    f"共 {tr.requests} 个请求" for tr in fresh))
             except InvalidInput as exc:
                 log.warning("guard could not roll back %s: %s", batch.name, exc.en)
                 return f"rollback refused: {exc.en}"

@@ -180,22 +180,25 @@ class Selector:
             filters.append(stable_percent(owner.id) < self.percent)
         return bool(filters) and all(filters)
 
-    def text(self) -> str:
+    def text(self, lang: str = "en") -> str:
+        zh = lang == "zh-CN"
         parts = []
         if self.owners:
-            parts.append("owners " + ", ".join(self.owners))
+            parts.append(("负责人 " if zh else "owners ") + ", ".join(self.owners))
         if self.keys:
-            parts.append("keys " + ", ".join(self.keys))
+            parts.append(("密钥 " if zh else "keys ") + ", ".join(self.keys))
         filters = []
         if self.environments:
-            filters.append("all keys in " + "/".join(self.environments))
+            envs = "/".join(self.environments)
+            filters.append(f"密钥全部属于 {envs} 环境" if zh else f"all keys in {envs}")
         if self.percent is not None:
-            filters.append(f"{self.percent:g}% of owners (stable hash)")
+            filters.append(f"按稳定哈希选取 {self.percent:g}% 的负责人" if zh else
+                           f"{self.percent:g}% of owners (stable hash)")
         if filters:
-            parts.append(" and ".join(filters))
+            parts.append((" 且 " if zh else " and ").join(filters))
         if self.rest:
-            parts.append("every owner not in an earlier batch")
-        return "; ".join(parts)
+            parts.append("之前批次未包含的所有负责人" if zh else "every owner not in an earlier batch")
+        return ("；" if zh else "; ").join(parts)
 
 
 @dataclass(slots=True)

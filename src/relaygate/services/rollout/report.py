@@ -63,18 +63,27 @@ async def _batch_report(engine: AsyncEngine, settings: Settings, legacy: repo.Le
     else:
         until = batch.completed_at if batch.state == "completed" else None
         before = await baseline_rates(engine, settings, batch)
+        first = batch.first_switched_at or batch.switched_at
         async with engine.connect() as conn:
             after = await usage_rates(conn, members, batch.switched_at, until, "native")
+            after_all = await usage_rates(conn, members, first, until, "native")
             residual = await usage_rates(conn, members, batch.switched_at, None, "legacy")
             mapping = await mapping_stats(conn, members, batch.switched_at, until)
         view["before"] = before.view()
-        view["after"] = after.view()
+        view["after"] = after.view()  # since the latest switch
+        view["after_all_switches"] = after_all.view()  # every native period, failed ones included
         view["change"] = {c: round(after.rate(c) - before.rate(c), 6) for c in (*REPORT_CLASSES, "403", "5xx")}
         native_since = batch.switched_at if batch.state != "rolled_back" else None
         old_logs = None
         if native_since is not None and legacy.source_dsn:
-            logs = await old_log_rates(settings, legacy, members, native_since, None)
-            old_logs = None if logs is None else logs.requests
+            # old logs count whole seconds: start at the first whole second after the switch; requests
+            # relaygate itself forwarded (a worker that had not reloaded yet) are not the callers' doing
+            since_s = -(-native_since // 1000)
+            logs = await old_log_rates(settings, legacy, members, since_s * 1000, None)
+            if logs is not None:
+                async with engine.connect() as conn:
+                    forwarded = await usage_rates(conn, members, since_s * 1000, None, "legacy")
+                old_logs = max(logs.requests - forwarded.requests, 0)
         view["residual"] = {
             "forwarded_by_relaygate_since_switch": residual.requests if native_since is not None else None,
             "old_entry_requests_since_switch": old_logs,
@@ -94,8 +103,9 @@ async def _batch_report(engine: AsyncEngine, settings: Settings, legacy: repo.Le
                       "rate": r.rate, "baseline": r.baseline, "threshold": r.threshold, "requests": r.requests,
                       "action": r.action} for r in trips]
     booked = int(money.get("sync", 0))
-    moved = int(money.get("write", 0))
-    view["handover"] = {"booked_old_spend": booked, "booked_old_spend_text": format_amount(booked, settings.currency),
+    moved = -int(money.get("write", 0))  # import side of the writes: negative = the old quota went down
+    view["handover"] = {"rows": sum(int(v) for v in states.values()) + (1 if money else 0),
+                        "booked_old_spend": booked, "booked_old_spend_text": format_amount(booked, settings.currency),
                         "moved": moved, "moved_text": format_amount(moved, settings.currency),
                         "writes": {k: int(v) for k, v in states.items()},
                         "open_writes": int(states.get("pending", 0)) + int(states.get("writing", 0))

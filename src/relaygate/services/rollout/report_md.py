@@ -24,7 +24,9 @@ T: dict[str, tuple[str, str]] = {
     "col.keys": ("keys", "密钥"), "col.share": ("share", "占比"), "col.switched": ("switched at", "切换时间"),
     "col.deadline": ("rollback deadline", "回滚截止"), "col.rollbacks": ("rollbacks", "回滚次数"),
     "col.disputes": ("disputes", "余额争议"), "col.class": ("class", "类别"), "col.before": ("before", "切换前"),
-    "col.after": ("after", "切换后"), "col.change": ("change", "变化"), "col.time": ("time", "时间"),
+    "col.after": ("after", "切换后"),
+    "col.after_all": ("all native periods", "全部切换期"), "col.change": ("change", "变化"),
+    "col.time": ("time", "时间"),
     "col.move": ("move", "变更"), "col.who": ("who", "操作人"), "col.why": ("why", "原因"),
     "col.item": ("item", "事项"), "col.owner": ("owner", "负责人"), "col.done": ("done", "完成"),
     "col.note": ("note", "备注"),
@@ -44,9 +46,10 @@ T: dict[str, tuple[str, str]] = {
                      "（{mrate}）。"),
     "mapping.missing": ("Unresolved model names: {names}.", "未能解析的模型名：{names}。"),
     "money": ("Balance hand-over", "余额交接"),
-    "money.line": ("Old-system spend booked here: {booked}; moved between the systems: {moved}; old-quota changes "
-                   "still open: {open}.",
-                   "记入本系统的旧系统消费：{booked}；两系统之间转移的余额：{moved}；尚未完成的旧额度变更：{open}。"),
+    "money.line": ("Old-system movements booked here (its charges since the last sync): {booked}; balance moved from "
+                   "the old system to relaygate (net of give-backs): {moved}; old-quota changes still open: {open}.",
+                   "记入本系统的旧系统变动（上次同步以来的旧系统扣费）：{booked}；从旧系统转入 relaygate 的余额"
+                   "（扣除退回部分）：{moved}；尚未完成的旧额度变更：{open}。"),
     "trips": ("Guard trips", "守护触发"),
     "history": ("History", "历史"),
     "charts": ("Charts", "图表"),
@@ -58,7 +61,18 @@ T: dict[str, tuple[str, str]] = {
     "disputes.line": ("{total} raised, {open} open.", "共 {total} 起，{open} 起未解决。"),
     "checklist": ("Retirement checklist", "旧入口下线清单"),
     "checklist.line": ("{done} of {total} done.", "已完成 {done}/{total}。"),
+    "note.few": ("Only {n} baseline requests (fewer than {min}): relative conditions compare with a zero baseline.",
+                 "基线只有 {n} 个请求（少于 {min}）：相对条件按零基线比较。"),
+    "note.oneapi": ("One API logs no failed requests: its figures are successes only.",
+                    "One API 不记录失败请求：其数据只包含成功请求。"),
+    "src.legacy": ("relaygate's records of requests forwarded to the old entry", "relaygate 转发到旧入口的请求记录"),
+    "src.logs": ("the old system's logs ({name})", "旧系统日志（{name}）"),
+    "state.planned": ("planned", "计划中"), "state.switched": ("switched", "已切换"),
+    "state.observing": ("observing", "观察中"), "state.completed": ("completed", "已完成"),
+    "state.rolled_back": ("rolled back", "已回滚"),
     "yes": ("yes", "是"), "no": ("no", "否"), "none": ("none", "无"), "unknown": ("unknown", "未知"),
+    "action.rolled_back": ("rolled back", "已自动回滚"), "action.alerted": ("alerted", "已告警"),
+    "action.window_closed": ("alerted; rollback window closed", "已告警；回滚窗口已关闭"),
     "open": ("open", "可回滚"), "closed": ("closed", "已关闭"),
 }
 
@@ -97,9 +111,9 @@ def render(report: dict[str, Any], lang: str = "en", charts: dict[str, str] | No
     lines += [L("residual.line", legacy=last["legacy"], native=last["native"]), "", f"## {L('batches')}", ""]
     lines += _table([L(f"col.{c}") for c in ("batch", "state", "owners", "keys", "share", "switched", "deadline",
                                              "rollbacks", "disputes")],
-                    [[b["name"], b["state"], b["owners"], b["keys"], _pct(b["owner_share"]), b["switched_at"],
-                      f"{b['rollback_deadline'] or '-'} ({L('open' if b['rollback_open'] else 'closed')})",
-                      b["rollbacks"], f"{b['disputes']['open']}/{b['disputes']['total']}"] for b in report["batches"]])
+                    [[b["name"], L(f"state.{b['state']}"), b["owners"], b["keys"], _pct(b["owner_share"]),
+                      b["switched_at"], _deadline(b, L), b["rollbacks"],
+                      f"{b['disputes']['open']}/{b['disputes']['total']}"] for b in report["batches"]])
     for b in report["batches"]:
         lines += _batch(b, lang, L)
     if charts:
@@ -120,21 +134,35 @@ def render(report: dict[str, Any], lang: str = "en", charts: dict[str, str] | No
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _deadline(b: dict[str, Any], L: Callable[..., str]) -> str:
+    if b["state"] not in ("switched", "observing"):
+        return str(b["rollback_deadline"] or "-")
+    return f"{b['rollback_deadline'] or '-'} ({L('open' if b['rollback_open'] else 'closed')})"
+
+
 def _batch(b: dict[str, Any], lang: str, L: Callable[..., str]) -> list[str]:
-    lines = [f"### {b['name']} — {b['state']}", "", f"{b['selector']}" + (f" — {b['description']}"
-                                                                           if b.get("description") else ""), ""]
+    selector = b["selector_zh"] if lang == "zh-CN" else b["selector"]
+    lines = [f"### {b['name']} — {L('state.' + b['state'])}", "",
+             selector + (f" — {b['description']}" if b.get("description") else ""), ""]
     if b.get("after") is None:
         lines += [L("not_switched"), ""]
     else:
         before, after = b["before"], b["after"]
-        lines += [f"**{L('rates')}**", "", L("rates.sources", before=before["source"], breq=before["requests"],
+        source = (L("src.legacy") if before["source"].startswith("relaygate") else
+                  L("src.logs", name=before["source"].removesuffix(" logs")))
+        lines += [f"**{L('rates')}**", "", L("rates.sources", before=source, breq=before["requests"],
                                               areq=after["requests"]), ""]
-        if before.get("note"):
-            lines += [f"> {before['note']}", ""]
+        if before["requests"] < b["min_requests"]:
+            lines += [f"> {L('note.few', n=before['requests'], min=b['min_requests'])}", ""]
+        if before.get("note") and "One API" in before["note"]:
+            lines += [f"> {L('note.oneapi')}", ""]
         idx = 1 if lang == "zh-CN" else 0
-        lines += _table([L("col.class"), L("col.before"), L("col.after"), L("col.change")],
+        every = b["after_all_switches"]
+        lines += _table([L("col.class"), L("col.before"), L("col.after"), L("col.change"),
+                         f"{L('col.after_all')} ({every['requests']})"],
                         [[CLASS_TITLES[c][idx], _pct(before["rates"][c]), _pct(after["rates"][c]),
-                          f"{100 * b['change'][c]:+.2f} pt"] for c in (*REPORT_CLASSES, "403", "5xx")])
+                          f"{100 * b['change'][c]:+.2f} pt", _pct(every["rates"][c])]
+                         for c in (*REPORT_CLASSES, "403", "5xx")])
         res = b["residual"]
         lines += [f"**{L('residual')}**", "", L("residual.batch",
                                                 fwd=_cell(res["forwarded_by_relaygate_since_switch"]),
@@ -147,13 +175,14 @@ def _batch(b: dict[str, Any], lang: str, L: Callable[..., str]) -> list[str]:
             lines += [L("mapping.missing", names=", ".join(f"{k} ({v})" for k, v in m["unresolved_models"].items())),
                       ""]
     h = b["handover"]
-    lines += [f"**{L('money')}**", "", L("money.line", booked=h["booked_old_spend_text"], moved=h["moved_text"],
-                                          open=h["open_writes"]), ""]
+    if h["rows"]:
+        lines += [f"**{L('money')}**", "", L("money.line", booked=h["booked_old_spend_text"], moved=h["moved_text"],
+                                              open=h["open_writes"]), ""]
     if b["trips"]:
         lines += [f"**{L('trips')}**", ""]
         lines += _table([L("col.time"), L("col.class"), L("col.after"), L("col.before"), L("col.why")],
                         [[tr["time"], tr["class"], _pct(tr["rate"]), _pct(tr["baseline"]),
-                          f"{tr['threshold']} → {tr['action']}"] for tr in b["trips"]])
+                          f"{tr['threshold']} → {L('action.' + tr['action'])}"] for tr in b["trips"]])
     lines += [f"**{L('history')}**", ""]
     lines += _table([L("col.time"), L("col.move"), L("col.who"), L("col.why")],
                     [[h["time"], f"{h['from'] or '∅'} → {h['to']}", h["actor"], h["reason"]] for h in b["history"]])
