@@ -121,7 +121,7 @@ class Mover:
                 if write:
                     await self._settle_wait()
                 result = await Handover(self.engine, old, self.settings.currency).run(
-                    batch, imported, "switch", actor, "freeze", write)
+                    batch, imported, "switch", actor, "freeze" if write else "none", write)
         finally:
             if old is not None:
                 await old.close()

@@ -1,0 +1,131 @@
+"""Balance hand-over without write access to the old database, and when the old database fails."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from relaygate.core.errors import InvalidInput
+from relaygate.services.rollout.oldsystem import OldSystem
+from relaygate.services.rollout.service import Rollout
+from relaygate.store import tables as t
+from tests.rollout.conftest import World
+
+Q = 2000  # nanos per quota unit (USD)
+
+
+async def setup(world: World, write_old: bool) -> Rollout:
+    rollout = world.gw.gateway.rollout
+    assert rollout is not None
+    await rollout.planner.set_legacy("test", f"http://127.0.0.1:{world.old.port}", source=str(world.src),
+                                     logs_source=str(world.logs), write_old=write_old)
+    await rollout.planner.plan("pilot", "test", owners=["alice"])
+    await rollout.routing.reload()
+    return rollout
+
+
+async def settled(world: World, calls: int) -> None:
+    import asyncio
+
+    for _ in range(200):
+        if sum(c.calls for c in world.old.counters.values()) >= calls:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the old entry did not bill in time")
+
+
+async def imports(world: World, owner: str) -> int:
+    return sum(e.amount for e in await world.ledger(owner) if e.kind == "import")
+
+
+async def test_without_write_access_the_give_back_waits_for_the_operator(world: World) -> None:
+    rollout = await setup(world, write_old=False)
+    alice = world.owner("alice")
+    q0 = await world.old_quota("alice")
+    await world.call("alice")
+    await world.call("alice", stream=True)
+    await settled(world, 2)  # a stream is billed once the old entry has written its last event
+    spent_old = q0 - await world.old_quota("alice")
+    assert spent_old > 0 and not world.native.state.requests
+
+    moved = await rollout.mover.switch("pilot", "test", "pilot users")
+    step = moved["handover"]["steps"][0]
+    assert step["booked"] == -spent_old * Q and step["state"] == "done" and step["old_delta"] is None
+    assert await world.old_quota("alice") == q0 - spent_old  # not frozen: the old copy is left alone
+    for _ in range(3):
+        assert (await world.call("alice"))["status"] == 200
+    await world.gw.gateway.usage.flush()
+    spent_here = -sum(e.amount for e in await world.ledger(alice) if e.kind == "settle")
+    assert spent_here > 0 and spent_here % Q == 0
+
+    back = await rollout.mover.rollback("pilot", "test", "tickets")
+    assert back["state"] == "rolled_back" and back["handover"]["writes"] == {"pending": 1}
+    pending = back["handover"]["steps"][0]
+    assert pending["old_delta"] == -spent_here // Q and "add " in pending["note"]
+    assert (await world.call("alice"))["status"] == 200  # served by the old entry again at once
+    with pytest.raises(InvalidInput) as refused:
+        await rollout.mover.switch("pilot", "test", "again")
+    assert "handover confirm pilot" in refused.value.en
+
+    async with world.old.db.begin() as conn:  # the operator makes the change in the old admin
+        await conn.execute(text("UPDATE users SET quota = quota + :d WHERE id = 2"), {"d": pending["old_delta"]})
+    confirmed = await rollout.mover.confirm("pilot", None, True, "test")
+    assert confirmed["owners"] == [alice]
+    assert await imports(world, alice) == (q0 - spent_old) * Q + pending["old_delta"] * Q  # the invariant holds
+
+    spent_old_total = q0 - await world.old_quota("alice") + pending["old_delta"]
+    await rollout.mover.switch("pilot", "test", "again")
+    assert await world.balance(alice) == (q0 - spent_old_total) * Q - spent_here
+
+
+async def test_a_failing_old_database_never_stops_a_rollback(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    rollout = await setup(world, write_old=True)
+    alice = world.owner("alice")
+    await rollout.mover.switch("pilot", "test", "pilot users")
+    assert await world.old_quota("alice") == 0
+    assert (await world.call("alice"))["status"] == 200
+
+    async def broken(self: OldSystem, deltas: dict[int, int]) -> None:
+        raise InvalidInput("database is locked", "数据库被锁定")
+
+    monkeypatch.setattr(OldSystem, "add_quota", broken)
+    back = await rollout.mover.rollback("pilot", "test", "errors")
+    assert back["state"] == "rolled_back" and back["handover"]["writes"] == {"failed": 1}
+    assert await world.old_quota("alice") == 0  # nothing was written, and nothing booked for it
+    assert await imports(world, alice) == 0
+    listed = await rollout.handovers("pilot", open_only=True)
+    assert listed[0]["state"] == "failed" and "FAILED: database is locked" in listed[0]["note"]
+
+    monkeypatch.undo()
+    redone = await rollout.mover.sync("pilot", "test")
+    assert redone["handover"]["writes"] == {"written": 1}
+    await world.gw.gateway.usage.flush()
+    assert await world.old_quota("alice") * Q == await imports(world, alice)
+    assert await world.old_quota("alice") * Q == await world.balance(alice)  # all of it back with the old system
+    async with world.gw.gateway.engine.connect() as conn:
+        kinds = [r.kind for r in await conn.execute(select(t.ledger_entries).where(
+            t.ledger_entries.c.owner_id == alice, t.ledger_entries.c.kind.in_(["import", "adjustment"])))]
+    assert kinds.count("adjustment") == 2  # the freeze and the give-back, each paired with an import entry
+
+
+async def test_callers_still_on_the_old_base_url_are_booked_by_the_guard(world: World) -> None:
+    import openai
+
+    rollout = await setup(world, write_old=False)
+    alice = world.owner("alice")
+    await rollout.mover.switch("pilot", "test", "pilot users")
+    before = await world.balance(alice)
+    direct = openai.AsyncOpenAI(base_url=f"http://127.0.0.1:{world.old.port}/v1", api_key=world.keys["alice"],
+                                max_retries=0)  # a script nobody updated: it never passes through relaygate
+    await direct.chat.completions.create(model="m", messages=[{"role": "user", "content": "old habits"}])
+    charged = sum(c.quota for c in world.old.counters.values())
+    async with world.gw.gateway.engine.connect() as conn:
+        from relaygate.services.rollout import repo
+
+        settings = await repo.read_settings(conn)
+    await rollout.guard.sync_native(settings)
+    await rollout.guard.sync_native(settings)  # nothing new: nothing booked twice
+    assert await world.balance(alice) == before - charged * Q
+    assert await imports(world, alice) == await world.old_quota("alice") * Q
+    report = await rollout.report()
+    assert report["batches"][0]["residual"]["old_entry_requests_since_switch"] in (0, 1)  # whole seconds
