@@ -85,7 +85,9 @@ def test_the_whole_road_on_the_command_line(cli: Cli, monkeypatch: pytest.Monkey
     assert cli.json("rollout", "dispute", "list")[0]["batch"] == "internal"
     items = cli.json("rollout", "checklist", "list")
     assert [i["kind"] for i in items] == ["docs", "screenshots", "macros", "base_url"]
+    cli("rollout", "checklist", "assign", "1", "--owner", "li")
     cli("rollout", "checklist", "done", "1", "--note", "wiki updated", "--by", "li")
+    assert cli.json("rollout", "checklist", "list")[0]["owner"] == "li"
     cli("rollout", "checklist", "add", "Pinned Slack message with the old URL", "--owner", "li", "--kind", "docs")
 
     back = cli.json("rollout", "rollback", "internal", "--reason", "tickets about 402")

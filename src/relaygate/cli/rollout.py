@@ -368,6 +368,13 @@ def checklist_done(ident: int, note: str = typer.Option(None, "--note"),
     show(_run(lambda r: r.evidence.mark(ident, _who(by), not undo, note, owner)), as_json)
 
 
+@checklist_app.command("assign")
+def checklist_assign(ident: int, owner: str = typer.Option(..., "--owner", help="Who will do it."),
+                     as_json: bool = json_option()) -> None:
+    """Give a checklist item to someone."""
+    show(_run(lambda r: r.evidence.assign(ident, owner)), as_json)
+
+
 @checklist_app.command("list")
 def checklist_list(as_json: bool = json_option()) -> None:
     emit(_run(lambda r: r.evidence.checklist()), ("id", "kind", "item", "owner", "done", "done_by", "done_at",

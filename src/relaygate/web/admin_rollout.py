@@ -80,6 +80,10 @@ class ItemIn(BaseModel):
     kind: str = Field("other", description="docs, screenshots, macros, base_url or other.")
 
 
+class AssignIn(BaseModel):
+    owner: str = Field(..., description="Who will do it.")
+
+
 class DoneIn(BaseModel):
     done: bool = True
     note: str | None = None
@@ -234,3 +238,7 @@ def add_rollout_routes(app: FastAPI, gw: Gateway, auth: list[Any]) -> None:
     @app.post("/api/rollout/checklist/{ident}/done", dependencies=auth)
     async def mark_item(ident: int, body: DoneIn) -> dict[str, Any]:
         return await ro().evidence.mark(ident, _who(body.by), body.done, body.note, body.owner)
+
+    @app.post("/api/rollout/checklist/{ident}/assign", dependencies=auth)
+    async def assign_item(ident: int, body: AssignIn) -> dict[str, Any]:
+        return await ro().evidence.assign(ident, body.owner)

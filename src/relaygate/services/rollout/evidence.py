@@ -92,6 +92,14 @@ class Evidence:
                 raise InvalidInput(f"No checklist item {ident}.", f"找不到清单项 {ident}。", status=404)
         return (await self.checklist(ident))[0]
 
+    async def assign(self, ident: int, owner: str) -> dict[str, Any]:
+        if not owner.strip():
+            raise InvalidInput("Give the owner of the item.", "请指定该事项的负责人。")
+        async with self.engine.begin() as conn:
+            if (await conn.execute(C.update().where(C.c.id == ident).values(owner=owner.strip()[:128]))).rowcount == 0:
+                raise InvalidInput(f"No checklist item {ident}.", f"找不到清单项 {ident}。", status=404)
+        return (await self.checklist(ident))[0]
+
     async def checklist(self, ident: int | None = None) -> list[dict[str, Any]]:
         query = select(C).order_by(C.c.id)
         if ident is not None:
