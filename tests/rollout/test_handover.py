@@ -129,3 +129,19 @@ async def test_callers_still_on_the_old_base_url_are_booked_by_the_guard(world: 
     assert await imports(world, alice) == await world.old_quota("alice") * Q
     report = await rollout.report()
     assert report["batches"][0]["residual"]["old_entry_requests_since_switch"] in (0, 1)  # whole seconds
+
+
+async def test_a_freeze_by_hand_is_pending_until_confirmed(world: World) -> None:
+    rollout = await setup(world, write_old=False)
+    alice = world.owner("alice")
+    q0 = await world.old_quota("alice")
+    moved = await rollout.mover.switch("pilot", "test", "pilot users", freeze=True)
+    step = moved["handover"]["steps"][0]
+    assert (step["state"], step["old_delta"]) == ("pending", -q0) and await world.old_quota("alice") == q0
+    synced = await rollout.mover.sync("pilot", "test")
+    assert "not confirmed yet" in synced["handover"]["skipped"][alice]  # no sync over an unknown old value
+    async with world.old.db.begin() as conn:
+        await conn.execute(text("UPDATE users SET quota = quota + :d WHERE id = 2"), {"d": -q0})
+    await rollout.mover.confirm("pilot", alice, True, "test")
+    assert await imports(world, alice) == 0 == await world.old_quota("alice")
+    assert await world.balance(alice) == q0 * Q  # the money is here now, once

@@ -239,9 +239,12 @@ def _moved(view: dict[str, Any], as_json: bool) -> None:
 def switch(batch: str, reason: str = REASON, by: str = BY, write_old: bool = WRITE_OLD,
            handover: bool = typer.Option(True, "--handover/--no-handover",
                                          help="--no-handover switches without booking the old system's spend."),
+           freeze: bool = typer.Option(None, "--freeze/--no-freeze",
+                                       help="Set the old quota to 0 (default: with --write-old; without it, a "
+                                            "pending change you make by hand and confirm)."),
            as_json: bool = json_option()) -> None:
     """Serve a planned or rolled-back batch natively; hand its balances over."""
-    _moved(_run(lambda r: r.mover.switch(batch, _who(by), reason, write_old, handover)), as_json)
+    _moved(_run(lambda r: r.mover.switch(batch, _who(by), reason, write_old, handover, freeze)), as_json)
 
 
 @rollout_app.command("observe")

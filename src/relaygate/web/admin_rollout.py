@@ -54,6 +54,8 @@ class MoveIn(BaseModel):
     by: str | None = _BY
     write_old: bool | None = Field(None, description="Override the legacy setting for this move.")
     handover: bool = Field(True, description="Switch only: false switches without a balance hand-over.")
+    freeze: bool | None = Field(None, description="Switch only: set the old quota to 0 (default: with write_old; "
+                                                  "without it, a pending change to make by hand).")
 
 
 class ConfirmIn(BaseModel):
@@ -156,7 +158,8 @@ def add_rollout_routes(app: FastAPI, gw: Gateway, auth: list[Any]) -> None:
     @app.post("/api/rollout/batches/{name}/switch", dependencies=auth)
     async def switch(name: str, body: MoveIn) -> dict[str, Any]:
         """Serve the batch natively; hand its balances over (sync, and freeze with write_old)."""
-        return await ro().mover.switch(name, _who(body.by), body.reason, body.write_old, body.handover)
+        return await ro().mover.switch(name, _who(body.by), body.reason, body.write_old, body.handover,
+                                       body.freeze)
 
     @app.post("/api/rollout/batches/{name}/observe", dependencies=auth)
     async def observe(name: str, body: MoveIn) -> dict[str, Any]:

@@ -73,8 +73,11 @@ class Mover:
         await self._after()
 
     async def switch(self, ident: str | int, actor: str, reason: str, write_old: bool | None = None,
-                     handover: bool = True) -> dict[str, Any]:
-        """Move a planned or rolled-back batch to native routing, then hand its balances over."""
+                     handover: bool = True, freeze: bool | None = None) -> dict[str, Any]:
+        """Move a planned or rolled-back batch to native routing, then hand its balances over.
+
+        ``freeze`` (default: with write-old) sets the old quota to 0; without write-old it becomes a
+        pending instruction for the operator, confirmed with ``handover confirm``."""
         async with self.engine.connect() as conn:
             settings = await repo.read_settings(conn)
             batch = await repo.get_batch(conn, ident)
@@ -96,6 +99,7 @@ class Mover:
                 f"{len(blocked)} 个负责人的旧系统额度变更尚未确认（{sample}）。请在旧系统中完成后运行："
                 f"relaygate rollout handover confirm {batch.name}（或加 --not-applied）。", status=409)
         write = settings.write_old if write_old is None else write_old
+        freeze = write if freeze is None else freeze
         imported = [o for o in sorted(members) if old_user(o) is not None]
         old = await self._open_old(settings) if handover and imported else None
         if handover and imported and old is None:
@@ -112,16 +116,16 @@ class Mover:
             if batch.first_switched_at is None:
                 values["first_switched_at"] = now
             detail = {"owners": len(members), "switch": batch.switches + 1, "handover": bool(old),
-                      "write_old": write}
+                      "write_old": write, "freeze": freeze}
             await self._move(batch, "switched", actor, reason, detail, values,
                              members if not batch.members else None)
             batch = await self._batch(batch.id)
             result = None
             if old is not None:
-                if write:
+                if freeze:
                     await self._settle_wait()
                 result = await Handover(self.engine, old, self.settings.currency).run(
-                    batch, imported, "switch", actor, "freeze" if write else "none", write)
+                    batch, imported, "switch", actor, "freeze" if freeze else "none", write)
         finally:
             if old is not None:
                 await old.close()
