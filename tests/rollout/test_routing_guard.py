@@ -137,6 +137,7 @@ async def test_the_guard_alerts_once_and_leaves_the_batch_when_told_to(
     events = await world.api("GET", "/api/alerts/events")
     assert [e["kind"] for e in events] == ["rollout_guard"] and events[0]["delivered"] is True
     assert len(received) == 1 and received[0]["batch"] == "pilot" and "5xx rate 100.00%" in received[0]["message"]
+    assert "触发条件 5xx>10%" in received[0]["message"]
     async with world.gw.gateway.engine.connect() as conn:
         trip = (await conn.execute(select(t.rollout_trips))).one()
     assert (trip.action, trip.error_class, trip.baseline) == ("alerted", "5xx", 0.0)

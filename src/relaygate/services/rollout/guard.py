@@ -44,6 +44,11 @@ class Trip:
                 f"{self.rate:.2%} over {self.requests} requests in the last {batch.window_seconds} s, baseline "
                 f"{self.baseline:.2%}; condition {self.condition.text()} tripped.")
 
+    def message_zh(self, batch: Batch) -> str:
+        return (f"灰度批次 '{batch.name}'（第 {batch.switches} 次切换）：最近 {batch.window_seconds} 秒 "
+                f"{self.requests} 个请求中 {self.condition.cls} 比例为 {self.rate:.2%}，基线 {self.baseline:.2%}；"
+                f"触发条件 {self.condition.text()}。")
+
 
 class Guard:
     def __init__(self, engine: AsyncEngine, settings: Settings, routing: RolloutRouting, mover: Mover) -> None:
@@ -136,10 +141,14 @@ class Guard:
         if not fresh:
             return "already raised"
         text = " ".join(tr.message(batch) for tr in fresh)
+        zh = "".join(tr.message_zh(batch) for tr in fresh)
         if action == "rolled_back":
             text += " Rolling the batch back to the old entry (auto_rollback)."
+            zh += "正在自动回滚到旧入口。"
         elif action == "window_closed":
             text += f" The rollback window closed at {iso(batch.deadline())}: fix forward."
+            zh += f"回滚窗口已于 {iso(batch.deadline())} 关闭：请向前修复。"
+        text = f"{text} / {zh}"
         await self._alert(batch, text, fresh[0].requests, session)
         if action == "rolled_back" and batch.state in NATIVE_STATES:
             try:

@@ -50,7 +50,13 @@ class Mover:
     async def _open_old(self, settings: repo.LegacySettings) -> OldSystem | None:
         if not settings.source_dsn:
             return None
-        return await OldSystem.open(settings.source_dsn, settings.logs_dsn, self.settings)
+        try:
+            return await OldSystem.open(settings.source_dsn, settings.logs_dsn, self.settings)
+        except InvalidInput:
+            raise
+        except Exception as exc:  # a driver error: say which database and why, in both languages
+            raise InvalidInput(f"Cannot open the old database: {type(exc).__name__}: {exc}",
+                               f"无法打开旧数据库：{type(exc).__name__}：{exc}", status=502) from exc
 
     async def _move(self, batch: Batch, to: str, actor: str, reason: str, detail: dict[str, Any],
                     values: dict[str, Any], members: frozenset[str] | None = None) -> None:
