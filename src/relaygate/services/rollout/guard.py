@@ -1,9 +1,4 @@
-"""The guard: a supervised loop comparing each observed batch's error rates with its baseline.
-
-A tripped condition is recorded once per batch, switch and class (a unique row, so several workers
-raise it once), written to ``alert_events`` and POSTed to the alert webhook; when the batch says
-``auto_rollback`` and its window is open, the batch is rolled back with who = 'guard'.
-"""
+"""The guard: a supervised loop comparing each observed batch's error rates with its baseline."""
 
 from __future__ import annotations
 
@@ -51,6 +46,11 @@ class Trip:
 
 
 class Guard:
+    """A tripped condition is recorded once per batch, switch and class (a unique row, so several workers
+    raise it once), written to ``alert_events`` and POSTed to the alert webhook; when the batch says
+    ``auto_rollback`` and its window is open, the batch is rolled back with who = 'guard'.
+    """
+
     def __init__(self, engine: AsyncEngine, settings: Settings, routing: RolloutRouting, mover: Mover) -> None:
         self.engine = engine
         self.settings = settings

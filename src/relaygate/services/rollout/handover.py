@@ -1,21 +1,4 @@
-"""Balance hand-over between the old system and relaygate: every spend counted once, whatever the order.
-
-The invariant: for every imported owner, the sum of its ``import`` ledger entries equals (in nanos) the
-old system's quota as relaygate last saw or set it. ``migrate import`` keeps the same invariant, so it
-may be re-run at any time. From it:
-
-- a **sync** reads the old quota Q and books ``nanos(Q) − Σ import`` as one import entry: exactly the
-  old system's own movements (its spend, its top-ups) since the last sync, never anything twice;
-- a **write** changes the old quota by d (relative ``quota = quota + d``) and books the pair
-  ``import +nanos(d)`` / ``adjustment −nanos(d)``: the invariant holds and relaygate's balance is
-  unchanged, because the money only changes hands.
-
-Switch: sync, then (with write-old) freeze the old quota at 0 so the old entry cannot spend it twice.
-Rollback: sync, then give the old system what the owner has available here (balance − held, rounded
-down to whole quota units; the remainder stays here and comes back with the next switch). Without
-write-old the write is a *pending* instruction for the operator, confirmed with ``handover confirm``;
-syncs of an owner wait until its pending write is confirmed or declared not applied.
-"""
+"""Balance hand-over between the old system and relaygate: every spend counted once, whatever the order."""
 
 from __future__ import annotations
 
@@ -99,6 +82,24 @@ async def _sums(conn: AsyncConnection, owners: list[str]) -> tuple[dict[str, int
 
 
 class Handover:
+    """The invariant: for every imported owner, the sum of its ``import`` ledger entries equals (in nanos) the
+    old system's quota as relaygate last saw or set it. ``migrate import`` keeps the same invariant, so it
+    may be re-run at any time. From it:
+
+    - a **sync** reads the old quota Q and books ``nanos(Q) − Σ import`` as one import entry: exactly the
+      old system's own movements (its spend, its top-ups) since the last sync, never anything twice;
+    - a **write** changes the old quota by d (relative ``quota = quota + d``) and books the pair
+      ``import +nanos(d)`` / ``adjustment −nanos(d)``: the invariant holds and relaygate's balance is
+      unchanged, because the money only changes hands.
+
+    Switch: sync, then (with write-old, or by hand with --freeze) set the old quota to 0 so the old entry
+    cannot spend it twice.
+    Rollback: sync, then give the old system what the owner has available here (balance − held, rounded
+    down to whole quota units; the remainder stays here and comes back with the next switch). Without
+    write-old the write is a *pending* instruction for the operator, confirmed with ``handover confirm``;
+    syncs of an owner wait until its pending write is confirmed or declared not applied.
+    """
+
     def __init__(self, engine: AsyncEngine, old: OldSystem, currency: str) -> None:
         self.engine = engine
         self.old = old
