@@ -132,7 +132,8 @@ class Gateway:
                         s.probe_interval_seconds)
         if s.gc_tuning:
             tune_gc()
-        self.supervisor.start("config-sync", self._sync_loop)
+        self.state.listeners.append(self._after_reload)
+        self.supervisor.start("config-sync", self.state.run)
         self.supervisor.start("usage-writer", self.usage.run)
         self.supervisor.start("channel-health", prober.run)
         self.supervisor.start("rollout-guard", lambda: rollout.guard.run(lambda: self.session))
@@ -146,9 +147,6 @@ class Gateway:
         while True:
             await asyncio.sleep(60)
             await self.counters.release_expired_holds()
-
-    async def _sync_loop(self) -> None:
-        await self.state.run_with(self._after_reload)
 
     async def _after_reload(self) -> None:
         self.admin_hashes = await self.accounts.admin_token_hashes()

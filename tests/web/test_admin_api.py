@@ -124,3 +124,11 @@ async def test_bare_admin_token_is_accepted_like_one_api_scripts_send_it(gw: Run
             assert resp.status == 200
         async with s.get(gw.root + "/api/keys", headers={"Authorization": "rga-not-a-token"}) as resp:
             assert resp.status == 401
+
+
+async def test_admin_writes_reload_everything_that_follows_the_config(gw: Running) -> None:
+    status, _ = await call(gw, "POST", "/api/owners", json={"name": "ops"})
+    assert status == 201
+    status, rule = await call(gw, "POST", "/api/alerts/rules", json={"owner": "ops", "balance_below": "5"})
+    assert status == 201
+    assert rule["target"] in gw.gateway.alerts.rules_by_target  # in force at once, not at the next poll

@@ -26,6 +26,7 @@ class GatewayState:
         self.snapshot = Snapshot.empty()
         self.version: str | None = None
         self.loaded_at = 0.0
+        self.listeners: list[Callable[[], Awaitable[None]]] = []  # run after every reload, whoever caused it
 
     async def reload(self) -> None:
         async with self.engine.connect() as conn:
@@ -35,6 +36,11 @@ class GatewayState:
         self.version = version
         self.loaded_at = asyncio.get_running_loop().time()
         self.health.forget_missing(set(self.snapshot.channels))
+        for listener in self.listeners:
+            try:
+                await listener()
+            except Exception as exc:
+                log.warning("a reload listener failed: %s", type(exc).__name__)
 
     async def refresh_if_changed(self) -> bool:
         async with self.engine.connect() as conn:
@@ -44,14 +50,12 @@ class GatewayState:
             return True
         return False
 
-    async def run_with(self, on_reload: Callable[[], Awaitable[None]] | None = None) -> None:
-        """Supervised loop: check for changes every ``poll_seconds``; call ``on_reload`` after one."""
+    async def run(self) -> None:
+        """Supervised loop: check for changes every ``poll_seconds`` (listeners run on each reload)."""
         while True:
             await asyncio.sleep(self.poll_seconds)
             try:
                 if await self.refresh_if_changed():
                     log.info("configuration reloaded (version %s)", self.version)
-                    if on_reload is not None:
-                        await on_reload()
             except Exception as exc:  # the DB may be briefly away; keep serving the last snapshot
                 log.warning("could not check configuration version: %s", type(exc).__name__)
