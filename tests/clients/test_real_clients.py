@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not (CLIENTS / "claude").exists(), reason=(
 
 
 async def run(args: list[str], env: dict[str, str], home: Path) -> str:
-    home.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(home.mkdir, parents=True, exist_ok=True)
     full = {"PATH": os.environ["PATH"], "HOME": str(home), "DISABLE_TELEMETRY": "1", "NO_COLOR": "1",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", **env}
     proc = await asyncio.create_subprocess_exec(*args, env=full, cwd=home, stdout=subprocess.PIPE,
@@ -63,8 +63,9 @@ async def test_codex_cli(served: tuple[Running, str], tmp_path: Path) -> None:
 async def test_gemini_cli(served: tuple[Running, str], tmp_path: Path) -> None:
     gw, key = served
     home = tmp_path / "home"
-    (home / ".gemini").mkdir(parents=True)
-    (home / ".gemini" / "settings.json").write_text('{"security":{"auth":{"selectedType":"gemini-api-key"}}}')
+    settings = home / ".gemini" / "settings.json"
+    await asyncio.to_thread(settings.parent.mkdir, parents=True)
+    await asyncio.to_thread(settings.write_text, '{"security":{"auth":{"selectedType":"gemini-api-key"}}}')
     out = await run([str(CLIENTS / "gemini"), "-p", "say hello", "-m", "demo-chat"],
                     {"GOOGLE_GEMINI_BASE_URL": gw.root, "GEMINI_API_KEY": key, "GEMINI_CLI_TRUST_WORKSPACE": "true"},
                     home)
