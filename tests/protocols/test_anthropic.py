@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,10 +18,10 @@ from pydantic import TypeAdapter
 
 from relaygate.protocols import anthropic
 from relaygate.protocols.chat import ChatCollector
-from relaygate.protocols.sse import SSEFramer, event_data
+from relaygate.protocols.sse import event_data
 from relaygate.protocols.usage import Usage
+from tests.protocols.replay import DATA, events, mangled, recorded_payloads
 
-DATA = Path(__file__).parent / "data"
 RECORDED = ["anthropic_text.sse", "anthropic_tool_use.sse", "anthropic_thinking_refusal.sse", "anthropic_thinking.sse"]
 EVENT = TypeAdapter(RawMessageStreamEvent)
 CREATE = TypeAdapter(mcp.MessageCreateParamsNonStreaming)
@@ -38,19 +37,6 @@ def force(value: Any) -> Any:
     if isinstance(value, Iterable):
         return [force(v) for v in value]
     return value
-
-
-def events(data: bytes, cuts: Iterable[int] = ()) -> list[bytes]:
-    framer = SSEFramer()
-    out: list[bytes] = []
-    start = 0
-    for end in [*sorted({c % (len(data) + 1) for c in cuts}), len(data)]:
-        out.extend(framer.feed(data[start:end]))
-        start = end
-    rest = framer.rest()
-    if rest.strip():
-        out.append(rest + b"\n\n")  # the SDK fixtures end without the final blank line
-    return out
 
 
 def to_chat(data: bytes, cuts: Iterable[int] = ()) -> tuple[list[dict[str, Any]], anthropic.StreamToChat]:
@@ -545,44 +531,11 @@ def test_stop_sequences_both_ways() -> None:
 
 # ---- bodies from the wild: any field may hold anything ------------------------------------------
 
-def recorded_payloads(pattern: str) -> list[dict[str, Any]]:
-    out = []
-    for path in sorted(DATA.glob(pattern)) + sorted(DATA.glob("chat_*.sse")):
-        for ev in events(path.read_bytes()):
-            payload = event_data(ev)
-            if payload and payload != b"[DONE]":
-                out.append(orjson.loads(payload))
-    return out
-
-
-def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> Iterable[tuple[Any, ...]]:
-    yield prefix
-    children = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
-    for key, value in children:
-        yield from _paths(value, (*prefix, key))
-
-
-anything = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=4),
-                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
-                                                                                    max_size=3), max_leaves=6)
 SEEDS = [claude_code_body(), anthropic.request_to_chat(claude_code_body()), *recorded_payloads("anthropic_*.sse")]
 
 
-@st.composite
-def mangled(draw: st.DrawFn) -> dict[str, Any]:
-    """A real body (request, response, chunk or event) with a few fields replaced by arbitrary JSON."""
-    body: dict[str, Any] = orjson.loads(orjson.dumps(draw(st.sampled_from(SEEDS))))
-    for _ in range(draw(st.integers(1, 5))):
-        path = draw(st.sampled_from([p for p in _paths(body) if p]))
-        target: Any = body
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = draw(anything)
-    return body
-
-
 @settings(max_examples=400, deadline=None)
-@given(mangled())
+@given(mangled(SEEDS))
 def test_mangled_bodies_never_crash(body: dict[str, Any]) -> None:
     for translate in (anthropic.request_to_chat, anthropic.request_from_chat, anthropic.response_to_chat,
                       anthropic.usage_from_response, anthropic.request_facts):
