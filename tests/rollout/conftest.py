@@ -110,7 +110,7 @@ class World:
                 t.balances.c.owner_id == owner))).scalar_one())
 
 
-async def build_world(tmp_path: Path, **settings: Any) -> AsyncIterator[World]:
+async def build_world(tmp_path: Path, database_url: str | None = None, **settings: Any) -> AsyncIterator[World]:
     native = await start_fake()
     src, logs = tmp_path / "one-api.db", tmp_path / "one-api-logs.db"
     rows, keys = one_api_rows(native.base_url.removesuffix("/v1"))
@@ -124,7 +124,7 @@ async def build_world(tmp_path: Path, **settings: Any) -> AsyncIterator[World]:
     finally:
         await source.close()
     values = {"data_dir": str(tmp_path), "store_prompts": True, "config_poll_seconds": 0.1, **settings}
-    async with running_gateway(f"sqlite+aiosqlite:///{tmp_path}/relaygate.db", **values) as gw:
+    async with running_gateway(database_url or f"sqlite+aiosqlite:///{tmp_path}/relaygate.db", **values) as gw:
         gw.fakes += [native, old]
         await run_import(plan, gw.gateway.engine, gw.gateway.settings, ["openai"], apply=True)
         await gw.gateway.state.reload()

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from relaygate.services.migration.importer import run_import
@@ -16,7 +19,15 @@ from relaygate.services.rollout.oldsystem import OldSystem
 from relaygate.store import tables as t
 from tests.harness import plan as fake_plan
 from tests.migration.helpers import USD
-from tests.rollout.conftest import World
+from tests.rollout.conftest import World, build_world
+
+
+@pytest.fixture
+async def world(tmp_path: Path, backend_url: str) -> AsyncIterator[World]:
+    """The whole road on every database relaygate supports (SQLite always; PostgreSQL, MariaDB in CI)."""
+    async for w in build_world(tmp_path, database_url=backend_url):
+        yield w
+
 
 NANOS_PER_QUOTA = 2000  # USD: 10^9 nanos per dollar / 500,000 quota units per dollar
 
