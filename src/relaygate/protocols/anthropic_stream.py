@@ -6,19 +6,17 @@ from typing import Any
 
 from relaygate.protocols.chat import (
     JSON,
+    ChatReader,
     as_dict,
     as_int,
     as_str,
     call_index,
-    chunk,
     dicts,
     dumps,
     error_chunk,
-    now,
     read_event,
     sse,
     stable_id,
-    usage_chunk,
     usage_of,
 )
 from relaygate.protocols.usage import Usage
@@ -72,21 +70,13 @@ def message_id(chat_id: Any) -> str:
     return "msg_" + (text.removeprefix("chatcmpl-") or stable_id("", "empty"))
 
 
-class StreamToChat:
+class StreamToChat(ChatReader):
     """Anthropic stream events in, chat chunks out (the id and model come from message_start)."""
 
     def __init__(self, created: int | None = None) -> None:
-        self.usage: Usage | None = None
-        self.done = False
-        self._id = ""
-        self._model = ""
-        self._created = now() if created is None else created
+        super().__init__(created)
         self._raw_usage: JSON = {}
         self._tools: dict[int, int] = {}  # content block index -> tool call index
-        self._usage_sent = False
-
-    def _chunk(self, delta: JSON, finish: str | None = None) -> JSON:
-        return chunk(self._id, self._model, self._created, delta, finish)
 
     def _merge_usage(self, raw: Any) -> None:
         if isinstance(raw, dict):
@@ -155,15 +145,6 @@ class StreamToChat:
     def _args(self, index: int, text: str) -> list[JSON]:
         return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": text}}]})]
 
-    def _usage_chunk(self) -> list[JSON]:
-        if self.usage is None or self._usage_sent:
-            return []
-        self._usage_sent = True
-        return [usage_chunk(self._id, self._model, self._created, self.usage)]
-
-    def finish(self) -> list[JSON]:
-        """The usage chunk, if the stream ended before message_stop delivered it."""
-        return self._usage_chunk()
 
 
 class StreamFromChat:

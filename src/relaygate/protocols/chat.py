@@ -256,3 +256,28 @@ class ChatCollector:
 
     def completion(self) -> JSON:
         return completion(self.id, self.model, self.created, self.message(), self.finish_reason, self.usage)
+
+
+class ChatReader:
+    """What every dialect's StreamToChat shares: chunk identity, usage, and one usage chunk at the end."""
+
+    def __init__(self, created: int | None = None) -> None:
+        self.usage: Usage | None = None
+        self.done = False
+        self._id = ""
+        self._model = ""
+        self._created = now() if created is None else created
+        self._usage_sent = False
+
+    def _chunk(self, delta: JSON, finish: str | None = None) -> JSON:
+        return chunk(self._id, self._model, self._created, delta, finish)
+
+    def _usage_chunk(self) -> list[JSON]:
+        if self.usage is None or self._usage_sent:
+            return []
+        self._usage_sent = True
+        return [usage_chunk(self._id, self._model, self._created, self.usage)]
+
+    def finish(self) -> list[JSON]:
+        """The usage chunk, if the stream ended before its own end event delivered it."""
+        return self._usage_chunk()

@@ -6,18 +6,16 @@ import orjson
 
 from relaygate.protocols.chat import (
     JSON,
+    ChatReader,
     ToolCallState,
     as_dict,
     call_index,
-    chunk,
     data_url,
     dicts,
     dumps,
     error_chunk,
-    now,
     read_event,
     stable_id,
-    usage_chunk,
     usage_of,
 )
 from relaygate.protocols.gemini_body import (
@@ -46,20 +44,13 @@ def error_object(status: int, message: str) -> JSON:
     return {"code": status, "message": message, "status": error_status(status)}
 
 
-class StreamToChat:
-    """GenerateContentResponse chunks (data: lines) in, chat chunks out."""
+class StreamToChat(ChatReader):
+    """GenerateContentResponse chunks (data: lines) in, chat chunks out; finish() sends usage if
+    no finishReason carried it (Gemini streams simply end with the body)."""
 
     def __init__(self, created: int | None = None) -> None:
-        self.usage: Usage | None = None
-        self.done = False
-        self._id = ""
-        self._model = ""
-        self._created = now() if created is None else created
+        super().__init__(created)
         self._calls = 0
-        self._usage_sent = False
-
-    def _chunk(self, delta: JSON, finish: str | None = None) -> JSON:
-        return chunk(self._id, self._model, self._created, delta, finish)
 
     def feed(self, event: bytes) -> list[JSON]:
         _, data = read_event(event)
@@ -111,15 +102,6 @@ class StreamToChat:
             return [self._chunk({"images": [{"type": "image_url", "image_url": {"url": url}}]})]
         return []
 
-    def _usage_chunk(self) -> list[JSON]:
-        if self.usage is None or self._usage_sent:
-            return []
-        self._usage_sent = True
-        return [usage_chunk(self._id, self._model, self._created, self.usage)]
-
-    def finish(self) -> list[JSON]:
-        """Gemini streams end with the body; the usage chunk goes out here if no finishReason carried it."""
-        return self._usage_chunk()
 
 
 class StreamFromChat:

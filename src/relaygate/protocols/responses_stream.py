@@ -7,11 +7,11 @@ from typing import Any
 
 from relaygate.protocols.chat import (
     JSON,
+    ChatReader,
     as_dict,
     as_int,
     as_str,
     call_index,
-    chunk,
     dicts,
     dumps,
     error_chunk,
@@ -48,21 +48,14 @@ class _Call:
     buffered: str = ""  # custom tool input, emitted whole as {"input": ...} when the item is done
 
 
-class StreamToChat:
+class StreamToChat(ChatReader):
     """Responses stream events in, chat chunks out."""
 
     def __init__(self, created: int | None = None) -> None:
-        self.usage: Usage | None = None
-        self.done = False
-        self._id = ""
-        self._model = ""
-        self._created = now() if created is None else created
+        super().__init__(created)
         self._calls: dict[str, _Call] = {}  # output item id (or output index) -> call
         self._reasoning_part: tuple[Any, Any] | None = None
         self._failed = False
-
-    def _chunk(self, delta: JSON, finish: str | None = None) -> JSON:
-        return chunk(self._id, self._model, self._created, delta, finish)
 
     def feed(self, event: bytes) -> list[JSON]:
         name, data = read_event(event)
