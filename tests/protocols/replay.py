@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 from hypothesis import strategies as st
+from openai.types.chat import ChatCompletionChunk
 
+from relaygate.protocols.chat import ChatCollector
 from relaygate.protocols.sse import SSEFramer, event_data
 
 DATA = Path(__file__).parent / "data"
@@ -66,3 +68,25 @@ def mangled(seeds: Sequence[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]
         return body
 
     return build()
+
+
+def force(value: Any) -> Any:
+    """Walk pydantic's lazy iterators so every nested item is validated."""
+    if isinstance(value, dict):
+        return {k: force(v) for k, v in value.items()}
+    if isinstance(value, str | bytes | int | float | bool) or value is None:
+        return value
+    if isinstance(value, Iterable):
+        return [force(v) for v in value]
+    return value
+
+
+def collect(chunks: list[dict[str, Any]], *, error_chunks: bool = True) -> ChatCollector:
+    """Chat chunks gathered into one answer, each validated by the openai SDK's chunk type
+    (in-stream error chunks are not chunks of that type; ``error_chunks`` lets them through unchecked)."""
+    collector = ChatCollector()
+    for c in chunks:
+        if not (error_chunks and "error" in c):
+            ChatCompletionChunk.model_validate(c)
+        collector.add(c)
+    return collector

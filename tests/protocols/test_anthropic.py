@@ -12,31 +12,24 @@ from anthropic.types import message_create_params as mcp
 from anthropic.types.shared import ErrorResponse
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletion
 from openai.types.chat import completion_create_params as ccp
 from pydantic import TypeAdapter
 
 from relaygate.protocols import anthropic
-from relaygate.protocols.chat import ChatCollector
 from relaygate.protocols.sse import event_data
 from relaygate.protocols.usage import Usage
-from tests.protocols.replay import DATA, events, mangled, recorded_payloads
+from tests.protocols.replay import DATA, events, force, mangled, recorded_payloads
+from tests.protocols.replay import collect as collect_all
+
+
+def collect_strict(chunks: list[dict[str, Any]]) -> Any:
+    return collect_all(chunks, error_chunks=False)
 
 RECORDED = ["anthropic_text.sse", "anthropic_tool_use.sse", "anthropic_thinking_refusal.sse", "anthropic_thinking.sse"]
 EVENT = TypeAdapter(RawMessageStreamEvent)
 CREATE = TypeAdapter(mcp.MessageCreateParamsNonStreaming)
 CHAT_CREATE = TypeAdapter(ccp.CompletionCreateParamsNonStreaming)
-
-
-def force(value: Any) -> Any:
-    """Walk pydantic's lazy iterators so every nested item is validated."""
-    if isinstance(value, dict):
-        return {k: force(v) for k, v in value.items()}
-    if isinstance(value, str | bytes | int | float | bool) or value is None:
-        return value
-    if isinstance(value, Iterable):
-        return [force(v) for v in value]
-    return value
 
 
 def to_chat(data: bytes, cuts: Iterable[int] = ()) -> tuple[list[dict[str, Any]], anthropic.StreamToChat]:
@@ -46,14 +39,6 @@ def to_chat(data: bytes, cuts: Iterable[int] = ()) -> tuple[list[dict[str, Any]]
         chunks.extend(translator.feed(ev))
     chunks.extend(translator.finish())
     return chunks, translator
-
-
-def collect(chunks: list[dict[str, Any]]) -> ChatCollector:
-    collector = ChatCollector()
-    for c in chunks:
-        ChatCompletionChunk.model_validate(c)
-        collector.add(c)
-    return collector
 
 
 def from_chat(chunks: Iterable[dict[str, Any]], model: str = "claude-x") -> list[bytes]:
@@ -93,7 +78,7 @@ def test_recorded_streams_give_the_same_chunks_at_any_split(name: str, cuts: lis
 
 def test_recorded_text_stream() -> None:
     chunks, t = to_chat((DATA / "anthropic_text.sse").read_bytes())
-    got = collect(chunks)
+    got = collect_strict(chunks)
     assert (got.content, got.finish_reason) == ("Hello there!", "stop")
     assert got.id == "msg_4QpJur2dWWDjF6C758FbBw5vm12BaVipnK"
     assert t.usage == Usage(11, 6, 17)
@@ -102,7 +87,7 @@ def test_recorded_text_stream() -> None:
 
 def test_recorded_tool_use_stream() -> None:
     chunks, t = to_chat((DATA / "anthropic_tool_use.sse").read_bytes())
-    got = collect(chunks)
+    got = collect_strict(chunks)
     assert got.content == "I'll check the current weather in Paris for you." and got.finish_reason == "tool_calls"
     [call] = got.calls.values()
     assert (call.id, call.name, orjson.loads(call.arguments)) == (
@@ -112,12 +97,12 @@ def test_recorded_tool_use_stream() -> None:
 
 def test_recorded_thinking_streams() -> None:
     chunks, t = to_chat((DATA / "anthropic_thinking_refusal.sse").read_bytes())
-    got = collect(chunks)
+    got = collect_strict(chunks)
     assert got.reasoning.startswith("Simple educational question") and got.content == "Hi"
     assert got.finish_reason == "content_filter"
     assert t.usage == Usage(28, 106, 134, 0, 67)
     chunks, t = to_chat((DATA / "anthropic_thinking.sse").read_bytes())
-    got = collect(chunks)
+    got = collect_strict(chunks)
     assert "Deep Thought" in got.reasoning and got.content.endswith("in pop culture.")
     assert t.usage == Usage(50, 452)
 
@@ -128,7 +113,7 @@ def test_recorded_streams_survive_anthropic_chat_anthropic(name: str) -> None:
     rebuilt = from_chat(chunks, "claude-sonnet-4")
     validated(rebuilt)
     again, t2 = to_chat(b"".join(rebuilt))
-    first, second = collect(chunks), collect(again)
+    first, second = collect_strict(chunks), collect_strict(again)
     assert (second.content, second.reasoning, second.finish_reason) == (
         first.content, first.reasoning, first.finish_reason)
     assert [(c.id, c.name, c.arguments) for c in second.calls.values()] == [
@@ -140,13 +125,13 @@ def test_recorded_streams_survive_anthropic_chat_anthropic(name: str) -> None:
 def test_recorded_chat_streams_become_valid_anthropic_streams(name: str) -> None:
     chat_chunks = [orjson.loads(event_data(ev) or b"") for ev in events((DATA / name).read_bytes())
                    if event_data(ev) != b"[DONE]"]
-    original = collect(chat_chunks)
+    original = collect_strict(chat_chunks)
     out = validated(from_chat(chat_chunks))
     assert out[0]["type"] == "message_start" and out[-1]["type"] == "message_stop"
     delta = out[-2]
     assert delta["delta"]["stop_reason"] == ("tool_use" if original.calls else "end_turn")
     assert delta["usage"]["output_tokens"] == original.usage.completion_tokens  # type: ignore[union-attr]
-    back = collect(to_chat(b"".join(from_chat(chat_chunks)))[0])
+    back = collect_strict(to_chat(b"".join(from_chat(chat_chunks)))[0])
     assert back.content == original.content
     assert [(c.id, c.name, c.arguments) for c in back.calls.values()] == [
         (c.id, c.name, c.arguments) for c in original.calls.values()]
@@ -189,7 +174,7 @@ def test_interleaved_tool_deltas_and_thinking_blocks() -> None:
     ]
     out = validated(from_chat(chunks))
     assert out[1]["content_block"]["type"] == "thinking"
-    back = collect(to_chat(b"".join(from_chat(chunks)))[0])
+    back = collect_strict(to_chat(b"".join(from_chat(chunks)))[0])
     assert [(c.id, c.name, orjson.loads(c.arguments)) for c in back.calls.values()] == [
         ("call_a", "a", {"x": 1}), ("call_b", "b", {})]
     assert back.reasoning == "think" and back.finish_reason == "tool_calls"
@@ -510,11 +495,11 @@ def test_streams_survive_chat_anthropic_chat(deltas: list[tuple[str, str]], tool
     chunks.append({**_chunk({}), "choices": [], "usage": {
         "prompt_tokens": prompt, "completion_tokens": reasoning + 7, "total_tokens": prompt + reasoning + 7,
         "completion_tokens_details": {"reasoning_tokens": reasoning}}})
-    original = collect(chunks)
+    original = collect_strict(chunks)
     stream = from_chat(chunks)
     validated(stream)
     back_chunks, t = to_chat(b"".join(stream))
-    back = collect(back_chunks)
+    back = collect_strict(back_chunks)
     assert (back.content, back.reasoning, back.finish_reason) == (original.content, original.reasoning,
                                                                   original.finish_reason)
     assert [(c.id, c.name, orjson.loads(c.arguments)) for c in back.calls.values()] == [

@@ -10,7 +10,7 @@ import pytest
 from google.genai import types as gt
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletion
 from openai.types.chat import completion_create_params as ccp
 from pydantic import TypeAdapter
 
@@ -18,24 +18,13 @@ from relaygate.protocols import gemini
 from relaygate.protocols.chat import ChatCollector
 from relaygate.protocols.sse import event_data
 from relaygate.protocols.usage import Usage
-from tests.protocols.replay import DATA, events, mangled, recorded_payloads
+from tests.protocols.replay import DATA, collect, events, force, mangled, recorded_payloads
 
 RECORDED = ["gemini_thinking.sse", "gemini_parallel_calls.sse", "gemini_parallel_calls_followup.sse",
             "gemini_tool_thought.sse"]
 CHAT_CREATE = TypeAdapter(ccp.CompletionCreateParamsNonStreaming)
 CONTENTS = TypeAdapter(list[gt.Content])
 TOOLS = TypeAdapter(list[gt.Tool])
-
-
-def force(value: Any) -> Any:
-    """Walk pydantic's lazy iterators so every nested item is validated."""
-    if isinstance(value, dict):
-        return {k: force(v) for k, v in value.items()}
-    if isinstance(value, str | bytes | int | float | bool) or value is None:
-        return value
-    if isinstance(value, Iterable):
-        return [force(v) for v in value]
-    return value
 
 
 def validate_request(body: dict[str, Any]) -> None:
@@ -59,15 +48,6 @@ def to_chat(data: bytes, cuts: Iterable[int] = ()) -> tuple[list[dict[str, Any]]
         chunks.extend(translator.feed(ev))
     chunks.extend(translator.finish())
     return chunks, translator
-
-
-def collect(chunks: list[dict[str, Any]]) -> ChatCollector:
-    collector = ChatCollector()
-    for c in chunks:
-        if "error" not in c:
-            ChatCompletionChunk.model_validate(c)
-        collector.add(c)
-    return collector
 
 
 def from_chat(chunks: Iterable[dict[str, Any]], model: str = "gemini-x") -> list[bytes]:

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletion
 from openai.types.chat import completion_create_params as ccp
 from openai.types.responses import Response, ResponseStreamEvent
 from openai.types.responses import response_create_params as rcp
@@ -19,23 +19,12 @@ from relaygate.protocols import responses
 from relaygate.protocols.chat import ChatCollector
 from relaygate.protocols.sse import event_data
 from relaygate.protocols.usage import Usage
-from tests.protocols.replay import DATA, events, mangled, recorded_payloads
+from tests.protocols.replay import DATA, collect, events, force, mangled, recorded_payloads
 
 RECORDED = ["responses_text.sse", "responses_tools.sse", "responses_reasoning.sse", "responses_error.sse"]
 EVENT = TypeAdapter(ResponseStreamEvent)
 CREATE = TypeAdapter(rcp.ResponseCreateParamsNonStreaming)
 CHAT_CREATE = TypeAdapter(ccp.CompletionCreateParamsNonStreaming)
-
-
-def force(value: Any) -> Any:
-    """Walk pydantic's lazy iterators so every nested item is validated."""
-    if isinstance(value, dict):
-        return {k: force(v) for k, v in value.items()}
-    if isinstance(value, str | bytes | int | float | bool) or value is None:
-        return value
-    if isinstance(value, Iterable):
-        return [force(v) for v in value]
-    return value
 
 
 def to_chat(data: bytes, cuts: Iterable[int] = ()) -> tuple[list[dict[str, Any]], responses.StreamToChat]:
@@ -45,15 +34,6 @@ def to_chat(data: bytes, cuts: Iterable[int] = ()) -> tuple[list[dict[str, Any]]
         chunks.extend(translator.feed(ev))
     chunks.extend(translator.finish())
     return chunks, translator
-
-
-def collect(chunks: list[dict[str, Any]]) -> ChatCollector:
-    collector = ChatCollector()
-    for c in chunks:
-        if "error" not in c:
-            ChatCompletionChunk.model_validate(c)
-        collector.add(c)
-    return collector
 
 
 def from_chat(chunks: Iterable[dict[str, Any]], model: str = "gpt-x",
