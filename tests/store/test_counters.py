@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from relaygate.store.counters import MAX_AMOUNT, Bucket, BucketState, CounterStore, Shortfall
+from relaygate.store.counters import MAX_AMOUNT, Bucket, BucketState, CounterStore, Refusal, Shortfall
 from relaygate.store.counters_memory import MemoryCounters
 from relaygate.store.counters_redis import RedisCounters
 
@@ -244,6 +244,104 @@ async def test_concurrency_leases_expire(store: CounterStore) -> None:
     await asyncio.sleep(0.3)
     assert await store.concurrency_take("key:a", 1, "r2", 60)
     assert await store.concurrency_release("key:a", "crashed") is False
+
+
+# --- one request in one call each way ---------------------------------------------------------
+
+
+async def test_admit_takes_everything_and_complete_gives_it_back(store: CounterStore) -> None:
+    await store.load("owner:1", 1000, 0)
+    windows = [("key:a:rpm", 2, 60, 1), ("key:a:tpm", 1000, 60, 600)]
+    assert await store.admit("r1", windows, [("key:a:concurrency", 1)], 60, [owner()], 300) is None
+    assert await store.read("owner:1") == BucketState(1000, 0, 300)
+    assert not await store.concurrency_take("key:a:concurrency", 1, "other", 60)
+    wait = await store.window_take("key:a:tpm", 1000, 60, 500)  # 600 + 500 > 1000: 100 tokens short
+    assert wait == pytest.approx(6.0, abs=0.5)
+    await store.complete("r1", [("key:a:tpm", 1000, 60, -500)], ["key:a:concurrency"], ["owner:1"], 120)
+    assert await store.read("owner:1") == BucketState(1000, 120, 0)
+    assert await store.concurrency_take("key:a:concurrency", 1, "other", 60)
+    assert await store.window_take("key:a:tpm", 1000, 60, 500) is None  # 100 + 500 fits now
+    await store.complete("r1", [], ["key:a:concurrency"], ["owner:1"], 120)  # twice: the hold is gone
+    assert await store.read("owner:1") == BucketState(1000, 120, 0)
+    assert await store.concurrency_release("key:a:concurrency", "other") is True  # not r1's to give
+
+
+async def test_admit_is_all_or_nothing(store: CounterStore) -> None:
+    await store.load("owner:1", 100, 0)
+    rpm, slot = ("key:a:rpm", 5, 60, 1), ("key:a:concurrency", 2)
+    # the money part refuses: no window counted, no slot taken
+    refusal = await store.admit("r1", [rpm], [slot], 60, [owner(), Bucket("key:a:total", 1000)], 150)
+    assert refusal == Refusal("money", 0, available=100)
+    refusal = await store.admit("r1", [rpm], [slot], 60, [owner(), Bucket("key:a:total", 40)], 50)
+    assert refusal == Refusal("money", 1, available=40)
+    assert await store.admit("r2", [], [slot], 60, [], None) is None
+    # the slot part refuses: the window is not counted
+    assert await store.admit("r3", [], [slot], 60, [], None) is None
+    refusal = await store.admit("r4", [rpm], [slot], 60, [owner()], 10)
+    assert refusal == Refusal("slot", 0)
+    assert await store.read("owner:1") == BucketState(100, 0, 0)
+    for _ in range(5):
+        assert await store.window_take("key:a:rpm", 5, 60, 1) is None
+    # the window part refuses, and says how long to wait
+    refusal = await store.admit("r5", [("group:g:rpm", 100, 60, 1), rpm], [], 60, [], None)
+    assert refusal is not None and refusal.part == "window" and refusal.index == 1
+    assert refusal.wait == pytest.approx(12.0, abs=0.5)
+    assert await store.window_take("group:g:rpm", 1, 60, 1) is None  # the first window was not counted
+
+
+async def test_admit_release_and_unheld_requests(store: CounterStore) -> None:
+    await store.credit("owner:1", 100, "e1")
+    assert await store.admit("r1", [], [], 60, [owner()], 70) is None
+    assert await store.admit("r1", [], [], 60, [owner()], 70) is None  # a live hold is not taken twice
+    assert await store.read("owner:1") == BucketState(100, 0, 70)
+    assert await store.admit("r2", [], [], 60, [owner()], 40) == Refusal("money", 0, available=30)
+    await store.complete("r1", [], [], ["owner:1"], None)  # released: nothing spent
+    assert await store.read("owner:1") == BucketState(100, 0, 0)
+    assert await store.admit("r3", [], [], 60, [owner()], None) is None  # no amount: nothing held
+    await store.complete("r3", [], [], [], None)
+    assert await store.read("owner:1") == BucketState(100, 0, 0)
+
+
+async def test_complete_ends_a_hold_on_the_buckets_it_covers(store: CounterStore) -> None:
+    await store.credit("owner:1", 100, "e1")
+    await store.credit("owner:2", 100, "e1")
+    assert await store.reserve("r1", [owner("owner:2")], 30) is None
+    await store.complete("r1", [], [], ["owner:1"], 10)  # named wrongly: owner:2's hold is settled anyway
+    assert await store.read("owner:2") == BucketState(100, 10, 0)
+    assert await store.read("owner:1") == BucketState(100, 0, 0)
+
+
+async def test_admit_checks_its_arguments(store: CounterStore) -> None:
+    with pytest.raises(ValueError):
+        await store.admit("r1", [("w", 0, 60, 1)], [], 60, [], None)
+    with pytest.raises(ValueError):
+        await store.admit("r1", [("w", 10, 60, -1)], [], 60, [], None)
+    with pytest.raises(ValueError):
+        await store.admit("r1", [], [], 60, [owner()], -5)
+    with pytest.raises(ValueError):
+        await store.complete("r1", [], [], ["owner:1"], -5)
+
+
+async def test_concurrent_admits_never_overdraw_or_overtake(make: Factory) -> None:
+    first, second = make(), make()
+    if isinstance(first, MemoryCounters):
+        second = first
+    await first.load("owner:1", 1000, 0)
+    windows, slots = [("key:a:rpm", 150, 60, 1)], [("key:a:concurrency", 120)]
+
+    async def one(store: CounterStore, i: int) -> Refusal | None:
+        return await store.admit(f"r{i}", windows, slots, 60, [owner()], 7)
+
+    results = await asyncio.gather(*(one(first if i % 2 else second, i) for i in range(200)))
+    assert sum(r is None for r in results) == 120  # the slots ran out first
+    assert {r.part for r in results if r is not None} == {"slot"}
+    assert await first.read("owner:1") == BucketState(1000, 0, 840)
+    await asyncio.gather(*(first.complete(f"r{i}", [], ["key:a:concurrency"], ["owner:1"], 7)
+                           for i, r in enumerate(results) if r is None))
+    results = await asyncio.gather(*(one(second, i) for i in range(200, 300)))
+    # 120 of 150 requests per minute are used: 30 more pass the window; 142 - 120 = 22 fit the balance
+    assert sum(r is None for r in results) == 22
+    assert await first.read("owner:1") == BucketState(1000, 840, 154)
 
 
 # --- concurrency safety -----------------------------------------------------------------------

@@ -27,6 +27,12 @@ Rate windows
     ``limit / window_seconds`` per second): a burst of ``limit`` passes at once, then one unit per
     ``window_seconds / limit``; a refusal says exactly how long to wait. ``window_adjust`` corrects
     a take afterwards (estimated tokens -> real tokens) without checking.
+
+A request in one call each way
+    ``admit`` takes everything one request needs (its rate windows, its concurrency slots and its
+    money hold) at once or nothing, and ``complete`` gives it all back (window corrections, slots,
+    settle or release) at once. The gateway's request path uses only these two: one store call
+    (one Redis round trip) on the way in and one on the way out, whatever limits and caps apply.
 """
 
 from __future__ import annotations
@@ -78,6 +84,26 @@ class Shortfall:
 
     bucket: str
     available: int
+
+
+# (name, limit, window seconds, units): units taken by ``admit``, or the correction made by ``complete``
+Window = tuple[str, int, float, int]
+# (name, limit): a concurrency slot held by the request id until ``complete``
+Slot = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why ``admit`` took nothing: the first part that refused, by position in its argument.
+
+    ``part`` is ``window`` (``wait`` = seconds until it would pass), ``slot`` (all taken) or
+    ``money`` (``available`` = what the bucket had; the bucket is ``buckets[index]``).
+    """
+
+    part: str
+    index: int
+    wait: float = 0.0
+    available: int = 0
 
 
 class CounterStore(Protocol):
@@ -145,6 +171,25 @@ class CounterStore(Protocol):
         """Give a lease back; False when it was not held (released already or expired)."""
         ...
 
+    async def admit(self, request_id: str, windows: Sequence[Window], slots: Sequence[Slot], slot_ttl_seconds: float,
+                    buckets: Sequence[Bucket], amount: int | None) -> Refusal | None:
+        """Take every window, every slot and (unless ``amount`` is None) the hold, or nothing.
+
+        Checks run in order (windows, slots, money); the first that fails is returned and nothing
+        is changed. The slots and the hold are held under ``request_id``. Like ``reserve``, a live
+        hold is not taken twice.
+        """
+        ...
+
+    async def complete(self, request_id: str, windows: Sequence[Window], slots: Sequence[str],
+                       buckets: Sequence[str], actual: int | None) -> None:
+        """End an admitted request: add each window's units (a correction, may be negative, unchecked),
+        give back the named slots, and settle the hold on ``buckets`` to ``actual`` (None releases it).
+
+        With no ``buckets`` there is no hold to end. Ending it twice changes nothing the second time.
+        """
+        ...
+
     async def close(self) -> None:
         ...
 
@@ -156,6 +201,13 @@ def check_amount(value: int, what: str = "amount") -> int:
     if not -MAX_AMOUNT < value < MAX_AMOUNT:
         raise ValueError(f"{what} {value} is outside ±2**53; counters compare amounts exactly only below that")
     return value
+
+
+def check_windows(windows: Sequence[Window]) -> None:
+    for name, limit, window_seconds, _ in windows:
+        if limit < 1 or window_seconds <= 0:
+            raise ValueError(f"window {name}: a rate limit must be at least 1 per positive window "
+                             f"(got {limit} per {window_seconds} s)")
 
 
 def check_rate(limit: int, window_seconds: float) -> None:

@@ -12,9 +12,13 @@ from relaygate.store.counters import (
     HOLD_TTL_SECONDS,
     Bucket,
     BucketState,
+    Refusal,
     Shortfall,
+    Slot,
+    Window,
     check_amount,
     check_rate,
+    check_windows,
 )
 
 
@@ -73,6 +77,10 @@ class MemoryCounters:
             available = cap - current.used - current.held
             if available < amount:
                 return Shortfall(ref.name, available)
+        self._take_hold(hold_id, buckets, amount, now)
+        return None
+
+    def _take_hold(self, hold_id: str, buckets: Sequence[Bucket], amount: int, now: float) -> None:
         for ref in buckets:
             state = self._get(ref.name, now)
             if state is None:
@@ -81,7 +89,6 @@ class MemoryCounters:
                 state.expires = now + ref.ttl_seconds
             state.held += amount
         self._holds[hold_id] = _Hold(amount, tuple(b.name for b in buckets), now + self.hold_ttl_seconds)
-        return None
 
     def _finish(self, hold_id: str, actual: int | None) -> bool:
         hold = self._holds.pop(hold_id, None)
@@ -167,7 +174,9 @@ class MemoryCounters:
 
     async def window_adjust(self, name: str, limit: int, window_seconds: float, delta: int) -> None:
         check_rate(limit, window_seconds)
-        now = self._clock()
+        self._adjust(name, limit, window_seconds, delta, self._clock())
+
+    def _adjust(self, name: str, limit: int, window_seconds: float, delta: int, now: float) -> None:
         key = (name, window_seconds)
         tat = max(self._windows.get(key, now), now) + delta * (window_seconds / limit)
         if tat <= now:
@@ -197,6 +206,71 @@ class MemoryCounters:
         if not leases:
             del self._leases[name]
         return not expired
+
+    # --- one request, all at once ------------------------------------------------------------
+
+    async def admit(self, request_id: str, windows: Sequence[Window], slots: Sequence[Slot], slot_ttl_seconds: float,
+                    buckets: Sequence[Bucket], amount: int | None) -> Refusal | None:
+        check_windows(windows)
+        now = self._clock()
+        tats = self._windows
+        taken = []
+        for i, (name, limit, window_seconds, cost) in enumerate(windows):
+            if cost < 0:
+                raise ValueError(f"a window cost cannot be negative (got {cost})")
+            interval = window_seconds / limit
+            tat = tats.get((name, window_seconds), now)
+            if tat < now:
+                tat = now
+            over = tat + min(cost, limit) * interval - now - window_seconds
+            if over > 1e-9:
+                return Refusal("window", i, wait=over)
+            taken.append(tat + cost * interval)
+        for i, (name, limit) in enumerate(slots):
+            leases = self._leases.get(name)
+            if leases is not None and request_id not in leases and len(leases) >= limit:
+                for expired in [lease for lease, expires in leases.items() if expires <= now]:
+                    del leases[expired]
+                if len(leases) >= limit:
+                    return Refusal("slot", i)
+        hold = amount if amount is not None and request_id not in self._holds else None
+        if hold is not None:
+            check_amount(hold)
+            if hold < 0:
+                raise ValueError(f"a hold cannot be negative (got {hold})")
+            for i, ref in enumerate(buckets):
+                current = self._get(ref.name, now)
+                cap = ((current.cap or 0) if current is not None else 0) if ref.stored else ref.cap
+                if cap is None:
+                    continue
+                available = cap - current.used - current.held if current is not None else cap
+                if available < hold:
+                    return Refusal("money", i, available=available)
+        for (name, _, window_seconds, _), tat in zip(windows, taken, strict=True):
+            tats[(name, window_seconds)] = tat
+        expires = now + slot_ttl_seconds
+        for name, _ in slots:
+            self._leases.setdefault(name, {})[request_id] = expires
+        if hold is not None:
+            self._take_hold(request_id, buckets, hold, now)
+        return None
+
+    async def complete(self, request_id: str, windows: Sequence[Window], slots: Sequence[str],
+                       buckets: Sequence[str], actual: int | None) -> None:
+        if actual is not None:
+            check_amount(actual, "actual")
+            if actual < 0:
+                raise ValueError(f"a settled amount cannot be negative (got {actual}); credit a refund instead")
+        check_windows(windows)
+        now = self._clock()
+        for name, limit, window_seconds, delta in windows:
+            self._adjust(name, limit, window_seconds, delta, now)
+        for name in slots:
+            leases = self._leases.get(name)
+            if leases is not None and leases.pop(request_id, None) is not None and not leases:
+                del self._leases[name]
+        if buckets:
+            self._finish(request_id, actual)
 
     async def close(self) -> None:
         return None

@@ -29,9 +29,13 @@ from relaygate.store.counters import (
     HOLD_TTL_SECONDS,
     Bucket,
     BucketState,
+    Refusal,
     Shortfall,
+    Slot,
+    Window,
     check_amount,
     check_rate,
+    check_windows,
 )
 
 _NOW_MS = """
@@ -151,6 +155,119 @@ if tonumber(expires) <= now_ms then return 0 end
 return 1
 """
 
+# One request in: rate windows, concurrency slots and the money hold, all checked before any is taken.
+# KEYS: hold, holds index, window..., slot..., bucket...
+# ARGV: #windows, #slots, request id, slot ttl ms, amount ('' = no hold), hold ttl ms, bucket names json,
+# then per window: limit, window µs, units; per slot: limit; per bucket: mode, cap, ttl seconds (as _RESERVE).
+# Returns {1}, or {0, 'window', i, wait µs}, {0, 'slot', i}, {0, 'money', i, cap, used, held}.
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now_ms = math.floor(now / 1000)
+local function int(x) return string.format('%.0f', x) end
+local nw, ns = tonumber(ARGV[1]), tonumber(ARGV[2])
+local nb = #KEYS - 2 - nw - ns
+local a = 8
+local tats = {}
+for i = 1, nw do
+  local limit, window, units = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
+  local interval = window / limit
+  local tat = tonumber(redis.call('GET', KEYS[2 + i]) or '0')
+  if tat < now then tat = now end
+  local over = tat + math.min(units, limit) * interval - now - window
+  if over > 0.001 then return {0, 'window', i, math.max(1, math.ceil(over))} end
+  tats[i] = tat + units * interval
+end
+for i = 1, ns do
+  local key = KEYS[2 + nw + i]
+  local limit = tonumber(ARGV[a])
+  a = a + 1
+  if not redis.call('ZSCORE', key, ARGV[3]) and redis.call('ZCARD', key) >= limit then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', int(now_ms))
+    if redis.call('ZCARD', key) >= limit then return {0, 'slot', i} end
+  end
+end
+local hold = ARGV[5] ~= '' and redis.call('EXISTS', KEYS[1]) == 0
+if hold then
+  local amount = tonumber(ARGV[5])
+  for i = 1, nb do
+    local mode = ARGV[a + 3 * (i - 1)]
+    if mode ~= 'u' then
+      local f = redis.call('HMGET', KEYS[2 + nw + ns + i], 'cap', 'used', 'held')
+      local cap = ARGV[a + 3 * (i - 1) + 1]
+      if mode == 's' then cap = f[1] or '0' end
+      local used, held = f[2] or '0', f[3] or '0'
+      if tonumber(cap) - tonumber(used) - tonumber(held) < amount then return {0, 'money', i, cap, used, held} end
+    end
+  end
+end
+for i = 1, nw do
+  redis.call('SET', KEYS[2 + i], int(tats[i]), 'PX', int(math.ceil((tats[i] - now) / 1000) + 1000))
+end
+local slot_ttl = tonumber(ARGV[4])
+for i = 1, ns do
+  local key = KEYS[2 + nw + i]
+  redis.call('ZADD', key, int(now_ms + slot_ttl), ARGV[3])
+  if redis.call('PTTL', key) < slot_ttl then redis.call('PEXPIRE', key, ARGV[4]) end
+end
+if hold then
+  for i = 1, nb do
+    local key = KEYS[2 + nw + ns + i]
+    redis.call('HINCRBY', key, 'held', ARGV[5])
+    local ttl = ARGV[a + 3 * (i - 1) + 2]
+    if ttl ~= '' and redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, ttl) end
+  end
+  redis.call('HSET', KEYS[1], 'amount', ARGV[5], 'buckets', ARGV[7])
+  redis.call('PEXPIRE', KEYS[1], int(tonumber(ARGV[6]) + 86400000))
+  redis.call('ZADD', KEYS[2], int(now_ms + tonumber(ARGV[6])), ARGV[3])
+end
+return {1}
+"""
+
+# One request out. KEYS: hold, holds index, window..., slot..., bucket...
+# ARGV: #windows, #slots, request id, actual ('' = release), bucket names json ('' = no hold),
+# then per window: limit, window µs, units (a correction). Returns -1, changing nothing, when the hold
+# covers other buckets than those named (a reused id); else 1.
+_COMPLETE = """
+local nw, ns = tonumber(ARGV[1]), tonumber(ARGV[2])
+local h = nil
+if ARGV[5] ~= '' then
+  h = redis.call('HMGET', KEYS[1], 'amount', 'buckets')
+  if h[1] and h[2] ~= ARGV[5] then return -1 end
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local a = 6
+for i = 1, nw do
+  local limit, window, units = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
+  local tat = tonumber(redis.call('GET', KEYS[2 + i]) or '0')
+  if tat < now then tat = now end
+  tat = tat + units * window / limit
+  if tat <= now then
+    redis.call('DEL', KEYS[2 + i])
+  else
+    local ttl_ms = math.ceil((tat - now) / 1000) + 1000
+    redis.call('SET', KEYS[2 + i], string.format('%.0f', tat), 'PX', string.format('%.0f', ttl_ms))
+  end
+end
+for i = 1, ns do redis.call('ZREM', KEYS[2 + nw + i], ARGV[3]) end
+if h then
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  if h[1] then
+    for i = 3 + nw + ns, #KEYS do
+      if redis.call('EXISTS', KEYS[i]) == 1 then
+        if h[1] ~= '0' then redis.call('HINCRBY', KEYS[i], 'held', '-' .. h[1]) end
+        if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[i], 'used', ARGV[4]) end
+      end
+    end
+    redis.call('DEL', KEYS[1])
+  end
+end
+return 1
+"""
+
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -187,6 +304,8 @@ class RedisCounters:
         self._window = register(_WINDOW)
         self._lease_take = register(_LEASE_TAKE)
         self._lease_release = register(_LEASE_RELEASE)
+        self._admit = register(_ADMIT)
+        self._complete = register(_COMPLETE)
 
     def _bucket(self, name: str) -> str:
         return f"{self.prefix}b:{name}"
@@ -290,6 +409,69 @@ class RedisCounters:
 
     async def concurrency_release(self, name: str, lease_id: str) -> bool:
         return int(await self._lease_release(keys=[f"{self.prefix}c:{name}"], args=[lease_id])) == 1
+
+    # --- one request, all at once ------------------------------------------------------------
+
+    async def admit(self, request_id: str, windows: Sequence[Window], slots: Sequence[Slot], slot_ttl_seconds: float,
+                    buckets: Sequence[Bucket], amount: int | None) -> Refusal | None:
+        check_windows(windows)
+        if amount is not None:
+            check_amount(amount)
+            if amount < 0:
+                raise ValueError(f"a hold cannot be negative (got {amount})")
+        if not buckets:
+            amount = None
+        prefix = self.prefix
+        keys = [f"{prefix}h:{request_id}", f"{prefix}holds"]
+        args: list[Any] = [len(windows), len(slots), request_id, _ms(slot_ttl_seconds),
+                           "" if amount is None else str(amount), _ms(self.hold_ttl_seconds),
+                           json.dumps([b.name for b in buckets]) if amount is not None else ""]
+        for name, limit, window_seconds, units in windows:
+            if units < 0:
+                raise ValueError(f"a window cost cannot be negative (got {units})")
+            keys.append(f"{prefix}w:{window_seconds:g}:{name}")
+            args += (limit, repr(float(window_seconds) * 1_000_000), units)
+        for name, limit in slots:
+            keys.append(f"{prefix}c:{name}")
+            args.append(limit)
+        if amount is not None:
+            for ref in buckets:
+                keys.append(f"{prefix}b:{ref.name}")
+                mode = "s" if ref.stored else ("u" if ref.cap is None else "c")
+                args += (mode, "" if ref.cap is None else str(ref.cap),
+                         "" if ref.ttl_seconds is None else str(ref.ttl_seconds))
+        result = await self._admit(keys=keys, args=args)
+        if int(result[0]) == 1:
+            return None
+        part, index = _text(result[1]), int(result[2]) - 1
+        if part == "window":
+            return Refusal("window", index, wait=int(result[3]) / 1_000_000)
+        if part == "slot":
+            return Refusal("slot", index)
+        cap, used, held = (int(_text(v)) for v in result[3:6])
+        return Refusal("money", index, available=cap - used - held)
+
+    async def complete(self, request_id: str, windows: Sequence[Window], slots: Sequence[str],
+                       buckets: Sequence[str], actual: int | None) -> None:
+        check_windows(windows)
+        if actual is not None:
+            check_amount(actual, "actual")
+            if actual < 0:
+                raise ValueError(f"a settled amount cannot be negative (got {actual}); credit a refund instead")
+        prefix = self.prefix
+        keys = [f"{prefix}h:{request_id}", f"{prefix}holds"]
+        names_json = json.dumps(list(buckets)) if buckets else ""
+        args: list[Any] = [len(windows), len(slots), request_id, "" if actual is None else str(actual), names_json]
+        for name, limit, window_seconds, units in windows:
+            keys.append(f"{prefix}w:{window_seconds:g}:{name}")
+            args += (limit, repr(float(window_seconds) * 1_000_000), units)
+        keys += (f"{prefix}c:{name}" for name in slots)
+        keys += (f"{prefix}b:{name}" for name in buckets)
+        if int(await self._complete(keys=keys, args=args)) == -1:
+            # the hold id was reused for other buckets: end the rest here, the hold as settle/release do
+            args[4] = ""
+            await self._complete(keys=keys[:2 + len(windows) + len(slots)], args=args)
+            await self._end(request_id, args[3])
 
     async def close(self) -> None:
         if self._owned:
