@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import yaml
@@ -61,17 +60,22 @@ def test_logs_tail_prints_recent_then_new_rows(cli: Invoke, sync_db: Engine) -> 
     assert "req-1" in lines[0] and "req-2" in lines[1]
     assert "Ctrl-C" in recent.stderr
 
-    def later() -> None:
-        time.sleep(0.3)
-        _usage(sync_db, "req-new", status=502, error_code="upstream_error")
+    stop = threading.Event()
+
+    def later() -> None:  # new rows keep coming until tail has shown one, however long it takes to start
+        n = 0
+        while not stop.wait(0.2):
+            _usage(sync_db, f"req-new-{n}", status=502, error_code="upstream_error")
+            n += 1
 
     writer = threading.Thread(target=later)
     writer.start()
     try:
         followed = cli("logs", "tail", "--count", "1", "--interval", "0.02", "--json")
     finally:
+        stop.set()
         writer.join()
-    assert '"request_id":"req-new"' in followed.stdout
+    assert '"request_id":"req-new-' in followed.stdout
     assert "req-2" not in followed.stdout  # only rows written after tail started
 
 

@@ -114,3 +114,76 @@ async def test_writer_retries_a_batch_that_was_partly_stored(backend_url: str, t
                            "stored_held": 0, "ok": True}]
     finally:
         await engine.dispose()
+
+
+async def test_writer_under_steady_load_writes_ledger_rows_as_it_goes(tmp_path: Any) -> None:
+    """Records arriving while a flush runs keep it going; the ledger rows of those requests go with them."""
+    from relaygate.services.usage import UsageWriter
+    from relaygate.store.ledger_repo import check_balances
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/writer.db")
+    try:
+        await upgrade(engine)
+        pending: list[dict[str, Any]] = []
+
+        def take(_hold_ms: int) -> list[dict[str, Any]]:
+            out = pending[:]
+            pending.clear()
+            return out
+
+        writer = UsageWriter(engine, flush_seconds=1, batch_size=20, buffer_limit=10_000,
+                             spill_path=tmp_path / "spill.jsonl", ledger_source=take)
+        base = {"ts": 1, "status": 200, "attempts": 1, "prompt_tokens": 1, "completion_tokens": 1,
+                "total_tokens": 2, "cached_tokens": 0, "stream": False, "latency_ms": 1, "estimated": False,
+                "cost": 5, "owner_id": "own_y"}
+
+        async def requests() -> None:
+            for i in range(300):
+                writer.add({**base, "request_id": f"req_{i}"})
+                pending.append({"owner_id": "own_y", "key_id": None, "kind": "settle", "amount": -5, "held": 0,
+                                "model": None, "reason": None, "actor": "gateway", "ref": None, "created_at": 1,
+                                "request_id": f"req_{i}"})
+                await asyncio.sleep(0)
+
+        producer = asyncio.create_task(requests())
+        await asyncio.sleep(0)
+        await writer.flush()  # one flush, running while the requests keep coming
+        await producer
+        assert writer.written == 300 and pending == []  # nothing left waiting in memory
+        async with engine.connect() as conn:
+            settles = (await conn.execute(select(t.ledger_entries.c.request_id))).all()
+            checks = await check_balances(conn)
+        assert len(settles) == 300
+        assert checks[0]["entries_balance"] == -1500 and checks[0]["ok"]
+    finally:
+        await engine.dispose()
+
+async def test_bulk_insert_keeps_every_value_exactly(backend_url: str) -> None:
+    """The writer's batch insert (one JSON-unpacking statement on SQLite) stores what one-by-one inserts would."""
+    from relaygate.store.repo import bulk_insert
+
+    engine = make_engine(backend_url)
+    try:
+        await upgrade(engine)
+        rows = [{"request_id": f"bulk-{i}", "ts": 1_700_000_000_000 + i, "key_id": "key_x", "masked_key": None,
+                 "owner_id": "own_1", "group_name": "default", "environment": "production", "client": "curl",
+                 "client_version": "8.5", "entry_path": "/v1/chat/completions", "host": "gw.example",
+                 "requested_model": "模型-ü \"quoted\" \\ back\nslash", "upstream_model": None, "channel_id": i % 3,
+                 "attempts": 1, "status": 200 if i % 2 else 429, "error_code": None if i % 2 else "rate_limited",
+                 "prompt_tokens": i, "completion_tokens": 100_000 + i, "total_tokens": 100_000 + 2 * i,
+                 "cached_tokens": 0,
+                 "stream": bool(i % 2), "latency_ms": 3, "ttft_ms": None, "caller_ip": "10.0.0.1",
+                 "estimated": i == 3, "cost": 2**52 + i, "detail": {"attempts": [{"channel_id": 1, "error": "é"}]}
+                 if i % 3 == 0 else None, "body": None, "route": "native"} for i in range(7)]
+        async with engine.begin() as conn:
+            await bulk_insert(conn, "usage_records", rows)
+            await bulk_insert(conn, "usage_records", [{**rows[0], "request_id": "bulk-single"}])
+        u = t.usage_records
+        async with engine.connect() as conn:
+            query = select(*(u.c[c] for c in rows[0])).where(u.c.request_id.like("bulk-%"))
+            stored = [dict(r._mapping) for r in await conn.execute(query.order_by(u.c.ts, u.c.request_id))]
+        assert [s["request_id"] for s in stored] == ["bulk-0", "bulk-single", *(f"bulk-{i}" for i in range(1, 7))]
+        for got, want in zip([stored[0], *stored[2:]], rows, strict=True):
+            assert {k: (bool(v) if k in ("stream", "estimated") else v) for k, v in got.items()} == want
+    finally:
+        await engine.dispose()

@@ -61,9 +61,13 @@ class UsageWriter:
     async def flush(self) -> None:
         """Write usage records and ledger entries; a batch's records and entries commit together."""
         async with self._lock:
-            if self.ledger_source is not None:
-                self._ledger.extend(self.ledger_source(int(self.flush_seconds * 1000)))
-            while self._buffer or self._ledger:
+            while True:
+                # ledger rows are taken before every batch: under steady load this loop runs for as
+                # long as records keep coming, and rows taken only once would wait in memory meanwhile
+                if self.ledger_source is not None:
+                    self._ledger.extend(self.ledger_source(int(self.flush_seconds * 1000)))
+                if not self._buffer and not self._ledger:
+                    break
                 batch = self._buffer[: self.batch_size]
                 entries = self._ledger[: self.batch_size * 3]
                 try:
