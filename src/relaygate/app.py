@@ -17,11 +17,11 @@ from relaygate.fakeupstream import FakeUpstream
 from relaygate.providers import load_providers
 from relaygate.providers.base import Provider
 from relaygate.services.admin import AccountsAdmin
+from relaygate.services.admission import Gate
 from relaygate.services.alerts import Alerts, AlertsAdmin
 from relaygate.services.balances import BalanceSync, LedgerAdmin
 from relaygate.services.billing import Billing
 from relaygate.services.health import HealthBoard
-from relaygate.services.limits import RateLimiter
 from relaygate.services.pricing_admin import PricingAdmin
 from relaygate.services.prober import Prober
 from relaygate.services.relay import Relay
@@ -95,7 +95,7 @@ class Gateway:
                              settings.cooldown_max_seconds)
         state = GatewayState(engine, health, settings.config_poll_seconds)
         counters = make_counters(settings)
-        billing = Billing(settings, counters) if settings.billing else None
+        billing = Billing(settings) if settings.billing else None
         usage = UsageWriter(engine, flush_seconds=settings.usage_flush_seconds,
                             batch_size=settings.usage_batch_size, buffer_limit=settings.usage_buffer_limit,
                             spill_path=settings.data_path / "usage-spill.jsonl",
@@ -125,9 +125,9 @@ class Gateway:
                                              skip_auto_headers=("User-Agent",), cookie_jar=aiohttp.DummyCookieJar())
         self.rollout = rollout = Rollout(self.engine, s)  # decides which keys still go to the old entry
         await rollout.routing.reload()
+        gate = Gate(self.counters, self.billing, limits=s.limits) if self.billing or s.limits else None
         self.relay = Relay(s, self.state, self.providers, self.session, self.health, self.usage,
-                           billing=self.billing, alerts=self.alerts,
-                           limiter=RateLimiter(self.counters) if s.limits else None, legacy=rollout.routing)
+                           billing=self.billing, alerts=self.alerts, gate=gate, legacy=rollout.routing)
         prober = Prober(self.state, self.health, self.providers, self.session, self.engine,
                         s.probe_interval_seconds)
         if s.gc_tuning:

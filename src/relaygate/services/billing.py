@@ -4,7 +4,9 @@ Balances and key caps live in a CounterStore (memory for one process, Redis for 
 buckets ``cap - used - held``: an owner's bucket has cap = everything credited (top-ups,
 adjustments, imports...) and used = everything settled; a key's cap buckets have the cap the
 operator set. A hold reserves on every bucket at once, atomically, so concurrent requests can
-never together hold more than is available.
+never together hold more than is available. ``Gate`` (services/admission.py) makes the counter
+calls, together with the rate limits' in one call each way; this module prices, explains a
+refusal and keeps the ledger.
 
 Ledger entries are buffered and written with the usage records. A hold only becomes a ledger row
 if it is still in flight when the writer flushes (long streams); a request that finishes first
@@ -24,7 +26,7 @@ from relaygate.core.money import PPM, Price, format_amount, parse_amount
 from relaygate.core.settings import Settings
 from relaygate.protocols.openai import RequestFacts
 from relaygate.services.catalog import Snapshot
-from relaygate.store.counters import Bucket, CounterStore
+from relaygate.store.counters import Bucket
 
 CREDIT_KINDS = ("topup", "adjustment", "refund", "import", "expiry")
 
@@ -66,9 +68,8 @@ class Charge:
 
 
 class Billing:
-    def __init__(self, settings: Settings, store: CounterStore) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = store
         self.currency = settings.currency
         self.refuse_unpriced = settings.unpriced_models != "default"
         self.default_price = Price(parse_amount(settings.default_input_price),
@@ -105,14 +106,14 @@ class Billing:
             key.cap_monthly is not None else [owner]
         return Charge(request_id, key.owner_id, key.id, model, price, multiplier, hold, buckets)
 
-    async def hold(self, charge: Charge) -> None:
-        shortfall = await self.store.reserve(charge.request_id, charge.buckets, charge.hold)
-        if shortfall is not None:
-            raise self._insufficient(charge, shortfall.bucket, shortfall.available)
+    def admitted(self, charge: Charge) -> None:
+        """The counters hold the charge's amount now (services/admission.py took it)."""
         charge.held = True
         self.in_flight[charge.request_id] = charge
 
-    def _insufficient(self, charge: Charge, bucket: str, available: int) -> GatewayError:
+    def insufficient(self, charge: Charge, index: int, available: int) -> GatewayError:
+        """The 402 for a hold that ``charge.buckets[index]`` could not cover."""
+        bucket = charge.buckets[index].name
         cur = self.currency
         need, have = format_amount(charge.hold, cur), format_amount(max(available, 0), cur)
         if bucket.startswith("owner:"):
@@ -138,29 +139,31 @@ class Billing:
 
     # --- settle and release -------------------------------------------------------------------
 
-    async def settle(self, charge: Charge, prompt: int, completion: int, cached: int) -> int:
-        """Charge the actual cost; returns it. Idempotent per request."""
+    def cost(self, charge: Charge, prompt: int, completion: int, cached: int) -> int:
+        return charge.price.token_cost(prompt, completion, cached, charge.multiplier_ppm)
+
+    def settled(self, charge: Charge, cost: int) -> bool:
+        """Record the actual cost in the ledger (the counters are settled by the caller). Once per request."""
         if charge.done:
-            return 0
+            return False
         charge.done = True
         self.in_flight.pop(charge.request_id, None)
-        cost = charge.price.token_cost(prompt, completion, cached, charge.multiplier_ppm)
-        await self.store.settle(charge.request_id, cost)
         now = now_ms()
         if charge.persisted:
             self.entries.append(self._entry(charge, "release", 0, -charge.hold, now))
         if cost or charge.persisted:
             self.entries.append(self._entry(charge, "settle", -cost, 0, now))
-        return cost
+        return True
 
-    async def release(self, charge: Charge) -> None:
+    def released(self, charge: Charge) -> bool:
+        """Nothing was delivered: no charge; a hold the ledger already shows is released there too."""
         if charge.done:
-            return
+            return False
         charge.done = True
         self.in_flight.pop(charge.request_id, None)
-        await self.store.release(charge.request_id)
         if charge.persisted:
             self.entries.append(self._entry(charge, "release", 0, -charge.hold, now_ms()))
+        return True
 
     def _entry(self, charge: Charge, kind: str, amount: int, held: int, now: int) -> dict[str, Any]:
         return {"owner_id": charge.owner_id, "key_id": charge.key_id, "kind": kind, "amount": amount,

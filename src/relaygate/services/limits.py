@@ -1,25 +1,23 @@
 """Per-key and per-group rate limits: requests and tokens per minute, requests at once.
 
-``RateLimiter.acquire`` checks every rule of a request in order against a ``CounterStore`` (memory
-or Redis, so several workers share the counts). It takes all or nothing: on the first refusal it
-gives back what it already took and raises ``GatewayError('rate_limited')`` naming the limit,
-with a ``Retry-After`` header. The returned ``Lease`` is finished when the answer is complete:
-it frees the concurrency slots and corrects the token windows from the estimate to the real count.
+A key's rules (its own and its group's) become a ``LimitPlan`` once per configuration: the rate
+windows and concurrency slots every request of that key takes. ``Gate`` (services/admission.py)
+takes them together with the request's money hold in one counter call, all or nothing; a refusal
+becomes ``GatewayError('rate_limited')`` naming the limit, with a ``Retry-After`` header. When the
+answer is complete the slots are freed and the token windows corrected from the estimate to the
+real count, again in one call.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from relaygate.core.errors import GatewayError
-from relaygate.store.counters import CounterStore
+from relaygate.store.counters import Slot, Window
 
-log = logging.getLogger("relaygate.limits")
-
-MINUTE = 60
+MINUTE = 60.0
 LEASE_TTL_SECONDS = 900.0  # a concurrency slot a crashed worker never gave back frees itself after this
 CONCURRENCY_RETRY_SECONDS = 1  # a slot frees when some request ends; there is no schedule to predict
 
@@ -34,84 +32,57 @@ class LimitRule:
     concurrency: int | None = None
 
 
-@dataclass(slots=True)
-class Lease:
-    """What one request took; ``finish`` it exactly once when the request ends (extra calls do nothing)."""
+@dataclass(frozen=True, slots=True)
+class LimitPlan:
+    """What every request under some rules takes: windows in rule order (rpm, then tpm), then slots."""
 
-    store: CounterStore
-    lease_id: str
-    est_tokens: int
-    token_windows: list[tuple[str, int]] = field(default_factory=list)  # (window name, tpm)
-    slots: list[str] = field(default_factory=list)  # concurrency names holding lease_id
-    finished: bool = False
+    windows: tuple[tuple[str, int, bool], ...]  # (window name, limit, counts tokens)
+    slots: tuple[Slot, ...]
+    window_rules: tuple[tuple[str, str, int], ...]  # per window: (scope, 'rpm' | 'tpm', limit)
+    slot_rules: tuple[tuple[str, int], ...]  # per slot: (scope, limit)
 
-    async def finish(self, actual_tokens: int) -> None:
-        """Free the concurrency slots and count ``actual_tokens`` instead of the estimate."""
-        if self.finished:
-            return
-        self.finished = True
-        delta = actual_tokens - self.est_tokens
-        if delta:
-            for name, tpm in self.token_windows:
-                await self.store.window_adjust(name, tpm, MINUTE, delta)
-        for name in self.slots:
-            await self.store.concurrency_release(name, self.lease_id)
+    @classmethod
+    def of(cls, rules: Sequence[LimitRule]) -> LimitPlan:
+        windows, slots, window_rules, slot_rules = [], [], [], []
+        for rule in rules:
+            for kind, limit in (("rpm", rule.rpm), ("tpm", rule.tpm)):
+                if limit is not None:
+                    windows.append((f"{rule.scope}:{kind}", limit, kind == "tpm"))
+                    window_rules.append((rule.scope, kind, limit))
+            if rule.concurrency is not None:
+                slots.append((f"{rule.scope}:concurrency", rule.concurrency))
+                slot_rules.append((rule.scope, rule.concurrency))
+        return cls(tuple(windows), tuple(slots), tuple(window_rules), tuple(slot_rules))
+
+    def __bool__(self) -> bool:
+        return bool(self.windows or self.slots)
+
+    def takes(self, est_tokens: int) -> list[Window]:
+        """The windows one request takes: one request under each rpm, ``est_tokens`` under each tpm."""
+        return [(name, limit, MINUTE, est_tokens if tokens else 1) for name, limit, tokens in self.windows]
+
+    def corrections(self, delta_tokens: int) -> list[Window]:
+        """Token windows moved from the estimate to the real count (nothing when they agree)."""
+        if not delta_tokens:
+            return []
+        return [(name, limit, MINUTE, delta_tokens) for name, limit, tokens in self.windows if tokens]
+
+    def window_refusal(self, index: int, wait: float) -> GatewayError:
+        scope, kind, limit = self.window_rules[index]
+        return refusal(scope, kind, limit, wait)
+
+    def slot_refusal(self, index: int) -> GatewayError:
+        scope, limit = self.slot_rules[index]
+        return refusal(scope, "concurrency", limit, CONCURRENCY_RETRY_SECONDS)
 
 
-class RateLimiter:
-    def __init__(self, store: CounterStore, *, lease_ttl_seconds: float = LEASE_TTL_SECONDS) -> None:
-        self.store = store
-        self.lease_ttl_seconds = lease_ttl_seconds
-
-    async def acquire(self, scope_rules: Sequence[LimitRule], lease_id: str, est_tokens: int) -> Lease:
-        """Take one request and ``est_tokens`` tokens under every rule, or nothing and raise ``rate_limited``."""
-        if est_tokens < 0:
-            raise ValueError(f"est_tokens cannot be negative (got {est_tokens})")
-        lease = Lease(self.store, lease_id, est_tokens)
-        requests: list[tuple[str, int]] = []  # rpm windows taken, given back on refusal
-        try:
-            for rule in scope_rules:
-                if rule.rpm is not None:
-                    name = f"{rule.scope}:rpm"
-                    wait = await self.store.window_take(name, rule.rpm, MINUTE, 1)
-                    if wait is not None:
-                        raise _refusal(rule.scope, "rpm", rule.rpm, wait)
-                    requests.append((name, rule.rpm))
-                if rule.tpm is not None:
-                    name = f"{rule.scope}:tpm"
-                    wait = await self.store.window_take(name, rule.tpm, MINUTE, est_tokens)
-                    if wait is not None:
-                        raise _refusal(rule.scope, "tpm", rule.tpm, wait)
-                    lease.token_windows.append((name, rule.tpm))
-                if rule.concurrency is not None:
-                    name = f"{rule.scope}:concurrency"
-                    if not await self.store.concurrency_take(name, rule.concurrency, lease_id,
-                                                             self.lease_ttl_seconds):
-                        raise _refusal(rule.scope, "concurrency", rule.concurrency, CONCURRENCY_RETRY_SECONDS)
-                    lease.slots.append(name)
-        except BaseException:
-            await self._undo(lease, requests)
-            raise
-        return lease
-
-    async def _undo(self, lease: Lease, requests: list[tuple[str, int]]) -> None:
-        """Give back what a refused (or failed, or cancelled) acquire took; best effort."""
-        try:
-            for name, rpm in requests:
-                await self.store.window_adjust(name, rpm, MINUTE, -1)
-            for name, tpm in lease.token_windows:
-                await self.store.window_adjust(name, tpm, MINUTE, -lease.est_tokens)
-            for name in lease.slots:
-                await self.store.concurrency_release(name, lease.lease_id)
-        except Exception:
-            # the counts it could not give back expire with their window or lease TTL
-            log.warning("could not give back rate-limit counts of %s", lease.lease_id, exc_info=True)
+NO_LIMITS = LimitPlan((), (), (), ())
 
 
 _SCOPES = {"key": ("key", "密钥"), "group": ("group", "分组")}
 
 
-def _refusal(scope: str, kind: str, limit: int, wait: float) -> GatewayError:
+def refusal(scope: str, kind: str, limit: int, wait: float) -> GatewayError:
     seconds = max(1, math.ceil(wait))
     prefix, _, ident = scope.partition(":")
     en_kind, zh_kind = _SCOPES.get(prefix, (prefix, prefix))

@@ -19,13 +19,13 @@ from relaygate.core.settings import Settings
 from relaygate.protocols.openai import BadBody, RequestFacts, parse_request, rewrite_body
 from relaygate.providers.base import Provider
 from relaygate.services.accounts import authenticate, presented_key
+from relaygate.services.admission import Gate, Pass
 from relaygate.services.alerts import Alerts
-from relaygate.services.billing import Billing, Charge
+from relaygate.services.billing import Billing
 from relaygate.services.catalog import Route, Snapshot
 from relaygate.services.clients import detect_client
 from relaygate.services.health import HealthBoard
 from relaygate.services.legacy import LegacyRouting, forward_legacy
-from relaygate.services.limits import Lease, LimitRule, RateLimiter
 from relaygate.services.state import GatewayState
 from relaygate.services.streaming import StreamRelay, UpstreamFailure, map_client_error
 from relaygate.services.translate import (
@@ -39,17 +39,6 @@ from relaygate.services.translate import (
 from relaygate.services.usage import UsageWriter
 
 RETRYABLE_STATUS = frozenset({401, 402, 403, 404, 408, 409, 429})
-
-
-def limit_rules(snap: Snapshot, key: KeyRecord) -> list[LimitRule]:
-    """The key's own limits and its group's, when either has any."""
-    rules = []
-    if key.rpm or key.tpm or key.concurrency:
-        rules.append(LimitRule(f"key:{key.id}", key.rpm, key.tpm, key.concurrency))
-    group = snap.groups.get(key.group)
-    if group is not None and (group.rpm or group.tpm or group.concurrency):
-        rules.append(LimitRule(f"group:{group.name}", group.rpm, group.tpm, group.concurrency))
-    return rules
 
 
 @dataclass(slots=True)
@@ -74,13 +63,12 @@ class Inbound:
 
 @dataclass(slots=True)
 class Exchange:
-    """One request's state across the pipeline: its usage record, its money hold, its limit lease."""
+    """One request's state across the pipeline: its usage record, and what it took of limits and money."""
 
     rec: dict[str, Any]
     started: float
-    charge: Charge | None = None
+    admitted: Pass | None = None
     key: KeyRecord | None = None
-    lease: Lease | None = None
     chat: dict[str, Any] | None = None  # the request in the internal form, once translated
     finished: bool = False
 
@@ -99,13 +87,13 @@ class Relay:
 
     def __init__(self, settings: Settings, state: GatewayState, providers: Mapping[str, Provider],
                  session: aiohttp.ClientSession, health: HealthBoard, usage: UsageWriter,
-                 billing: Billing | None = None, limiter: RateLimiter | None = None,
+                 billing: Billing | None = None, gate: Gate | None = None,
                  alerts: Alerts | None = None, legacy: LegacyRouting | None = None) -> None:
         self.settings = settings
         self.legacy = legacy
         self.alerts = alerts
         self.billing = billing
-        self.limiter = limiter
+        self.gate = gate
         self.state = state
         self.providers = providers
         self.session = session
@@ -153,15 +141,11 @@ class Relay:
                 routes = [r for r in routes if r.channel.id == pinned]
             if inbound.operation == "count_tokens":
                 return await self.count_tokens(inbound, ex, public, key.group, routes, data, facts)
-            if self.limiter is not None:
-                rules = limit_rules(snap, key)
-                if rules:
-                    ex.lease = await self.limiter.acquire(rules, inbound.request_id,
-                                                          facts.prompt_estimate + (facts.max_tokens or 0))
-            if self.billing is not None:
-                ex.charge = self.billing.quote(snap, key, public, facts, inbound.request_id, inbound.operation)
-                if ex.charge is not None:
-                    await self.billing.hold(ex.charge)
+            if self.gate is not None:
+                charge = None if self.billing is None else self.billing.quote(
+                    snap, key, public, facts, inbound.request_id, inbound.operation)
+                ex.admitted = await self.gate.enter(self.gate.plan_for(snap, key), inbound.request_id,
+                                                    facts.prompt_estimate + (facts.max_tokens or 0), charge)
             return await self.forward(inbound, ex, public, key.group, routes, data, facts)
         except GatewayError as exc:
             if exc.code == "invalid_api_key" and rec["masked_key"] is None:
@@ -235,16 +219,16 @@ class Relay:
         rec["error_code"] = error_code
         rec["latency_ms"] = int((monotonic() - ex.started) * 1000)
         try:
-            if ex.charge is not None and self.billing is not None:
-                if status < 400:  # an answer (whole or, for a broken stream, in part) was delivered
-                    rec["cost"] = await self.billing.settle(ex.charge, rec["prompt_tokens"],
-                                                            rec["completion_tokens"], rec["cached_tokens"])
-                    if rec["cost"] and self.alerts is not None and ex.key is not None:
-                        await self.alerts.after_spend(ex.key)
-                else:
-                    await self.billing.release(ex.charge)
-            if ex.lease is not None:
-                await ex.lease.finish(rec["total_tokens"])
+            admitted = ex.admitted
+            if admitted is not None and self.gate is not None:
+                charge, cost = admitted.charge, None
+                if charge is not None and self.billing is not None and status < 400:
+                    # an answer (whole or, for a broken stream, in part) was delivered
+                    cost = rec["cost"] = self.billing.cost(charge, rec["prompt_tokens"], rec["completion_tokens"],
+                                                           rec["cached_tokens"])
+                await self.gate.leave(admitted, rec["total_tokens"], cost)
+                if cost and self.alerts is not None and ex.key is not None:
+                    await self.alerts.after_spend(ex.key)
         finally:
             self.usage.add(rec)
 

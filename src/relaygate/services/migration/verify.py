@@ -124,7 +124,7 @@ async def probe_model(s: Session, entry: dict[str, Any], group: str) -> dict[str
                                             raw[:300].decode(errors="replace"))
     else:
         out["insufficient_balance"] = _expect(status, raw, 402, "insufficient_balance", "an owner without balance")
-    limited = await s.key("broke", s.groups[0])
+    limited = await s.key("paid", s.groups[0])
     await _call(s, limited, path, payload)
     status, raw, _ = await _call(s, limited, path, payload)
     out["rate_limit"] = _expect(status, raw, 429, "rate_limited", "a second request in a minute with rpm 1")

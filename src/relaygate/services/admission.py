@@ -1,0 +1,98 @@
+"""A request's way in and out of its rate limits and its money: one counter call each way.
+
+``Gate.enter`` takes the request's rate windows, concurrency slots and money hold in one
+``CounterStore.admit`` (all or nothing) and turns a refusal into the caller's 429 or 402;
+``Gate.leave`` settles or releases the hold, frees the slots and corrects the token windows in
+one ``CounterStore.complete``. With Redis that is one round trip in and one out per request,
+whatever limits and caps apply. A key's limits are resolved once per configuration snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from relaygate.core.domain import KeyRecord
+from relaygate.services.billing import Billing, Charge
+from relaygate.services.catalog import Snapshot
+from relaygate.services.limits import LEASE_TTL_SECONDS, NO_LIMITS, LimitPlan, LimitRule
+from relaygate.store.counters import CounterStore
+
+
+def limit_rules(snap: Snapshot, key: KeyRecord) -> list[LimitRule]:
+    """The key's own limits and its group's, when either has any."""
+    rules = []
+    if key.rpm or key.tpm or key.concurrency:
+        rules.append(LimitRule(f"key:{key.id}", key.rpm, key.tpm, key.concurrency))
+    group = snap.groups.get(key.group)
+    if group is not None and (group.rpm or group.tpm or group.concurrency):
+        rules.append(LimitRule(f"group:{group.name}", group.rpm, group.tpm, group.concurrency))
+    return rules
+
+
+@dataclass(slots=True)
+class Pass:
+    """What an admitted request holds; ``Gate.leave`` ends it (once: later calls do nothing)."""
+
+    request_id: str
+    plan: LimitPlan
+    est_tokens: int
+    charge: Charge | None
+    done: bool = False
+
+
+class Gate:
+    def __init__(self, store: CounterStore, billing: Billing | None, *, limits: bool = True,
+                 lease_ttl_seconds: float = LEASE_TTL_SECONDS) -> None:
+        self.store = store
+        self.billing = billing
+        self.limits = limits
+        self.lease_ttl_seconds = lease_ttl_seconds
+        self._plans: dict[str, LimitPlan] = {}
+        self._plans_of: Snapshot | None = None
+
+    def plan_for(self, snap: Snapshot, key: KeyRecord) -> LimitPlan:
+        """The key's limits under this snapshot, resolved on its first request and kept until a reload."""
+        if not self.limits:
+            return NO_LIMITS
+        if snap is not self._plans_of:
+            self._plans, self._plans_of = {}, snap
+        plan = self._plans.get(key.id)
+        if plan is None:
+            plan = self._plans[key.id] = LimitPlan.of(limit_rules(snap, key))
+        return plan
+
+    async def enter(self, plan: LimitPlan, request_id: str, est_tokens: int, charge: Charge | None) -> Pass | None:
+        """Take what the request needs, or raise ``rate_limited`` (429) / ``insufficient_balance`` (402)."""
+        if est_tokens < 0:
+            raise ValueError(f"est_tokens cannot be negative (got {est_tokens})")
+        if charge is None and not plan:
+            return None
+        refusal = await self.store.admit(request_id, plan.takes(est_tokens), plan.slots, self.lease_ttl_seconds,
+                                         charge.buckets if charge is not None else (),
+                                         charge.hold if charge is not None else None)
+        if refusal is not None:
+            if refusal.part == "window":
+                raise plan.window_refusal(refusal.index, refusal.wait)
+            if refusal.part == "slot":
+                raise plan.slot_refusal(refusal.index)
+            assert charge is not None and self.billing is not None
+            raise self.billing.insufficient(charge, refusal.index, refusal.available)
+        if charge is not None and self.billing is not None:
+            self.billing.admitted(charge)
+        return Pass(request_id, plan, est_tokens, charge)
+
+    async def leave(self, admitted: Pass, actual_tokens: int, cost: int | None) -> None:
+        """End the request: charge ``cost`` (None: nothing was delivered, release the hold), free the
+        slots and count ``actual_tokens`` instead of the estimate."""
+        if admitted.done:
+            return
+        admitted.done = True
+        charge, plan = admitted.charge, admitted.plan
+        buckets: list[str] = []
+        if charge is not None and self.billing is not None:
+            # the ledger first: an answer that was delivered is charged even if the counters fail now
+            ended = self.billing.settled(charge, cost) if cost is not None else self.billing.released(charge)
+            if ended:
+                buckets = [b.name for b in charge.buckets]
+        await self.store.complete(admitted.request_id, plan.corrections(actual_tokens - admitted.est_tokens),
+                                  [name for name, _ in plan.slots], buckets, cost if buckets else None)
