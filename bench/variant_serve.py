@@ -6,6 +6,10 @@ VARIANT (comma-separated):
   gc=T0/T1/T2              gc.set_threshold(T0, T1, T2) before serving (CPython default 700/10/10)
   gcfreeze                 gc.freeze() once the app has started (moves start-up objects out of GC scans)
   nobill                   RELAYGATE_BILLING=false RELAYGATE_LIMITS=false
+  nolimits                 RELAYGATE_LIMITS=false (billing stays on)
+  gcstats                  every 5 s, print to stderr the cyclic collector's runs and time per generation
+  cprofile=PATH             cProfile the event loop between SIGUSR1 and SIGUSR2, stats written to PATH
+  noledger                 billing on, but its ledger rows are dropped instead of written (measures the DB share)
 Arguments after the script name are passed to `relaygate serve`.
 """
 
@@ -23,6 +27,26 @@ def apply(variant: str) -> None:
         if part == "nobill":  # billing and rate limits off, the comparison issue 3 asks for
             os.environ["RELAYGATE_BILLING"] = "false"
             os.environ["RELAYGATE_LIMITS"] = "false"
+            continue
+        if part == "nolimits":
+            os.environ["RELAYGATE_LIMITS"] = "false"
+            continue
+        if part == "noledger":
+            from relaygate.services.billing import Billing
+
+            original_take = Billing.take_entries
+
+            def take_entries(self, hold_older_than_ms, original_take=original_take):  # type: ignore[no-untyped-def]
+                original_take(self, hold_older_than_ms)
+                return []
+
+            Billing.take_entries = take_entries  # type: ignore[method-assign]
+            continue
+        if part.startswith("cprofile="):
+            profile_on_signals(part.split("=", 1)[1])
+            continue
+        if part == "gcstats":
+            watch_gc()
             continue
         if part.startswith("gc="):
             gc.set_threshold(*(int(x) for x in part[3:].split("/")))
@@ -43,6 +67,63 @@ def apply(variant: str) -> None:
             asgi.RelayApp.lifespan = lifespan  # type: ignore[method-assign]
         else:
             sys.exit(f"unknown variant part: {part}")
+
+
+def profile_on_signals(path: str) -> None:
+    """SIGUSR1 starts cProfile in the main thread (the event loop), SIGUSR2 stops it and writes ``path``."""
+    import cProfile
+    import signal
+
+    profiler = cProfile.Profile()
+    signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+
+    def stop(*_: object) -> None:
+        profiler.disable()
+        profiler.dump_stats(path)
+
+    signal.signal(signal.SIGUSR2, stop)
+
+
+def sqlite_memory() -> int:
+    """Bytes the SQLite library has allocated (sqlite3_memory_used), or -1 when it cannot be read."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+        lib.sqlite3_memory_used.restype = ctypes.c_int64
+        return int(lib.sqlite3_memory_used())
+    except (OSError, AttributeError):
+        return -1
+
+
+def watch_gc() -> None:
+    """Count the collector's runs and the time they take, per generation; a daemon thread prints them."""
+    import threading
+    import time
+
+    runs, spent, collected, started = [0, 0, 0], [0.0, 0.0, 0.0], [0, 0, 0], [0.0]
+
+    def callback(phase, info):  # type: ignore[no-untyped-def]
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            gen = info["generation"]
+            runs[gen] += 1
+            spent[gen] += time.perf_counter() - started[0]
+            collected[gen] += info["collected"]
+
+    gc.callbacks.append(callback)
+
+    def report() -> None:
+        while True:
+            time.sleep(5)
+            print(f"sqlite_memory={sqlite_memory() // 1024}KiB ", end="", file=sys.stderr)
+            print("gcstats " + " ".join(f"gen{g}: runs={runs[g]} ms={spent[g] * 1000:.0f} collected={collected[g]}"
+                                        for g in range(3)) + f" objects={len(gc.get_objects())}",
+                  file=sys.stderr, flush=True)
+
+    threading.Thread(target=report, daemon=True).start()
 
 
 def main() -> None:
