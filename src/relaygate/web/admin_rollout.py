@@ -190,7 +190,11 @@ def add_rollout_routes(app: FastAPI, gw: Gateway, auth: list[Any]) -> None:
 
     @app.post("/api/rollout/guard/check", dependencies=auth)
     async def guard_check() -> list[dict[str, Any]]:
-        """Run the guard now: every observed batch's rates against its baseline (and act on trips)."""
+        """Run the guard now: every observed batch's rates against its baseline (and act on trips).
+
+        Usage records still buffered in this process are written first, so the check sees every
+        request answered so far."""
+        await gw.usage.flush()
         return await ro().guard.evaluate_all(gw.session)
 
     @app.get("/api/rollout/report", dependencies=auth, response_model=None)

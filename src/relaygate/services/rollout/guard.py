@@ -59,6 +59,7 @@ class Guard:
         self.baselines: dict[tuple[int, int], Rates] = {}
         self.last_eval = 0.0
         self.last_sync = 0.0
+        self._sync_lock = asyncio.Lock()  # the supervised loop and an operator's check must not book twice
 
     async def run(self, session_factory: Callable[[], aiohttp.ClientSession | None]) -> None:
         """Supervised loop: reload routing when the rollout changed; evaluate every guard_seconds."""
@@ -178,6 +179,10 @@ class Guard:
 
     async def sync_native(self, settings: repo.LegacySettings) -> None:
         """Book residual old-entry spend of switched owners (callers still using the old base URL)."""
+        async with self._sync_lock:
+            await self._sync_native(settings)
+
+    async def _sync_native(self, settings: repo.LegacySettings) -> None:
         async with self.engine.connect() as conn:
             batches = [b for b in await repo.load_batches(conn) if b.state in NATIVE_STATES and b.members]
         if not batches:
