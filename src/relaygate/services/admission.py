@@ -88,11 +88,11 @@ class Gate:
             return
         admitted.done = True
         charge, plan = admitted.charge, admitted.plan
-        buckets: list[str] = []
+        buckets: tuple[str, ...] = ()
         if charge is not None and self.billing is not None:
             # the ledger first: an answer that was delivered is charged even if the counters fail now
             ended = self.billing.settled(charge, cost) if cost is not None else self.billing.released(charge)
             if ended:
-                buckets = [b.name for b in charge.buckets]
+                buckets = charge.bucket_names
         await self.store.complete(admitted.request_id, plan.corrections(actual_tokens - admitted.est_tokens),
-                                  [name for name, _ in plan.slots], buckets, cost if buckets else None)
+                                  plan.slot_names, buckets, cost if buckets else None)

@@ -57,6 +57,11 @@ class Alerts:
             rules.setdefault(r.target, []).append(AlertRule(r.id, r.scope, r.target, r.kind, r.threshold, r.cap))
         self.rules_by_target = rules
 
+    def watches(self, key: KeyRecord) -> bool:
+        """Whether any rule watches the key or its owner (checked before ``after_spend`` on every request)."""
+        targets = self.rules_by_target
+        return bool(targets) and (key.owner_id in targets or key.id in targets)
+
     async def after_spend(self, key: KeyRecord) -> None:
         """Called after a settle: check the owner's and the key's rules (a dict lookup when none)."""
         for rule in self.rules_by_target.get(key.owner_id, ()):

@@ -61,6 +61,7 @@ class Charge:
     multiplier_ppm: int
     hold: int
     buckets: list[Bucket]
+    bucket_names: tuple[str, ...] = ()
     created_ms: int = field(default_factory=now_ms)
     held: bool = False
     persisted: bool = False  # a 'hold' ledger row was written for it
@@ -102,9 +103,11 @@ class Billing:
         owner = self._owner_buckets.get(key.owner_id)
         if owner is None:
             owner = self._owner_buckets[key.owner_id] = owner_bucket(key.owner_id)
-        buckets = [owner, *key_buckets(key)] if key.cap_total is not None or key.cap_daily is not None or \
-            key.cap_monthly is not None else [owner]
-        return Charge(request_id, key.owner_id, key.id, model, price, multiplier, hold, buckets)
+        if key.cap_total is None and key.cap_daily is None and key.cap_monthly is None:
+            return Charge(request_id, key.owner_id, key.id, model, price, multiplier, hold, [owner], (owner.name,))
+        buckets = [owner, *key_buckets(key)]
+        return Charge(request_id, key.owner_id, key.id, model, price, multiplier, hold, buckets,
+                      tuple([b.name for b in buckets]))
 
     def admitted(self, charge: Charge) -> None:
         """The counters hold the charge's amount now (services/admission.py took it)."""

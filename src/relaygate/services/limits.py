@@ -40,6 +40,7 @@ class LimitPlan:
     slots: tuple[Slot, ...]
     window_rules: tuple[tuple[str, str, int], ...]  # per window: (scope, 'rpm' | 'tpm', limit)
     slot_rules: tuple[tuple[str, int], ...]  # per slot: (scope, limit)
+    slot_names: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, rules: Sequence[LimitRule]) -> LimitPlan:
@@ -52,20 +53,27 @@ class LimitPlan:
             if rule.concurrency is not None:
                 slots.append((f"{rule.scope}:concurrency", rule.concurrency))
                 slot_rules.append((rule.scope, rule.concurrency))
-        return cls(tuple(windows), tuple(slots), tuple(window_rules), tuple(slot_rules))
+        return cls(tuple(windows), tuple(slots), tuple(window_rules), tuple(slot_rules),
+                   tuple(name for name, _ in slots))
 
     def __bool__(self) -> bool:
         return bool(self.windows or self.slots)
 
     def takes(self, est_tokens: int) -> list[Window]:
         """The windows one request takes: one request under each rpm, ``est_tokens`` under each tpm."""
-        return [(name, limit, MINUTE, est_tokens if tokens else 1) for name, limit, tokens in self.windows]
+        out = []  # a loop, not a comprehension: on the request path (3.11 builds a function per comprehension)
+        for name, limit, tokens in self.windows:
+            out.append((name, limit, MINUTE, est_tokens if tokens else 1))
+        return out
 
     def corrections(self, delta_tokens: int) -> list[Window]:
         """Token windows moved from the estimate to the real count (nothing when they agree)."""
-        if not delta_tokens:
-            return []
-        return [(name, limit, MINUTE, delta_tokens) for name, limit, tokens in self.windows if tokens]
+        out: list[Window] = []
+        if delta_tokens:
+            for name, limit, tokens in self.windows:
+                if tokens:
+                    out.append((name, limit, MINUTE, delta_tokens))
+        return out
 
     def window_refusal(self, index: int, wait: float) -> GatewayError:
         scope, kind, limit = self.window_rules[index]

@@ -227,7 +227,7 @@ class Relay:
                     cost = rec["cost"] = self.billing.cost(charge, rec["prompt_tokens"], rec["completion_tokens"],
                                                            rec["cached_tokens"])
                 await self.gate.leave(admitted, rec["total_tokens"], cost)
-                if cost and self.alerts is not None and ex.key is not None:
+                if cost and self.alerts is not None and ex.key is not None and self.alerts.watches(ex.key):
                     await self.alerts.after_spend(ex.key)
         finally:
             self.usage.add(rec)

@@ -30,7 +30,7 @@ class _Bucket:
     expires: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is slow to build, and one is built per request
 class _Hold:
     amount: int
     buckets: tuple[str, ...]
@@ -88,7 +88,7 @@ class MemoryCounters:
             if ref.ttl_seconds is not None and state.expires is None:
                 state.expires = now + ref.ttl_seconds
             state.held += amount
-        self._holds[hold_id] = _Hold(amount, tuple(b.name for b in buckets), now + self.hold_ttl_seconds)
+        self._holds[hold_id] = _Hold(amount, tuple([b.name for b in buckets]), now + self.hold_ttl_seconds)
 
     def _finish(self, hold_id: str, actual: int | None) -> bool:
         hold = self._holds.pop(hold_id, None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -42,10 +41,13 @@ async def append_entries(conn: AsyncConnection, rows: list[dict[str, Any]],
     if not fresh:
         return []
     await bulk_insert(conn, "ledger_entries", fresh)
-    deltas: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in fresh:
-        deltas[row["owner_id"]][0] += int(row.get("amount") or 0)
-        deltas[row["owner_id"]][1] += int(row.get("held") or 0)
+    deltas: dict[str, list[int]] = {}
+    for row in fresh:  # the writer's hot loop: one ledger row per priced request
+        delta = deltas.get(row["owner_id"])
+        if delta is None:
+            delta = deltas[row["owner_id"]] = [0, 0]
+        delta[0] += row.get("amount") or 0
+        delta[1] += row.get("held") or 0
     now = now_ms()
     for owner_id, (amount, held) in sorted(deltas.items()):
         updated = await conn.execute(t.balances.update().where(t.balances.c.owner_id == owner_id).values(

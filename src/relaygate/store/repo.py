@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,12 +100,18 @@ def _bulk_sql(table_name: str, paramstyle: str) -> tuple[str, tuple[str, ...], f
 
 
 @functools.lru_cache(maxsize=32)
-def _sqlite_json_sql(table_name: str) -> str:
-    """INSERT ... SELECT from one JSON array of row arrays: one statement and one parameter per batch."""
-    sql, cols, _ = _bulk_sql(table_name, "qmark")
+def _sqlite_json_sql(table_name: str) -> tuple[str, Callable[[Any], tuple[Any, ...]]]:
+    """INSERT ... SELECT from one JSON array of row arrays: one statement and one parameter per batch.
+
+    JSON columns travel as JSON inside the array and are stored as their JSON text (``->``).
+    Also returns a getter that turns a row dict into its values in column order.
+    """
+    sql, cols, json_cols = _bulk_sql(table_name, "qmark")
     head, _, _ = sql.partition(" VALUES ")
-    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(cols)))
-    return f"{head} SELECT {picks} FROM json_each(?) ORDER BY key"
+    picks = ", ".join(
+        f"CASE WHEN json_type(value, '$[{i}]') = 'null' THEN NULL ELSE value -> '$[{i}]' END" if c in json_cols
+        else f"json_extract(value, '$[{i}]')" for i, c in enumerate(cols))
+    return f"{head} SELECT {picks} FROM json_each(?) ORDER BY key", operator.itemgetter(*cols)
 
 
 async def bulk_insert(conn: AsyncConnection, table_name: str, rows: list[dict[str, Any]]) -> None:
@@ -119,12 +127,14 @@ async def bulk_insert(conn: AsyncConnection, table_name: str, rows: list[dict[st
     style = conn.dialect.paramstyle
     sql, cols, json_cols = _bulk_sql(table_name, style)
     if conn.dialect.name == "sqlite" and len(rows) > 1:
-        if json_cols:
-            rows = [{**row, **{c: orjson.dumps(row[c]).decode() for c in json_cols if row.get(c) is not None}}
-                    for row in rows]
+        json_sql, values_of = _sqlite_json_sql(table_name)
         for start in range(0, len(rows), 500):
-            payload = orjson.dumps([[row.get(c) for c in cols] for row in rows[start:start + 500]]).decode()
-            await conn.exec_driver_sql(_sqlite_json_sql(table_name), (payload,))
+            chunk = rows[start:start + 500]
+            try:
+                arrays = [values_of(row) for row in chunk]
+            except KeyError:  # rows that leave columns out: those are NULL
+                arrays = [tuple(row.get(c) for c in cols) for row in chunk]
+            await conn.exec_driver_sql(json_sql, (orjson.dumps(arrays).decode(),))
         return
     params: list[Any] = []
     for row in rows:
