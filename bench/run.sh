@@ -218,7 +218,7 @@ run_relaygate() {  # GW (result prefix) BILLING (on|off)
   if ! why=$(precheck relaygate "$rg_base" "$key"); then
     put "$gw".skipped "$why"; stop_gracefully "$pid" 30; return
   fi
-  local total=2 n  # the two precheck requests
+  local total=2 n runs32=3  # the two precheck requests; warmup, plain32 and stream32 run at $conns
   n=$(measure "$gw" warmup "$rg_base/v1/chat/completions" bench-plain 0 "$conns" "$warmup" "$key"); total=$((total + n))
   n=$(measure "$gw" plain32 "$rg_base/v1/chat/completions" bench-plain 0 "$conns" "$duration" "$key"); total=$((total + n))
   n=$(measure "$gw" stream32 "$rg_base/v1/chat/completions" bench-stream 1 "$conns" "$duration" "$key"); total=$((total + n))
@@ -228,6 +228,7 @@ run_relaygate() {  # GW (result prefix) BILLING (on|off)
         "$repo/bench/anthropic.lua"); total=$((total + n))
     n=$(measure "$gw" anth_xlate32 "$rg_base/v1/messages" bench-claude 0 "$conns" "$duration" "$key" \
         "$repo/bench/anthropic.lua"); total=$((total + n))
+    runs32=5
   fi
   put "$gw".rss_mb "$(peak_rss_mb "$pid")"
   log "relaygate peak RSS $(peak_rss_mb "$pid") MB; stopping it with SIGTERM"
@@ -250,7 +251,7 @@ PY
   put "$gw".usage_by_status "$by_status"
   put "$gw".wrk_requests "$total"
   # wrk does not count the requests still in flight when it stops (up to CONNS per run), the gateway does
-  local slack=$((4 * conns + 8))
+  local slack=$((runs32 * conns + 1 + 8))
   if [ "$rows" -ge "$total" ] && [ "$rows" -le $((total + slack)) ]; then
     put "$gw".usage_check "match: $((rows - total)) more rows than wrk-counted requests, within the in-flight allowance of $slack"
   else

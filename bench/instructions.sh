@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by callgrind: repeatable on a noisy shared host, where req/s is not.
+#   bench/instructions.sh base nobill     # VARIANTs of bench/variant_serve.py; N (3000) requests each
+# Each variant serves on SQLite under valgrind; 300 warm-up requests, then the counters are zeroed, N requests
+# are sent 8 at a time, and the counts are dumped per thread. Config polls and the usage flush timer are
+# pushed out of the window (they run per second, and under valgrind a second holds 40 requests, not 3,000,
+# which would overweight them 75 times); usage and ledger rows are written in batches of 500 as under load.
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+rig=${RIG:-/work/shared/bench}
+n=${N:-3000}; port=${RELAYGATE_BENCH_PORT:-8791}
+[ $# -gt 0 ] || { sed -n 2,6p "$0"; exit 2; }
+command -v valgrind >/dev/null || { echo "valgrind missing (apt-get install valgrind)" >&2; exit 1; }
+PIN=0 bash "$rig/start-mock.sh" >/dev/null
+for variant in "$@"; do
+  tmp=$(mktemp -d /tmp/relaygate-bench-instr.XXXXXX)
+  key=$(cd "$repo" && .venv/bin/python bench/setup_db.py "sqlite+aiosqlite:///$tmp/bench.db" | sed -n 's/^KEY=//p')
+  (cd "$repo" && RELAYGATE_CONFIG_POLL_SECONDS=3600 RELAYGATE_USAGE_FLUSH_SECONDS=3600 \
+     RELAYGATE_DATABASE_URL="sqlite+aiosqlite:///$tmp/bench.db" RELAYGATE_DATA_DIR="$tmp/data" \
+     RELAYGATE_DEMO_UPSTREAM=false RELAYGATE_LOG_LEVEL=warning VARIANT="$variant" \
+     exec valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$tmp/cg.out" \
+       .venv/bin/python bench/variant_serve.py --port "$port" --no-demo) > "$tmp/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 900); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.2; done
+  url="http://127.0.0.1:$port/v1/chat/completions"
+  (cd "$repo" && .venv/bin/python bench/drive.py "$url" "$key" bench-plain 300 8)
+  sleep 2; callgrind_control -z "$pid" >/dev/null
+  (cd "$repo" && .venv/bin/python bench/drive.py "$url" "$key" bench-plain "$n" 8)
+  callgrind_control -d "$pid" >/dev/null; sleep 1
+  kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  main=$(grep -h '^summary:' "$tmp"/cg.out.1-01 | awk '{print $2}')
+  all=$(cat "$tmp"/cg.out.1-* | grep -h '^summary:' | awk '{s += $2} END {print s}')
+  printf '%-22s event loop %8d  all threads %8d  instructions/request\n' "$variant" $((main / n)) $((all / n))
+  rm -rf "$tmp"
+done
