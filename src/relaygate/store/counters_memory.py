@@ -63,22 +63,8 @@ class MemoryCounters:
         return bucket
 
     async def reserve(self, hold_id: str, buckets: Sequence[Bucket], amount: int) -> Shortfall | None:
-        check_amount(amount)
-        if amount < 0:
-            raise ValueError(f"a hold cannot be negative (got {amount})")
-        now = self._clock()
-        if hold_id in self._holds:
-            return None
-        for ref in buckets:
-            current = self._get(ref.name, now) or _Bucket()
-            cap = (current.cap or 0) if ref.stored else ref.cap
-            if cap is None:
-                continue
-            available = cap - current.used - current.held
-            if available < amount:
-                return Shortfall(ref.name, available)
-        self._take_hold(hold_id, buckets, amount, now)
-        return None
+        refusal = await self.admit(hold_id, (), (), 0, buckets, amount)
+        return None if refusal is None else Shortfall(buckets[refusal.index].name, refusal.available)
 
     def _take_hold(self, hold_id: str, buckets: Sequence[Bucket], amount: int, now: float) -> None:
         for ref in buckets:
@@ -160,17 +146,8 @@ class MemoryCounters:
     # --- rate windows (GCRA) ------------------------------------------------------------------
 
     async def window_take(self, name: str, limit: int, window_seconds: float, cost: int) -> float | None:
-        check_rate(limit, window_seconds)
-        if cost < 0:
-            raise ValueError(f"a window cost cannot be negative (got {cost})")
-        now = self._clock()
-        interval = window_seconds / limit
-        tat = max(self._windows.get((name, window_seconds), now), now)
-        over = tat + min(cost, limit) * interval - now - window_seconds
-        if over > 1e-9:  # float rounding must not refuse a take that fits exactly
-            return over
-        self._windows[(name, window_seconds)] = tat + cost * interval
-        return None
+        refusal = await self.admit("", ((name, limit, window_seconds, cost),), (), 0, (), None)
+        return None if refusal is None else refusal.wait
 
     async def window_adjust(self, name: str, limit: int, window_seconds: float, delta: int) -> None:
         check_rate(limit, window_seconds)
@@ -187,16 +164,7 @@ class MemoryCounters:
     # --- concurrency leases -------------------------------------------------------------------
 
     async def concurrency_take(self, name: str, limit: int, lease_id: str, ttl_seconds: float) -> bool:
-        now = self._clock()
-        leases = self._leases.setdefault(name, {})
-        if lease_id not in leases and len(leases) >= limit:
-            # only when full does it pay to look for leases a lost request never gave back
-            for expired in [lease for lease, expires in leases.items() if expires <= now]:
-                del leases[expired]
-            if len(leases) >= limit:
-                return False
-        leases[lease_id] = now + ttl_seconds
-        return True
+        return await self.admit(lease_id, (), ((name, limit),), ttl_seconds, (), None) is None
 
     async def concurrency_release(self, name: str, lease_id: str) -> bool:
         leases = self._leases.get(name)

@@ -34,7 +34,6 @@ from relaygate.store.counters import (
     Slot,
     Window,
     check_amount,
-    check_rate,
     check_windows,
 )
 
@@ -42,34 +41,6 @@ _NOW_MS = """
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function int(x) return string.format('%.0f', x) end
-"""
-
-# KEYS: hold, holds index, bucket... ARGV: amount, hold ttl ms, bucket names json, hold id,
-# then per bucket: mode ('s' stored cap, 'c' given cap, 'u' unlimited), cap, ttl seconds ('' = none)
-_RESERVE = _NOW_MS + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
-local amount = tonumber(ARGV[1])
-local n = #KEYS - 2
-for i = 1, n do
-  local mode = ARGV[2 + 3 * i]
-  if mode ~= 'u' then
-    local f = redis.call('HMGET', KEYS[i + 2], 'cap', 'used', 'held')
-    local cap = ARGV[3 + 3 * i]
-    if mode == 's' then cap = f[1] or '0' end
-    local used, held = f[2] or '0', f[3] or '0'
-    if tonumber(cap) - tonumber(used) - tonumber(held) < amount then return {0, i, cap, used, held} end
-  end
-end
-for i = 1, n do
-  local key = KEYS[i + 2]
-  redis.call('HINCRBY', key, 'held', ARGV[1])
-  local ttl = ARGV[4 + 3 * i]
-  if ttl ~= '' and redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, ttl) end
-end
-redis.call('HSET', KEYS[1], 'amount', ARGV[1], 'buckets', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], int(tonumber(ARGV[2]) + 86400000))
-redis.call('ZADD', KEYS[2], int(now_ms + tonumber(ARGV[2])), ARGV[4])
-return {1}
 """
 
 # KEYS: hold, holds index, bucket... ARGV: actual ('' = release), bucket names json as read, hold id
@@ -110,42 +81,6 @@ if ARGV[4] ~= '' then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 return 1
 """
 
-# KEYS: window. ARGV: limit, window seconds, cost or delta, 'take' | 'adjust'.
-# Returns 0 when taken/adjusted, else the wait in µs (>= 1).
-_WINDOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2]) * 1000000
-local n = tonumber(ARGV[3])
-local interval = window / limit
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-if ARGV[4] == 'take' then
-  local over = tat + math.min(n, limit) * interval - now - window
-  if over > 0.001 then return math.max(1, math.ceil(over)) end
-end
-tat = tat + n * interval
-if tat <= now then
-  redis.call('DEL', KEYS[1])
-else
-  local ttl_ms = math.ceil((tat - now) / 1000) + 1000
-  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', string.format('%.0f', ttl_ms))
-end
-return 0
-"""
-
-# KEYS: leases. ARGV: limit, lease id, ttl ms
-_LEASE_TAKE = _NOW_MS + """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now_ms))
-if not redis.call('ZSCORE', KEYS[1], ARGV[2]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
-  return 0
-end
-redis.call('ZADD', KEYS[1], int(now_ms + tonumber(ARGV[3])), ARGV[2])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return 1
-"""
-
 # KEYS: leases. ARGV: lease id. 1 when the lease was live.
 _LEASE_RELEASE = _NOW_MS + """
 local expires = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -158,7 +93,8 @@ return 1
 # One request in: rate windows, concurrency slots and the money hold, all checked before any is taken.
 # KEYS: hold, holds index, window..., slot..., bucket...
 # ARGV: #windows, #slots, request id, slot ttl ms, amount ('' = no hold), hold ttl ms, bucket names json,
-# then per window: limit, window µs, units; per slot: limit; per bucket: mode, cap, ttl seconds (as _RESERVE).
+# then per window: limit, window µs, units; per slot: limit; per bucket: mode ('s' stored cap,
+# 'c' given cap, 'u' unlimited), cap, ttl seconds ('' = none).
 # Returns {1}, or {0, 'window', i, wait µs}, {0, 'slot', i}, {0, 'money', i, cap, used, held}.
 _ADMIT = """
 local t = redis.call('TIME')
@@ -297,12 +233,9 @@ class RedisCounters:
         self.prefix = prefix
         self.hold_ttl_seconds = hold_ttl_seconds
         register = self.client.register_script
-        self._reserve = register(_RESERVE)
         self._finish = register(_FINISH)
         self._credit = register(_CREDIT)
         self._load = register(_LOAD)
-        self._window = register(_WINDOW)
-        self._lease_take = register(_LEASE_TAKE)
         self._lease_release = register(_LEASE_RELEASE)
         self._admit = register(_ADMIT)
         self._complete = register(_COMPLETE)
@@ -320,20 +253,8 @@ class RedisCounters:
     # --- money buckets ------------------------------------------------------------------------
 
     async def reserve(self, hold_id: str, buckets: Sequence[Bucket], amount: int) -> Shortfall | None:
-        check_amount(amount)
-        if amount < 0:
-            raise ValueError(f"a hold cannot be negative (got {amount})")
-        args: list[str] = [str(amount), _ms(self.hold_ttl_seconds), json.dumps([b.name for b in buckets]), hold_id]
-        for ref in buckets:
-            mode = "s" if ref.stored else ("u" if ref.cap is None else "c")
-            args += [mode, "" if ref.cap is None else str(ref.cap),
-                     "" if ref.ttl_seconds is None else str(ref.ttl_seconds)]
-        keys = [self._hold(hold_id), self._holds, *(self._bucket(b.name) for b in buckets)]
-        result = await self._reserve(keys=keys, args=args)
-        if int(result[0]) == 1:
-            return None
-        index, cap, used, held = int(result[1]), *(int(_text(v)) for v in result[2:5])
-        return Shortfall(buckets[index - 1].name, cap - used - held)
+        refusal = await self.admit(hold_id, (), (), 0, buckets, amount)
+        return None if refusal is None else Shortfall(buckets[refusal.index].name, refusal.available)
 
     async def _end(self, hold_id: str, actual: str) -> bool:
         hold_key = self._hold(hold_id)
@@ -385,27 +306,17 @@ class RedisCounters:
 
     # --- rate windows (GCRA) ------------------------------------------------------------------
 
-    def _window_key(self, name: str, window_seconds: float) -> str:
-        return f"{self.prefix}w:{window_seconds:g}:{name}"
-
     async def window_take(self, name: str, limit: int, window_seconds: float, cost: int) -> float | None:
-        check_rate(limit, window_seconds)
-        if cost < 0:
-            raise ValueError(f"a window cost cannot be negative (got {cost})")
-        wait_us = int(await self._window(keys=[self._window_key(name, window_seconds)],
-                                         args=[limit, repr(float(window_seconds)), cost, "take"]))
-        return wait_us / 1_000_000 if wait_us else None
+        refusal = await self.admit("", ((name, limit, window_seconds, cost),), (), 0, (), None)
+        return None if refusal is None else refusal.wait
 
     async def window_adjust(self, name: str, limit: int, window_seconds: float, delta: int) -> None:
-        check_rate(limit, window_seconds)
-        await self._window(keys=[self._window_key(name, window_seconds)],
-                           args=[limit, repr(float(window_seconds)), delta, "adjust"])
+        await self.complete("", ((name, limit, window_seconds, delta),), (), (), None)
 
     # --- concurrency leases -------------------------------------------------------------------
 
     async def concurrency_take(self, name: str, limit: int, lease_id: str, ttl_seconds: float) -> bool:
-        result = await self._lease_take(keys=[f"{self.prefix}c:{name}"], args=[limit, lease_id, _ms(ttl_seconds)])
-        return int(result) == 1
+        return await self.admit(lease_id, (), ((name, limit),), ttl_seconds, (), None) is None
 
     async def concurrency_release(self, name: str, lease_id: str) -> bool:
         return int(await self._lease_release(keys=[f"{self.prefix}c:{name}"], args=[lease_id])) == 1
