@@ -14,6 +14,7 @@ from relaygate.core.money import (
     PPM,
     MoneyError,
     Price,
+    Rate,
     div_round,
     format_amount,
     parse_amount,
@@ -44,6 +45,16 @@ def test_token_cost_is_the_exact_price_rounded_once(prompt: int, completion: int
     exact = (Fraction((prompt - cached) * pin + cached * pcache + completion * pout, 10**6) * Fraction(mult, PPM))
     cost = price.token_cost(prompt, completion, cached, mult)
     assert abs(Fraction(cost) - exact) <= Fraction(1, 2)
+    if abs(Fraction(cost) - exact) == Fraction(1, 2):
+        assert cost > exact  # a tie rounds up
+    assert Rate.of(price, mult).cost(prompt, completion, cached) == cost
+
+
+def test_a_half_nano_rounds_up_and_cached_tokens_are_clamped() -> None:
+    rate = Rate.of(Price(500_000, 0), PPM)  # half a nano per input token
+    assert [rate.cost(n, 0) for n in (1, 2, 3)] == [1, 1, 2]
+    cached = Rate.of(Price(2_000_000, 0, 0), PPM)
+    assert cached.cost(10, 0, cached=15) == 0 and cached.cost(10, 0, cached=-3) == 20
 
 
 @given(tokens, tokens, tokens, price_nanos, price_nanos)

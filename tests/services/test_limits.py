@@ -48,7 +48,7 @@ class Limiter:
         self.gate = Gate(store, None)
 
     async def acquire(self, rules: list[LimitRule], request_id: str, est: int) -> Lease:
-        return Lease(self.gate, await self.gate.enter(LimitPlan.of(rules), request_id, est, None))
+        return Lease(self.gate, await self.gate.admit(LimitPlan.of(rules), request_id, est, None))
 
 
 class Lease:
@@ -57,7 +57,7 @@ class Lease:
 
     async def finish(self, tokens: int) -> None:
         if self.admitted is not None:
-            await self.gate.leave(self.admitted, tokens, None)
+            await self.gate.leave(self.admitted, True, tokens, 0, 0, tokens)
 
 
 @pytest.fixture

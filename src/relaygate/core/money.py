@@ -64,14 +64,47 @@ class Price:
     free: bool = False
 
     def token_cost(self, prompt: int, completion: int, cached: int = 0, multiplier_ppm: int = PPM) -> int:
-        if self.free:
-            return 0
-        if self.per_request is not None:
-            return div_round(self.per_request * multiplier_ppm, PPM)
-        cached = min(max(cached, 0), prompt)
-        cached_price = self.input_per_m if self.cached_input_per_m is None else self.cached_input_per_m
-        raw = (prompt - cached) * self.input_per_m + cached * cached_price + completion * self.output_per_m
-        return div_round(raw * multiplier_ppm, TOKENS_PER_PRICE * PPM)
+        return Rate.of(self, multiplier_ppm).cost(prompt, completion, cached)
+
+
+_SCALE = TOKENS_PER_PRICE * PPM  # a Rate's per-token figures are in nanos / _SCALE
+
+
+class Rate:
+    """A price with a group's multiplier applied, ready to cost a request in a few integer operations.
+
+    The per-token figures are exact integers (price per 1M tokens times the multiplier in ppm), so
+    a cost is the exact amount rounded once, half up: the same result as ``Price.token_cost``,
+    which is computed through this class. Built once per key and model (services/billing.py).
+    """
+
+    __slots__ = ("cached_input", "fixed", "input", "output")
+
+    def __init__(self, input_: int, cached_input: int, output: int, fixed: int | None) -> None:
+        self.input, self.cached_input, self.output, self.fixed = input_, cached_input, output, fixed
+
+    @classmethod
+    def of(cls, price: Price, multiplier_ppm: int = PPM) -> Rate:
+        if price.free:
+            return cls(0, 0, 0, 0)
+        if price.per_request is not None:
+            return cls(0, 0, 0, div_round(price.per_request * multiplier_ppm, PPM))
+        cached = price.input_per_m if price.cached_input_per_m is None else price.cached_input_per_m
+        return cls(price.input_per_m * multiplier_ppm, cached * multiplier_ppm, price.output_per_m * multiplier_ppm,
+                   None)
+
+    def cost(self, prompt: int, completion: int, cached: int = 0) -> int:
+        """What ``prompt`` input tokens (``cached`` of them from the cache) and ``completion`` cost."""
+        if self.fixed is not None:
+            return self.fixed
+        if cached > prompt:
+            cached = prompt
+        if cached < 0:
+            cached = 0
+        raw = (prompt - cached) * self.input + cached * self.cached_input + completion * self.output
+        if raw >= 0:  # half up, as div_round does for non-negative amounts, without its call
+            return (raw + _SCALE // 2) // _SCALE
+        return div_round(raw, _SCALE)
 
 
 def to_decimal(nanos: int) -> Decimal:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from relaygate.core.domain import KeyRecord
+from relaygate.protocols.openai import RequestFacts
 from relaygate.services.billing import Billing, Charge
 from relaygate.services.catalog import Snapshot
 from relaygate.services.limits import LEASE_TTL_SECONDS, NO_LIMITS, LimitPlan, LimitRule
@@ -40,6 +41,9 @@ class Pass:
     done: bool = False
 
 
+NO_NAMES: tuple[str, ...] = ()
+
+
 class Gate:
     def __init__(self, store: CounterStore, billing: Billing | None, *, limits: bool = True,
                  lease_ttl_seconds: float = LEASE_TTL_SECONDS) -> None:
@@ -61,15 +65,26 @@ class Gate:
             plan = self._plans[key.id] = LimitPlan.of(limit_rules(snap, key))
         return plan
 
-    async def enter(self, plan: LimitPlan, request_id: str, est_tokens: int, charge: Charge | None) -> Pass | None:
-        """Take what the request needs, or raise ``rate_limited`` (429) / ``insufficient_balance`` (402)."""
+    async def enter(self, snap: Snapshot, key: KeyRecord, model: str, facts: RequestFacts, request_id: str,
+                    operation: str) -> Pass | None:
+        """Price the request, take what it needs, or raise ``rate_limited`` (429) /
+        ``insufficient_balance`` (402) / ``model_price_missing``. None: nothing to take or give back."""
+        charge = None if self.billing is None else self.billing.quote(snap, key, model, facts, request_id, operation)
+        return await self.admit(self.plan_for(snap, key), request_id, facts.prompt_estimate + (facts.max_tokens or 0),
+                                charge)
+
+    async def admit(self, plan: LimitPlan, request_id: str, est_tokens: int, charge: Charge | None) -> Pass | None:
+        """Take ``plan``'s windows and slots (``est_tokens`` on token windows) and the charge's hold, or raise."""
         if est_tokens < 0:
             raise ValueError(f"est_tokens cannot be negative (got {est_tokens})")
-        if charge is None and not plan:
-            return None
-        refusal = await self.store.admit(request_id, plan.takes(est_tokens), plan.slots, self.lease_ttl_seconds,
-                                         charge.buckets if charge is not None else (),
-                                         charge.hold if charge is not None else None)
+        if charge is None:
+            if not plan.windows and not plan.slots:
+                return None
+            refusal = await self.store.admit(request_id, plan.takes(est_tokens), plan.slots, self.lease_ttl_seconds,
+                                             (), None)
+        else:
+            refusal = await self.store.admit(request_id, plan.takes(est_tokens), plan.slots, self.lease_ttl_seconds,
+                                             charge.buckets, charge.hold)
         if refusal is not None:
             if refusal.part == "window":
                 raise plan.window_refusal(refusal.index, refusal.wait)
@@ -81,18 +96,28 @@ class Gate:
             self.billing.admitted(charge)
         return Pass(request_id, plan, est_tokens, charge)
 
-    async def leave(self, admitted: Pass, actual_tokens: int, cost: int | None) -> None:
-        """End the request: charge ``cost`` (None: nothing was delivered, release the hold), free the
-        slots and count ``actual_tokens`` instead of the estimate."""
+    async def leave(self, admitted: Pass, delivered: bool, prompt_tokens: int, completion_tokens: int,
+                    cached_tokens: int, total_tokens: int) -> int:
+        """End the request and return what it was charged: the cost of the tokens when an answer was
+        ``delivered`` (whole, or part of a stream), else nothing (the hold is released). Frees the
+        slots and counts the real tokens on the token windows instead of the estimate. Once per
+        request: later calls charge nothing."""
         if admitted.done:
-            return
+            return 0
         admitted.done = True
         charge, plan = admitted.charge, admitted.plan
-        buckets: tuple[str, ...] = ()
+        cost, buckets = 0, NO_NAMES
         if charge is not None and self.billing is not None:
             # the ledger first: an answer that was delivered is charged even if the counters fail now
-            ended = self.billing.settled(charge, cost) if cost is not None else self.billing.released(charge)
-            if ended:
+            if delivered:
+                cost = charge.tariff.rate.cost(prompt_tokens, completion_tokens, cached_tokens)
+                if self.billing.settled(charge, cost):
+                    buckets = charge.bucket_names
+                else:
+                    cost = 0
+            elif self.billing.released(charge):
                 buckets = charge.bucket_names
-        await self.store.complete(admitted.request_id, plan.corrections(actual_tokens - admitted.est_tokens),
-                                  plan.slot_names, buckets, cost if buckets else None)
+        windows = plan.corrections(total_tokens - admitted.est_tokens) if plan.windows else ()
+        await self.store.complete(admitted.request_id, windows, plan.slot_names, buckets,
+                                  cost if buckets and delivered else None)
+        return cost

@@ -15,14 +15,14 @@ writes one ``settle`` row. Zero-cost requests write nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from relaygate.core.clock import now_ms
 from relaygate.core.domain import KeyRecord
 from relaygate.core.errors import GatewayError
-from relaygate.core.money import PPM, Price, format_amount, parse_amount
+from relaygate.core.money import PPM, Price, Rate, format_amount, parse_amount
 from relaygate.core.settings import Settings
 from relaygate.protocols.openai import RequestFacts
 from relaygate.services.catalog import Snapshot
@@ -49,21 +49,30 @@ def key_buckets(key: KeyRecord, now: int | None = None) -> list[Bucket]:
     return out
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class Tariff:
+    """What one key pays for one model under one configuration snapshot, worked out on its first request."""
+
+    owner_id: str
+    key_id: str
+    model: str
+    rate: Rate
+    max_output: int  # completion tokens held when the caller sends no max_tokens
+    buckets: tuple[Bucket, ...]  # the owner's balance, then the key's total cap (period caps: per request)
+    bucket_names: tuple[str, ...]
+    period_caps: bool
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass is slow to build, and one is built per request
 class Charge:
     """One request's money: what it may cost (held) and, once known, what it did cost."""
 
     request_id: str
-    owner_id: str
-    key_id: str
-    model: str
-    price: Price
-    multiplier_ppm: int
+    tariff: Tariff
     hold: int
-    buckets: list[Bucket]
-    bucket_names: tuple[str, ...] = ()
-    created_ms: int = field(default_factory=now_ms)
-    held: bool = False
+    buckets: tuple[Bucket, ...]
+    bucket_names: tuple[str, ...]
+    created_ms: int
     persisted: bool = False  # a 'hold' ledger row was written for it
     done: bool = False
 
@@ -76,14 +85,20 @@ class Billing:
         self.default_price = Price(parse_amount(settings.default_input_price),
                                    parse_amount(settings.default_output_price))
         self.in_flight: dict[str, Charge] = {}
-        self._owner_buckets: dict[str, Bucket] = {}
         self.entries: list[dict[str, Any]] = []  # ledger rows waiting for the writer
+        self._tariffs: dict[tuple[str, str], Tariff | None] = {}  # (key id, model) -> tariff, None: free
+        self._tariffs_of: Snapshot | None = None
 
     # --- quote and hold -----------------------------------------------------------------------
 
-    def quote(self, snap: Snapshot, key: KeyRecord, model: str, facts: RequestFacts, request_id: str,
-              operation: str) -> Charge | None:
-        """The charge for this request, or None when it cannot cost anything."""
+    def tariff(self, snap: Snapshot, key: KeyRecord, model: str) -> Tariff | None:
+        """The key's tariff for ``model`` (None: it costs nothing), kept until the configuration changes."""
+        if snap is not self._tariffs_of:
+            self._tariffs, self._tariffs_of = {}, snap
+        try:
+            return self._tariffs[key.id, model]
+        except KeyError:
+            pass
         row = snap.prices.get(model)
         if row is None:
             if self.refuse_unpriced:
@@ -91,59 +106,65 @@ class Billing:
             price, max_out = self.default_price, None
         else:
             price, max_out = row.price, row.max_output_tokens
-        if price.free or (price.per_request is None and not price.input_per_m and not price.output_per_m):
+        tariff = None
+        if not (price.free or (price.per_request is None and not price.input_per_m and not price.output_per_m)):
+            group = snap.groups.get(key.group)
+            rate = Rate.of(price, group.multiplier_ppm if group is not None else PPM)
+            period = key.cap_daily is not None or key.cap_monthly is not None
+            static = [b for b in key_buckets(key) if not period or b.ttl_seconds is None]
+            buckets = (owner_bucket(key.owner_id), *static)
+            tariff = Tariff(key.owner_id, key.id, model, rate, max_out or self.settings.default_max_output_tokens,
+                            buckets, tuple(b.name for b in buckets), period)
+        self._tariffs[key.id, model] = tariff
+        return tariff
+
+    def quote(self, snap: Snapshot, key: KeyRecord, model: str, facts: RequestFacts, request_id: str,
+              operation: str) -> Charge | None:
+        """The charge for this request, or None when it cannot cost anything."""
+        tariff = self.tariff(snap, key, model)
+        if tariff is None:
             return None
-        group = snap.groups.get(key.group)
-        multiplier = group.multiplier_ppm if group is not None else PPM
-        completion = 0 if operation == "embeddings" else (
-            facts.max_tokens or max_out or self.settings.default_max_output_tokens)
+        completion = 0 if operation == "embeddings" else (facts.max_tokens or tariff.max_output)
         # prompt held at twice the estimate (plus per-message overhead): tokenizers rarely exceed it
-        prompt = 2 * facts.prompt_estimate + 16
-        hold = price.token_cost(prompt, completion, 0, multiplier)
-        owner = self._owner_buckets.get(key.owner_id)
-        if owner is None:
-            owner = self._owner_buckets[key.owner_id] = owner_bucket(key.owner_id)
-        if key.cap_total is None and key.cap_daily is None and key.cap_monthly is None:
-            return Charge(request_id, key.owner_id, key.id, model, price, multiplier, hold, [owner], (owner.name,))
-        buckets = [owner, *key_buckets(key)]
-        return Charge(request_id, key.owner_id, key.id, model, price, multiplier, hold, buckets,
-                      tuple([b.name for b in buckets]))
+        hold = tariff.rate.cost(2 * facts.prompt_estimate + 16, completion)
+        if not tariff.period_caps:
+            return Charge(request_id, tariff, hold, tariff.buckets, tariff.bucket_names, now_ms())
+        now = now_ms()  # today's and this month's cap buckets
+        buckets = (tariff.buckets[0], *key_buckets(key, now))
+        return Charge(request_id, tariff, hold, buckets, tuple(b.name for b in buckets), now)
 
     def admitted(self, charge: Charge) -> None:
         """The counters hold the charge's amount now (services/admission.py took it)."""
-        charge.held = True
         self.in_flight[charge.request_id] = charge
 
     def insufficient(self, charge: Charge, index: int, available: int) -> GatewayError:
         """The 402 for a hold that ``charge.buckets[index]`` could not cover."""
         bucket = charge.buckets[index].name
+        key_id = charge.tariff.key_id
         cur = self.currency
         need, have = format_amount(charge.hold, cur), format_amount(max(available, 0), cur)
         if bucket.startswith("owner:"):
-            en = (f"Insufficient balance: the owner of key {charge.key_id} has {have} available, and this "
+            en = (f"Insufficient balance: the owner of key {key_id} has {have} available, and this "
                   f"request needs up to {need} held until the answer arrives (the actual charge is usually "
                   "lower). Top up the owner's balance, lower max_tokens, or use a cheaper model.")
-            zh = (f"余额不足：密钥 {charge.key_id} 的负责人可用余额为 {have}，本次请求在返回前需要预留最多 "
+            zh = (f"余额不足：密钥 {key_id} 的负责人可用余额为 {have}，本次请求在返回前需要预留最多 "
                   f"{need}（实际扣费通常更低）。请为负责人充值、降低 max_tokens，或改用更便宜的模型。")
         else:
             period = {"total": ("total", "总"), "d": ("daily", "每日"), "m": ("monthly", "每月")}[
                 bucket.split(":")[2]]
             cap = next((b.cap for b in charge.buckets if b.name == bucket), None) or 0
-            en = (f"API key {charge.key_id} has reached its {period[0]} spend cap of {format_amount(cap, cur)}: "
+            en = (f"API key {key_id} has reached its {period[0]} spend cap of {format_amount(cap, cur)}: "
                   f"{have} left, and this request needs up to {need}. "
                   + ("It resets at 00:00 UTC. " if period[0] == "daily" else
                      "It resets on the 1st (UTC). " if period[0] == "monthly" else "")
                   + "Ask your administrator to raise the cap, or lower max_tokens.")
-            zh = (f"API Key {charge.key_id} 已达到{period[1]}消费上限 {format_amount(cap, cur)}：剩余 {have}，"
+            zh = (f"API Key {key_id} 已达到{period[1]}消费上限 {format_amount(cap, cur)}：剩余 {have}，"
                   f"本次请求需要最多 {need}。" + ("每日 00:00（UTC）重置。" if period[0] == "daily" else
                                                  "每月 1 日（UTC）重置。" if period[0] == "monthly" else "")
                   + "请联系管理员提高上限，或降低 max_tokens。")
         return GatewayError("insufficient_balance", detail=en, detail_zh=zh)
 
     # --- settle and release -------------------------------------------------------------------
-
-    def cost(self, charge: Charge, prompt: int, completion: int, cached: int) -> int:
-        return charge.price.token_cost(prompt, completion, cached, charge.multiplier_ppm)
 
     def settled(self, charge: Charge, cost: int) -> bool:
         """Record the actual cost in the ledger (the counters are settled by the caller). Once per request."""
@@ -169,8 +190,9 @@ class Billing:
         return True
 
     def _entry(self, charge: Charge, kind: str, amount: int, held: int, now: int) -> dict[str, Any]:
-        return {"owner_id": charge.owner_id, "key_id": charge.key_id, "kind": kind, "amount": amount,
-                "held": held, "request_id": charge.request_id, "model": charge.model, "reason": None,
+        tariff = charge.tariff
+        return {"owner_id": tariff.owner_id, "key_id": tariff.key_id, "kind": kind, "amount": amount,
+                "held": held, "request_id": charge.request_id, "model": tariff.model, "reason": None,
                 "actor": "gateway", "ref": None, "created_at": now}
 
     def take_entries(self, hold_older_than_ms: int) -> list[dict[str, Any]]:

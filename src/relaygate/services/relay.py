@@ -142,10 +142,7 @@ class Relay:
             if inbound.operation == "count_tokens":
                 return await self.count_tokens(inbound, ex, public, key.group, routes, data, facts)
             if self.gate is not None:
-                charge = None if self.billing is None else self.billing.quote(
-                    snap, key, public, facts, inbound.request_id, inbound.operation)
-                ex.admitted = await self.gate.enter(self.gate.plan_for(snap, key), inbound.request_id,
-                                                    facts.prompt_estimate + (facts.max_tokens or 0), charge)
+                ex.admitted = await self.gate.enter(snap, key, public, facts, inbound.request_id, inbound.operation)
             return await self.forward(inbound, ex, public, key.group, routes, data, facts)
         except GatewayError as exc:
             if exc.code == "invalid_api_key" and rec["masked_key"] is None:
@@ -221,12 +218,10 @@ class Relay:
         try:
             admitted = ex.admitted
             if admitted is not None and self.gate is not None:
-                charge, cost = admitted.charge, None
-                if charge is not None and self.billing is not None and status < 400:
-                    # an answer (whole or, for a broken stream, in part) was delivered
-                    cost = rec["cost"] = self.billing.cost(charge, rec["prompt_tokens"], rec["completion_tokens"],
-                                                           rec["cached_tokens"])
-                await self.gate.leave(admitted, rec["total_tokens"], cost)
+                # status < 400: an answer (whole or, for a broken stream, in part) was delivered
+                cost = rec["cost"] = await self.gate.leave(admitted, status < 400, rec["prompt_tokens"],
+                                                           rec["completion_tokens"], rec["cached_tokens"],
+                                                           rec["total_tokens"])
                 if cost and self.alerts is not None and ex.key is not None and self.alerts.watches(ex.key):
                     await self.alerts.after_spend(ex.key)
         finally:

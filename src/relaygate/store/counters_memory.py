@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from relaygate.store.counters import (
     CREDIT_MEMORY_SECONDS,
     HOLD_TTL_SECONDS,
+    MAX_AMOUNT,
     Bucket,
     BucketState,
     Refusal,
@@ -17,7 +18,6 @@ from relaygate.store.counters import (
     Slot,
     Window,
     check_amount,
-    check_rate,
     check_windows,
 )
 
@@ -30,11 +30,8 @@ class _Bucket:
     expires: float | None = None
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass is slow to build, and one is built per request
-class _Hold:
-    amount: int
-    buckets: tuple[str, ...]
-    expires: float
+# a live hold: (amount, the buckets it is held on, expires at); a plain tuple, one is built per request
+_Hold = tuple[int, tuple[Bucket, ...], float]
 
 
 class MemoryCounters:
@@ -66,26 +63,20 @@ class MemoryCounters:
         refusal = await self.admit(hold_id, (), (), 0, buckets, amount)
         return None if refusal is None else Shortfall(buckets[refusal.index].name, refusal.available)
 
-    def _take_hold(self, hold_id: str, buckets: Sequence[Bucket], amount: int, now: float) -> None:
-        for ref in buckets:
-            state = self._get(ref.name, now)
-            if state is None:
-                state = self._buckets[ref.name] = _Bucket()
-            if ref.ttl_seconds is not None and state.expires is None:
-                state.expires = now + ref.ttl_seconds
-            state.held += amount
-        self._holds[hold_id] = _Hold(amount, tuple([b.name for b in buckets]), now + self.hold_ttl_seconds)
-
-    def _finish(self, hold_id: str, actual: int | None) -> bool:
+    def _finish(self, hold_id: str, actual: int | None, now: float) -> bool:
         hold = self._holds.pop(hold_id, None)
         if hold is None:
             return False
-        now = self._clock()
-        for name in hold.buckets:
-            state = self._get(name, now)
+        amount, buckets = hold[0], hold[1]
+        states = self._buckets
+        for ref in buckets:
+            state = states.get(ref.name)
             if state is None:  # a period bucket that expired meanwhile: its period is over
                 continue
-            state.held -= hold.amount
+            if state.expires is not None and state.expires <= now:
+                del states[ref.name]
+                continue
+            state.held -= amount
             if actual is not None:
                 state.used += actual
         return True
@@ -94,16 +85,16 @@ class MemoryCounters:
         check_amount(actual, "actual")
         if actual < 0:
             raise ValueError(f"a settled amount cannot be negative (got {actual}); credit a refund instead")
-        return self._finish(hold_id, actual)
+        return self._finish(hold_id, actual, self._clock())
 
     async def release(self, hold_id: str) -> bool:
-        return self._finish(hold_id, None)
+        return self._finish(hold_id, None, self._clock())
 
     async def release_expired_holds(self, limit: int = 1000) -> int:
         now = self._clock()
-        expired = [hold_id for hold_id, hold in self._holds.items() if hold.expires <= now][:limit]
+        expired = [hold_id for hold_id, hold in self._holds.items() if hold[2] <= now][:limit]
         for hold_id in expired:
-            self._finish(hold_id, None)
+            self._finish(hold_id, None, now)
         return len(expired)
 
     async def credit(self, bucket_name: str, amount: int, entry_id: str) -> bool:
@@ -150,16 +141,7 @@ class MemoryCounters:
         return None if refusal is None else refusal.wait
 
     async def window_adjust(self, name: str, limit: int, window_seconds: float, delta: int) -> None:
-        check_rate(limit, window_seconds)
-        self._adjust(name, limit, window_seconds, delta, self._clock())
-
-    def _adjust(self, name: str, limit: int, window_seconds: float, delta: int, now: float) -> None:
-        key = (name, window_seconds)
-        tat = max(self._windows.get(key, now), now) + delta * (window_seconds / limit)
-        if tat <= now:
-            self._windows.pop(key, None)
-        else:
-            self._windows[key] = tat
+        await self.complete("", ((name, limit, window_seconds, delta),), (), (), None)
 
     # --- concurrency leases -------------------------------------------------------------------
 
@@ -179,66 +161,93 @@ class MemoryCounters:
 
     async def admit(self, request_id: str, windows: Sequence[Window], slots: Sequence[Slot], slot_ttl_seconds: float,
                     buckets: Sequence[Bucket], amount: int | None) -> Refusal | None:
-        check_windows(windows)
+        # Checks first, changes after: nothing awaits in between, so all or nothing holds. Written as
+        # flat loops without helper calls: this runs once per request.
         now = self._clock()
         tats = self._windows
-        taken = []
-        for i, (name, limit, window_seconds, cost) in enumerate(windows):
-            if cost < 0:
+        taken: list[tuple[tuple[str, float], float]] = []  # its length is the index of the window being checked
+        for name, limit, window_seconds, cost in windows:
+            if limit < 1 or window_seconds <= 0 or cost < 0:
+                check_windows(windows)
                 raise ValueError(f"a window cost cannot be negative (got {cost})")
-            interval = window_seconds / limit
-            tat = tats.get((name, window_seconds), now)
+            key = (name, window_seconds)
+            tat = tats.get(key, now)
             if tat < now:
                 tat = now
-            over = tat + min(cost, limit) * interval - now - window_seconds
+            interval = window_seconds / limit
+            over = tat + (cost if cost < limit else limit) * interval - now - window_seconds
             if over > 1e-9:
-                return Refusal("window", i, wait=over)
-            taken.append(tat + cost * interval)
+                return Refusal("window", len(taken), wait=over)
+            taken.append((key, tat + cost * interval))
         for i, (name, limit) in enumerate(slots):
             leases = self._leases.get(name)
-            if leases is not None and request_id not in leases and len(leases) >= limit:
+            if leases is not None and len(leases) >= limit and request_id not in leases:
                 for expired in [lease for lease, expires in leases.items() if expires <= now]:
                     del leases[expired]
                 if len(leases) >= limit:
                     return Refusal("slot", i)
+        states: list[_Bucket | None] = []  # its length is the index of the bucket being checked
         hold = amount if amount is not None and request_id not in self._holds else None
         if hold is not None:
-            check_amount(hold)
-            if hold < 0:
-                raise ValueError(f"a hold cannot be negative (got {hold})")
-            for i, ref in enumerate(buckets):
-                current = self._get(ref.name, now)
-                cap = ((current.cap or 0) if current is not None else 0) if ref.stored else ref.cap
-                if cap is None:
-                    continue
-                available = cap - current.used - current.held if current is not None else cap
-                if available < hold:
-                    return Refusal("money", i, available=available)
-        for (name, _, window_seconds, _), tat in zip(windows, taken, strict=True):
-            tats[(name, window_seconds)] = tat
-        expires = now + slot_ttl_seconds
-        for name, _ in slots:
-            self._leases.setdefault(name, {})[request_id] = expires
+            if type(hold) is not int or not 0 <= hold < MAX_AMOUNT:
+                check_amount(hold)
+                if hold < 0:
+                    raise ValueError(f"a hold cannot be negative (got {hold})")
+            for ref in buckets:
+                state = self._buckets.get(ref.name)
+                if state is not None and state.expires is not None and state.expires <= now:
+                    del self._buckets[ref.name]
+                    state = None
+                cap = ((state.cap or 0) if state is not None else 0) if ref.stored else ref.cap
+                if cap is not None:
+                    available = cap - state.used - state.held if state is not None else cap
+                    if available < hold:
+                        return Refusal("money", len(states), available=available)
+                states.append(state)
+        for key, tat in taken:
+            tats[key] = tat
+        if slots:
+            expires = now + slot_ttl_seconds
+            for name, _ in slots:
+                leases = self._leases.get(name)
+                if leases is None:
+                    leases = self._leases[name] = {}
+                leases[request_id] = expires
         if hold is not None:
-            self._take_hold(request_id, buckets, hold, now)
+            buckets = tuple(buckets)
+            for ref, state in zip(buckets, states, strict=True):
+                if state is None:
+                    state = self._buckets[ref.name] = _Bucket()
+                if ref.ttl_seconds is not None and state.expires is None:
+                    state.expires = now + ref.ttl_seconds
+                state.held += hold
+            self._holds[request_id] = (hold, buckets, now + self.hold_ttl_seconds)
         return None
 
     async def complete(self, request_id: str, windows: Sequence[Window], slots: Sequence[str],
                        buckets: Sequence[str], actual: int | None) -> None:
-        if actual is not None:
+        if actual is not None and (type(actual) is not int or not 0 <= actual < MAX_AMOUNT):
             check_amount(actual, "actual")
             if actual < 0:
                 raise ValueError(f"a settled amount cannot be negative (got {actual}); credit a refund instead")
-        check_windows(windows)
         now = self._clock()
-        for name, limit, window_seconds, delta in windows:
-            self._adjust(name, limit, window_seconds, delta, now)
+        tats = self._windows
+        for name, limit, window_seconds, delta in windows:  # _adjust, inlined: this runs once per request
+            if limit < 1 or window_seconds <= 0:
+                check_windows(windows)
+            key = (name, window_seconds)
+            tat = tats.get(key, now)
+            tat = (tat if tat > now else now) + delta * (window_seconds / limit)
+            if tat <= now:
+                tats.pop(key, None)
+            else:
+                tats[key] = tat
         for name in slots:
             leases = self._leases.get(name)
             if leases is not None and leases.pop(request_id, None) is not None and not leases:
                 del self._leases[name]
         if buckets:
-            self._finish(request_id, actual)
+            self._finish(request_id, actual, now)
 
     async def close(self) -> None:
         return None
