@@ -30,6 +30,7 @@ for variant in "$@"; do
   kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   main=$(grep -h '^summary:' "$tmp"/cg.out.1-01 | awk '{print $2}')
   all=$(cat "$tmp"/cg.out.1-* | grep -h '^summary:' | awk '{s += $2} END {print s}')
+  grep -h "^writestats" "$tmp/log" | tail -1 | cut -c1-300
   printf '%-22s event loop %8d  all threads %8d  instructions/request\n' "$variant" $((main / n)) $((all / n))
   rm -rf "$tmp"
 done

@@ -5,11 +5,14 @@ VARIANT (comma-separated):
   base                     nothing changed
   gc=T0/T1/T2              gc.set_threshold(T0, T1, T2) before serving (CPython default 700/10/10)
   gcfreeze                 gc.freeze() once the app has started (moves start-up objects out of GC scans)
+  switch=SECONDS           sys.setswitchinterval(SECONDS) (CPython default 0.005): how long a thread that
+                           wants the GIL (the SQLite writer) waits for the busy event loop to let go
   nobill                   RELAYGATE_BILLING=false RELAYGATE_LIMITS=false
   nolimits                 RELAYGATE_LIMITS=false (billing stays on)
   gcstats                  every 5 s, print to stderr the cyclic collector's runs and time per generation
   cprofile=PATH             cProfile the event loop between SIGUSR1 and SIGUSR2, stats written to PATH
   noledger                 billing on, but its ledger rows are dropped instead of written (measures the DB share)
+  writestats               at exit, print to stderr how many usage batches were written and their sizes
 Arguments after the script name are passed to `relaygate serve`.
 """
 
@@ -42,11 +45,17 @@ def apply(variant: str) -> None:
 
             Billing.take_entries = take_entries  # type: ignore[method-assign]
             continue
+        if part == "writestats":
+            count_batches()
+            continue
         if part.startswith("cprofile="):
             profile_on_signals(part.split("=", 1)[1])
             continue
         if part == "gcstats":
             watch_gc()
+            continue
+        if part.startswith("switch="):
+            sys.setswitchinterval(float(part.split("=", 1)[1]))
             continue
         if part.startswith("gc="):
             gc.set_threshold(*(int(x) for x in part[3:].split("/")))
@@ -82,6 +91,39 @@ def profile_on_signals(path: str) -> None:
         profiler.dump_stats(path)
 
     signal.signal(signal.SIGUSR2, stop)
+
+
+def count_batches() -> None:
+    """Count the usage writer's batches (usage rows and ledger rows per transaction); print them every 2 s."""
+    import threading
+    import time
+    from collections import Counter
+
+    import relaygate.services.usage as usage
+
+    sizes: Counter[tuple[int, int]] = Counter()
+    insert_usage, append_entries = usage.insert_usage, usage.append_entries
+    last = [0]
+
+    async def counting_insert(conn, rows, dedupe=True):  # type: ignore[no-untyped-def]
+        last[0] = len(rows)
+        return await insert_usage(conn, rows, dedupe)
+
+    async def counting_append(conn, rows, dedupe=True):  # type: ignore[no-untyped-def]
+        sizes[(last[0], len(rows))] += 1
+        return await append_entries(conn, rows, dedupe)
+
+    usage.insert_usage, usage.append_entries = counting_insert, counting_append  # type: ignore[assignment]
+
+    def report() -> None:
+        while True:
+            time.sleep(2)
+            batches = sum(sizes.values())
+            rows = sum(u * n for (u, _), n in sizes.items())
+            print(f"writestats batches={batches} usage_rows={rows} "
+                  + " ".join(f"{u}+{e}x{n}" for (u, e), n in sizes.most_common(12)), file=sys.stderr, flush=True)
+
+    threading.Thread(target=report, daemon=True).start()
 
 
 def sqlite_memory() -> int:

@@ -8,7 +8,7 @@ from typing import Any
 import openai
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from relaygate.fakeupstream import FakeUpstream
 from relaygate.store import tables as t
@@ -159,7 +159,7 @@ async def test_writer_under_steady_load_writes_ledger_rows_as_it_goes(tmp_path: 
         await engine.dispose()
 
 async def test_bulk_insert_keeps_every_value_exactly(backend_url: str) -> None:
-    """The writer's batch insert (multi-row VALUES chunks of 64, 4 and 2 rows on SQLite) stores what one-by-one
+    """The writer's batch insert (on SQLite: statements of 512, 64, 16 and 8 rows) stores what one-by-one
     inserts would."""
     from relaygate.store.repo import bulk_insert
 
@@ -175,15 +175,17 @@ async def test_bulk_insert_keeps_every_value_exactly(backend_url: str) -> None:
                  "cached_tokens": 0,
                  "stream": bool(i % 2), "latency_ms": 3, "ttft_ms": None, "caller_ip": "10.0.0.1",
                  "estimated": i == 3, "cost": 2**52 + i, "detail": {"attempts": [{"channel_id": 1, "error": "é"}]}
-                 if i % 3 == 0 else None, "body": None, "route": "native"} for i in range(70)]
+                 if i % 3 == 0 else None, "body": None, "route": "native"} for i in range(600)]
+        u = t.usage_records
         async with engine.begin() as conn:
+            before = (await conn.execute(select(func.count()).select_from(u))).scalar_one()
             await bulk_insert(conn, "usage_records", rows)
             await bulk_insert(conn, "usage_records", [{**rows[0], "request_id": "bulk-single"}])
-        u = t.usage_records
+            assert (await conn.execute(select(func.count()).select_from(u))).scalar_one() == before + 601
         async with engine.connect() as conn:
             query = select(*(u.c[c] for c in rows[0])).where(u.c.request_id.like("bulk-%"))
             stored = [dict(r._mapping) for r in await conn.execute(query.order_by(u.c.ts, u.c.request_id))]
-        assert [s["request_id"] for s in stored] == ["bulk-0", "bulk-single", *(f"bulk-{i}" for i in range(1, 70))]
+        assert [s["request_id"] for s in stored] == ["bulk-0", "bulk-single", *(f"bulk-{i}" for i in range(1, 600))]
         for got, want in zip([stored[0], *stored[2:]], rows, strict=True):
             assert {k: (bool(v) if k in ("stream", "estimated") else v) for k, v in got.items()} == want
     finally:
