@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import openai
@@ -188,5 +189,39 @@ async def test_bulk_insert_keeps_every_value_exactly(backend_url: str) -> None:
         assert [s["request_id"] for s in stored] == ["bulk-0", "bulk-single", *(f"bulk-{i}" for i in range(1, 600))]
         for got, want in zip([stored[0], *stored[2:]], rows, strict=True):
             assert {k: (bool(v) if k in ("stream", "estimated") else v) for k, v in got.items()} == want
+    finally:
+        await engine.dispose()
+
+
+async def test_a_full_batch_wakes_the_writer_and_the_rest_waits_for_the_timer(tmp_path: Any) -> None:
+    """Woken by a full batch, the writer commits whole batches; what is left goes at the next tick."""
+    from relaygate.services.usage import UsageWriter
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/batches.db")
+    try:
+        await upgrade(engine)
+        writer = UsageWriter(engine, flush_seconds=0.5, batch_size=10, buffer_limit=10_000,
+                             spill_path=tmp_path / "spill.jsonl")
+        base = {"ts": 1, "status": 200, "attempts": 1, "prompt_tokens": 1, "completion_tokens": 1,
+                "total_tokens": 2, "cached_tokens": 0, "stream": False, "latency_ms": 1, "estimated": False,
+                "cost": 0}
+        task = asyncio.create_task(writer.run())
+        for i in range(25):
+            writer.add({**base, "request_id": f"req_{i}"})
+        for _ in range(100):  # the wake-up: two whole batches
+            await asyncio.sleep(0.01)
+            if writer.written == 20:
+                break
+        assert (writer.written, writer.pending) == (20, 5)
+        for _ in range(200):  # the timer: the rest
+            await asyncio.sleep(0.01)
+            if writer.pending == 0:
+                break
+        assert writer.written == 25
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(func.count()).select_from(t.usage_records))).scalar_one() == 25
     finally:
         await engine.dispose()
