@@ -56,13 +56,11 @@ class Gate:
 
     def plan_for(self, snap: Snapshot, key: KeyRecord) -> LimitPlan:
         """The key's limits under this snapshot, resolved on its first request and kept until a reload."""
-        if not self.limits:
-            return NO_LIMITS
         if snap is not self._plans_of:
             self._plans, self._plans_of = {}, snap
         plan = self._plans.get(key.id)
         if plan is None:
-            plan = self._plans[key.id] = LimitPlan.of(limit_rules(snap, key))
+            plan = self._plans[key.id] = LimitPlan.of(limit_rules(snap, key)) if self.limits else NO_LIMITS
         return plan
 
     async def enter(self, snap: Snapshot, key: KeyRecord, model: str, facts: RequestFacts, request_id: str,
@@ -70,15 +68,16 @@ class Gate:
         """Price the request, take what it needs, or raise ``rate_limited`` (429) /
         ``insufficient_balance`` (402) / ``model_price_missing``. None: nothing to take or give back."""
         charge = None if self.billing is None else self.billing.quote(snap, key, model, facts, request_id, operation)
-        return await self.admit(self.plan_for(snap, key), request_id, facts.prompt_estimate + (facts.max_tokens or 0),
-                                charge)
+        plan = self._plans.get(key.id) if snap is self._plans_of else None  # plan_for, without the call
+        return await self.admit(plan or self.plan_for(snap, key), request_id,
+                                facts.prompt_estimate + (facts.max_tokens or 0), charge)
 
     async def admit(self, plan: LimitPlan, request_id: str, est_tokens: int, charge: Charge | None) -> Pass | None:
         """Take ``plan``'s windows and slots (``est_tokens`` on token windows) and the charge's hold, or raise."""
         if est_tokens < 0:
             raise ValueError(f"est_tokens cannot be negative (got {est_tokens})")
         if charge is None:
-            if not plan.windows and not plan.slots:
+            if plan.empty:
                 return None
             refusal = await self.store.admit(request_id, plan.takes(est_tokens), plan.slots, self.lease_ttl_seconds,
                                              (), None)
@@ -117,7 +116,7 @@ class Gate:
                     cost = 0
             elif self.billing.released(charge):
                 buckets = charge.bucket_names
-        windows = plan.corrections(total_tokens - admitted.est_tokens) if plan.windows else ()
-        await self.store.complete(admitted.request_id, windows, plan.slot_names, buckets,
+        await self.store.complete(admitted.request_id, plan.corrections(total_tokens - admitted.est_tokens),
+                                  plan.slot_names, buckets,
                                   cost if buckets and delivered else None)
         return cost

@@ -34,9 +34,11 @@ class LimitRule:
 
 @dataclass(frozen=True, slots=True)
 class LimitPlan:
-    """What every request under some rules takes: windows in rule order (rpm, then tpm), then slots."""
+    """What every request under some rules takes: request windows (rpm), then token windows (tpm),
+    then concurrency slots. ``window_rules`` follows the windows' order, ``slot_rules`` the slots'."""
 
-    windows: tuple[tuple[str, int, bool], ...]  # (window name, limit, counts tokens)
+    request_windows: tuple[Window, ...]  # (name, limit, MINUTE, 1): the same for every request
+    token_windows: tuple[tuple[str, int], ...]  # (name, limit): the request's tokens are counted
     slots: tuple[Slot, ...]
     window_rules: tuple[tuple[str, str, int], ...]  # per window: (scope, 'rpm' | 'tpm', limit)
     slot_rules: tuple[tuple[str, int], ...]  # per slot: (scope, limit)
@@ -44,35 +46,41 @@ class LimitPlan:
 
     @classmethod
     def of(cls, rules: Sequence[LimitRule]) -> LimitPlan:
-        windows, slots, window_rules, slot_rules = [], [], [], []
+        requests: list[Window] = []
+        tokens, slots, request_rules, token_rules, slot_rules = [], [], [], [], []
         for rule in rules:
-            for kind, limit in (("rpm", rule.rpm), ("tpm", rule.tpm)):
-                if limit is not None:
-                    windows.append((f"{rule.scope}:{kind}", limit, kind == "tpm"))
-                    window_rules.append((rule.scope, kind, limit))
+            if rule.rpm is not None:
+                requests.append((f"{rule.scope}:rpm", rule.rpm, MINUTE, 1))
+                request_rules.append((rule.scope, "rpm", rule.rpm))
+            if rule.tpm is not None:
+                tokens.append((f"{rule.scope}:tpm", rule.tpm))
+                token_rules.append((rule.scope, "tpm", rule.tpm))
             if rule.concurrency is not None:
                 slots.append((f"{rule.scope}:concurrency", rule.concurrency))
                 slot_rules.append((rule.scope, rule.concurrency))
-        return cls(tuple(windows), tuple(slots), tuple(window_rules), tuple(slot_rules),
+        return cls(tuple(requests), tuple(tokens), tuple(slots), (*request_rules, *token_rules), tuple(slot_rules),
                    tuple(name for name, _ in slots))
 
-    def __bool__(self) -> bool:
-        return bool(self.windows or self.slots)
+    @property
+    def empty(self) -> bool:
+        return not (self.request_windows or self.token_windows or self.slots)
 
-    def takes(self, est_tokens: int) -> list[Window]:
+    def takes(self, est_tokens: int) -> Sequence[Window]:
         """The windows one request takes: one request under each rpm, ``est_tokens`` under each tpm."""
-        out = []  # a loop, not a comprehension: on the request path (3.11 builds a function per comprehension)
-        for name, limit, tokens in self.windows:
-            out.append((name, limit, MINUTE, est_tokens if tokens else 1))
+        if not self.token_windows:
+            return self.request_windows
+        out = list(self.request_windows)  # a loop, not a comprehension: 3.11 builds a function for one
+        for name, limit in self.token_windows:
+            out.append((name, limit, MINUTE, est_tokens))
         return out
 
-    def corrections(self, delta_tokens: int) -> list[Window]:
+    def corrections(self, delta_tokens: int) -> Sequence[Window]:
         """Token windows moved from the estimate to the real count (nothing when they agree)."""
-        out: list[Window] = []
-        if delta_tokens:
-            for name, limit, tokens in self.windows:
-                if tokens:
-                    out.append((name, limit, MINUTE, delta_tokens))
+        if not delta_tokens or not self.token_windows:
+            return ()
+        out = []
+        for name, limit in self.token_windows:
+            out.append((name, limit, MINUTE, delta_tokens))
         return out
 
     def window_refusal(self, index: int, wait: float) -> GatewayError:
@@ -84,7 +92,7 @@ class LimitPlan:
         return refusal(scope, "concurrency", limit, CONCURRENCY_RETRY_SECONDS)
 
 
-NO_LIMITS = LimitPlan((), (), (), ())
+NO_LIMITS = LimitPlan((), (), (), (), ())
 
 
 _SCOPES = {"key": ("key", "密钥"), "group": ("group", "分组")}
