@@ -127,7 +127,7 @@ class Gateway:
         await rollout.routing.reload()
         gate = Gate(self.counters, self.billing, limits=s.limits) if self.billing or s.limits else None
         self.relay = Relay(s, self.state, self.providers, self.session, self.health, self.usage,
-                           billing=self.billing, alerts=self.alerts, gate=gate, legacy=rollout.routing)
+                           alerts=self.alerts, gate=gate, legacy=rollout.routing)
         prober = Prober(self.state, self.health, self.providers, self.session, self.engine,
                         s.probe_interval_seconds)
         if s.gc_tuning:

@@ -21,7 +21,6 @@ from relaygate.providers.base import Provider
 from relaygate.services.accounts import authenticate, presented_key
 from relaygate.services.admission import Gate, Pass
 from relaygate.services.alerts import Alerts
-from relaygate.services.billing import Billing
 from relaygate.services.catalog import Route, Snapshot
 from relaygate.services.clients import detect_client
 from relaygate.services.health import HealthBoard
@@ -87,12 +86,11 @@ class Relay:
 
     def __init__(self, settings: Settings, state: GatewayState, providers: Mapping[str, Provider],
                  session: aiohttp.ClientSession, health: HealthBoard, usage: UsageWriter,
-                 billing: Billing | None = None, gate: Gate | None = None,
+                 gate: Gate | None = None,
                  alerts: Alerts | None = None, legacy: LegacyRouting | None = None) -> None:
         self.settings = settings
         self.legacy = legacy
         self.alerts = alerts
-        self.billing = billing
         self.gate = gate
         self.state = state
         self.providers = providers
