@@ -68,22 +68,18 @@ class Gate:
         """Price the request, take what it needs, or raise ``rate_limited`` (429) /
         ``insufficient_balance`` (402) / ``model_price_missing``. None: nothing to take or give back."""
         charge = None if self.billing is None else self.billing.quote(snap, key, model, facts, request_id, operation)
-        plan = self._plans.get(key.id) if snap is self._plans_of else None  # plan_for, without the call
-        return await self.admit(plan or self.plan_for(snap, key), request_id,
+        return await self.admit(self.plan_for(snap, key), request_id,
                                 facts.prompt_estimate + (facts.max_tokens or 0), charge)
 
     async def admit(self, plan: LimitPlan, request_id: str, est_tokens: int, charge: Charge | None) -> Pass | None:
         """Take ``plan``'s windows and slots (``est_tokens`` on token windows) and the charge's hold, or raise."""
         if est_tokens < 0:
             raise ValueError(f"est_tokens cannot be negative (got {est_tokens})")
-        if charge is None:
-            if plan.empty:
-                return None
-            refusal = await self.store.admit(request_id, plan.takes(est_tokens), plan.slots, self.lease_ttl_seconds,
-                                             (), None)
-        else:
-            refusal = await self.store.admit(request_id, plan.takes(est_tokens), plan.slots, self.lease_ttl_seconds,
-                                             charge.buckets, charge.hold)
+        if charge is None and plan.empty:
+            return None
+        refusal = await self.store.admit(request_id, plan.takes(est_tokens), plan.slots, self.lease_ttl_seconds,
+                                         charge.buckets if charge is not None else (),
+                                         charge.hold if charge is not None else None)
         if refusal is not None:
             if refusal.part == "window":
                 raise plan.window_refusal(refusal.index, refusal.wait)

@@ -58,7 +58,7 @@ class Tariff:
     model: str
     rate: Rate
     max_output: int  # completion tokens held when the caller sends no max_tokens
-    buckets: tuple[Bucket, ...]  # the owner's balance, then the key's total cap (period caps: per request)
+    buckets: tuple[Bucket, ...]  # the owner's balance, then the key's total cap (none if period caps)
     bucket_names: tuple[str, ...]
     period_caps: bool
 
@@ -111,8 +111,8 @@ class Billing:
             group = snap.groups.get(key.group)
             rate = Rate.of(price, group.multiplier_ppm if group is not None else PPM)
             period = key.cap_daily is not None or key.cap_monthly is not None
-            static = [b for b in key_buckets(key) if not period or b.ttl_seconds is None]
-            buckets = (owner_bucket(key.owner_id), *static)
+            # period caps' bucket names carry the date: quote() builds the key's buckets per request then
+            buckets = (owner_bucket(key.owner_id),) if period else (owner_bucket(key.owner_id), *key_buckets(key))
             tariff = Tariff(key.owner_id, key.id, model, rate, max_out or self.settings.default_max_output_tokens,
                             buckets, tuple(b.name for b in buckets), period)
         self._tariffs[key.id, model] = tariff
