@@ -7,7 +7,7 @@ It creates what a real deployment has on the request path: the 'default' group, 
 two channels pointing at the nginx mock (one per upstream shape). It also creates an admin token so
 that ``relaygate serve`` sees an initialised database and skips its first-run seeding (no demo channel).
 
-When the tree has billing (services/pricing_admin.py, services/balances.py), both models get a price
+When the tree has billing (services/operate/pricing.py, services/gateway/balances.py), both models get a price
 (gpt-4o-mini's list price) and the owner a large top-up, so every request holds, settles and writes a
 ledger entry as in production; a second stdout line, ``BILLING=on``, says so. Serve with
 RELAYGATE_BILLING=false to measure without it.
@@ -20,8 +20,8 @@ import sys
 
 from relaygate.core.settings import Settings
 from relaygate.providers import protocols
-from relaygate.services.admin import AccountsAdmin
-from relaygate.services.routing_admin import RoutingAdmin
+from relaygate.services.operate.accounts import AccountsAdmin
+from relaygate.services.operate.routing import RoutingAdmin
 from relaygate.store.db import make_engine, upgrade
 
 
@@ -56,8 +56,8 @@ async def setup_billing(engine: object, owner_id: str) -> bool:
     """Prices and a balance, if this relaygate has billing; False when it has none."""
     try:
         from relaygate.core.money import parse_amount
-        from relaygate.services.balances import LedgerAdmin
-        from relaygate.services.pricing_admin import PricingAdmin
+        from relaygate.services.operate.balances import LedgerAdmin
+        from relaygate.services.operate.pricing import PricingAdmin
     except ImportError:
         return False
     currency = Settings.from_env().currency

@@ -35,7 +35,7 @@ def apply(variant: str) -> None:
             os.environ["RELAYGATE_LIMITS"] = "false"
             continue
         if part == "noledger":
-            from relaygate.services.billing import Billing
+            from relaygate.services.gateway.billing import Billing
 
             original_take = Billing.take_entries
 
@@ -60,7 +60,7 @@ def apply(variant: str) -> None:
         if part.startswith("gc="):
             gc.set_threshold(*(int(x) for x in part[3:].split("/")))
         elif part == "gcfreeze":
-            import relaygate.web.asgi as asgi
+            import relaygate.web.relay.asgi as asgi
 
             original = asgi.RelayApp.lifespan
 
@@ -99,7 +99,7 @@ def count_batches() -> None:
     import time
     from collections import Counter
 
-    import relaygate.services.usage as usage
+    import relaygate.services.gateway.usage as usage
 
     sizes: Counter[tuple[int, int]] = Counter()
     insert_usage, append_entries = usage.insert_usage, usage.append_entries

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from relaygate.services.notices.guide import documented_codes
 from relaygate.services.support.docgen import error_page, errors_index, misconfiguration_page
-from relaygate.services.support.guide import documented_codes
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

@@ -16,7 +16,7 @@ import uvicorn
 from relaygate.app import Gateway
 from relaygate.core.settings import Settings
 from relaygate.fakeupstream import FakeUpstream
-from relaygate.web.asgi import RelayApp
+from relaygate.web.server import build_app
 
 PG_URL = os.environ.get("RELAYGATE_TEST_POSTGRES_URL", "")
 MYSQL_URL = os.environ.get("RELAYGATE_TEST_MYSQL_URL", "")
@@ -68,7 +68,7 @@ class Running:
         return int(view["id"])
 
     async def usage_rows(self) -> list[dict[str, Any]]:
-        from relaygate.services.usage_query import UsageFilter
+        from relaygate.services.operate.usage import UsageFilter
 
         await self.gateway.usage.flush()
         return await self.gateway.usage_query.search(UsageFilter(), limit=1000)
@@ -104,7 +104,7 @@ async def running_gateway(database_url: str, **settings: Any) -> AsyncIterator[R
     values.update(settings)
     cfg = Settings(**values)
     gateway = Gateway.build(cfg)
-    app = RelayApp(cfg, gateway)
+    app = build_app(cfg, gateway)
     sock = free_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, http="httptools", loop="asyncio", lifespan="on", log_level="warning",

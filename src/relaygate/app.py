@@ -16,21 +16,23 @@ from relaygate.core.tasks import Supervisor
 from relaygate.fakeupstream import FakeUpstream
 from relaygate.providers import load_providers
 from relaygate.providers.base import Provider
-from relaygate.services.admin import AccountsAdmin
-from relaygate.services.admission import Gate
-from relaygate.services.alerts import Alerts, AlertsAdmin
-from relaygate.services.balances import BalanceSync, LedgerAdmin
-from relaygate.services.billing import Billing
-from relaygate.services.health import HealthBoard
-from relaygate.services.pricing_admin import PricingAdmin
-from relaygate.services.prober import Prober
-from relaygate.services.relay import Relay
+from relaygate.services.gateway.alerts import Alerts
+from relaygate.services.gateway.balances import BalanceSync
+from relaygate.services.gateway.billing import Billing
+from relaygate.services.gateway.gate import Gate
+from relaygate.services.gateway.health import HealthBoard
+from relaygate.services.gateway.prober import Prober
+from relaygate.services.gateway.relay import Relay
+from relaygate.services.gateway.state import GatewayState
+from relaygate.services.gateway.usage import UsageWriter
+from relaygate.services.operate.accounts import AccountsAdmin
+from relaygate.services.operate.alerts import AlertsAdmin
+from relaygate.services.operate.balances import LedgerAdmin
+from relaygate.services.operate.pricing import PricingAdmin
+from relaygate.services.operate.routing import RoutingAdmin
+from relaygate.services.operate.setup import FirstRun, first_run
+from relaygate.services.operate.usage import UsageQuery
 from relaygate.services.rollout.service import Rollout
-from relaygate.services.routing_admin import RoutingAdmin
-from relaygate.services.setup import FirstRun, first_run
-from relaygate.services.state import GatewayState
-from relaygate.services.usage import UsageWriter
-from relaygate.services.usage_query import UsageQuery
 from relaygate.store.counters import CounterStore
 from relaygate.store.counters_memory import MemoryCounters
 from relaygate.store.db import make_engine, upgrade

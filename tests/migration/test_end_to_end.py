@@ -10,7 +10,7 @@ import openai
 from sqlalchemy import select
 
 from relaygate.services.migration.importer import run_import
-from relaygate.services.statement import balance_check, build_statement
+from relaygate.services.operate.statements import balance_check, build_statement
 from relaygate.store import tables as t
 from tests.harness import running_gateway, start_fake
 from tests.migration.conftest import Backend

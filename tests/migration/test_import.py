@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from relaygate.core.keys import hash_secret, key_hash
-from relaygate.services.routing_admin import RoutingAdmin
+from relaygate.services.operate.routing import RoutingAdmin
 from relaygate.store import tables as t
 from relaygate.store.db import make_engine
 from relaygate.store.ledger_repo import check_balances

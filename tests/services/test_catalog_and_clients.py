@@ -8,9 +8,9 @@ import pytest
 
 from relaygate.core.domain import ChannelRecord, GroupRecord, KeyRecord, ModelRecord
 from relaygate.core.errors import GatewayError
-from relaygate.services.catalog import Snapshot
-from relaygate.services.clients import detect_client
-from relaygate.services.health import HealthBoard
+from relaygate.services.gateway.catalog import Snapshot
+from relaygate.services.gateway.clients import detect_client
+from relaygate.services.gateway.health import HealthBoard
 from relaygate.store.repo import StateRows
 
 

@@ -12,8 +12,8 @@ import pytest
 from redis.asyncio import Redis
 
 from relaygate.core.errors import GatewayError
-from relaygate.services.admission import Gate, Pass
-from relaygate.services.limits import LimitPlan, LimitRule
+from relaygate.services.gateway.gate import Gate, Pass
+from relaygate.services.gateway.limits import LimitPlan, LimitRule
 from relaygate.store.counters import CounterStore
 from relaygate.store.counters_memory import MemoryCounters
 from relaygate.store.counters_redis import RedisCounters

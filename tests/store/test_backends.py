@@ -86,7 +86,7 @@ async def test_gateway_end_to_end_on_each_backend(backend_url: str, fake: FakeUp
 
 async def test_writer_retries_a_batch_that_was_partly_stored(backend_url: str, tmp_path: Any) -> None:
     """A commit whose acknowledgement was lost is retried without duplicating rows or charges."""
-    from relaygate.services.usage import UsageWriter
+    from relaygate.services.gateway.usage import UsageWriter
 
     engine = make_engine(backend_url)
     try:
@@ -119,7 +119,7 @@ async def test_writer_retries_a_batch_that_was_partly_stored(backend_url: str, t
 
 async def test_writer_under_steady_load_writes_ledger_rows_as_it_goes(tmp_path: Any) -> None:
     """Records arriving while a flush runs keep it going; the ledger rows of those requests go with them."""
-    from relaygate.services.usage import UsageWriter
+    from relaygate.services.gateway.usage import UsageWriter
     from relaygate.store.ledger_repo import check_balances
 
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/writer.db")
@@ -195,7 +195,7 @@ async def test_bulk_insert_keeps_every_value_exactly(backend_url: str) -> None:
 
 async def test_a_full_batch_wakes_the_writer_and_the_rest_waits_for_the_timer(tmp_path: Any) -> None:
     """Woken by a full batch, the writer commits whole batches; what is left goes at the next tick."""
-    from relaygate.services.usage import UsageWriter
+    from relaygate.services.gateway.usage import UsageWriter
 
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/batches.db")
     try:

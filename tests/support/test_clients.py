@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from relaygate.services.clients import detect_client
+from relaygate.services.gateway.clients import detect_client
 from relaygate.services.notices.clients import CLIENTS, EMAIL_CLIENTS, spec_for_detected
 
 # (User-Agent as observed, extra headers, expected); one block per row of docs/clients.md

@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 from relaygate.cli import main as cli_main
 from relaygate.core.keys import key_hash, mask_key
 from relaygate.services.notices.clients import EMAIL_CLIENTS, MASKED_PLACEHOLDER, BaseForms
-from relaygate.services.support.guide import documented_codes
+from relaygate.services.notices.guide import documented_codes
 from tests.harness import Running, running_gateway, start_fake
 from tests.support.conftest import DOCS, PUBLIC
 

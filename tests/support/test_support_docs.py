@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from relaygate.core.errors import CATALOGUE
+from relaygate.services.notices.guide import CLASSES, GUIDES, documented_codes
 from relaygate.services.support.docgen import error_page, errors_index, misconfiguration_page
 from relaygate.services.support.examples import EXAMPLES
-from relaygate.services.support.guide import CLASSES, GUIDES, documented_codes
 from relaygate.services.support.misconfig import RULES, is_endpoint
-from relaygate.web import compat
-from relaygate.web.asgi import MODEL_PREFIXES, RELAY_ENDPOINTS, gemini_entry
+from relaygate.web.relay import oneapi_billing as compat
+from relaygate.web.relay.asgi import MODEL_PREFIXES, RELAY_ENDPOINTS, gemini_entry
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 REGENERATE = "run .venv/bin/python scripts/gen_support_docs.py"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from relaygate.core.money import Price, parse_amount
 from relaygate.fakeupstream import FakeUpstream
-from relaygate.services.statement import balance_check, build_statement
+from relaygate.services.operate.statements import balance_check, build_statement
 from relaygate.store import tables as t
 from tests.harness import Running, plan, running_gateway
 

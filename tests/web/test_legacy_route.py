@@ -7,7 +7,8 @@ import pytest
 
 from relaygate.core.domain import KeyRecord
 from relaygate.fakeupstream import FakeUpstream
-from relaygate.services.legacy import LegacyTarget
+from relaygate.services.gateway.exchange import Exchange, Inbound, LegacyTarget, Outcome, Pipeline
+from relaygate.services.rollout.legacy import forward_legacy
 from tests.harness import Running, start_fake
 
 
@@ -19,6 +20,9 @@ class Routing:
         if key is None:
             return LegacyTarget(self.base_url, "unknown keys") if self.unknown else None
         return LegacyTarget(self.base_url, "batch-1") if key.id in self.legacy_ids else None
+
+    async def forward(self, relay: Pipeline, inbound: Inbound, ex: Exchange, target: LegacyTarget) -> Outcome:
+        return await forward_legacy(relay, inbound, ex, target)
 
 
 @pytest.fixture

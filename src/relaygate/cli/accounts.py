@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.cli.common import console, emit, run_with_engine, settings_from
 from relaygate.cli.helpers import expiry, fail, json_option, show, split_list, tell, text
 from relaygate.core.money import MoneyError, format_amount, parse_amount
-from relaygate.services.admin import AccountsAdmin
+from relaygate.services.operate.accounts import AccountsAdmin
 
 owners_app = typer.Typer(help="People, teams and services that hold keys.", no_args_is_help=True)
 groups_app = typer.Typer(help="Key groups and the models each may use.", no_args_is_help=True)

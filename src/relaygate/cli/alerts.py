@@ -8,7 +8,7 @@ import typer
 
 from relaygate.cli.common import emit, run_with_engine, settings_from
 from relaygate.cli.helpers import json_option, show, tell
-from relaygate.services.alerts import AlertsAdmin
+from relaygate.services.operate.alerts import AlertsAdmin
 
 alerts_app = typer.Typer(help="Budget alerts: thresholds on balances and key caps.", no_args_is_help=True)
 

@@ -15,10 +15,10 @@ from relaygate.cli.accounts import groups_app
 from relaygate.cli.common import emit, run_with_engine, settings_from
 from relaygate.cli.helpers import fail, json_option, moment, show, split_list, tell, text
 from relaygate.core.money import MoneyError, format_amount, parse_amount, plain_amount
-from relaygate.services.admin import AccountsAdmin
-from relaygate.services.balances import LedgerAdmin
-from relaygate.services.pricing_admin import PricingAdmin
-from relaygate.services.statement import balance_check, build_statement, render_statement
+from relaygate.services.operate.accounts import AccountsAdmin
+from relaygate.services.operate.balances import LedgerAdmin
+from relaygate.services.operate.pricing import PricingAdmin
+from relaygate.services.operate.statements import balance_check, build_statement, render_statement
 from relaygate.store import tables as t
 
 balance_app = typer.Typer(help="Owner balances: show, top up, adjust, statements, reconciliation.",

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.cli.common import console, emit, run_with_engine
 from relaygate.cli.helpers import fail, json_option, tell
 from relaygate.providers import protocols
-from relaygate.services.config_io import ApplyReport, apply_config, dump_yaml, export_config, parse_document
+from relaygate.services.operate.config import ApplyReport, apply_config, dump_yaml, export_config, parse_document
 
 config_app = typer.Typer(help="Routing configuration as YAML: export, review, apply. Keys are never included.",
                          no_args_is_help=True)

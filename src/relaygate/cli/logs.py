@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.cli.common import console, emit, run_with_engine
 from relaygate.cli.helpers import err_console, json_option, moment, tell, text
 from relaygate.core.errors import InvalidInput
-from relaygate.services.admin import AccountsAdmin
-from relaygate.services.usage_query import UsageFilter, UsageQuery
+from relaygate.services.operate.accounts import AccountsAdmin
+from relaygate.services.operate.usage import UsageFilter, UsageQuery
 
 logs_app = typer.Typer(help="Usage records: one per request, never with prompts unless enabled.",
                        no_args_is_help=True)

@@ -41,7 +41,7 @@ def _first_run_banner(settings: Settings, admin_token: str, api_key: str) -> Non
 
 async def _prepare(settings: Settings) -> tuple[str, str] | None:
     from relaygate.providers import protocols
-    from relaygate.services.setup import first_run
+    from relaygate.services.operate.setup import first_run
     from relaygate.store.db import make_engine, upgrade
 
     engine = make_engine(settings.database_url)
@@ -81,7 +81,7 @@ def serve(host: str = typer.Option(None, help="Listen address (RELAYGATE_HOST)."
         _first_run_banner(settings, *secrets)
     console.print(say(settings, "serve.listening", host=settings.host, port=settings.port,
                       db=settings.database_url.split("@")[-1]))
-    uvicorn.run("relaygate.web.asgi:create_app", factory=True, host=settings.host, port=settings.port,
+    uvicorn.run("relaygate.web.server:create_app", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers if settings.workers > 1 else None, loop="uvloop", http="httptools",
                 log_level="warning", access_log=False, timeout_graceful_shutdown=30, lifespan="on")
 

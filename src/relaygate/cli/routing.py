@@ -11,7 +11,7 @@ from relaygate.cli.common import emit, run_with_engine
 from relaygate.cli.helpers import fail, json_option, model_map, show, split_list, tell, text
 from relaygate.providers import protocols
 from relaygate.providers.vendors import VENDORS
-from relaygate.services.routing_admin import RoutingAdmin
+from relaygate.services.operate.routing import RoutingAdmin
 
 channels_app = typer.Typer(help="Upstream channels: where requests go, with failover and health.",
                            no_args_is_help=True)

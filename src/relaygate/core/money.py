@@ -75,7 +75,7 @@ class Rate:
 
     The per-token figures are exact integers (price per 1M tokens times the multiplier in ppm), so
     a cost is the exact amount rounded once, half up: the same result as ``Price.token_cost``,
-    which is computed through this class. Built once per key and model (services/billing.py).
+    which is computed through this class. Built once per key and model (services/gateway/billing.py).
     """
 
     __slots__ = ("cached_input", "fixed", "input", "output")

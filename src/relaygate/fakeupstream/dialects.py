@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from relaygate.fakeupstream.server import FakeUpstream
+
+class FakeUpstream(Protocol):
+    """What these endpoints need of the fake upstream (fakeupstream/server.py's FakeUpstream)."""
+
+    app: web.Application
+
+    async def begin(self, request: web.Request, auth: tuple[str, ...] = (),
+                    model: str | None = None) -> tuple[dict[str, Any], dict[str, Any]] | web.Response: ...
 
 BANNER = "relaygate demo upstream (not a real model)"
 

@@ -28,6 +28,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from relaygate.fakeupstream.dialects import add_routes
+
 BANNER = "relaygate demo upstream (not a real model)"
 
 
@@ -99,8 +101,6 @@ class FakeUpstream:
         r.add_get("/_fake/requests", self.list_requests)
         r.add_post("/_fake/reset", self.reset)
         r.add_get("/_fake/stats", self.stats)
-        from relaygate.fakeupstream.dialects import add_routes
-
         add_routes(self)
         self.runner: web.AppRunner | None = None
         self.port = 0

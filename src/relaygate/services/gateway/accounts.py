@@ -9,7 +9,7 @@ from relaygate.core.clock import iso, now_ms
 from relaygate.core.domain import KeyRecord
 from relaygate.core.errors import GatewayError
 from relaygate.core.keys import key_hash, mask_key, split_presented_key
-from relaygate.services.catalog import Snapshot
+from relaygate.services.gateway.catalog import Snapshot
 
 
 def presented_key(headers: Mapping[str, str], query_key: str | None = None) -> str | None:

@@ -4,7 +4,7 @@ Balances and key caps live in a CounterStore (memory for one process, Redis for 
 buckets ``cap - used - held``: an owner's bucket has cap = everything credited (top-ups,
 adjustments, imports...) and used = everything settled; a key's cap buckets have the cap the
 operator set. A hold reserves on every bucket at once, atomically, so concurrent requests can
-never together hold more than is available. ``Gate`` (services/admission.py) makes the counter
+never together hold more than is available. ``Gate`` (services/gateway/gate.py) makes the counter
 calls, together with the rate limits' in one call each way; this module prices, explains a
 refusal and keeps the ledger.
 
@@ -25,7 +25,7 @@ from relaygate.core.errors import GatewayError
 from relaygate.core.money import PPM, Price, Rate, format_amount, parse_amount
 from relaygate.core.settings import Settings
 from relaygate.protocols.openai import RequestFacts
-from relaygate.services.catalog import Snapshot
+from relaygate.services.gateway.catalog import Snapshot
 from relaygate.store.counters import Bucket
 
 CREDIT_KINDS = ("topup", "adjustment", "refund", "import", "expiry")
@@ -134,7 +134,7 @@ class Billing:
         return Charge(request_id, tariff, hold, buckets, tuple(b.name for b in buckets), now)
 
     def admitted(self, charge: Charge) -> None:
-        """The counters hold the charge's amount now (services/admission.py took it)."""
+        """The counters hold the charge's amount now (services/gateway/gate.py took it)."""
         self.in_flight[charge.request_id] = charge
 
     def insufficient(self, charge: Charge, index: int, available: int) -> GatewayError:

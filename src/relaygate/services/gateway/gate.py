@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from relaygate.core.domain import KeyRecord
 from relaygate.protocols.openai import RequestFacts
-from relaygate.services.billing import Billing, Charge
-from relaygate.services.catalog import Snapshot
-from relaygate.services.limits import LEASE_TTL_SECONDS, NO_LIMITS, LimitPlan, LimitRule
+from relaygate.services.gateway.billing import Billing, Charge
+from relaygate.services.gateway.catalog import Snapshot
+from relaygate.services.gateway.limits import LEASE_TTL_SECONDS, NO_LIMITS, LimitPlan, LimitRule
 from relaygate.store.counters import CounterStore
 
 

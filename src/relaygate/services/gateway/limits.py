@@ -1,7 +1,7 @@
 """Per-key and per-group rate limits: requests and tokens per minute, requests at once.
 
 A key's rules (its own and its group's) become a ``LimitPlan`` once per configuration: the rate
-windows and concurrency slots every request of that key takes. ``Gate`` (services/admission.py)
+windows and concurrency slots every request of that key takes. ``Gate`` (services/gateway/gate.py)
 takes them together with the request's money hold in one counter call, all or nothing; a refusal
 becomes ``GatewayError('rate_limited')`` naming the limit, with a ``Retry-After`` header. When the
 answer is complete the slots are freed and the token windows corrected from the estimate to the

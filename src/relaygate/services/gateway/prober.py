@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.clock import now_ms
 from relaygate.providers.base import Provider
-from relaygate.services.health import HealthBoard
-from relaygate.services.state import GatewayState
+from relaygate.services.gateway.health import HealthBoard
+from relaygate.services.gateway.state import GatewayState
 from relaygate.store.repo import save_health
 
 log = logging.getLogger("relaygate.health")

@@ -5,29 +5,27 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import orjson
 
 from relaygate.core.clock import monotonic, now_ms
-from relaygate.core.domain import KeyRecord
 from relaygate.core.errors import GatewayError
 from relaygate.core.redact import redact
 from relaygate.core.settings import Settings
 from relaygate.protocols.openai import BadBody, RequestFacts, parse_request, rewrite_body
 from relaygate.providers.base import Provider
-from relaygate.services.accounts import authenticate, presented_key
-from relaygate.services.admission import Gate, Pass
-from relaygate.services.alerts import Alerts
-from relaygate.services.catalog import Route, Snapshot
-from relaygate.services.clients import detect_client
-from relaygate.services.health import HealthBoard
-from relaygate.services.legacy import LegacyRouting, forward_legacy
-from relaygate.services.state import GatewayState
-from relaygate.services.streaming import StreamRelay, UpstreamFailure, map_client_error
-from relaygate.services.translate import (
+from relaygate.services.gateway.accounts import authenticate, presented_key
+from relaygate.services.gateway.alerts import Alerts
+from relaygate.services.gateway.catalog import Route, Snapshot
+from relaygate.services.gateway.clients import detect_client
+from relaygate.services.gateway.exchange import Exchange, Inbound, OldEntry, Outcome
+from relaygate.services.gateway.gate import Gate
+from relaygate.services.gateway.health import HealthBoard
+from relaygate.services.gateway.state import GatewayState
+from relaygate.services.gateway.streaming import StreamRelay, UpstreamFailure, map_client_error
+from relaygate.services.gateway.translate import (
     Dialects,
     NativePassthrough,
     OpenAIPassthrough,
@@ -35,50 +33,9 @@ from relaygate.services.translate import (
     Translated,
     caller_options,
 )
-from relaygate.services.usage import UsageWriter
+from relaygate.services.gateway.usage import UsageWriter
 
 RETRYABLE_STATUS = frozenset({401, 402, 403, 404, 408, 409, 429})
-
-
-@dataclass(slots=True)
-class Inbound:
-    """What the web layer hands the pipeline: no framework objects."""
-
-    endpoint: str
-    path: str
-    host: str
-    headers: Mapping[str, str]
-    body: bytes
-    client_ip: str | None
-    request_id: str
-    lang: str = "en"
-    query_key: str | None = None
-    dialect: str = "openai"  # the caller's wire format: openai, anthropic, responses, gemini
-    operation: str = "chat"  # chat, completions, embeddings, count_tokens
-    path_model: str | None = None  # Gemini names the model in the path
-    path_stream: bool = False  # …and streaming too (:streamGenerateContent)
-    query: str = ""  # the raw query string, kept for the legacy route
-
-
-@dataclass(slots=True)
-class Exchange:
-    """One request's state across the pipeline: its usage record, and what it took of limits and money."""
-
-    rec: dict[str, Any]
-    started: float
-    admitted: Pass | None = None
-    key: KeyRecord | None = None
-    chat: dict[str, Any] | None = None  # the request in the internal form, once translated
-    finished: bool = False
-
-
-@dataclass(slots=True)
-class Outcome:
-    status: int
-    content_type: str
-    body: bytes = b""
-    stream: StreamRelay | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Relay:
@@ -87,7 +44,7 @@ class Relay:
     def __init__(self, settings: Settings, state: GatewayState, providers: Mapping[str, Provider],
                  session: aiohttp.ClientSession, health: HealthBoard, usage: UsageWriter,
                  gate: Gate | None = None,
-                 alerts: Alerts | None = None, legacy: LegacyRouting | None = None) -> None:
+                 alerts: Alerts | None = None, legacy: OldEntry | None = None) -> None:
         self.settings = settings
         self.legacy = legacy
         self.alerts = alerts
@@ -112,17 +69,18 @@ class Relay:
                 key, pinned = authenticate(snap, presented_key(inbound.headers, inbound.query_key),
                                            inbound.client_ip)
             except GatewayError as exc:
-                target = self.legacy.legacy_target(None) if self.legacy is not None else None
-                if exc.code != "invalid_api_key" or target is None:
+                old = self.legacy
+                target = old.legacy_target(None) if old is not None else None
+                if exc.code != "invalid_api_key" or target is None or old is None:
                     raise
                 rec["masked_key"] = exc.params.get("masked")
-                return await forward_legacy(self, inbound, ex, target)  # a key only the old entry knows
+                return await old.forward(self, inbound, ex, target)  # a key only the old entry knows
             self.fill_key(rec, snap, key)
             ex.key = key
             if self.legacy is not None:
                 target = self.legacy.legacy_target(key)
                 if target is not None:
-                    return await forward_legacy(self, inbound, ex, target)
+                    return await self.legacy.forward(self, inbound, ex, target)
             try:
                 if inbound.dialect == "openai":
                     data, facts = parse_request(inbound.body, inbound.endpoint)

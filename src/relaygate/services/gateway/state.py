@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from relaygate.services.catalog import Snapshot
-from relaygate.services.health import HealthBoard
+from relaygate.services.gateway.catalog import Snapshot
+from relaygate.services.gateway.health import HealthBoard
 from relaygate.store.db import get_meta
 from relaygate.store.repo import load_state
 

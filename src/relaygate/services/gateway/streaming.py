@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -14,10 +13,8 @@ from relaygate.core.errors import GatewayError
 from relaygate.protocols.openai import RequestFacts
 from relaygate.protocols.sse import SSEFramer
 from relaygate.protocols.usage import estimate_tokens
-from relaygate.services.translate import StreamStrategy
-
-if TYPE_CHECKING:
-    from relaygate.services.relay import Exchange, Relay
+from relaygate.services.gateway.exchange import Exchange, Pipeline
+from relaygate.services.gateway.translate import StreamStrategy
 
 
 class UpstreamFailure(Exception):
@@ -73,7 +70,7 @@ class StreamRelay:
     the upstream response is released or closed and the usage record is written.
     """
 
-    def __init__(self, relay: Relay, resp: aiohttp.ClientResponse, strategy: StreamStrategy,
+    def __init__(self, relay: Pipeline, resp: aiohttp.ClientResponse, strategy: StreamStrategy,
                  ex: Exchange, first: bytes, facts: RequestFacts) -> None:
         self.relay = relay
         self.resp = resp

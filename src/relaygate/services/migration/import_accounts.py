@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 
 from relaygate.core.keys import hash_secret, key_id_for, mask_key
 from relaygate.services.migration.changes import diff
-from relaygate.services.migration.importer import CHUNK, Ctx, amount
+from relaygate.services.migration.context import CHUNK, Ctx, amount
 from relaygate.services.migration.records import ROLE_NAMES, Token, User, token_state
 from relaygate.store import tables as t
 from relaygate.store.counters import MAX_AMOUNT

@@ -13,11 +13,11 @@ from relaygate.core.keys import mask_secret
 from relaygate.core.money import PPM, MoneyError, Price, parse_multiplier
 from relaygate.services.migration.changes import diff
 from relaygate.services.migration.channel_types import OPENAI, type_info
-from relaygate.services.migration.importer import Ctx, amount
+from relaygate.services.migration.context import Ctx, amount
 from relaygate.services.migration.mapping import mapping_entry
 from relaygate.services.migration.pricing import EXAMPLE, price_from_plan, show_ratio
 from relaygate.services.migration.records import Channel
-from relaygate.services.routing_admin import RoutingAdmin, normalize_channel
+from relaygate.services.operate.routing import RoutingAdmin, normalize_channel
 from relaygate.store import tables as t
 
 CHANNEL_FIELDS = ("name", "protocol", "base_url", "secrets", "models", "groups", "priority", "weight", "enabled",

@@ -10,58 +10,21 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.errors import InvalidInput
-from relaygate.core.money import format_amount
 from relaygate.core.settings import Settings
-from relaygate.services.migration.changes import Changes
+from relaygate.services.migration import import_accounts, import_routing
+from relaygate.services.migration.context import Ctx
 from relaygate.services.migration.dsn import expand, mask_dsn
 from relaygate.services.migration.progress import NULL, Progress, Timings
 from relaygate.services.migration.source import Source
-from relaygate.services.migration.survey import Survey, take_survey
+from relaygate.services.migration.survey import take_survey
 from relaygate.services.migration.units import Units
 from relaygate.store.db import bump_config_version, set_meta
-
-CHUNK = 1000
-
-
-@dataclass
-class Ctx:
-    """Everything one import run shares: source, target, plan decisions, the diff and the report."""
-
-    source: Source
-    survey: Survey
-    plan: dict[str, Any]
-    engine: AsyncEngine
-    units: Units
-    protocols: list[str]
-    apply: bool
-    progress: Progress
-    tag: str
-    now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
-    changes: Changes = field(default_factory=Changes)
-    warnings: list[str] = field(default_factory=list)
-    group_map: dict[str, str | None] = field(default_factory=dict)
-    renames: dict[str, str] = field(default_factory=dict)
-    owners: dict[int, tuple[str, str, int]] = field(default_factory=dict)  # user id -> (owner id, group, status)
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def system(self) -> str:
-        return self.source.kind
-
-    @property
-    def source_name(self) -> str:
-        return self.source.name
-
-    def group(self, name: str) -> str | None:
-        """The relaygate group for a source group (the plan's groups table; unknown ones keep their name)."""
-        return self.group_map.get(name, name)
 
 
 def check_units(plan: dict[str, Any], settings: Settings, source_qpu: Fraction) -> Units:
@@ -94,8 +57,6 @@ async def run_import(plan: dict[str, Any], engine: AsyncEngine, settings: Settin
                      apply: bool = False, progress: Progress = NULL, source_dsn: str | None = None,
                      logs_dsn: str | None = None) -> dict[str, Any]:
     """Import (or, without ``apply``, show what importing would change); returns the report."""
-    import relaygate.services.migration.import_accounts as import_accounts
-    import relaygate.services.migration.import_routing as import_routing
 
     started = time.monotonic()
     timings = Timings()
@@ -162,7 +123,3 @@ def differences(ctx: Ctx) -> list[str]:
             out.append(f"{count} row(s) of {src}'s {name} table are not imported (redemption codes, payments, "
                        "async tasks and 2FA have no relaygate counterpart yet).")
     return out
-
-
-def amount(ctx: Ctx, nanos: int) -> str:
-    return format_amount(nanos, ctx.units.currency)

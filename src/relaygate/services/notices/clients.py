@@ -35,7 +35,7 @@ class ClientSpec:
 
     id: str
     name: str
-    detected_as: tuple[str, ...]  # names services/clients.py gives this client
+    detected_as: tuple[str, ...]  # names services/gateway/clients.py gives this client
     dialect: str  # openai | anthropic | responses | gemini
     base_form: str  # "v1": the base URL ends with /v1; "root": the client adds /v1 itself
     base_field: tuple[str, str]  # (en, zh) how the client labels the base URL
@@ -93,7 +93,7 @@ _BY_ID = {spec.id: spec for spec in CLIENTS}
 
 
 def spec_for_detected(client: str | None) -> ClientSpec | None:
-    """The spec of a client as services/clients.py names it ('openai-python' → the Python SDK)."""
+    """The spec of a client as services/gateway/clients.py names it ('openai-python' → the Python SDK)."""
     return _BY_DETECTED.get(client or "")
 
 

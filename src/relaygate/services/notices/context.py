@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.settings import Settings
-from relaygate.services.admin import AccountsAdmin
 from relaygate.services.notices.clients import BaseForms
 from relaygate.services.notices.plan import MappingRow, MigrationPlan
-from relaygate.services.routing_admin import RoutingAdmin
+from relaygate.services.operate.accounts import AccountsAdmin
+from relaygate.services.operate.routing import RoutingAdmin
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from relaygate.core.errors import InvalidInput
 from relaygate.services.notices.clients import EMAIL_CLIENTS, MASKED_PLACEHOLDER, ClientSpec
 from relaygate.services.notices.context import Live
+from relaygate.services.notices.guide import CLASSES, GUIDES, documented_codes
 from relaygate.services.notices.markdown import to_html
-from relaygate.services.support.guide import CLASSES, GUIDES, documented_codes
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGS = ("en", "zh-CN")

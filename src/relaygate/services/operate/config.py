@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.core.clock import now_ms
 from relaygate.core.errors import InvalidInput
 from relaygate.core.keys import mask_secret
-from relaygate.services.admin import AccountsAdmin
-from relaygate.services.routing_admin import RoutingAdmin, normalize_channel
+from relaygate.services.operate.accounts import AccountsAdmin
+from relaygate.services.operate.routing import RoutingAdmin, normalize_channel
 from relaygate.store import tables as t
 from relaygate.store.db import bump_config_version
 

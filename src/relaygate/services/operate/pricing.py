@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.core.clock import iso, now_ms
 from relaygate.core.errors import InvalidInput
 from relaygate.core.money import PPM, MoneyError, format_amount, parse_amount, parse_multiplier, plain_amount
-from relaygate.services.admin import not_found
+from relaygate.services.operate.accounts import not_found
 from relaygate.store import tables as t
 from relaygate.store.db import bump_config_version
 

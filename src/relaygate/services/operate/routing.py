@@ -12,7 +12,7 @@ from relaygate.core.clock import iso, now_ms
 from relaygate.core.domain import MODEL_STATUSES
 from relaygate.core.errors import InvalidInput
 from relaygate.core.keys import mask_secret
-from relaygate.services.admin import not_found
+from relaygate.services.operate.accounts import not_found
 from relaygate.store import tables as t
 from relaygate.store.db import bump_config_version
 

@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.settings import Settings
-from relaygate.services.admin import AccountsAdmin
-from relaygate.services.pricing_admin import PricingAdmin
-from relaygate.services.routing_admin import RoutingAdmin
+from relaygate.services.operate.accounts import AccountsAdmin
+from relaygate.services.operate.pricing import PricingAdmin
+from relaygate.services.operate.routing import RoutingAdmin
 from relaygate.store import tables as t
 
 DEMO_MODELS = {"demo-chat": "demo-chat", "demo-embedding": "demo-embedding"}

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.core.clock import iso, now_ms
 from relaygate.core.errors import InvalidInput
 from relaygate.core.money import format_amount, plain_amount
-from relaygate.services.admin import AccountsAdmin
+from relaygate.services.operate.accounts import AccountsAdmin
 from relaygate.store import tables as t
 from relaygate.store.ledger_repo import check_balances
 

@@ -24,7 +24,7 @@ class Evidence:
     # --- balance disputes --------------------------------------------------------------------
 
     async def add_dispute(self, owner: str, note: str, actor: str, batch: str | None = None) -> dict[str, Any]:
-        from relaygate.services.admin import AccountsAdmin
+        from relaygate.services.operate.accounts import AccountsAdmin
 
         if not note.strip():
             raise InvalidInput("A dispute needs a note (what the owner says is wrong).",

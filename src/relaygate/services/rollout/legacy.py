@@ -2,50 +2,28 @@
 
 The old One API / New API keeps authenticating and billing them: same key, same path, same body,
 same answer (streams included). relaygate only records a usage record marked ``route=legacy``.
-Which keys go there is decided by the rollout service through the ``LegacyRouting`` interface.
+Which keys go there is decided by ``rollout/routing.py``; the relay reaches both through the ``OldEntry``
+interface it owns (``services/gateway/exchange.py``), injected by ``app``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import aiohttp
 import orjson
 
-from relaygate.core.domain import KeyRecord
 from relaygate.core.errors import GatewayError
 from relaygate.protocols.openai import RequestFacts, usage_from_body
-from relaygate.services.streaming import StreamRelay
-from relaygate.services.translate import OpenAIPassthrough
-
-if TYPE_CHECKING:
-    from relaygate.services.relay import Exchange, Inbound, Outcome, Relay
+from relaygate.services.gateway.exchange import Exchange, Inbound, LegacyTarget, Outcome, Pipeline
+from relaygate.services.gateway.streaming import StreamRelay
+from relaygate.services.gateway.translate import OpenAIPassthrough
 
 HOP_BY_HOP = frozenset({"host", "content-length", "connection", "keep-alive", "transfer-encoding", "te",
                         "trailer", "upgrade", "proxy-authorization", "proxy-connection"})
 
 
-@dataclass(frozen=True, slots=True)
-class LegacyTarget:
-    """The old entry's root URL (e.g. http://old-gateway:3000) and the batch that sent the key there."""
-
-    base_url: str
-    batch: str | None = None
-    connect_timeout: float = 10.0
-    first_byte_timeout: float = 300.0
-    total_timeout: float = 900.0
-
-
-class LegacyRouting(Protocol):
-    def legacy_target(self, key: KeyRecord | None) -> LegacyTarget | None:
-        """Where an authenticated key (or, with None, a key relaygate does not know) should go."""
-        ...
-
-
-async def forward_legacy(relay: Relay, inbound: Inbound, ex: Exchange, target: LegacyTarget) -> Outcome:
-    from relaygate.services.relay import Outcome
-
+async def forward_legacy(relay: Pipeline, inbound: Inbound, ex: Exchange, target: LegacyTarget) -> Outcome:
     rec = ex.rec
     rec["route"] = "legacy"
     rec["detail"] = {"legacy_batch": target.batch} if target.batch else None

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.domain import KeyRecord
-from relaygate.services.legacy import LegacyTarget
+from relaygate.services.gateway.exchange import Exchange, Inbound, LegacyTarget, Outcome, Pipeline
 from relaygate.services.rollout import repo
+from relaygate.services.rollout.legacy import forward_legacy
 from relaygate.services.rollout.model import IMPORTED_SOURCES
 
 log = logging.getLogger("relaygate.rollout")
@@ -29,7 +30,7 @@ class Table:
 
 
 class RolloutRouting:
-    """The ``LegacyRouting`` the relay asks on every request; ``reload`` swaps the table in one assignment."""
+    """The ``OldEntry`` the relay asks on every request; ``reload`` swaps the table in one assignment."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -43,6 +44,9 @@ class RolloutRouting:
         if table.default is None or key.source not in IMPORTED_SOURCES or key.owner_id in table.native:
             return None
         return table.targets.get(key.owner_id, table.default)
+
+    async def forward(self, relay: Pipeline, inbound: Inbound, ex: Exchange, target: LegacyTarget) -> Outcome:
+        return await forward_legacy(relay, inbound, ex, target)
 
     async def reload(self) -> None:
         async with self.engine.connect() as conn:

@@ -19,13 +19,13 @@ from relaygate.core.clock import now_ms
 from relaygate.core.errors import InvalidInput
 from relaygate.core.keys import mask_key
 from relaygate.core.settings import Settings
-from relaygate.services.admin import AccountsAdmin, key_view
 from relaygate.services.notices.clients import BaseForms, spec_for_detected
 from relaygate.services.notices.context import gather
 from relaygate.services.notices.plan import MigrationPlan
 from relaygate.services.notices.render import lang_code, render_reply
+from relaygate.services.operate.accounts import AccountsAdmin, key_view
+from relaygate.services.operate.usage import record_view
 from relaygate.services.support.rules import Case, judge
-from relaygate.services.usage_query import record_view
 from relaygate.store import tables as t
 
 u = t.usage_records

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from relaygate.core.errors import CATALOGUE, GatewayError
-from relaygate.services.clients import detect_client
+from relaygate.services.gateway.clients import detect_client
 from relaygate.services.notices.clients import BaseForms, spec_for_detected
+from relaygate.services.notices.guide import CLASSES, GUIDES, documented_codes
 from relaygate.services.support.examples import EXAMPLES
-from relaygate.services.support.guide import CLASSES, GUIDES, documented_codes
 from relaygate.services.support.misconfig import RULES, examine
 
 EXAMPLE_FORMS = BaseForms.from_setting("https://ai.example.com/v1")

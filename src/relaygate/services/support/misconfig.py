@@ -15,7 +15,7 @@ from typing import Any
 
 from relaygate.services.notices.clients import BaseForms, ClientSpec
 
-# what relaygate serves (keep in step with web/asgi.py; tests/support checks both agree)
+# what relaygate serves (keep in step with web/relay/asgi.py; tests/support checks both agree)
 _RELATIVE = ("chat/completions", "completions", "embeddings", "messages", "messages/count_tokens", "responses")
 _SERVED = frozenset(p for rel in _RELATIVE for p in (f"/{rel}", f"/v1/{rel}")) | frozenset({
     "/v1/dashboard/billing/subscription", "/dashboard/billing/subscription",

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relaygate.services.notices.clients import BaseForms, ClientSpec
+from relaygate.services.notices.guide import guide_for
 from relaygate.services.notices.plan import MappingRow
-from relaygate.services.support.guide import guide_for
 from relaygate.services.support.misconfig import examine, fix_text
 
 Pair = tuple[str, str]

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.clock import iso, now_ms
 from relaygate.services.notices.clients import spec_for_detected
-from relaygate.services.support.guide import CLASSES, class_of, guide_for
+from relaygate.services.notices.guide import CLASSES, class_of, guide_for
 from relaygate.store import tables as t
 
 u = t.usage_records

@@ -13,11 +13,11 @@ from relaygate.app import Gateway
 from relaygate.core.clock import parse_time
 from relaygate.core.errors import InvalidInput, prefers_chinese
 from relaygate.core.keys import hash_secret
-from relaygate.services.config_io import apply_config, dump_yaml, export_config, parse_document
-from relaygate.services.usage_query import UsageFilter
-from relaygate.web.admin_billing import add_billing_routes
-from relaygate.web.admin_rollout import add_rollout_routes
-from relaygate.web.admin_support import add_support_routes
+from relaygate.services.operate.config import apply_config, dump_yaml, export_config, parse_document
+from relaygate.services.operate.usage import UsageFilter
+from relaygate.web.api.billing import add_billing_routes
+from relaygate.web.api.rollout import add_rollout_routes
+from relaygate.web.api.support import add_support_routes
 
 
 class OwnerIn(BaseModel):

@@ -13,7 +13,7 @@ from relaygate.app import Gateway
 from relaygate.core.clock import parse_time
 from relaygate.core.errors import InvalidInput, prefers_chinese
 from relaygate.core.money import MoneyError, format_amount, parse_amount, plain_amount
-from relaygate.services.statement import balance_check, build_statement, render_statement
+from relaygate.services.operate.statements import balance_check, build_statement, render_statement
 from relaygate.store import tables as t
 
 CLEARABLE_TERMS = ("rpm", "tpm", "concurrency")

@@ -12,13 +12,13 @@ from relaygate.app import Gateway
 from relaygate.core.clock import monotonic
 from relaygate.core.errors import GatewayError, InvalidInput, prefers_chinese
 from relaygate.core.ids import request_id as new_request_id
+from relaygate.services.gateway.exchange import Inbound
 from relaygate.services.notices.context import gather
 from relaygate.services.notices.plan import MigrationPlan, plan_from_mapping
 from relaygate.services.notices.render import lang_code, render_notices
-from relaygate.services.relay import Inbound
 from relaygate.services.support.diagnose import SupportDesk
 from relaygate.services.support.stats import error_stats
-from relaygate.web import misconfig
+from relaygate.web.relay import misconfig
 
 
 def _lang(request: Request) -> str:

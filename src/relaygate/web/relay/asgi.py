@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,15 +15,11 @@ from relaygate.app import Gateway
 from relaygate.core.errors import GatewayError, prefers_chinese
 from relaygate.core.ids import request_id as new_request_id
 from relaygate.core.settings import Settings
-from relaygate.services.accounts import authenticate, presented_key
-from relaygate.services.relay import Exchange, Inbound, Outcome
-from relaygate.web import compat, misconfig
-from relaygate.web.render import openai_error_body
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from relaygate.services.gateway.accounts import authenticate, presented_key
+from relaygate.services.gateway.exchange import Exchange, Inbound, Outcome
+from relaygate.web.asgi_types import ASGIApp, Receive, Scope, Send
+from relaygate.web.relay import misconfig, oneapi_billing
+from relaygate.web.relay.envelope import openai_error_body
 
 log = logging.getLogger("relaygate.web")
 
@@ -69,11 +65,13 @@ class RelayApp:
     """ASGI application. ``gateway`` is built at lifespan start-up (it needs a running loop)."""
 
     def __init__(self, settings: Settings, gateway: Gateway | None = None,
-                 print_first_run: Callable[[Gateway], None] | None = None) -> None:
+                 print_first_run: Callable[[Gateway], None] | None = None,
+                 admin_factory: Callable[[Gateway], ASGIApp] | None = None) -> None:
         self.settings = settings
+        self.admin_factory = admin_factory  # /api: injected by web/server.py (FastAPI stays out of here)
         self.gateway = gateway
         self.print_first_run = print_first_run
-        self._admin: Any = None
+        self._admin: ASGIApp | None = None
         self.max_body = settings.max_body_bytes
 
     # --- dispatch -----------------------------------------------------------------------------
@@ -87,9 +85,9 @@ class RelayApp:
                 await self.relay(scope, receive, send, entry)
             elif path.startswith(MODEL_PREFIXES):
                 await self.models(scope, receive, send)
-            elif path in compat.PATHS:
+            elif path in oneapi_billing.PATHS:
                 await self.dashboard(scope, send)
-            elif path == "/api" or path.startswith("/api/"):
+            elif (path == "/api" or path.startswith("/api/")) and self.admin_factory is not None:
                 await self.admin_app()(scope, receive, send)
             else:
                 await self.misc(scope, receive, send)
@@ -99,12 +97,10 @@ class RelayApp:
             # Codex CLI first tries a WebSocket on /v1/responses; refuse at once so it falls back to SSE
             await send({"type": "websocket.close", "code": 1008, "reason": "use HTTP POST with SSE"})
 
-    def admin_app(self) -> Any:
+    def admin_app(self) -> ASGIApp:
         if self._admin is None:
-            from relaygate.web.admin_api import build_admin_app
-
-            assert self.gateway is not None
-            self._admin = build_admin_app(self.gateway)
+            assert self.gateway is not None and self.admin_factory is not None
+            self._admin = self.admin_factory(self.gateway)
         return self._admin
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
@@ -296,7 +292,7 @@ class RelayApp:
         except GatewayError as err:
             await self.send_error(send, err, rid, inbound.lang)
             return
-        await self.send_json(send, 200, orjson.dumps(await compat.answer(gateway, key, scope["path"])), rid)
+        await self.send_json(send, 200, orjson.dumps(await oneapi_billing.answer(gateway, key, scope["path"])), rid)
 
     # --- everything else ----------------------------------------------------------------------
 
@@ -307,7 +303,7 @@ class RelayApp:
             await self.send_json(send, 200, b'{"status":"ok"}', rid)
             return
         if path == "/metrics":
-            from relaygate.web.metrics import render_metrics
+            from relaygate.web.relay.metrics import render_metrics
 
             assert self.gateway is not None
             body = render_metrics(self.gateway)
@@ -367,11 +363,6 @@ class DisconnectGuard:
         if self._watcher is not None and not self._watcher.done():
             self._watcher.cancel()
         self._watcher = None
-
-
-def create_app() -> RelayApp:
-    """Factory for ``uvicorn --factory`` (one call per worker process)."""
-    return RelayApp(Settings.from_env())
 
 
 with contextlib.suppress(ImportError):

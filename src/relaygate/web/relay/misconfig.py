@@ -9,22 +9,35 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
+from relaygate.app import Gateway
 from relaygate.core.clock import monotonic
 from relaygate.core.errors import GatewayError, prefers_chinese
 from relaygate.core.keys import key_hash, mask_key, split_presented_key
 from relaygate.core.settings import Settings
-from relaygate.services.accounts import presented_key
-from relaygate.services.clients import detect_client
+from relaygate.services.gateway.accounts import presented_key
+from relaygate.services.gateway.clients import detect_client
+from relaygate.services.gateway.exchange import Exchange, Inbound
+from relaygate.services.gateway.relay import Relay
 from relaygate.services.notices.clients import BaseForms, spec_for_detected
-from relaygate.services.relay import Exchange, Inbound, Relay
 from relaygate.services.support.misconfig import Finding, examine
+from relaygate.web.asgi_types import Receive, Scope, Send
 
-if TYPE_CHECKING:
-    from relaygate.web.asgi import Receive, RelayApp, Scope, Send
+
+class Surface(Protocol):
+    """What answering a misconfiguration needs of the relay app (web/relay/asgi.py's RelayApp)."""
+
+    settings: Settings
+    gateway: Gateway | None
+
+    async def read_body(self, scope: Scope, receive: Receive) -> bytes: ...
+
+    def inbound(self, scope: Scope, body: bytes, entry: Any, rid: str) -> Inbound: ...
+
+    async def send_json(self, send: Send, status: int, body: bytes, rid: str) -> None: ...
 
 _ANTHROPIC_TYPES = {404: "not_found_error", 405: "invalid_request_error"}
 
@@ -117,7 +130,7 @@ async def count(relay: Relay | None, inbound: Inbound, finding: Finding, err: Ga
         await relay.finish(Exchange(rec, started), err.status, err.code)
 
 
-async def answer(app: RelayApp, scope: Scope, receive: Receive, send: Send, rid: str) -> bool:
+async def answer(app: Surface, scope: Scope, receive: Receive, send: Send, rid: str) -> bool:
     """Answer a recognised mistake and record it; False when the path shows none (plain not_found)."""
     started = monotonic()
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

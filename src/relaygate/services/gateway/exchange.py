@@ -1,0 +1,100 @@
+"""What travels along the request path, and the interfaces the path owns.
+
+``Inbound`` is what the web layer hands the pipeline, ``Exchange`` one request's state across it,
+``Outcome`` what goes back. ``Pipeline`` is what a stream relay or the old-entry route needs of
+the relay, and ``OldEntry`` is the rollout's old-entry route as the relay sees it: the rollout
+implements it and ``app`` injects it, so the request path never imports the rollout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+from relaygate.core.domain import KeyRecord
+from relaygate.services.gateway.gate import Pass
+from relaygate.services.gateway.state import GatewayState
+
+
+class BodyStream(Protocol):
+    """A streamed answer: the web layer iterates it, then closes it."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Inbound:
+    """What the web layer hands the pipeline: no framework objects."""
+
+    endpoint: str
+    path: str
+    host: str
+    headers: Mapping[str, str]
+    body: bytes
+    client_ip: str | None
+    request_id: str
+    lang: str = "en"
+    query_key: str | None = None
+    dialect: str = "openai"  # the caller's wire format: openai, anthropic, responses, gemini
+    operation: str = "chat"  # chat, completions, embeddings, count_tokens
+    path_model: str | None = None  # Gemini names the model in the path
+    path_stream: bool = False  # …and streaming too (:streamGenerateContent)
+    query: str = ""  # the raw query string, kept for the legacy route
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One request's state across the pipeline: its usage record, and what it took of limits and money."""
+
+    rec: dict[str, Any]
+    started: float
+    admitted: Pass | None = None
+    key: KeyRecord | None = None
+    chat: dict[str, Any] | None = None  # the request in the internal form, once translated
+    finished: bool = False
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: int
+    content_type: str
+    body: bytes = b""
+    stream: BodyStream | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Pipeline(Protocol):
+    """What a stream relay or the old-entry route needs of the relay."""
+
+    state: GatewayState
+    session: aiohttp.ClientSession
+
+    async def finish(self, ex: Exchange, status: int, error_code: str | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyTarget:
+    """The old entry's root URL (e.g. http://old-gateway:3000) and the batch that sent the key there."""
+
+    base_url: str
+    batch: str | None = None
+    connect_timeout: float = 10.0
+    first_byte_timeout: float = 300.0
+    total_timeout: float = 900.0
+
+
+class OldEntry(Protocol):
+    """During a rollout: which keys still go to the old entry, and how they get there."""
+
+    def legacy_target(self, key: KeyRecord | None) -> LegacyTarget | None:
+        """Where an authenticated key (or, with None, a key relaygate does not know) should go."""
+        ...
+
+    async def forward(self, relay: Pipeline, inbound: Inbound, ex: Exchange, target: LegacyTarget) -> Outcome:
+        """Forward the request unchanged to the old entry and record it."""
+        ...

@@ -1,0 +1,1 @@
+"""The admin REST API under /api (FastAPI): thin routes over services/operate and friends."""

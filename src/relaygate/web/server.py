@@ -1,0 +1,24 @@
+"""The ASGI application as uvicorn serves it: the raw relay surface, with the admin API (and, as they
+come, the console and portal) mounted behind it. Composition lives here so that ``web/relay`` never
+imports FastAPI and the hot path stays the raw ASGI of ``web/relay/asgi.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from relaygate.app import Gateway
+from relaygate.core.settings import Settings
+from relaygate.web.api.app import build_admin_app
+from relaygate.web.relay.asgi import RelayApp
+
+
+def build_app(settings: Settings, gateway: Gateway | None = None,
+              print_first_run: Callable[[Gateway], None] | None = None) -> RelayApp:
+    """The relay app with ``/api`` served by the FastAPI admin app (built on first use)."""
+    return RelayApp(settings, gateway, print_first_run, admin_factory=build_admin_app)
+
+
+def create_app() -> RelayApp:
+    """Factory for ``uvicorn --factory`` (one call per worker process)."""
+    return build_app(Settings.from_env())
