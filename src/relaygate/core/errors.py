@@ -89,7 +89,7 @@ _ROWS = [
     ErrorSpec("bad_request", 400, "invalid_request_error",
               "{detail}",
               "{detail_zh}",
-              "The body is not valid JSON or misses a required field."),
+              "The body is not valid JSON, misses a required field, or a field has the wrong type."),
     ErrorSpec("body_too_large", 413, "invalid_request_error",
               "The request body is {size} bytes; this gateway accepts at most {limit} bytes. "
               "Send fewer or smaller messages or images.",

@@ -16,10 +16,11 @@ DONE_EVENT = b"data: [DONE]\n\n"
 class BadBody(ValueError):
     """The body cannot be relayed; the message says what to fix (English, Chinese)."""
 
-    def __init__(self, en: str, zh: str) -> None:
+    def __init__(self, en: str, zh: str, param: str | None = None) -> None:
         super().__init__(en)
         self.en = en
         self.zh = zh
+        self.param = param  # the field at fault, for the error body's 'param'
 
 
 @dataclass(slots=True)

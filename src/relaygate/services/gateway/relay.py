@@ -15,6 +15,7 @@ from relaygate.core.errors import GatewayError
 from relaygate.core.redact import redact
 from relaygate.core.settings import Settings
 from relaygate.protocols.openai import BadBody, RequestFacts, parse_request, rewrite_body
+from relaygate.protocols.validate import check_body
 from relaygate.providers.base import Provider
 from relaygate.services.gateway.accounts import authenticate, presented_key
 from relaygate.services.gateway.alerts import Alerts
@@ -86,8 +87,9 @@ class Relay:
                     data, facts = parse_request(inbound.body, inbound.endpoint)
                 else:
                     data, facts = self.parse_dialect(inbound)
+                check_body(inbound.dialect, inbound.endpoint, data)  # before any money is held
             except BadBody as exc:
-                raise GatewayError("bad_request", detail=exc.en, detail_zh=exc.zh) from exc
+                raise GatewayError("bad_request", detail=exc.en, detail_zh=exc.zh, param=exc.param) from exc
             rec["requested_model"] = facts.model
             rec["stream"] = facts.stream
             public = snap.resolve(facts.model)

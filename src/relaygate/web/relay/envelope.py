@@ -11,7 +11,7 @@ def openai_error_body(err: GatewayError, request_id: str, lang: str, docs_base: 
     message = err.message(lang)
     suffix = f"（请求 ID：{request_id}）" if lang.startswith("zh") else f" (request id: {request_id})"
     payload = {"error": {"message": message + suffix, "type": err.spec.type, "code": err.code,
-                         "param": None, "request_id": request_id}}
+                         "param": err.params.get("param"), "request_id": request_id}}
     if docs_base:
         payload["error"]["doc_url"] = f"{docs_base.rstrip('/')}/errors/{err.code}"
     return orjson.dumps(payload)
