@@ -1,9 +1,12 @@
-"""Regenerate docs/settings.md and docs/errors.md from the code (run after adding a setting or an error)."""
+"""Regenerate docs/settings.md, docs/errors.md and docs/migration.md's generated sections from the code
+(run after adding a setting, an error or a row of core/compat.py's REFUSALS)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from relaygate.core.compat import differences_markdown, status_table_markdown
 from relaygate.core.errors import CATALOGUE
 from relaygate.core.settings import setting_rows
 
@@ -46,6 +49,16 @@ def errors_page() -> str:
     return "\n".join(out)
 
 
+def migration_page(current: str) -> str:
+    """docs/migration.md with its generated sections (between the BEGIN/END comments) rewritten."""
+    for name, body in (("status-table", status_table_markdown()), ("differences", differences_markdown())):
+        pattern = re.compile(rf"(<!-- BEGIN {name} .*?-->\n).*?(<!-- END {name} -->)", re.S)
+        current = pattern.sub(lambda m, b=body: m.group(1) + b + "\n" + m.group(2), current)
+    return current
+
+
 if __name__ == "__main__":
+    page = DOCS / "migration.md"
+    page.write_text(migration_page(page.read_text(encoding="utf-8")), encoding="utf-8")
     (DOCS / "settings.md").write_text(settings_page())
     (DOCS / "errors.md").write_text(errors_page())

@@ -53,7 +53,9 @@ async def make_backend(name: str, tmp_path: Path) -> Backend:
         return Backend(name, f"sqlite+aiosqlite:///{src}", f"sqlite+aiosqlite:///{logs}",
                        f"sqlite+aiosqlite:///{tmp_path}/relaygate.db", str(src), str(logs))
     base = PG_URL if name == "postgres" else MYSQL_URL
-    src, logs, dst = (sibling_url(base, db) for db in (SRC_DB, LOGS_DB, DST_DB))
+    # suffixed with the test database's name, so engineers sharing a server never share these databases
+    suffix = make_url(base).database or "test"
+    src, logs, dst = (sibling_url(base, f"{db}_{suffix}") for db in (SRC_DB, LOGS_DB, DST_DB))
     await ensure_database(dst)
     await reset_database(dst)
     return Backend(name, src, logs, dst, _dsn(src), _dsn(logs))

@@ -179,7 +179,7 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
         dict(id=3, username="frank", role=1, status=1, quota=-1_000_000, group="vip", aff_code="FRNK", setting=None),
         dict(id=4, username="gone", role=1, status=1, quota=999, group="default", aff_code="GONE",
              deleted_at=deleted),
-        dict(id=5, username="grace", role=10, status=1, quota=3, group="vip",
+        dict(id=5, username="grace", role=10, status=1, quota=3_000_003, group="vip",
              access_token="grace0admin0token0000000000001", aff_code="GRAC"),
     ]
     for u in users:
@@ -207,6 +207,10 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
     _tok(toks, f, "newapi", 10, G, "na-ghost", "owner_deleted")
     _tok(toks, f, "newapi", 11, GR, "na-no-models", "active", model_limits_enabled=True, model_limits="")
     f.tokens["na-no-models"].models = []
+    # token groups New API refused: svip is not among erin's usable groups; legacy is usable but has no ratio
+    _tok(toks, f, "newapi", 12, E, "na-svip", "active", group="svip", unlimited_quota=True)
+    _tok(toks, f, "newapi", 13, E, "na-legacy", "active", group="legacy", unlimited_quota=True)
+    _tok(toks, f, "newapi", 14, GR, "na-admin", "active", unlimited_quota=True)
     chans = [
         dict(id=1, type=1, name="oa", key="sk-na-openai-1\nsk-na-openai-2\nsk-na-openai-3", base_url=openai_base,
              models="gpt-4o,gpt-4o-mini,gpt-4.1", group="default,vip", priority=5, weight=10, status=1,
@@ -225,6 +229,10 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
              status=1, model_mapping="not-json", status_code_mapping='{"429":"500"}'),
         dict(id=8, type=3, name="azure-na", key="azure-na-key", base_url="https://na.openai.azure.com",
              other="2024-10-21", models="gpt-4o-mini", group="vip", status=1, weight=0, priority=5),
+        dict(id=9, type=1, name="vip-only", key="sk-na-vip", base_url=openai_base, models="gpt-4o-vip,gpt-unpriced",
+             group="vip", status=1, priority=0),
+        dict(id=10, type=1, name="na-off", key="sk-na-off", base_url=openai_base, models="gpt-4o-mini",
+             group="default", status=2, priority=0),
     ]
     for c in chans:
         c.setdefault("created_time", now - 60 * DAY)
@@ -234,10 +242,11 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
         ("QuotaPerUnit", "500000"), ("LogConsumeEnabled", "true"),
         ("ModelRatio", json.dumps({"gpt-4o": 1.25, "gpt-4o-mini": 0.075, "gpt-4.1": 1, "deepseek-chat": 0.135,
                                    "claude-sonnet-4-20250514": 1.5, "gemini-2.5-flash": 0.15,
-                                   "internal-chat": 0.5, "gpt-4o(3)": 9})),
+                                   "internal-chat": 0.5, "gpt-4o(3)": 9, "gpt-4o-vip": 1})),
         ("CompletionRatio", ""), ("ModelPrice", json.dumps({"suno_music": 0.1, "kling-v1": 0.35})),
         ("CacheRatio", json.dumps({"gpt-4o": 0.5})), ("GroupRatio", json.dumps({"default": 1, "vip": 0.9})),
         ("AutoGroups", '["default","vip"]'), ("general_setting.quota_display_type", "USD"),
+        ("UserUsableGroups", json.dumps({"default": "默认分组", "vip": "vip分组", "legacy": "旧分组"})),
         ("SelfUseModeEnabled", "false"),
     ]
     tables = {
@@ -246,7 +255,16 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
         "abilities": [{"group": "default", "model": "gpt-4o", "channel_id": 1, "enabled": True, "priority": 5,
                        "weight": 10, "tag": "openai"}],
         "setups": [{"id": 1, "version": "v0.9.0", "initialized_at": now - 100 * DAY}],
-        "redemptions": [], "tasks": [{"id": 1, "created_at": now, "updated_at": now, "task_id": "task_abc",
+        "redemptions": [
+            {"id": 1, "user_id": 1, "key": "a" * 32, "status": 1, "name": "welcome", "quota": 1_000_000,
+             "created_time": now - DAY, "redeemed_time": 0, "expired_time": 0},
+            {"id": 2, "user_id": 1, "key": "b" * 32, "status": 3, "name": "spent", "quota": 250_000,
+             "created_time": now - 9 * DAY, "redeemed_time": now - 8 * DAY, "used_user_id": 2, "expired_time": 0},
+            {"id": 3, "user_id": 1, "key": "c" * 32, "status": 2, "name": "revoked", "quota": 5,
+             "created_time": now - DAY, "redeemed_time": 0, "expired_time": now + 30 * DAY},
+            {"id": 4, "user_id": 1, "key": "d" * 32, "status": 1, "name": "removed", "quota": 5,
+             "created_time": now - DAY, "redeemed_time": 0, "deleted_at": deleted},
+        ], "tasks": [{"id": 1, "created_at": now, "updated_at": now, "task_id": "task_abc",
                                       "platform": "36", "user_id": 2, "channel_id": 6, "quota": 50_000,
                                       "action": "MUSIC", "status": "IN_PROGRESS", "private_data": {"key": "x"}}],
     }

@@ -46,7 +46,8 @@ async def test_imported_keys_work_in_every_form(backend: Backend, tmp_path: Path
             tok = {name: fact.key for name, fact in facts.tokens.items()}
             laptop = tok["laptop"]
             ids = []
-            for presented in ("sk-" + laptop, laptop, f"sk-{laptop}-1", f"sk-{laptop}-7"):
+            admin = tok["admin-script"]  # carol is an admin in One API: she may pin a channel
+            for presented in ("sk-" + laptop, laptop, f"sk-{admin}-1", f"sk-{admin}-7"):
                 raw = await client(gw.base_url, presented).chat.completions.with_raw_response.create(**ASK)  # type: ignore[call-overload]
                 assert raw.http_response.status_code == 200
                 ids.append(raw.headers.get("x-request-id"))
@@ -54,25 +55,32 @@ async def test_imported_keys_work_in_every_form(backend: Backend, tmp_path: Path
             assert [c async for c in stream]
             channels = [(await gw.usage_for(rid))["channel_id"] for rid in ids if rid]
             assert channels[2:] == [1, 7]  # sk-<key>-<id> still pins the channel it named in One API
+            # One API refuses a pin from a non-admin (403) and a pin to a disabled channel (403)
+            assert (await refused(gw.base_url, f"sk-{laptop}-1"))[:2] == (403, "channel_pin_not_allowed")
+            assert (await refused(gw.base_url, f"sk-{admin}-4"))[:2] == (403, "channel_pin_disabled")
+            assert (await refused(gw.base_url, f"sk-{admin}-98"))[:2] == (400, "channel_pin_unknown")
             ok = await client(gw.base_url, "sk-" + tok["ci-bot"]).chat.completions.create(**ASK)  # type: ignore[call-overload]
             assert ok.choices
             assert (await refused(gw.base_url, "sk-" + tok["ci-bot"], "gpt-4o"))[:2] == (403, "model_not_allowed")
             assert (await client(gw.base_url, tok["office"]).chat.completions.create(**ASK)).choices  # type: ignore[call-overload]
             assert (await refused(gw.base_url, "sk-" + tok["branch"]))[:2] == (403, "network_not_allowed")
+            # refusals carry One API's status codes (policy.statuses: source) and relaygate's code and message
             assert (await refused(gw.base_url, "sk-" + tok["old-laptop"]))[:2] == (401, "key_disabled")
             assert (await refused(gw.base_url, "sk-" + tok["expired-but-status-1"]))[:2] == (401, "key_expired")
             assert (await refused(gw.base_url, "sk-" + tok["expired-status-3"]))[:2] == (401, "key_expired")
             status, code, message = await refused(gw.base_url, "sk-" + tok["exhausted-but-status-1"])
-            assert (status, code) == (402, "insufficient_balance") and "spend cap" in message
+            assert (status, code) == (401, "insufficient_balance") and "spend cap" in message
             status, code, message = await refused(gw.base_url, "sk-" + tok["vip-token"])  # bob owes money
-            assert (status, code) == (402, "insufficient_balance") and "owner" in message
-            assert (await refused(gw.base_url, "sk-" + tok["banned-user"]))[:2] == (401, "key_disabled")
+            assert (status, code) == (403, "insufficient_balance") and "owner" in message
+            assert "-$0.50" in message and "$0.00 available" not in message  # the real (negative) figure
+            assert (await refused(gw.base_url, "sk-" + tok["banned-user"]))[:2] == (403, "key_disabled")
             assert (await refused(gw.base_url, "sk-" + tok["ghost"]))[:2] == (401, "invalid_api_key")
             assert (await refused(gw.base_url, "sk-" + tok["laptop"], "claude-3-haiku-20240307"))[0] == 503
+            assert (await refused(gw.base_url, "sk-" + tok["laptop"], "gpt-5"))[:2] == (503, "model_not_found")
             await gw.gateway.usage.flush()
             engine = gw.gateway.engine
             assert all(r["ok"] for r in await balance_check(engine))
-            for user in ("bob", "carol", "root", "dave"):  # untouched: exactly the converted source quota
+            for user in ("bob", "root", "dave"):  # untouched: exactly the converted source quota
                 async with engine.connect() as conn:
                     owner = (await conn.execute(select(t.owners).where(t.owners.c.name == user))).one()
                     bal = (await conn.execute(select(t.balances).where(t.balances.c.owner_id == owner.id))).one()

@@ -38,6 +38,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "token": ("Give the admin token with --admin-token or RELAYGATE_ADMIN_TOKEN.",
               "请用 --admin-token 或环境变量 RELAYGATE_ADMIN_TOKEN 提供管理令牌。"),
     "error": ("Error: {message}", "错误：{message}"),
+    "statuses": ("{count} imported key(s) now answer refusals with {mode} status codes (codes and messages are "
+                 "relaygate's either way); workers pick it up within a second.",
+                 "{count} 个导入的密钥现在按 {mode} 状态码返回拒绝（错误代码和消息始终是 relaygate 的）；"
+                 "各工作进程约一秒内生效。"),
 }
 
 
@@ -234,6 +238,23 @@ def verify_cmd(plan: Path = typer.Option(..., "--plan", help="The plan whose map
     else:
         sys.stdout.write(verify_markdown(result, _lang()) + "\n")
     err.print(say("verified", summary=result["summary_text"], path=str(target)), markup=False, highlight=False)
+
+
+@migrate_app.command("statuses")
+def statuses_cmd(mode: str = typer.Argument(..., help="source (the old system's HTTP status codes) or relaygate "
+                                                       "(relaygate's own).")) -> None:
+    """Switch the HTTP status of refusals to imported keys: source (One API / New API's) or relaygate's."""
+    from relaygate.services.migration.import_rules import set_statuses
+
+    async def go(engine: Any) -> int:
+        return await set_statuses(engine, mode)
+
+    try:
+        count = run_with_engine(go)
+    except InvalidInput as exc:
+        err.print(say("error", message=exc.message(_lang())), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    err.print(say("statuses", count=count, mode=mode), markup=False, highlight=False)
 
 
 def _checked(fn: Callable[[], T]) -> T:

@@ -117,6 +117,34 @@ _ROWS = [
               "Ask your administrator to set a price for it.",
               "模型 '{model}' 在本网关没有定价，且网关设置为拒绝未定价模型。请联系管理员为它设置价格。",
               "The model has no price and the operator chose to refuse unpriced models."),
+    ErrorSpec("group_not_allowed", 403, "permission_error",
+              "API key {key_id} names group '{group}', which its owner may not use (as in the old system). "
+              "Ask your administrator to move the key to a group its owner may use.",
+              "API Key {key_id} 指定的分组 '{group}' 不在其所属用户可用的分组内（与旧系统一致）。"
+              "请联系管理员把密钥改到该用户可用的分组。",
+              "An imported New API token names a group its user's usable groups do not include."),
+    ErrorSpec("group_deprecated", 403, "permission_error",
+              "API key {key_id} names group '{group}', which was deprecated in the old system (it has no "
+              "group ratio). Ask your administrator to move the key to a current group.",
+              "API Key {key_id} 指定的分组 '{group}' 在旧系统中已被弃用（没有分组倍率）。"
+              "请联系管理员把密钥改到现有分组。",
+              "An imported New API token names a group missing from GroupRatio."),
+    ErrorSpec("channel_pin_not_allowed", 403, "permission_error",
+              "API key {key_id} asked for channel {channel} (the sk-<key>-<channel id> form); only keys of "
+              "administrators may choose a channel. Send the key without the '-{channel}' suffix.",
+              "API Key {key_id} 指定了渠道 {channel}（sk-<密钥>-<渠道ID> 写法）；只有管理员的密钥可以指定渠道。"
+              "请去掉 '-{channel}' 后缀再发送。",
+              "A non-admin imported key used One API's channel pin form."),
+    ErrorSpec("channel_pin_disabled", 403, "permission_error",
+              "API key {key_id} asked for channel {channel}, which is disabled{reason}. Send the key without "
+              "the '-{channel}' suffix to let the gateway choose a channel.",
+              "API Key {key_id} 指定的渠道 {channel} 已被停用{reason}。去掉 '-{channel}' 后缀即可由网关选择渠道。",
+              "An admin's channel pin names a disabled channel."),
+    ErrorSpec("channel_pin_unknown", 400, "invalid_request_error",
+              "API key {key_id} asked for channel {channel}, which does not exist on this gateway. Send the "
+              "key without the '-{channel}' suffix.",
+              "API Key {key_id} 指定的渠道 {channel} 在本网关不存在。请去掉 '-{channel}' 后缀再发送。",
+              "An admin's channel pin names no channel."),
     ErrorSpec("internal_error", 500, "server_error",
               "The gateway hit an internal error. Send the request id to support.",
               "网关内部错误。请把请求 ID 发给客服。",
@@ -153,10 +181,13 @@ class GatewayError(Exception):
         self.params = params
         self.headers = headers or {}
         self.upstream_status = upstream_status
+        self.status_override: int | None = None  # an imported key's old-system status (core/compat.py)
         super().__init__(self.message("en"))
 
     @property
     def status(self) -> int:
+        if self.status_override is not None:
+            return self.status_override
         if self.code == "upstream_rejected" and self.upstream_status:
             return self.upstream_status
         return self.spec.status

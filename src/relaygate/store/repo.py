@@ -16,6 +16,7 @@ from sqlalchemy import JSON, BigInteger, Integer, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from relaygate.core.compat import KeyRules
 from relaygate.core.domain import (
     ChannelRecord,
     GroupRecord,
@@ -42,6 +43,7 @@ class StateRows:
     channels: list[ChannelRecord]
     models: list[ModelRecord]
     prices: dict[str, PriceRow] = field(default_factory=dict)
+    key_rules: dict[str, KeyRules] = field(default_factory=dict)  # imported keys' old-system rules
 
 
 def key_from_row(row: Any) -> KeyRecord:
@@ -87,7 +89,9 @@ async def load_state(conn: AsyncConnection) -> StateRows:
     prices = {r.model: PriceRow(Price(r.input_per_m, r.output_per_m, r.cached_input_per_m, r.per_request,
                                       bool(r.free)), r.max_output_tokens)
               for r in await conn.execute(select(t.prices))}
-    return StateRows(keys, owners, groups, channels, models, prices)
+    rules = {r.key_id: KeyRules.from_json(r.rules) for r in await conn.execute(select(t.key_rules))
+             if isinstance(r.rules, dict)}
+    return StateRows(keys, owners, groups, channels, models, prices, rules)
 
 
 @functools.lru_cache(maxsize=32)

@@ -363,3 +363,29 @@ rollout_checklist = Table(  # retiring the old entry: documents, screenshots, su
     Column("done_at", BigInteger),
     Column("created_at", BigInteger, nullable=False),
 )
+
+# --- carried over from One API / New API (services/migration) ---
+
+key_rules = Table(  # an imported key's old-system rules (core/compat.py KeyRules), read into the snapshot
+    "key_rules", metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("rules", JSON, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+redemption_codes = Table(  # One API / New API redemption codes: unused ones stay redeemable with the same code
+    "redemption_codes", metadata,
+    Column("id", String(40), primary_key=True),  # <tag>_<source id>
+    Column("code_hash", String(64), nullable=False, unique=True),  # core.keys.hash_secret of the code as stored
+    Column("masked", String(32), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # nanos of relaygate's currency
+    Column("status", String(16), nullable=False),  # unused | used | disabled
+    Column("expires_at", BigInteger),  # ms; null: never
+    Column("redeemed_at", BigInteger),
+    Column("redeemed_by", String(32)),  # owner id (used codes)
+    Column("source", String(32), nullable=False),
+    Column("ref", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)

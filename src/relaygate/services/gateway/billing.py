@@ -142,7 +142,7 @@ class Billing:
         bucket = charge.buckets[index].name
         key_id = charge.tariff.key_id
         cur = self.currency
-        need, have = format_amount(charge.hold, cur), format_amount(max(available, 0), cur)
+        need, have = format_amount(charge.hold, cur), format_amount(available, cur)  # negative: say so
         if bucket.startswith("owner:"):
             en = (f"Insufficient balance: the owner of key {key_id} has {have} available, and this "
                   f"request needs up to {need} held until the answer arrives (the actual charge is usually "
@@ -162,7 +162,8 @@ class Billing:
                   f"本次请求需要最多 {need}。" + ("每日 00:00（UTC）重置。" if period[0] == "daily" else
                                                  "每月 1 日（UTC）重置。" if period[0] == "monthly" else "")
                   + "请联系管理员提高上限，或降低 max_tokens。")
-        return GatewayError("insufficient_balance", detail=en, detail_zh=zh)
+        return GatewayError("insufficient_balance", detail=en, detail_zh=zh,
+                            bucket="owner" if bucket.startswith("owner:") else "key")
 
     # --- settle and release -------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from relaygate.core.compat import KeyRules
 from relaygate.core.domain import ChannelRecord, GroupRecord, KeyRecord, ModelRecord, OwnerRecord
 from relaygate.core.errors import GatewayError
 from relaygate.store.repo import PriceRow, StateRows
@@ -30,6 +31,7 @@ class Snapshot:
     routes: dict[str, list[Route]]  # public name -> every channel serving it (enabled or not)
     public_names: frozenset[str] = field(default_factory=frozenset)
     prices: dict[str, PriceRow] = field(default_factory=dict)
+    rules: dict[str, KeyRules] = field(default_factory=dict)  # key id -> old-system rules (imported keys)
 
     @classmethod
     def build(cls, rows: StateRows) -> Snapshot:
@@ -49,6 +51,7 @@ class Snapshot:
             groups={g.name: g for g in rows.groups},
             channels={c.id: c for c in rows.channels},
             models=models, aliases=aliases, routes=routes, public_names=names, prices=rows.prices,
+            rules=rows.key_rules,
         )
 
     @classmethod

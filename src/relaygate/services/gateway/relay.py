@@ -17,7 +17,14 @@ from relaygate.core.settings import Settings
 from relaygate.protocols.openai import BadBody, RequestFacts, parse_request, rewrite_body
 from relaygate.protocols.validate import check_body
 from relaygate.providers.base import Provider
-from relaygate.services.gateway.accounts import authenticate, presented_key
+from relaygate.services.gateway.accounts import (
+    authenticate,
+    auto_group,
+    check_old_rules,
+    old_status,
+    pinned_routes,
+    presented_key,
+)
 from relaygate.services.gateway.alerts import Alerts
 from relaygate.services.gateway.catalog import Route, Snapshot
 from relaygate.services.gateway.clients import detect_client
@@ -78,6 +85,9 @@ class Relay:
                 return await old.forward(self, inbound, ex, target)  # a key only the old entry knows
             self.fill_key(rec, snap, key)
             ex.key = key
+            rules = snap.rules.get(key.id) if snap.rules else None  # an imported key's old-system rules
+            if rules is not None:
+                check_old_rules(snap, key, rules, pinned)
             if self.legacy is not None:
                 target = self.legacy.legacy_target(key)
                 if target is not None:
@@ -93,16 +103,20 @@ class Relay:
             rec["requested_model"] = facts.model
             rec["stream"] = facts.stream
             public = snap.resolve(facts.model)
+            if rules is not None and rules.auto_groups:
+                key = ex.key = auto_group(snap, key, rules.auto_groups, public)
+                rec["group_name"] = key.group
             snap.check_allowed(key, public, facts.model)
             routes = snap.candidates(public, key.group)
-            if pinned is not None and any(r.channel.id == pinned for r in routes):
-                routes = [r for r in routes if r.channel.id == pinned]
+            if pinned is not None:
+                routes = pinned_routes(snap, routes, pinned, public, rules)
             if inbound.operation == "count_tokens":
                 return await self.count_tokens(inbound, ex, public, key.group, routes, data, facts)
             if self.gate is not None:
                 ex.admitted = await self.gate.enter(snap, key, public, facts, inbound.request_id, inbound.operation)
             return await self.forward(inbound, ex, public, key.group, routes, data, facts)
         except GatewayError as exc:
+            old_status(exc, self.state.snapshot, ex.key)
             if exc.code == "invalid_api_key" and rec["masked_key"] is None:
                 rec["masked_key"] = exc.params.get("masked")  # lets support find the caller's attempts
             await self.finish(ex, exc.status, exc.code)

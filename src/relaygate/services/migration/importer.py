@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.errors import InvalidInput
 from relaygate.core.settings import Settings
-from relaygate.services.migration import import_accounts, import_routing
+from relaygate.services.migration import import_accounts, import_routing, import_rules
 from relaygate.services.migration.context import Ctx
 from relaygate.services.migration.dsn import expand, mask_dsn
 from relaygate.services.migration.progress import NULL, Progress, Timings
@@ -77,7 +77,9 @@ async def run_import(plan: dict[str, Any], engine: AsyncEngine, settings: Settin
         for name, step in (("groups", import_routing.groups), ("channels", import_routing.channels),
                            ("models and prices", import_routing.models_and_prices),
                            ("owners", import_accounts.owners), ("balances", import_accounts.balances),
-                           ("keys", import_accounts.keys), ("admin tokens", import_accounts.admin_tokens)):
+                           ("keys", import_accounts.keys), ("key rules", import_rules.key_rules),
+                           ("redemption codes", import_rules.redemptions),
+                           ("admin tokens", import_accounts.admin_tokens)):
             timings.begin(name)
             counts = await step(ctx)
             timings.end(**counts)
@@ -108,18 +110,24 @@ def differences(ctx: Ctx) -> list[str]:
         "the {success, message, data} envelope differ, so scripts must be pointed at the new endpoints"
         + (" (no New-Api-User header is needed)." if ctx.system == "newapi" else "."),
         "Access tokens of non-admin users are not imported: relaygate has no per-user management API.",
-        f"Keys of disabled {src} users answer 401 key_disabled (was 403 用户已被封禁); expired keys 401 "
-        "key_expired; exhausted keys 402 insufficient_balance (was 401/403 with a quota message).",
+        (f"Refusals keep {src}'s status codes (policy.statuses: source): disabled user 403, exhausted token 401, "
+         "user out of quota 403, unknown model 503 …, with relaygate's error code and message; "
+         "`relaygate migrate statuses relaygate` switches to relaygate's own (docs/migration.md has the table)."
+         if ctx.facts.get("key_rules", {}).get("statuses", "source") == "source" else
+         "Refusals use relaygate's status codes (policy.statuses: relaygate): disabled user 401 key_disabled "
+         "(was 403), exhausted token 402 (was 401), user out of quota 402 (was 403), unknown model 404 (was 503)."),
         f"Usage history stays in {src}'s logs table; relaygate's statements start at the import entry.",
     ]
     if ctx.system == "oneapi":
         out.append("Channel weights: One API ignored them (uniform pick inside a priority); imported as equal "
                    "weights, so routing is unchanged. Change them in relaygate to weight traffic.")
     else:
-        out.append("Tokens in New API's 'auto' group use their owner's group; relaygate has no cross-group fallback.")
+        out.append("Tokens in New API's 'auto' group try their owner's auto groups in order (AutoGroups within the "
+                   "usable groups), as New API did; cross_group_retry (retrying the next group after a failure) "
+                   "is not carried.")
     counts = ctx.facts.get("side_tables", {})
     for name, count in counts.items():
-        if count:
-            out.append(f"{count} row(s) of {src}'s {name} table are not imported (redemption codes, payments, "
+        if count and name != "redemptions":
+            out.append(f"{count} row(s) of {src}'s {name} table are not imported (payments, "
                        "async tasks and 2FA have no relaygate counterpart yet).")
     return out

@@ -144,6 +144,9 @@ async def build_plan(source: Source, units: Units, protocols: list[str], tag: st
         },
         "policy": {"skip_deleted_users": True, "environment": "production",
                    "admin_tokens": {"import": True, "min_role": 10},
+                   # refusals to imported keys carry the old system's HTTP status (source) or relaygate's
+                   # (relaygate); the code and message are relaygate's either way (docs/migration.md)
+                   "statuses": "source",
                    "weights": "equal (One API ignored weight)" if source.kind == "oneapi" else "as in New API"},
         "channel_types": [types[t] for t in sorted(types)],
         "groups": groups,

@@ -1,0 +1,155 @@
+"""Imported keys answer as One API / New API did: token groups, auto groups, channel pins, refusal statuses.
+
+A New API database (SQLite, MariaDB, PostgreSQL) is imported into a running relaygate; the old keys
+are sent through the official openai SDK and plain HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import aiohttp
+import openai
+from sqlalchemy import select
+
+from relaygate.core.compat import REFUSALS, KeyRules, differences_markdown, source_status, status_table_markdown
+from relaygate.services.migration.import_rules import set_statuses
+from relaygate.services.migration.importer import run_import
+from relaygate.store import tables as t
+from tests.harness import running_gateway, start_fake
+from tests.migration.conftest import Backend
+from tests.migration.helpers import source_and_plan
+
+ASK = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 20}
+
+
+def client(base_url: str, key: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0)
+
+
+async def refused(base_url: str, key: str, model: str = "gpt-4o-mini") -> tuple[int, str, str]:
+    try:
+        await client(base_url, key).chat.completions.create(model=model, **ASK)  # type: ignore[call-overload]
+    except openai.APIStatusError as exc:
+        body = exc.body if isinstance(exc.body, dict) else {}
+        return exc.status_code, str(body.get("code")), str(body.get("message"))
+    raise AssertionError(f"{key[:8]}… on {model} was not refused")
+
+
+async def http(base_url: str, key: str, model: str) -> tuple[int, dict[str, object]]:
+    async with aiohttp.ClientSession() as s, s.post(f"{base_url}/chat/completions", json={"model": model, **ASK},
+                                                    headers={"Authorization": f"Bearer {key}"}) as resp:
+        return resp.status, (await resp.json())
+
+
+async def test_newapi_groups_pins_and_statuses(backend: Backend, tmp_path: Path) -> None:
+    fake = await start_fake()
+    try:
+        async with running_gateway(backend.dst_url, data_dir=str(tmp_path), unpriced_models="refuse") as gw:
+            facts, plan = await source_and_plan(backend, "newapi", fake.base_url, int(time.time()))
+            assert plan["policy"]["statuses"] == "source"
+            report = await run_import(plan, gw.gateway.engine, gw.gateway.settings, ["openai"], apply=True)
+            assert report["changes"]["key rules"]["create"] > 0
+            await gw.gateway.state.reload()
+            await gw.gateway.balance_sync.apply_credits()
+            tok = {name: "sk-" + fact.key for name, fact in facts.tokens.items()}
+            base = gw.base_url
+
+            # a token group its user may not use, and one New API deprecated: 403 with New API's reason
+            status, code, message = await refused(base, tok["na-svip"])
+            assert (status, code) == (403, "group_not_allowed") and "'svip'" in message
+            status, body = await http(base, tok["na-svip"], "gpt-4o-mini")
+            assert status == 403 and body["error"]["code"] == "group_not_allowed"  # type: ignore[index]
+            status, code, message = await refused(base, tok["na-legacy"])
+            assert (status, code) == (403, "group_deprecated") and "'legacy'" in message
+
+            # 'auto' tries AutoGroups (default, vip) in order: gpt-4o-vip is only served in vip
+            raw = await client(base, tok["na-auto"]).chat.completions.with_raw_response.create(
+                model="gpt-4o-vip", **ASK)  # type: ignore[call-overload]
+            assert raw.http_response.status_code == 200
+            assert (await gw.usage_for(raw.headers["x-request-id"]))["group_name"] == "vip"
+            raw = await client(base, tok["na-auto"]).chat.completions.with_raw_response.create(
+                model="gpt-4o-mini", **ASK)  # type: ignore[call-overload]
+            assert (await gw.usage_for(raw.headers["x-request-id"]))["group_name"] == "default"
+            # a token whose own group is vip never reaches vip-only models through default (no auto)
+            assert (await refused(base, tok["na-laptop"], "gpt-4o-vip"))[0] == 503
+
+            # New API statuses: exhausted token 401, unknown model 503, unpriced model 400
+            assert (await refused(base, tok["na-exhausted"]))[:2] == (401, "insufficient_balance")
+            assert (await refused(base, tok["na-expired"]))[:2] == (401, "key_expired")
+            assert (await refused(base, tok["na-laptop"], "gpt-5"))[:2] == (503, "model_not_found")
+            assert (await refused(base, tok["na-auto"], "gpt-unpriced"))[:2] == (400, "model_price_missing")
+            status, body = await http(base, tok["na-auto"], "gpt-unpriced")
+            assert status == 400 and body["error"]["code"] == "model_price_missing"  # type: ignore[index]
+
+            # sk-<key>-<channel id>: refused for a common user, refused to a disabled channel, served for an admin
+            assert (await refused(base, f"{tok['na-laptop']}-1"))[:2] == (403, "channel_pin_not_allowed")
+            assert (await refused(base, f"{tok['na-admin']}-10"))[:2] == (403, "channel_pin_disabled")
+            raw = await client(base, f"{tok['na-admin']}-9").chat.completions.with_raw_response.create(
+                model="gpt-4o-vip", **ASK)  # type: ignore[call-overload]
+            assert (await gw.usage_for(raw.headers["x-request-id"]))["channel_id"] == 9
+
+            # after the rollout the operator switches to relaygate's own statuses; the codes stay
+            assert await set_statuses(gw.gateway.engine, "relaygate") > 0
+            await gw.gateway.state.reload()
+            assert (await refused(base, tok["na-exhausted"]))[:2] == (402, "insufficient_balance")
+            assert (await refused(base, tok["na-laptop"], "gpt-5"))[:2] == (404, "model_not_found")
+            assert (await refused(base, tok["na-auto"], "gpt-unpriced"))[:2] == (403, "model_price_missing")
+            assert (await refused(base, tok["na-svip"]))[:2] == (403, "group_not_allowed")  # a refusal either way
+            async with gw.gateway.engine.connect() as conn:
+                modes = {r.rules["statuses"] for r in await conn.execute(select(t.key_rules))}
+            assert modes == {"relaygate"}
+    finally:
+        await fake.stop()
+
+
+def test_status_table_is_the_one_the_code_uses() -> None:
+    rules = KeyRules("oneapi")
+    assert source_status("insufficient_balance", rules, "key") == 401
+    assert source_status("insufficient_balance", rules, "owner") == 403
+    assert source_status("key_disabled", KeyRules("oneapi", owner_disabled=True)) == 403
+    assert source_status("key_disabled", rules) == 401
+    assert source_status("model_price_missing", rules) == 403  # One API never refused it: relaygate's
+    assert source_status("model_price_missing", KeyRules("newapi")) == 400
+    assert source_status("upstream_error", rules) is None
+    assert source_status("model_not_found", KeyRules("oneapi", statuses="relaygate")) is None
+    doc = (Path(__file__).parents[2] / "docs" / "migration.md").read_text(encoding="utf-8")
+    assert status_table_markdown() in doc, "run scripts/gen_docs.py"
+    assert differences_markdown() in doc, "run scripts/gen_docs.py"
+    assert all(f"`{r.code}`" in doc for r in REFUSALS)
+
+
+async def test_redemption_codes_are_carried(backend: Backend) -> None:
+    from relaygate.core.keys import hash_secret
+    from tests.migration.helpers import USD, import_plan
+
+    facts, plan = await source_and_plan(backend, "newapi")
+    dry = await import_plan(backend, plan, apply=False)
+    assert dry["changes"]["redemption codes"]["create"] == 3
+    await import_plan(backend, plan)
+    from relaygate.store.db import make_engine
+
+    engine = make_engine(backend.dst_url)
+    try:
+        async with engine.connect() as conn:
+            rows = {r.name: r for r in await conn.execute(select(t.redemption_codes))}
+        assert set(rows) == {"welcome", "spent", "revoked"}  # the soft-deleted code is not carried
+        welcome = rows["welcome"]
+        assert welcome.status == "unused" and welcome.code_hash == hash_secret("a" * 32)  # same code redeems
+        assert welcome.amount == USD.nanos(1_000_000) and welcome.expires_at is None
+        assert "a" * 8 not in welcome.masked
+        spent = rows["spent"]
+        assert spent.status == "used" and spent.redeemed_by == "own_na_2" and spent.redeemed_at is not None
+        assert rows["revoked"].status == "disabled" and rows["revoked"].expires_at is not None
+        async with engine.begin() as conn:  # redeemed in relaygate later: a new import never resets it
+            await conn.execute(t.redemption_codes.update().where(t.redemption_codes.c.name == "welcome")
+                               .values(status="used", redeemed_by="own_na_2"))
+        again = await import_plan(backend, plan)
+        assert again["changes"]["redemption codes"]["create"] == 0
+        async with engine.connect() as conn:
+            status = (await conn.execute(select(t.redemption_codes.c.status).where(
+                t.redemption_codes.c.name == "welcome"))).scalar_one()
+        assert status == "used"
+    finally:
+        await engine.dispose()
