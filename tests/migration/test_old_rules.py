@@ -124,7 +124,7 @@ async def test_redemption_codes_are_carried(backend: Backend) -> None:
     from relaygate.core.keys import hash_secret
     from tests.migration.helpers import USD, import_plan
 
-    facts, plan = await source_and_plan(backend, "newapi")
+    _, plan = await source_and_plan(backend, "newapi")
     dry = await import_plan(backend, plan, apply=False)
     assert dry["changes"]["redemption codes"]["create"] == 3
     await import_plan(backend, plan)
