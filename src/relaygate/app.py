@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.core.settings import Settings
 from relaygate.core.tasks import Supervisor
 from relaygate.fakeupstream import FakeUpstream
-from relaygate.providers import load_providers
+from relaygate.providers import load_media, load_providers
 from relaygate.providers.base import Provider
 from relaygate.services.gateway.alerts import Alerts
 from relaygate.services.gateway.balances import BalanceSync
@@ -25,6 +25,7 @@ from relaygate.services.gateway.prober import Prober
 from relaygate.services.gateway.relay import Relay
 from relaygate.services.gateway.state import GatewayState
 from relaygate.services.gateway.usage import UsageWriter
+from relaygate.services.media.service import Media
 from relaygate.services.operate.accounts import AccountsAdmin
 from relaygate.services.operate.alerts import AlertsAdmin
 from relaygate.services.operate.balances import LedgerAdmin
@@ -85,6 +86,7 @@ class Gateway:
     session: aiohttp.ClientSession | None = None
     relay: Relay | None = None
     rollout: Rollout | None = None
+    media: Media | None = None
     demo: FakeUpstream | None = None
     first_run: FirstRun | None = None
     admin_hashes: set[str] = field(default_factory=set)
@@ -130,6 +132,10 @@ class Gateway:
         gate = Gate(self.counters, self.billing, limits=s.limits) if self.billing or s.limits else None
         self.relay = Relay(s, self.state, self.providers, self.session, self.health, self.usage,
                            alerts=self.alerts, gate=gate, legacy=rollout.routing)
+        sync_media, task_protocols = load_media()
+        self.media = media = Media.build(s, self.engine, self.relay, gate, self.counters, self.billing, sync_media,
+                                         task_protocols)
+        await media.prices.load(self.engine)
         prober = Prober(self.state, self.health, self.providers, self.session, self.engine,
                         s.probe_interval_seconds)
         if s.gc_tuning:
@@ -138,6 +144,7 @@ class Gateway:
         self.supervisor.start("config-sync", self.state.run)
         self.supervisor.start("usage-writer", self.usage.run)
         self.supervisor.start("channel-health", prober.run)
+        self.supervisor.start("media-tasks", media.tasks.run)
         self.supervisor.start("rollout-guard", lambda: rollout.guard.run(lambda: self.session))
         if self.billing is not None:
             self.supervisor.start("balance-sync", lambda: self.balance_sync.run(lambda: self.state.snapshot))
@@ -152,6 +159,8 @@ class Gateway:
 
     async def _after_reload(self) -> None:
         self.admin_hashes = await self.accounts.admin_token_hashes()
+        if self.media is not None:
+            await self.media.prices.load(self.engine)
         await self.alerts.reload()
 
     async def _start_demo(self) -> None:

@@ -161,6 +161,30 @@ _ROWS = [
               "{method} {path} is not served by this gateway: {mistake} {fix}",
               "本网关不提供 {method} {path}：{mistake_zh}{fix_zh}",
               "A known API path this gateway does not offer (images, audio, One API-only routes, …)."),
+    ErrorSpec("url_not_allowed", 400, "invalid_request_error",
+              "The URL in '{field}' is not allowed: {reason}. Use a public http(s) URL, or ask your "
+              "administrator to allow-list the host.",
+              "'{field}' 中的地址不被允许：{reason_zh}。请使用公网 http(s) 地址，或请管理员把该主机加入允许列表。",
+              "A callback or reference URL points at a loopback, private, link-local or metadata address."),
+    ErrorSpec("task_not_found", 404, "invalid_request_error",
+              "No task '{task_id}' for this key's owner. Task ids are the ones relaygate returned (task_…); "
+              "a task of another owner is not shown.",
+              "找不到本密钥所属负责人的任务 '{task_id}'。任务 ID 是 relaygate 返回的（task_…）；"
+              "其他负责人的任务不会显示。",
+              "The task id is unknown, or belongs to another owner."),
+    ErrorSpec("task_not_ready", 409, "invalid_request_error",
+              "Task '{task_id}' is {state}: {hint}",
+              "任务 '{task_id}' 当前为 {state_zh}：{hint_zh}",
+              "The task's result is not available in its current state (not finished, failed or expired)."),
+    ErrorSpec("task_running", 409, "invalid_request_error",
+              "Task '{task_id}' is already running upstream and cannot be cancelled: it will finish and be "
+              "charged, or fail and be released in full.",
+              "任务 '{task_id}' 已在上游运行，无法取消：成功后计费，失败则全额释放预扣。",
+              "Cancelling a task the upstream has already started."),
+    ErrorSpec("media_not_served", 400, "invalid_request_error",
+              "The model '{model}' is not served for {what} here: {detail}",
+              "本网关不为 {what_zh} 提供模型 '{model}'：{detail_zh}",
+              "The model exists but no channel serves this media operation for it."),
 ]
 
 CATALOGUE: dict[str, ErrorSpec] = {row.code: row for row in _ROWS}

@@ -126,3 +126,14 @@ def format_amount(nanos: int, currency: str = "USD", places: int = 6) -> str:
 def plain_amount(nanos: int) -> str:
     """Exact decimal string of an amount, for JSON and CSV (e.g. '0.000150000')."""
     return f"{to_decimal(nanos):f}"
+
+
+def unit_cost(per_unit: int, units: int, per: int = 1, multiplier_ppm: int = PPM) -> int:
+    """What ``units`` cost at ``per_unit`` nanos for every ``per`` of them, with a group multiplier.
+
+    Media prices are per unit (an image, a second of audio or video, a call) or per ``per`` units
+    (1M characters of speech input): the exact amount is rounded once, half up, like token costs.
+    """
+    if units < 0 or per <= 0:
+        raise MoneyError(f"units must be >= 0 and per > 0 (got {units}, {per})")
+    return div_round(per_unit * units * multiplier_ppm, per * PPM)

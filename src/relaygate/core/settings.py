@@ -71,6 +71,25 @@ class Settings:
     gc_tuning: bool = _setting(
         True, "Freeze start-up objects and raise the garbage collector's thresholds once serving "
         "(measured: about +35% throughput and a quarter of the p99 latency; see docs/benchmarks.md).")
+    media_poll_seconds: float = _setting(
+        2.0, "How often the media task loop polls upstreams for tasks in flight (video).")
+    media_task_ttl_seconds: float = _setting(
+        1800.0, "A media task with no end after this long is expired and its hold released in full "
+        "(at most 3,000 s: holds of memory counters live an hour).")
+    media_result_ttl_seconds: float = _setting(
+        86400.0, "How long a finished task's result can be downloaded through the gateway.")
+    media_max_upload_bytes: int = _setting(
+        209_715_200, "Largest multipart upload (image edits, audio transcriptions), in bytes (413 above it). "
+        "Uploads are spooled to disk, not held in memory.")
+    media_max_reference_bytes: int = _setting(
+        20_971_520, "Largest reference image of a video task, in bytes (413 above it).")
+    media_callback_attempts: int = _setting(6, "Delivery attempts of a task callback before it is marked failed.")
+    media_callback_secret: str = _setting(
+        "", "Server secret that keys' callback signing secrets derive from. Empty: a random one kept in "
+        "the data folder (callback-secret).")
+    media_allow_hosts: str = _setting(
+        "", "Hosts or networks (comma-separated) that callback and reference URLs may point at even though "
+        "they are loopback or private (e.g. 10.0.0.0/8,hooks.internal). Empty: public addresses only.")
     redis_url: str = _setting(
         "", "Redis URL for state shared by several workers or machines (holds, caps, rate limits).",
         "REDIS_URL")

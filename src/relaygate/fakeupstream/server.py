@@ -29,6 +29,7 @@ import orjson
 from aiohttp import web
 
 from relaygate.fakeupstream.dialects import add_routes
+from relaygate.fakeupstream.media import add_media_routes
 
 BANNER = "relaygate demo upstream (not a real model)"
 
@@ -102,6 +103,7 @@ class FakeUpstream:
         r.add_post("/_fake/reset", self.reset)
         r.add_get("/_fake/stats", self.stats)
         add_routes(self)
+        self.media = add_media_routes(self)
         self.runner: web.AppRunner | None = None
         self.port = 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from relaygate.providers.base import Provider
+from relaygate.providers.media import SyncMedia, TaskProtocol
 
 # protocol name -> module defining PROVIDER. Adding a protocol is one new file and one row here.
 _MODULES = {
@@ -13,6 +14,12 @@ _MODULES = {
     "anthropic": "relaygate.providers.anthropic",
     "gemini": "relaygate.providers.gemini",
     "openai-responses": "relaygate.providers.openai_responses",
+    "kling": "relaygate.providers.kling",
+}
+# protocol -> module defining MEDIA (images, audio) and/or TASKS (asynchronous video tasks)
+_MEDIA_MODULES = {
+    "openai": "relaygate.providers.openai_media",
+    "kling": "relaygate.providers.kling",
 }
 
 
@@ -22,3 +29,16 @@ def load_providers() -> dict[str, Provider]:
 
 def protocols() -> list[str]:
     return sorted(_MODULES)
+
+
+def load_media() -> tuple[dict[str, SyncMedia], dict[str, TaskProtocol]]:
+    """(synchronous media by protocol, task protocols by protocol)."""
+    sync: dict[str, SyncMedia] = {}
+    tasks: dict[str, TaskProtocol] = {}
+    for name, module in _MEDIA_MODULES.items():
+        mod = importlib.import_module(module)
+        if hasattr(mod, "MEDIA"):
+            sync[name] = mod.MEDIA
+        if hasattr(mod, "TASKS"):
+            tasks[name] = mod.TASKS
+    return sync, tasks

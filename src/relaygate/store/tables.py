@@ -389,3 +389,70 @@ redemption_codes = Table(  # One API / New API redemption codes: unused ones sta
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+# --- media: images, audio and asynchronous video tasks ------------------------------------------
+
+media_prices = Table(
+    "media_prices", metadata,
+    Column("model", String(128), primary_key=True),  # public model name
+    Column("unit", String(16), primary_key=True),  # image | second | mchars | call
+    Column("variant", String(64), primary_key=True),  # size/quality ("1024x1024/hd"), resolution, or "*"
+    Column("amount", BigInteger, nullable=False),  # nanos per unit (per 1M characters for mchars)
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+media_tasks = Table(
+    "media_tasks", metadata,
+    Column("id", String(40), primary_key=True),  # ours (task_…), never the upstream's
+    Column("request_id", String(40), nullable=False, unique=True),  # the submit request: its usage + ledger rows
+    Column("owner_id", String(32), nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("masked_key", String(32)),
+    Column("group_name", String(64)),
+    Column("model", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),  # video
+    Column("surface", String(16), nullable=False),  # how the caller submitted: openai | kling
+    Column("protocol", String(32), nullable=False),
+    Column("channel_id", Integer, nullable=False),
+    Column("upstream_model", String(128)),
+    Column("upstream_task_id", String(255)),
+    Column("state", String(16), nullable=False),  # queued running succeeded failed cancelled expired
+    Column("upstream_started", Boolean, nullable=False, default=False),
+    Column("progress", Integer, nullable=False, default=0),
+    Column("prompt_summary", String(255)),  # only when the operator allows prompt storage
+    Column("params", JSON),  # size, resolution, seconds, aspect ratio
+    Column("refs", JSON),  # reference material fingerprints: [{sha256, size, type}]
+    Column("callback_url", String(1024)),
+    Column("callback_state", String(16)),  # none | pending | delivered | failed
+    Column("callback_attempts", Integer, nullable=False, default=0),
+    Column("callback_next_at", BigInteger),
+    Column("result", JSON),  # upstream result locations (never shown to callers)
+    Column("download_state", String(16)),  # none | ready | expired
+    Column("result_expires_at", BigInteger),
+    Column("review", String(255)),  # moderation outcome when the upstream reports one
+    Column("error_code", String(48)),
+    Column("error_message", String(512)),
+    Column("hold", BigInteger, nullable=False, default=0),  # nanos held at submit
+    Column("cost", BigInteger, nullable=False, default=0),  # nanos charged at the end
+    Column("units", JSON),  # what the price was applied to: {"unit": "second", "count": 8, "variant": "720p"}
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger),
+    Column("expires_at", BigInteger, nullable=False),  # expired and released after this when not finished
+    Column("next_poll_at", BigInteger),
+    Column("poll_failures", Integer, nullable=False, default=0),
+    Index("ix_media_tasks_owner", "owner_id", "created_at"),
+    Index("ix_media_tasks_state_poll", "state", "next_poll_at"),
+)
+
+media_deliveries = Table(
+    "media_deliveries", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("task_id", String(40), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("url_host", String(255)),
+    Column("status", Integer),  # the receiver's HTTP status (null: no answer)
+    Column("error", String(255)),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_media_deliveries_task", "task_id"),
+)

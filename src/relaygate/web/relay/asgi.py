@@ -18,7 +18,7 @@ from relaygate.core.settings import Settings
 from relaygate.services.gateway.accounts import authenticate, presented_key
 from relaygate.services.gateway.exchange import Exchange, Inbound, Outcome
 from relaygate.web.asgi_types import ASGIApp, Receive, Scope, Send
-from relaygate.web.relay import misconfig, oneapi_billing
+from relaygate.web.relay import media, misconfig, oneapi_billing
 from relaygate.web.relay.envelope import openai_error_body
 
 log = logging.getLogger("relaygate.web")
@@ -87,6 +87,8 @@ class RelayApp:
                 await self.models(scope, receive, send)
             elif path in oneapi_billing.PATHS:
                 await self.dashboard(scope, send)
+            elif path.startswith(media.PREFIXES) and (route := media.match(scope["method"], path)) is not None:
+                await self.media(scope, receive, send, route)
             elif (path == "/api" or path.startswith("/api/")) and self.admin_factory is not None:
                 await self.admin_app()(scope, receive, send)
             else:
@@ -219,6 +221,36 @@ class RelayApp:
                 raise
             await self.send_outcome(send, outcome, rid, guard)
         finally:
+            guard.stop()
+
+    async def media(self, scope: Scope, receive: Receive, send: Send, route: media.MediaRoute) -> None:
+        """Images, audio and video tasks (web/relay/media.py reads the request, services/media serves it)."""
+        rid = new_request_id()
+        gateway = self.gateway
+        assert gateway is not None and gateway.media is not None and gateway.relay is not None
+        inbound = self.inbound(scope, b"", Entry(route.endpoint, operation=route.operation or route.kind), rid)
+        try:
+            request = await media.read(route, scope, receive, self.settings)
+        except GatewayError as err:
+            await gateway.relay.finish(Exchange(gateway.relay.new_record(inbound), 0.0), err.status, err.code)
+            await self.send_error(send, err, rid, inbound.lang)
+            return
+        except asyncio.CancelledError:
+            return
+        guard = DisconnectGuard(receive)
+        try:
+            try:
+                outcome = await guard.run(media.dispatch(gateway.media, request, inbound, scope))
+            except GatewayError as err:
+                await self.send_error(send, err, rid, inbound.lang)
+                return
+            except asyncio.CancelledError:
+                if guard.disconnected:
+                    return
+                raise
+            await self.send_outcome(send, outcome, rid, guard)
+        finally:
+            request.close()
             guard.stop()
 
     async def send_outcome(self, send: Send, outcome: Outcome, rid: str, guard: DisconnectGuard) -> None:

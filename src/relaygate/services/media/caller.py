@@ -1,0 +1,52 @@
+"""The start and end every media call shares with chat: who is calling, the usage record, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from relaygate.core.clock import monotonic
+from relaygate.core.domain import KeyRecord
+from relaygate.services.gateway.accounts import authenticate, presented_key
+from relaygate.services.gateway.catalog import Route, Snapshot
+from relaygate.services.gateway.exchange import Exchange, Inbound
+from relaygate.services.gateway.gate import Gate, Pass
+from relaygate.services.gateway.relay import Relay
+
+
+@dataclass(slots=True)
+class Call:
+    ex: Exchange
+    key: KeyRecord
+    snap: Snapshot
+    limits: Pass | None = None
+
+
+def begin(relay: Relay, inbound: Inbound) -> tuple[Exchange, Snapshot]:
+    return Exchange(relay.new_record(inbound), monotonic()), relay.state.snapshot
+
+
+def authenticated(relay: Relay, inbound: Inbound, ex: Exchange, snap: Snapshot) -> KeyRecord:
+    key, _ = authenticate(snap, presented_key(inbound.headers, inbound.query_key), inbound.client_ip)
+    relay.fill_key(ex.rec, snap, key)
+    ex.key = key
+    return key
+
+
+def routes_for(snap: Snapshot, key: KeyRecord, model: str, protocols: set[str]) -> tuple[str, list[Route], bool]:
+    """(public name, the routes whose channel protocol serves this media kind, whether any route exists)."""
+    public = snap.resolve(model)
+    snap.check_allowed(key, public, model)
+    routes = snap.candidates(public, key.group)
+    return public, [r for r in routes if r.channel.protocol in protocols], bool(routes)
+
+
+async def take_limits(gate: Gate | None, snap: Snapshot, key: KeyRecord, request_id: str) -> Pass | None:
+    """The key's rate windows and concurrency slots for this call (money is held separately)."""
+    if gate is None:
+        return None
+    return await gate.admit(gate.plan_for(snap, key), request_id, 0, None)
+
+
+async def give_back(gate: Gate | None, admitted: Pass | None) -> None:
+    if gate is not None and admitted is not None:
+        await gate.leave(admitted, False, 0, 0, 0, 0)

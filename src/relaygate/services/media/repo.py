@@ -1,0 +1,99 @@
+"""The media task table: create, read (always with the owner), claim for polling, end once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from relaygate.store import tables as t
+
+T = t.media_tasks
+IN_FLIGHT = ("queued", "running")
+
+
+async def insert(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(T.insert().values(**row))
+
+
+async def get(engine: AsyncEngine, task_id: str, owner_id: str | None) -> Any | None:
+    """The task, only if it belongs to ``owner_id`` (None: any owner, for operators)."""
+    query = select(T).where(T.c.id == task_id)
+    if owner_id is not None:
+        query = query.where(T.c.owner_id == owner_id)
+    async with engine.connect() as conn:
+        return (await conn.execute(query)).first()
+
+
+async def list_for(engine: AsyncEngine, owner_id: str, limit: int, after: str | None) -> list[Any]:
+    query = select(T).where(T.c.owner_id == owner_id)
+    if after:
+        query = query.where(T.c.id < after)
+    async with engine.connect() as conn:
+        return list((await conn.execute(query.order_by(T.c.id.desc()).limit(limit))).all())
+
+
+async def due(engine: AsyncEngine, now: int, limit: int) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(
+            select(T).where(T.c.state.in_(IN_FLIGHT), T.c.next_poll_at <= now)
+            .order_by(T.c.next_poll_at).limit(limit))).all())
+
+
+async def in_flight(engine: AsyncEngine) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(select(T).where(T.c.state.in_(IN_FLIGHT)))).all())
+
+
+async def expired(engine: AsyncEngine, now: int, limit: int) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(
+            select(T).where(T.c.state.in_(IN_FLIGHT), T.c.expires_at <= now).limit(limit))).all())
+
+
+async def callbacks_due(engine: AsyncEngine, now: int, limit: int) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(
+            select(T).where(T.c.callback_state == "pending", T.c.callback_next_at <= now)
+            .order_by(T.c.callback_next_at).limit(limit))).all())
+
+
+async def claim(engine: AsyncEngine, task_id: str, seen: int | None, lease_until: int) -> bool:
+    """Take the next poll of a task (several workers poll; one wins each round)."""
+    cond = T.c.next_poll_at.is_(None) if seen is None else T.c.next_poll_at == seen
+    async with engine.begin() as conn:
+        res = await conn.execute(update(T).where(and_(T.c.id == task_id, T.c.state.in_(IN_FLIGHT), cond))
+                                 .values(next_poll_at=lease_until))
+        return res.rowcount == 1
+
+
+async def progress(engine: AsyncEngine, task_id: str, **values: Any) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(update(T).where(T.c.id == task_id, T.c.state.in_(IN_FLIGHT)).values(**values))
+
+
+async def end(conn: AsyncConnection, task_id: str, values: dict[str, Any]) -> bool:
+    """Move an in-flight task to its terminal state; False when another worker already did."""
+    res = await conn.execute(update(T).where(T.c.id == task_id, T.c.state.in_(IN_FLIGHT)).values(**values))
+    return res.rowcount == 1
+
+
+async def set_values(engine: AsyncEngine, task_id: str, **values: Any) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(update(T).where(T.c.id == task_id).values(**values))
+
+
+async def record_delivery(engine: AsyncEngine, task_id: str, attempt: int, host: str, status: int | None,
+                          error: str | None, now: int, task_values: dict[str, Any]) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(t.media_deliveries.insert().values(
+            task_id=task_id, attempt=attempt, url_host=host[:255], status=status,
+            error=(error or None) and error[:255], created_at=now))
+        await conn.execute(update(T).where(T.c.id == task_id).values(**task_values))
+
+
+async def deliveries(engine: AsyncEngine, task_id: str) -> list[Any]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(select(t.media_deliveries).where(t.media_deliveries.c.task_id == task_id)
+                                        .order_by(t.media_deliveries.c.id))).all())

@@ -1,0 +1,56 @@
+"""A task as each surface shows it: OpenAI's Video object, or Kling's task answer (New API's Kling routes).
+
+Callers only ever see relaygate's task id and relaygate's download URL; the upstream's task id,
+result URL and channel stay in the task record for operators.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+OPENAI_STATUS = {"queued": "queued", "running": "in_progress", "succeeded": "completed", "failed": "failed",
+                 "cancelled": "failed", "expired": "failed"}
+KLING_STATUS = {"queued": "submitted", "running": "processing", "succeeded": "succeed", "failed": "failed",
+                "cancelled": "failed", "expired": "failed"}
+
+
+def _sec(ms: int | None) -> int | None:
+    return None if ms is None else ms // 1000
+
+
+def openai_video(row: Any) -> dict[str, Any]:
+    params = row.params or {}
+    error = None
+    if row.state in ("failed", "cancelled", "expired"):
+        code = row.error_code or ("task_" + row.state if row.state != "failed" else "upstream_failed")
+        error = {"code": code, "message": row.error_message or f"The task {row.state}."}
+    return {
+        "id": row.id, "object": "video", "model": row.model, "status": OPENAI_STATUS[row.state],
+        "progress": 100 if row.state == "succeeded" else int(row.progress or 0),
+        "created_at": _sec(row.created_at), "completed_at": _sec(row.finished_at),
+        "expires_at": _sec(row.result_expires_at), "seconds": str(params.get("seconds") or ""),
+        "size": params.get("size") or "", "error": error, "remixed_from_video_id": None,
+        "prompt": row.prompt_summary,
+    }
+
+
+def kling_task(row: Any, content_url: str) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "task_id": row.id, "task_status": KLING_STATUS[row.state],
+        "task_status_msg": row.error_message or "", "created_at": row.created_at, "updated_at": row.updated_at,
+    }
+    if row.state == "succeeded":
+        units = row.units or {}
+        duration = units.get("count") or (row.params or {}).get("seconds") or ""
+        data["task_result"] = {"videos": [{"id": row.id, "url": content_url, "duration": str(duration)}]}
+    return {"code": 0, "message": "SUCCEED", "request_id": row.request_id, "data": data}
+
+
+def support_view(row: Any) -> dict[str, Any]:
+    """Every field support asks for (operators only: includes the channel and upstream id, never secrets)."""
+    return {"task_id": row.id, "request_id": row.request_id, "state": row.state, "model": row.model,
+            "owner_id": row.owner_id, "key_id": row.key_id, "masked_key": row.masked_key,
+            "channel_id": row.channel_id, "upstream_task_id": row.upstream_task_id, "progress": row.progress,
+            "hold": row.hold, "cost": row.cost, "units": row.units, "error_code": row.error_code,
+            "error_message": row.error_message, "review": row.review, "callback_state": row.callback_state,
+            "created_at": row.created_at, "finished_at": row.finished_at, "expires_at": row.expires_at}
