@@ -136,6 +136,7 @@ class Gateway:
         self.media = media = Media.build(s, self.engine, self.relay, gate, self.counters, self.billing, sync_media,
                                          task_protocols)
         await media.prices.load(self.engine)
+        await media.tasks.resume()  # holds of tasks in flight, taken again before serving
         prober = Prober(self.state, self.health, self.providers, self.session, self.engine,
                         s.probe_interval_seconds)
         if s.gc_tuning:

@@ -51,7 +51,7 @@ class MediaWorld:
         async with self.gw.gateway.engine.connect() as conn:
             return (await conn.execute(select(t.media_tasks).where(t.media_tasks.c.id == task_id))).one()
 
-    async def until(self, task_id: str, *states: str, seconds: float = 10.0) -> Any:
+    async def until(self, task_id: str, *states: str, seconds: float = 30.0) -> Any:
         for _ in range(int(seconds / 0.05)):
             row = await self.task(task_id)
             if row.state in states:

@@ -17,7 +17,11 @@ from tests.dbreset import reset_database
 from tests.harness import MYSQL_URL, PG_URL
 from tests.migration.fixtures import ensure_database, sibling_url
 
-SRC_DB, LOGS_DB, DST_DB = "rg_mig_src", "rg_mig_logs", "rg_mig_dst"
+# a suite pointed at its own test database (test_h2, …) gets its own fixture databases too, so that
+# several checkouts can run the suite side by side on one server
+_OWN = (PG_URL or MYSQL_URL).rsplit("/", 1)[-1].split("?")[0]
+_SUFFIX = "" if _OWN in ("", "test") else f"_{_OWN}"
+SRC_DB, LOGS_DB, DST_DB = f"rg_mig_src{_SUFFIX}", f"rg_mig_logs{_SUFFIX}", f"rg_mig_dst{_SUFFIX}"
 
 
 @dataclass

@@ -21,5 +21,6 @@ def register(app: typer.Typer) -> None:
                       ("config", config_app), ("balance", balance_app), ("prices", prices_app),
                       ("migrate", __import__("relaygate.cli.migrate", fromlist=["migrate_app"]).migrate_app),
                       ("alerts", alerts_app), *SUPPORT_COMMANDS,
+                      ("media", __import__("relaygate.cli.media", fromlist=["media_app"]).media_app),
                       ("rollout", __import__("relaygate.cli.rollout", fromlist=["rollout_app"]).rollout_app)):
         app.add_typer(sub, name=name)

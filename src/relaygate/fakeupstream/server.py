@@ -255,7 +255,7 @@ class FakeUpstream:
                                     request.headers.items()}, "body": None, "raw": "", "at": time.time()})
         return web.json_response({"object": "list", "data": [
             {"id": name, "object": "model", "created": 1700000000, "owned_by": "relaygate-demo"}
-            for name in ("demo-chat", "demo-embedding")]})
+            for name in ("demo-chat", "demo-embedding", "demo-image", "demo-speech", "demo-transcribe", "demo-video")]})
 
     async def _stream(self, request: web.Request, body: dict[str, Any], behavior: dict[str, Any], model: str,
                       pieces: list[str], prompt: int, chat: bool) -> web.StreamResponse:

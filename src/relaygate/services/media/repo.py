@@ -97,3 +97,8 @@ async def deliveries(engine: AsyncEngine, task_id: str) -> list[Any]:
     async with engine.connect() as conn:
         return list((await conn.execute(select(t.media_deliveries).where(t.media_deliveries.c.task_id == task_id)
                                         .order_by(t.media_deliveries.c.id))).all())
+
+
+async def poll_all_now(engine: AsyncEngine, now: int) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(update(T).where(T.c.state.in_(IN_FLIGHT), T.c.next_poll_at > now).values(next_poll_at=now))

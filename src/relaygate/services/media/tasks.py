@@ -400,6 +400,8 @@ class VideoTasks:
     async def resume(self) -> int:
         """After a restart: take the holds of tasks still in flight again (memory counters forget them)."""
         rows = await repo.in_flight(self.engine)
+        if rows:  # a poll claimed by a process that stopped must not wait for its lease to run out
+            await repo.poll_all_now(self.engine, now_ms())
         lost = 0
         for row in rows:
             key = self.relay.state.snapshot.keys_by_id.get(row.key_id)
@@ -411,7 +413,7 @@ class VideoTasks:
         return len(rows)
 
     async def run(self) -> None:
-        await self.resume()
+        """Supervised loop (``resume`` runs once at start-up, before serving)."""
         while True:
             await asyncio.sleep(self.settings.media_poll_seconds)
             try:

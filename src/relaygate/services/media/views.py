@@ -24,11 +24,12 @@ def openai_video(row: Any) -> dict[str, Any]:
     if row.state in ("failed", "cancelled", "expired"):
         code = row.error_code or ("task_" + row.state if row.state != "failed" else "upstream_failed")
         error = {"code": code, "message": row.error_message or f"The task {row.state}."}
+    seconds = (row.units or {}).get("count") if row.state == "succeeded" else params.get("seconds")
     return {
         "id": row.id, "object": "video", "model": row.model, "status": OPENAI_STATUS[row.state],
         "progress": 100 if row.state == "succeeded" else int(row.progress or 0),
         "created_at": _sec(row.created_at), "completed_at": _sec(row.finished_at),
-        "expires_at": _sec(row.result_expires_at), "seconds": str(params.get("seconds") or ""),
+        "expires_at": _sec(row.result_expires_at), "seconds": str(seconds or ""),
         "size": params.get("size") or "", "error": error, "remixed_from_video_id": None,
         "prompt": row.prompt_summary,
     }

@@ -13,7 +13,8 @@ from relaygate.services.operate.pricing import PricingAdmin
 from relaygate.services.operate.routing import RoutingAdmin
 from relaygate.store import tables as t
 
-DEMO_MODELS = {"demo-chat": "demo-chat", "demo-embedding": "demo-embedding"}
+DEMO_MODELS = {"demo-chat": "demo-chat", "demo-embedding": "demo-embedding", "demo-image": "demo-image",
+               "demo-speech": "demo-speech", "demo-transcribe": "demo-transcribe", "demo-video": "demo-video"}
 DEMO_DESCRIPTION = "Built-in demo upstream: deterministic answers, not a real model."
 
 

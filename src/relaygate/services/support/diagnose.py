@@ -125,6 +125,12 @@ class SupportDesk:
 
     async def _locate(self, ident: str, shown: str, since: int) -> tuple[dict[str, Any] | None, Any, str]:
         async with self.engine.connect() as conn:
+            if ident.startswith("task_"):  # a media task: its submit request carries the evidence
+                task = (await conn.execute(select(t.media_tasks).where(t.media_tasks.c.id == ident))).first()
+                if task is None:
+                    raise InvalidInput(f"No media task has id '{ident}'.", f"没有 ID 为 '{ident}' 的媒体任务。",
+                                       status=404)
+                ident = task.request_id
             if ident.startswith("req_"):
                 row = (await conn.execute(select(u).where(u.c.request_id == ident))).first()
                 if row is None:
@@ -151,9 +157,10 @@ class SupportDesk:
                 rec = await self._latest(conn, u.c.key_id == ident, since)
                 if rec is not None:
                     return rec, None, "key"
-        raise InvalidInput(f"Nothing matches '{shown}': give a request id (req_…), a key id (key_…) or a masked key "
+        raise InvalidInput(f"Nothing matches '{shown}': give a request id (req_…), a task id (task_…), a key id "
+                           "(key_…) or a masked key "
                            "(sk-abcd…wxyz).",
-                           f"没有与 '{shown}' 匹配的内容：请提供请求 ID（req_…）、密钥 ID（key_…）"
+                           f"没有与 '{shown}' 匹配的内容：请提供请求 ID（req_…）、任务 ID（task_…）、密钥 ID（key_…）"
                            "或脱敏密钥（sk-abcd…wxyz）。",
                            status=404)
 

@@ -16,7 +16,9 @@ from typing import Any
 from relaygate.services.notices.clients import BaseForms, ClientSpec
 
 # what relaygate serves (keep in step with web/relay/asgi.py; tests/support checks both agree)
-_RELATIVE = ("chat/completions", "completions", "embeddings", "messages", "messages/count_tokens", "responses")
+_RELATIVE = ("chat/completions", "completions", "embeddings", "messages", "messages/count_tokens", "responses",
+             "images/generations", "images/edits", "images/variations", "audio/speech", "audio/transcriptions",
+             "audio/translations", "videos")
 _SERVED = frozenset(p for rel in _RELATIVE for p in (f"/{rel}", f"/v1/{rel}")) | frozenset({
     "/v1/dashboard/billing/subscription", "/dashboard/billing/subscription",
     "/v1/dashboard/billing/usage", "/dashboard/billing/usage"})
@@ -28,16 +30,18 @@ _VERSION_TWICE = re.compile(r"^(/v1beta|/v1alpha|/v1)((?:\1)+)(/.*)?$")
 _AZURE = re.compile(r"^/openai/deployments/(?P<model>[^/]+)/(?P<ep>chat/completions|completions|embeddings)$")
 _ENGINES = re.compile(r"^(?:/v1)?/engines/(?P<model>[^/]+)/(?P<ep>chat/completions|completions|embeddings)$")
 _HOMEPAGES = ("", "/v1", "/v1beta", "/v1alpha")
-_UNSERVED_OPENAI = re.compile(r"^(?:/v1)?/(images|audio|moderations|rerank|realtime|files|batches|fine_tuning|"
+_VIDEO_TASK = re.compile(r"^(?:(?:/v1)?/videos/[^/]+(?:/content)?"
+                         r"|/kling/v1/videos/(?:text2video|image2video)(?:/[^/]+)?)$")
+_UNSERVED_OPENAI = re.compile(r"^(?:/v1)?/(moderations|rerank|realtime|files|batches|fine_tuning|"
                               r"fine-tunes|assistants|threads|vector_stores|uploads|edits|containers|evals)(?:/|$)")
-_ONEAPI = re.compile(r"^(?:/v1/oneapi/|/(?:[\w-]+/)?mj/|/suno/|/kling/|/jimeng/|/v1/videos?(?:/|$)|/v1/video/)")
+_ONEAPI = re.compile(r"^(?:/v1/oneapi/|/(?:[\w-]+/)?mj/|/suno/|/kling/|/jimeng/|/v1/video/)")
 _OLD_BILLING = re.compile(r"^(?:/v1)?/dashboard/billing/credit_grants$")
 _GEMINI_OTHER = re.compile(r"^/(?:v1beta|v1alpha)/")
 
 
 def is_endpoint(path: str) -> bool:
     """True when relaygate routes this path to an endpoint (never to the misconfiguration answer)."""
-    return path in _SERVED or bool(_MODELS.match(path)) or bool(_GEMINI.match(path))
+    return path in _SERVED or bool(_MODELS.match(path)) or bool(_GEMINI.match(path)) or bool(_VIDEO_TASK.match(path))
 
 
 # rule: (error code, what went wrong en, zh); placeholders come from the matching fixer
