@@ -22,5 +22,6 @@ def register(app: typer.Typer) -> None:
                       ("migrate", __import__("relaygate.cli.migrate", fromlist=["migrate_app"]).migrate_app),
                       ("alerts", alerts_app), *SUPPORT_COMMANDS,
                       ("media", __import__("relaygate.cli.media", fromlist=["media_app"]).media_app),
+                      ("codes", __import__("relaygate.cli.codes", fromlist=["codes_app"]).codes_app),
                       ("rollout", __import__("relaygate.cli.rollout", fromlist=["rollout_app"]).rollout_app)):
         app.add_typer(sub, name=name)

@@ -12,7 +12,7 @@ from relaygate.store import tables as t
 from relaygate.store.repo import bulk_insert
 
 L = t.ledger_entries
-CREDIT_KINDS = ("topup", "adjustment", "refund", "import", "expiry")
+CREDIT_KINDS = ("topup", "adjustment", "refund", "import", "expiry", "redeem")  # the one list of credits
 
 
 async def append_entries(conn: AsyncConnection, rows: list[dict[str, Any]],

@@ -28,8 +28,6 @@ from relaygate.protocols.openai import RequestFacts
 from relaygate.services.gateway.catalog import Snapshot
 from relaygate.store.counters import Bucket
 
-CREDIT_KINDS = ("topup", "adjustment", "refund", "import", "expiry")
-
 
 def owner_bucket(owner_id: str) -> Bucket:
     return Bucket(f"owner:{owner_id}", None, None, stored=True)

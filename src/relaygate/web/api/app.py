@@ -16,6 +16,7 @@ from relaygate.core.keys import hash_secret
 from relaygate.services.operate.config import apply_config, dump_yaml, export_config, parse_document
 from relaygate.services.operate.usage import UsageFilter
 from relaygate.web.api.billing import add_billing_routes
+from relaygate.web.api.codes import add_code_routes
 from relaygate.web.api.media import add_media_routes
 from relaygate.web.api.rollout import add_rollout_routes
 from relaygate.web.api.support import add_support_routes
@@ -143,6 +144,7 @@ def build_admin_app(gw: Gateway) -> FastAPI:
     add_support_routes(app, gw, auth)  # support diagnose, stats, notices; /api/v1/… base-URL mistakes
     add_rollout_routes(app, gw, auth)  # gray rollout: legacy channel, batches, hand-overs, guard, report
     add_media_routes(app, gw, auth)  # media prices per unit, a task's support view
+    add_code_routes(app, gw, auth)  # redemption codes: batches (admin), redeem (a key holder's own key)
 
     @app.get("/api/alerts/rules", dependencies=auth)
     async def alert_rules() -> list[dict[str, Any]]:
