@@ -96,7 +96,7 @@ class Gateway:
         engine = engine or make_engine(settings.database_url)
         providers = load_providers()
         health = HealthBoard(settings.failure_threshold, settings.cooldown_seconds,
-                             settings.cooldown_max_seconds)
+                             settings.cooldown_max_seconds, settings.recovery_probe_seconds)
         state = GatewayState(engine, health, settings.config_poll_seconds)
         counters = make_counters(settings)
         billing = Billing(settings) if settings.billing else None

@@ -44,7 +44,10 @@ class Settings:
     failure_threshold: int = _setting(3, "Consecutive failures after which a channel cools down.")
     cooldown_seconds: float = _setting(30.0, "First cool-down of a failing channel; doubles per failed probe.")
     cooldown_max_seconds: float = _setting(600.0, "Longest cool-down between probes.")
-    probe_interval_seconds: float = _setting(5.0, "How often the health task looks for channels due a probe.")
+    probe_interval_seconds: float = _setting(1.0, "How often the health task looks for channels due a probe.")
+    recovery_probe_seconds: float = _setting(
+        3.0, "While a channel cools down it is probed at least this often; the first successful probe "
+        "brings it back.")
     store_prompts: bool = _setting(False, "Store request bodies in usage records (off: prompts are never stored).")
     trust_forwarded_for: bool = _setting(
         False, "Take the caller IP from X-Forwarded-For (only behind a proxy you control).")

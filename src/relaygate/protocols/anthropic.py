@@ -43,7 +43,7 @@ __all__ = ["StreamFromChat", "StreamToChat", "count_tokens_body", "count_tokens_
 
 _STATUS_ERRORS = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
                   403: "permission_error", 404: "not_found_error", 413: "request_too_large",
-                  429: "rate_limit_error", 500: "api_error", 502: "api_error", 503: "overloaded_error",
+                  429: "rate_limit_error", 500: "api_error", 502: "api_error", 503: "api_error",
                   504: "timeout_error", 529: "overloaded_error"}
 
 

@@ -15,16 +15,21 @@ class ChannelState:
     consecutive_failures: int = 0
     cooldown_until: int = 0  # epoch ms
     cooldown_seconds: float = 0.0
+    next_probe: int = 0  # epoch ms: while cooling, probed every recovery_probe seconds at most
     dirty: bool = False
 
 
 class HealthBoard:
     """Per-process view of channel health; changes are persisted by a background task."""
 
-    def __init__(self, failure_threshold: int, cooldown_seconds: float, cooldown_max_seconds: float) -> None:
+    def __init__(self, failure_threshold: int, cooldown_seconds: float, cooldown_max_seconds: float,
+                 recovery_probe_seconds: float = 5.0) -> None:
         self.threshold = failure_threshold
         self.cooldown = cooldown_seconds
         self.cooldown_max = cooldown_max_seconds
+        # the cool-down doubles per failed probe (what operators see), but probes keep coming at least
+        # this often, so a channel is back within seconds of its upstream (the first good probe)
+        self.recovery_probe = recovery_probe_seconds
         self._states: dict[int, ChannelState] = {}
 
     def get(self, channel_id: int) -> ChannelState:
@@ -62,12 +67,15 @@ class HealthBoard:
         state.state = "cooling"
         state.reason = reason[:500]
         state.cooldown_seconds = seconds
-        state.cooldown_until = now_ms() + int(seconds * 1000 * jitter)
+        now = now_ms()
+        state.cooldown_until = now + int(seconds * 1000 * jitter)
+        state.next_probe = now + int(min(seconds, self.recovery_probe) * 1000 * jitter)
         state.dirty = True
 
     def due_for_probe(self) -> list[int]:
         now = now_ms()
-        return [cid for cid, s in self._states.items() if s.state == "cooling" and s.cooldown_until <= now]
+        return [cid for cid, s in self._states.items()
+                if s.state == "cooling" and min(s.cooldown_until, s.next_probe or s.cooldown_until) <= now]
 
     def take_dirty(self) -> list[tuple[int, ChannelState]]:
         out = []

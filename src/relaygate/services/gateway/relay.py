@@ -254,7 +254,8 @@ class Relay:
                 outcome = await self.attempt(inbound, ex, route, data, facts)
             except UpstreamFailure as failure:
                 attempts.append({"channel_id": route.channel.id, "status": failure.status,
-                                 "error": failure.kind, "ms": int((monotonic() - t0) * 1000)})
+                                 "error": failure.kind, "reason": failure.internal[:300],
+                                 "ms": int((monotonic() - t0) * 1000)})
                 rec["detail"] = {"attempts": attempts}
                 if not failure.retryable:
                     raise failure.to_error(public, len(tried)) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -21,17 +22,18 @@ class UpstreamFailure(Exception):
     """One failed upstream attempt; ``retryable`` decides whether another channel is tried."""
 
     def __init__(self, kind: str, status: int | None, detail: str, *, retryable: bool,
-                 which: str | None = None, seconds: float | None = None) -> None:
+                 which: str | None = None, seconds: float | None = None, internal: str | None = None) -> None:
         super().__init__(detail)
         self.kind = kind
         self.status = status
-        self.detail = detail
+        self.detail = detail  # what the caller may read: never the channel's host or port
+        self.internal = internal or detail  # what the operator reads (usage record, health, log)
         self.retryable = retryable
         self.which = which
         self.seconds = seconds
 
     def describe(self) -> str:
-        return f"{self.kind}: {self.detail}"[:500]
+        return f"{self.kind}: {self.internal}"[:500]
 
     def to_error(self, model: str, attempts: int) -> GatewayError:
         if self.kind == "timeout":
@@ -56,9 +58,12 @@ def map_client_error(exc: BaseException, channel: ChannelRecord) -> UpstreamFail
         return UpstreamFailure("timeout", None, "total timeout", retryable=True, which="total",
                                seconds=channel.total_timeout)
     if isinstance(exc, aiohttp.ClientConnectorError):
-        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        # strerror reads "Connect call failed ('10.0.0.7', 8443)": the address stays with the operator
+        internal = exc.os_error.strerror or type(exc.os_error).__name__
+        errno = getattr(exc.os_error, "errno", None)
+        reason = os.strerror(errno).lower() if isinstance(errno, int) and errno > 0 else "connection failed"
         return UpstreamFailure("connect_error", None, f"cannot connect to the upstream ({reason})",
-                               retryable=True)
+                               retryable=True, internal=f"cannot connect to {channel.base_url} ({internal})")
     return UpstreamFailure("network_error", None, f"{type(exc).__name__}", retryable=True)
 
 

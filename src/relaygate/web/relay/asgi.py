@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +16,11 @@ from relaygate.core.errors import GatewayError, prefers_chinese
 from relaygate.core.ids import request_id as new_request_id
 from relaygate.core.settings import Settings
 from relaygate.services.gateway.accounts import authenticate, presented_key
+from relaygate.services.gateway.clients import detect_client
 from relaygate.services.gateway.exchange import Exchange, Inbound, Outcome
 from relaygate.web.asgi_types import ASGIApp, Receive, Scope, Send
 from relaygate.web.relay import media, misconfig, oneapi_billing
-from relaygate.web.relay.envelope import openai_error_body
+from relaygate.web.relay.envelope import answer_for, openai_error_body
 
 log = logging.getLogger("relaygate.web")
 
@@ -96,8 +97,27 @@ class RelayApp:
         elif kind == "lifespan":
             await self.lifespan(receive, send)
         elif kind == "websocket":
-            # Codex CLI first tries a WebSocket on /v1/responses; refuse at once so it falls back to SSE
-            await send({"type": "websocket.close", "code": 1008, "reason": "use HTTP POST with SSE"})
+            await self.websocket(scope, receive, send)
+
+    @staticmethod
+    async def websocket(scope: Scope, receive: Receive, send: Send) -> None:
+        """Codex CLI first tries the Responses WebSocket on GET /v1/responses. Answered 403 it retries seven
+        times (about 6 s); answered 426 Upgrade Required it falls back to POST with SSE at once (measured
+        with Codex CLI 0.169.0), so that is the answer, as an HTTP response when the server allows one."""
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        if "websocket.http.response" in scope.get("extensions", {}):
+            body = orjson.dumps({"error": {"message": "relaygate serves the Responses API over HTTP POST with SSE, "
+                                           "not WebSocket; relaygate 通过 HTTP POST（SSE）提供 Responses API，"
+                                           "不支持 WebSocket。", "type": "invalid_request_error",
+                                           "code": "websocket_not_supported", "param": None}})
+            await send({"type": "websocket.http.response.start", "status": 426,
+                        "headers": [(b"content-type", JSON), (b"content-length", str(len(body)).encode()),
+                                    (b"upgrade", b"HTTP/1.1"), (b"x-should-retry", b"false")]})
+            await send({"type": "websocket.http.response.body", "body": body})
+            return
+        await send({"type": "websocket.close", "code": 1008, "reason": "use HTTP POST with SSE"})
 
     def admin_app(self) -> ASGIApp:
         if self._admin is None:
@@ -176,16 +196,21 @@ class RelayApp:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def send_error(self, send: Send, err: GatewayError, rid: str, lang: str, dialect: str = "openai") -> None:
+    async def send_error(self, send: Send, err: GatewayError, rid: str, lang: str, dialect: str = "openai",
+                         headers: Mapping[str, str] | None = None) -> None:
+        answer = answer_for(err, dialect, detect_client(headers)[0] if headers else None)
         if dialect == "openai" or self.gateway is None or self.gateway.relay is None:
             body = openai_error_body(err, rid, lang, self.settings.docs_url)
         else:
             message = err.message(lang) + (f"（请求 ID：{rid}）" if lang.startswith("zh") else f" (request id: {rid})")
-            doc = self.gateway.relay.dialects.get(dialect).error_body(err.status, err.code, message, rid)
+            doc = self.gateway.relay.dialects.get(dialect).error_body(answer.status, err.code, message, rid)
+            if answer.gemini_retry_delay and isinstance(doc.get("error"), dict):
+                doc["error"].setdefault("details", []).append(
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": answer.gemini_retry_delay})
             if self.settings.docs_url:
                 doc["doc_url"] = f"{self.settings.docs_url.rstrip('/')}/errors/{err.code}"
             body = orjson.dumps(doc)
-        await self.send_json(send, err.status, body, rid, err.headers)
+        await self.send_json(send, answer.status, body, rid, answer.headers)
 
     # --- relay --------------------------------------------------------------------------------
 
@@ -203,7 +228,7 @@ class RelayApp:
         except GatewayError as err:
             inbound = self.inbound(scope, b"", endpoint, rid)
             await gateway.relay.finish(Exchange(gateway.relay.new_record(inbound), 0.0), err.status, err.code)
-            await self.send_error(send, err, rid, inbound.lang, inbound.dialect)
+            await self.send_error(send, err, rid, inbound.lang, inbound.dialect, inbound.headers)
             return
         except asyncio.CancelledError:
             return
@@ -213,7 +238,7 @@ class RelayApp:
             try:
                 outcome = await guard.run(gateway.relay.handle(inbound))
             except GatewayError as err:
-                await self.send_error(send, err, rid, inbound.lang, inbound.dialect)
+                await self.send_error(send, err, rid, inbound.lang, inbound.dialect, inbound.headers)
                 return
             except asyncio.CancelledError:
                 if guard.disconnected:
