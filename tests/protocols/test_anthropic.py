@@ -455,7 +455,7 @@ def test_finish_reasons_to_stop_reasons(finish: str | None, stop: str) -> None:
 @pytest.mark.parametrize(("status", "kind"), [
     (400, "invalid_request_error"), (401, "authentication_error"), (402, "billing_error"),
     (403, "permission_error"), (404, "not_found_error"), (422, "invalid_request_error"),
-    (429, "rate_limit_error"), (500, "api_error"), (502, "api_error"), (503, "overloaded_error"),
+    (429, "rate_limit_error"), (500, "api_error"), (502, "api_error"), (503, "api_error"),
     (504, "timeout_error"), (529, "overloaded_error")])
 def test_error_body(status: int, kind: str) -> None:
     body = anthropic.error_body(status, "x", "went wrong", "req_1")

@@ -45,6 +45,9 @@ class Settings:
     cooldown_seconds: float = _setting(30.0, "First cool-down of a failing channel; doubles per failed probe.")
     cooldown_max_seconds: float = _setting(600.0, "Longest cool-down between probes.")
     probe_interval_seconds: float = _setting(1.0, "How often the health task looks for channels due a probe.")
+    sticky_session_seconds: float = _setting(
+        3600.0, "How long an idle agent session (Claude Code / Codex session id, prompt_cache_key) keeps its "
+        "channel and upstream key; 0 turns sticky sessions off.")
     recovery_probe_seconds: float = _setting(
         3.0, "While a channel cools down it is probed at least this often; the first successful probe "
         "brings it back.")

@@ -1,4 +1,5 @@
-"""The fake upstream's Anthropic Messages and Gemini endpoints: deterministic answers, real wire shapes."""
+"""The fake upstream's Anthropic Messages, OpenAI Responses and Gemini endpoints: deterministic answers,
+real wire shapes."""
 
 from __future__ import annotations
 
@@ -141,9 +142,51 @@ async def gemini_generate(fake: FakeUpstream, request: web.Request) -> web.Strea
     return resp
 
 
+async def openai_responses(fake: FakeUpstream, request: web.Request) -> web.StreamResponse:
+    """OpenAI's Responses API: one output_text message, streamed as the typed events when asked."""
+    begun = await fake.begin(request)
+    if isinstance(begun, web.StreamResponse):
+        return begun
+    body, _ = begun
+    said = body.get("input")
+    if isinstance(said, list):
+        parts: list[str] = []
+        for item in said:
+            content = item.get("content") if isinstance(item, dict) else None
+            if isinstance(content, list):
+                parts.extend(str(c.get("text", "")) for c in content if isinstance(c, dict))
+        said = " ".join(parts)
+    text = _said(said if isinstance(said, str) else "")
+    usage: dict[str, Any] = {"input_tokens": _tokens(orjson.dumps(body.get("input") or "").decode()),
+                             "output_tokens": _tokens(text),
+             "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
+    usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+    message: dict[str, Any] = {"id": "msg_fake", "type": "message", "role": "assistant", "status": "completed",
+               "content": [{"type": "output_text", "text": text, "annotations": []}]}
+    done = {"id": "resp_fake", "object": "response", "status": "completed", "model": body.get("model"),
+            "output": [message], "usage": usage}
+    if not body.get("stream"):
+        return web.json_response(done)
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    started = {**done, "status": "in_progress", "output": [], "usage": None}
+    events: list[tuple[str, dict[str, Any]]] = [("response.created", {"response": started}),
+              ("response.output_item.added", {"output_index": 0, "item": {**message, "content": [],
+                                                                           "status": "in_progress"}}),
+              ("response.output_text.delta", {"output_index": 0, "content_index": 0, "item_id": "msg_fake",
+                                              "delta": text}),
+              ("response.output_item.done", {"output_index": 0, "item": message}),
+              ("response.completed", {"response": done})]
+    for n, (kind, data) in enumerate(events):
+        await resp.write(_sse(kind, {"type": kind, "sequence_number": n, **data}))
+    await resp.write_eof()
+    return resp
+
+
 def add_routes(fake: FakeUpstream) -> None:
     r = fake.app.router
     r.add_post("/v1/messages", functools.partial(anthropic_messages, fake))
+    r.add_post("/v1/responses", functools.partial(openai_responses, fake))
     r.add_post("/v1/messages/count_tokens", functools.partial(anthropic_count_tokens, fake))
     r.add_post("/v1beta/models/{model}:{action}", functools.partial(gemini_generate, fake))
 

@@ -5,7 +5,7 @@ upstream every test talks to over a real socket. Failures are scripted through a
 
 - ``POST /_fake/plan`` ``{"model": "name or *", "behaviors": [{"kind": ...}, ...], "sticky": false}``
   queues behaviours for requests naming that upstream model (``*``: any model);
-- ``GET /_fake/requests`` lists what was received (path, headers, JSON body);
+- ``GET /_fake/requests`` lists what was received (path, query string, headers, JSON body);
 - ``POST /_fake/reset`` clears plans and the request log.
 
 Behaviour kinds: ``ok``; ``status`` (``status``, optional ``body``, ``headers``); ``stall`` (sleep
@@ -165,8 +165,8 @@ class FakeUpstream:
         except orjson.JSONDecodeError:
             return _error(400, "invalid JSON body", "invalid_request_error")
         headers = {k.lower(): v for k, v in request.headers.items()}
-        self.state.requests.append({"path": request.path, "headers": headers, "body": body,
-                                    "raw": raw.decode("utf-8", "replace"), "at": time.time()})
+        self.state.requests.append({"path": request.path, "query": request.query_string, "headers": headers,
+                                    "body": body, "raw": raw.decode("utf-8", "replace"), "at": time.time()})
         header = request.headers.get("Authorization", "")
         presented = header[7:].strip() if header.startswith("Bearer ") else ""
         for name in auth:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +18,7 @@ from relaygate.core.settings import Settings
 from relaygate.protocols.openai import BadBody, RequestFacts, parse_request, rewrite_body
 from relaygate.protocols.validate import check_body
 from relaygate.providers.base import Provider
+from relaygate.providers.forwarding import client_headers, with_query
 from relaygate.services.gateway.accounts import (
     authenticate,
     auto_group,
@@ -31,6 +33,7 @@ from relaygate.services.gateway.clients import detect_client
 from relaygate.services.gateway.exchange import Exchange, Inbound, OldEntry, Outcome
 from relaygate.services.gateway.gate import Gate
 from relaygate.services.gateway.health import HealthBoard
+from relaygate.services.gateway.sessions import StickySessions, session_of
 from relaygate.services.gateway.state import GatewayState
 from relaygate.services.gateway.streaming import StreamRelay, UpstreamFailure, map_client_error
 from relaygate.services.gateway.translate import (
@@ -64,6 +67,7 @@ class Relay:
         self.usage = usage
         self.dialects = Dialects()
         self._rotation: dict[int, int] = {}
+        self.sessions = StickySessions(settings.sticky_session_seconds)
         self._timeouts: dict[tuple[float, float, float], aiohttp.ClientTimeout] = {}
 
     # --- entry ----------------------------------------------------------------------------
@@ -201,13 +205,25 @@ class Relay:
 
     # --- routing and failover ---------------------------------------------------------------
 
-    def pick(self, routes: list[Route], tried: set[int]) -> Route | None:
-        """Highest priority tier first, weighted random inside it; skip tried and cooling channels."""
+    def pick(self, routes: list[Route], tried: set[int], dialect: str | None = None,
+             session: str | None = None) -> Route | None:
+        """Highest priority tier first; inside it the caller's own dialect first (pass-through keeps
+        cache_control, thinking and beta features), then weighted random; skip tried and cooling channels.
+        A session's channel is kept while it is usable (docs/dialects.md, "Routing and sticky sessions")."""
         usable = [r for r in routes if r.channel.id not in tried and self.health.is_available(r.channel.id)]
         if not usable:
             return None
+        if session is not None:
+            held = self.sessions.channel(session)
+            if held is not None:
+                for r in usable:
+                    if r.channel.id == held:
+                        return r
         top = usable[0].channel.priority
         tier = [r for r in usable if r.channel.priority == top]
+        if dialect is not None and len(tier) > 1:
+            native = [r for r in tier if getattr(self.providers.get(r.channel.protocol), "dialect", "") == dialect]
+            tier = native or tier
         if len(tier) == 1:
             return tier[0]
         weights = [max(r.channel.weight, 0) for r in tier]
@@ -215,13 +231,21 @@ class Relay:
             return random.choice(tier)
         return random.choices(tier, weights=weights)[0]
 
-    def secret_for(self, route: Route) -> str:
+    def secret_for(self, route: Route, session: str | None = None) -> str:
         secrets = route.channel.secrets
         if len(secrets) == 1:
             return secrets[0]
+        if not secrets:
+            return ""
+        if session is not None:
+            held = self.sessions.secret(session, route.channel.id)
+            if held is not None:
+                return secrets[held % len(secrets)]
         n = self._rotation.get(route.channel.id, 0)
         self._rotation[route.channel.id] = n + 1
-        return secrets[n % len(secrets)] if secrets else ""
+        if session is not None:
+            self.sessions.hold(session, route.channel.id, n % len(secrets))
+        return secrets[n % len(secrets)]
 
     def timeout_for(self, route: Route) -> aiohttp.ClientTimeout:
         ch = route.channel
@@ -241,8 +265,9 @@ class Relay:
         tried: set[int] = set()
         attempts: list[dict[str, Any]] = []
         last: UpstreamFailure | None = None
+        session = session_of(inbound.headers, data)
         for _ in range(max(1, self.settings.max_attempts)):
-            route = self.pick(routes, tried)
+            route = self.pick(routes, tried, inbound.dialect, session)
             if route is None:
                 break
             tried.add(route.channel.id)
@@ -251,7 +276,7 @@ class Relay:
             rec["attempts"] = len(tried)
             t0 = monotonic()
             try:
-                outcome = await self.attempt(inbound, ex, route, data, facts)
+                outcome = await self.attempt(inbound, ex, route, data, facts, session)
             except UpstreamFailure as failure:
                 attempts.append({"channel_id": route.channel.id, "status": failure.status,
                                  "error": failure.kind, "reason": failure.internal[:300],
@@ -260,6 +285,8 @@ class Relay:
                 if not failure.retryable:
                     raise failure.to_error(public, len(tried)) from None
                 self.health.failure(route.channel.id, failure.describe())
+                if session is not None:
+                    self.sessions.drop(session)  # the next attempt picks afresh, and the session follows it
                 last = failure
                 continue
             if attempts:
@@ -267,6 +294,8 @@ class Relay:
                                  "ms": int((monotonic() - t0) * 1000)})
                 rec["detail"] = {"attempts": attempts}
             self.health.success(route.channel.id)
+            if session is not None:
+                self.sessions.keep(session, route.channel.id)
             return outcome
         if last is None:
             cooling = [r.channel.name for r in routes if not self.health.is_available(r.channel.id)]
@@ -280,12 +309,10 @@ class Relay:
         headers = {"X-Request-Id": inbound.request_id}
         model = route.upstream_model
         if provider.dialect == inbound.dialect:
+            # pass-through: the caller's headers go on, minus credentials and the deny-list
+            headers = {**client_headers(inbound.headers, route.channel.options), **headers}
             if inbound.dialect == "openai":
                 return rewrite_body(inbound.body, data, model, facts), headers
-            if inbound.dialect == "anthropic":
-                for name in ("anthropic-version", "anthropic-beta"):
-                    if name in inbound.headers:
-                        headers[name] = inbound.headers[name]
             if inbound.dialect == "gemini" or data.get("model") == model:
                 return inbound.body, headers
             return orjson.dumps({**data, "model": model}), headers
@@ -319,7 +346,7 @@ class Relay:
                                                       **caller_options(inbound.dialect, caller, data)))
 
     async def attempt(self, inbound: Inbound, ex: Exchange, route: Route,
-                      data: dict[str, Any], facts: RequestFacts) -> Outcome:
+                      data: dict[str, Any], facts: RequestFacts, session: str | None = None) -> Outcome:
         rec = ex.rec
         provider = self.providers.get(route.channel.protocol)
         operation = inbound.operation
@@ -328,8 +355,10 @@ class Relay:
             raise UpstreamFailure("unsupported", None, f"protocol {route.channel.protocol} cannot serve "
                                   f"{inbound.dialect} {operation}", retryable=True)
         body, headers = self.upstream_body(inbound, ex, provider, route, data, facts)
-        req = provider.build(route.channel, self.secret_for(route), operation, body, route.upstream_model,
+        req = provider.build(route.channel, self.secret_for(route, session), operation, body, route.upstream_model,
                              facts.stream, headers)
+        if inbound.query and provider.dialect == inbound.dialect:
+            req = dataclasses.replace(req, url=with_query(req.url, inbound.query, route.channel.options))
         timeout = self.timeout_for(route)
         try:
             resp = await self.session.request(req.method, req.url, headers=req.headers, data=req.body,
