@@ -28,6 +28,7 @@ pytestmark = pytest.mark.skipif(not (CLIENTS / "claude").exists(), reason=(
     "and set RELAYGATE_TEST_CLIENTS_DIR to it (.ci/run does)"))
 
 LIMIT = 10.0  # seconds the person waits before the client gives up and says why
+NAMES = {"claude": "claude-code", "codex": "codex-cli", "gemini": "gemini-cli"}  # as usage records name them
 
 
 async def run_client(client: str, gw: Running, key: str, model: str, home: Path) -> tuple[str, float]:
@@ -63,7 +64,8 @@ async def run_client(client: str, gw: Running, key: str, model: str, home: Path)
     # 2-core machine for Gemini CLI) is not what the person waits for after pressing enter
     await gw.gateway.usage.flush()
     async with gw.gateway.engine.connect() as conn:
-        first_ms = (await conn.execute(select(func.min(t.usage_records.c.ts)))).scalar()
+        first_ms = (await conn.execute(select(func.min(t.usage_records.c.ts)).where(
+            t.usage_records.c.client == NAMES[client]))).scalar()
     first = (first_ms or ended * 1000) / 1000
     return out.decode(errors="replace"), ended - first
 
@@ -93,13 +95,19 @@ async def scenario(name: str, gw: Running, fake: FakeUpstream) -> tuple[str, str
     return secret, "demo-chat", f"upstream|{port}"
 
 
-@pytest.mark.parametrize("client", ["claude", "codex", "gemini"])
 @pytest.mark.parametrize("name", ["wrong_key", "model_not_allowed", "zero_balance", "upstream_down"])
-async def test_client_shows_relaygates_message_and_stops(client: str, name: str, gw: Running, fake: FakeUpstream,
-                                                         tmp_path: Path) -> None:
+async def test_clients_show_relaygates_message_and_stop(name: str, gw: Running, fake: FakeUpstream,
+                                                        tmp_path: Path) -> None:
+    """The three CLIs at once against one gateway (they wait on the network, not the CPU, after start-up)."""
     key, model, phrase = await scenario(name, gw, fake)
+    runs = await asyncio.gather(*(run_client(c, gw, key, model, tmp_path / c) for c in NAMES))
+    for client, (out, seconds) in zip(NAMES, runs, strict=True):
+        check(client, name, phrase, out, seconds)
+        print(f"{name} {client}: stopped {seconds:.1f} s after its first request")
+
+
+def check(client: str, name: str, phrase: str, out: str, seconds: float) -> None:
     phrase, _, port = phrase.partition("|")
-    out, seconds = await run_client(client, gw, key, model, tmp_path / "home")
     assert phrase in out, out
     assert "request id: " in out, out  # relaygate's own text, not the client's paraphrase
     assert "Overloaded" not in out, out

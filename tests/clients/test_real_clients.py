@@ -72,3 +72,16 @@ async def test_gemini_cli(served: tuple[Running, str], tmp_path: Path) -> None:
     assert "Hello from the relaygate demo upstream" in out, out
     rows = await gw.usage_rows()
     assert any(":generateContent" in r["entry_path"] or ":streamGenerateContent" in r["entry_path"] for r in rows)
+
+
+async def test_codex_builtin_provider_falls_back_from_websocket_at_once(served: tuple[Running, str],
+                                                                       tmp_path: Path) -> None:
+    """Codex's built-in provider re-pointed at relaygate tries the Responses WebSocket first; the 426
+    answer makes it fall back to HTTP after one attempt instead of seven ("Reconnecting... 5/5")."""
+    gw, key = served
+    out = await run([str(CLIENTS / "codex"), "exec", "--skip-git-repo-check", "-c",
+                     f'openai_base_url="{gw.base_url}"', "-m", "demo-chat", "say hello"],
+                    {"CODEX_API_KEY": key}, tmp_path / "home")
+    assert "Hello from the relaygate demo upstream" in out, out
+    assert "Reconnecting" not in out, out
+    assert out.count("failed to connect to Responses WebSocket") <= 1, out

@@ -84,6 +84,9 @@ def request_to_chat(body: JSON, *, keep_reasoning: bool = False) -> JSON:
     fmt = as_dict(body.get("output_config")).get("format")
     if isinstance(fmt, dict) and isinstance(fmt.get("schema"), dict):
         chat["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": fmt["schema"]}}
+    user = as_dict(body.get("metadata")).get("user_id")
+    if isinstance(user, str) and user:
+        chat["user"] = user  # the end-user id both sides know (docs/dialects.md, "What a translation drops")
     return chat
 
 

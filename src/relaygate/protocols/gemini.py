@@ -90,9 +90,11 @@ def json_schema(schema: Any) -> Any:
     for key, value in schema.items():
         if key == "type" and isinstance(value, str):
             out[key] = value.lower()
+        elif key == "type" and isinstance(value, list):
+            out[key] = [v.lower() if isinstance(v, str) else v for v in value]
         elif key in ("properties", "$defs", "definitions") and isinstance(value, dict):
             out[key] = {k: json_schema(v) for k, v in value.items()}
-        elif key in ("items", "anyOf", "oneOf", "allOf", "not", "additionalProperties"):
+        elif key in ("items", "anyOf", "oneOf", "allOf", "not", "additionalProperties", "prefixItems"):
             out[key] = json_schema(value)
         else:
             out[key] = value
@@ -203,6 +205,7 @@ def _media_to_chat(part: JSON) -> JSON | None:
 
 def _declaration_to_chat(decl: JSON) -> JSON:
     params = _get(decl, "parametersJsonSchema")
+    params = json_schema(params) if isinstance(params, dict) else params
     if params is None:
         params = json_schema(decl.get("parameters")) if decl.get("parameters") else {"type": "object",
                                                                                      "properties": {}}
@@ -232,9 +235,12 @@ def _config_to_chat(config: JSON, chat: JSON) -> None:
     if stops:
         chat["stop"] = stops
     if str(_get(config, "responseMimeType") or "").startswith("application/json"):
+        # both forms as JSON Schema: Gemini's own (responseSchema, types in capitals) and clients that
+        # put capitals in responseJsonSchema too; OpenAI refuses "OBJECT" and "STRING"
         schema = _get(config, "responseJsonSchema")
-        if schema is None and _get(config, "responseSchema") is not None:
-            schema = json_schema(_get(config, "responseSchema"))
+        if schema is None:
+            schema = _get(config, "responseSchema")
+        schema = json_schema(schema) if schema is not None else None
         chat["response_format"] = ({"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
                                    if isinstance(schema, dict) else {"type": "json_object"})
     thinking = _get(config, "thinkingConfig")

@@ -143,6 +143,15 @@ def request_to_chat(body: JSON, *, keep_reasoning: bool = False) -> JSON:
         chat["response_format"] = {"type": "json_schema", "json_schema": spec}
     elif fmt.get("type") == "json_object":
         chat["response_format"] = {"type": "json_object"}
+    # what has a Chat Completions twin of the same name and meaning (docs/dialects.md)
+    if isinstance(body.get("prompt_cache_key"), str) and body["prompt_cache_key"]:
+        chat["prompt_cache_key"] = body["prompt_cache_key"]
+    user = body.get("safety_identifier") or body.get("user")
+    if isinstance(user, str) and user:
+        chat["user"] = user
+    verbosity = as_dict(body.get("text")).get("verbosity")
+    if verbosity in ("low", "medium", "high"):
+        chat["verbosity"] = verbosity
     return chat
 
 
@@ -227,7 +236,7 @@ def request_from_chat(chat: JSON) -> JSON:
     max_tokens = positive_int(chat.get("max_completion_tokens")) or positive_int(chat.get("max_tokens"))
     if max_tokens:
         body["max_output_tokens"] = max_tokens
-    for key in ("temperature", "top_p", "parallel_tool_calls", "user"):
+    for key in ("temperature", "top_p", "parallel_tool_calls", "user", "prompt_cache_key"):
         if chat.get(key) is not None:
             body[key] = chat[key]
     if chat.get("stream") is True:
@@ -259,6 +268,8 @@ def request_from_chat(chat: JSON) -> JSON:
                                    **{k: spec[k] for k in ("strict", "description") if k in spec}}}
     elif fmt.get("type") == "json_object":
         body["text"] = {"format": {"type": "json_object"}}
+    if chat.get("verbosity") in ("low", "medium", "high"):
+        body["text"] = {**as_dict(body.get("text")), "verbosity": chat["verbosity"]}
     return body
 
 
