@@ -20,6 +20,7 @@ from relaygate.web.api.codes import add_code_routes
 from relaygate.web.api.media import add_media_routes
 from relaygate.web.api.rollout import add_rollout_routes
 from relaygate.web.api.support import add_support_routes
+from relaygate.web.api.user import add_user_routes
 
 
 class OwnerIn(BaseModel):
@@ -144,7 +145,8 @@ def build_admin_app(gw: Gateway) -> FastAPI:
     add_support_routes(app, gw, auth)  # support diagnose, stats, notices; /api/v1/… base-URL mistakes
     add_rollout_routes(app, gw, auth)  # gray rollout: legacy channel, batches, hand-overs, guard, report
     add_media_routes(app, gw, auth)  # media prices per unit, a task's support view
-    add_code_routes(app, gw, auth)  # redemption codes: batches (admin), redeem (a key holder's own key)
+    add_code_routes(app, gw, auth)  # redemption code batches
+    add_user_routes(app, gw)  # a key holder's own balance, statement, keys, requests, set-up, redeem
 
     @app.get("/api/alerts/rules", dependencies=auth)
     async def alert_rules() -> list[dict[str, Any]]:

@@ -1,0 +1,101 @@
+"""The key holder's own API (``/api/user/…``): authenticated with the caller's API key, scoped to its owner.
+
+Everything the portal shows is here too, so a site can build its own page: balance and held money,
+the statement (JSON, Markdown, CSV), the owner's keys (masked), their requests with the fields support
+asks for and a ready 'send to support' text, client set-up, and redeeming a code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from relaygate.app import Gateway
+from relaygate.core.clock import parse_time
+from relaygate.core.domain import KeyRecord
+from relaygate.core.errors import GatewayError, InvalidInput, prefers_chinese
+from relaygate.services.gateway.accounts import authenticate, presented_key
+from relaygate.services.notices.clients import BaseForms
+from relaygate.services.notices.setup import client_setup
+from relaygate.services.operate.codes import RedemptionCodes
+from relaygate.services.operate.selfservice import SelfService
+
+TYPES = {"md": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+
+
+class RedeemIn(BaseModel):
+    code: str = Field(description="The redemption code, as given.")
+
+
+def _lang(request: Request) -> str:
+    return "zh-CN" if prefers_chinese(request.headers.get("accept-language")) else "en"
+
+
+def _when(raw: str | None, name: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return parse_time(raw)
+    except ValueError:
+        raise InvalidInput(f"'{name}' must be an ISO time or epoch milliseconds.",
+                           f"'{name}' 必须是 ISO 时间或毫秒时间戳。") from None
+
+
+def add_user_routes(app: FastAPI, gw: Gateway) -> None:
+    selfservice = SelfService(gw.engine, gw.settings.currency)
+    codes = RedemptionCodes(gw.engine, gw.settings.currency)
+
+    async def caller(request: Request,
+                     authorization: str = Header("", description="Bearer <your API key>")) -> KeyRecord:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            key, _ = authenticate(gw.state.snapshot, presented_key(headers, None),
+                                  request.client.host if request.client else None)
+        except GatewayError as exc:  # the relay's own words for a wrong or disabled key
+            raise InvalidInput(exc.message("en"), exc.message("zh-CN"), status=exc.status) from exc
+        return key
+
+    me = Depends(caller)
+    tags: list[str | Any] = ["key holders"]
+
+    @app.get("/api/user/balance", tags=tags)
+    async def balance(key: KeyRecord = me) -> dict[str, Any]:
+        live = await gw.counters.read(f"owner:{key.owner_id}") if gw.billing is not None else None
+        return await selfservice.balance(key.owner_id, live.held if live is not None else None)
+
+    @app.get("/api/user/statement", tags=tags, response_model=None)
+    async def statement(request: Request, key: KeyRecord = me, from_: str | None = Query(None, alias="from"),
+                        to: str | None = Query(None), format: str = Query("json")) -> Any:
+        text, st = await selfservice.statement(key.owner_id, _when(from_, "from"), _when(to, "to"), format,
+                                               _lang(request))
+        return st if format == "json" else Response(text, media_type=TYPES[format])
+
+    @app.get("/api/user/keys", tags=tags)
+    async def keys(key: KeyRecord = me) -> list[dict[str, Any]]:
+        return await selfservice.keys(key.owner_id)
+
+    @app.get("/api/user/requests", tags=tags)
+    async def requests(key: KeyRecord = me, model: str | None = Query(None), status: int | None = Query(None),
+                       errors_only: bool = Query(False), since: str | None = Query(None),
+                       until: str | None = Query(None), key_id: str | None = Query(None),
+                       limit: int = Query(50, ge=1, le=500),
+                       before_id: int | None = Query(None)) -> list[dict[str, Any]]:
+        return await selfservice.requests(key.owner_id, model=model, status=status, errors_only=errors_only,
+                                          since_ms=_when(since, "since"), until_ms=_when(until, "until"),
+                                          key_id=key_id, limit=limit, before_id=before_id)
+
+    @app.get("/api/user/requests/{request_id}", tags=tags)
+    async def one_request(request_id: str, request: Request, key: KeyRecord = me) -> dict[str, Any]:
+        return await selfservice.request(key.owner_id, request_id, _lang(request))
+
+    @app.get("/api/user/setup/{client}", tags=tags)
+    async def setup(client: str, request: Request, key: KeyRecord = me) -> dict[str, Any]:
+        forms = BaseForms.from_setting(gw.settings.public_base_url, request.headers.get("host", ""),
+                                       request.url.scheme)
+        return client_setup(client, forms, gw.state.snapshot.allowed_models(key), _lang(request))
+
+    @app.post("/api/user/redeem", tags=tags)
+    async def redeem(body: RedeemIn, key: KeyRecord = me) -> dict[str, Any]:
+        return await codes.redeem(key.owner_id, body.code, f"key:{key.id}")
