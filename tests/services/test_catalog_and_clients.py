@@ -78,14 +78,27 @@ def test_client_detection(ua: str, headers: dict[str, str], expected: tuple[str,
 
 
 def test_health_board_cools_after_threshold_and_recovers() -> None:
-    board = HealthBoard(failure_threshold=2, cooldown_seconds=0.001, cooldown_max_seconds=10)
+    board = HealthBoard(failure_threshold=2, cooldown_seconds=0.05, cooldown_max_seconds=10)
     board.failure(1, "x")
     assert board.is_available(1)
     board.failure(1, "y")
     assert not board.is_available(1) and board.get(1).reason == "y"
-    time.sleep(0.01)
+    time.sleep(0.06)
     assert board.due_for_probe() == [1]
-    board.probe_failed(1, "still down")
-    assert board.get(1).cooldown_seconds == 0.002 and board.due_for_probe() == []
+    board.probe_failed(1, "still down")  # doubles: 0.1 s (a window a busy machine does not miss)
+    assert board.get(1).cooldown_seconds == 0.1 and board.due_for_probe() == []
     board.success(1)
     assert board.is_available(1) and board.take_dirty()[0][1].state == "healthy"
+
+
+def test_a_cooling_channel_is_probed_every_few_seconds_not_once_per_cooldown() -> None:
+    board = HealthBoard(failure_threshold=1, cooldown_seconds=300, cooldown_max_seconds=600,
+                        recovery_probe_seconds=0.05)
+    board.failure(1, "down")
+    assert board.due_for_probe() == []
+    time.sleep(0.06)
+    assert board.due_for_probe() == [1]  # long before the 300 s cool-down ends
+    board.probe_failed(1, "still down")
+    assert board.get(1).cooldown_seconds == 600 and board.due_for_probe() == []
+    time.sleep(0.06)
+    assert board.due_for_probe() == [1]

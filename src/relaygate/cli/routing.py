@@ -179,10 +179,14 @@ def models_list(as_json: bool = json_option()) -> None:
 def models_add(name: str = typer.Argument(..., help="Public model name."),
                alias: list[str] = typer.Option(None, help="Another name callers may use; repeatable."),
                description: str = typer.Option(None, help="Shown in listings."),
+               reasoning: bool = typer.Option(None, "--reasoning/--no-reasoning", help=(
+                   "A reasoning model (max_completion_tokens, no sampling knobs) or not (no reasoning_effort) / "
+                   "是否为推理模型；不给则保持原值")),
                as_json: bool = json_option()) -> None:
     """Add a model to the catalogue, or replace its aliases and description (marks it active)."""
+    caps = None if reasoning is None else {"reasoning": reasoning}
     view = run_with_engine(lambda engine: _routing(engine).upsert_model(name, list(alias or []), "active",
-                                                                        None, description))
+                                                                        None, description, caps))
     if as_json:
         show(view, True)
         return

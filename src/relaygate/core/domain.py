@@ -84,6 +84,7 @@ class ModelRecord:
     status: str
     replacement: str | None
     description: str | None = None
+    capabilities: dict[str, Any] | None = None  # {"reasoning": true}: max_completion_tokens, no sampling knobs
 
 
 def parse_networks(values: list[str] | None) -> tuple[Network, ...] | None:

@@ -18,13 +18,16 @@ def request_to_chat(body: dict[str, Any]) -> dict[str, Any]:
 REASONING_MODELS = ("o1", "o3", "o4", "gpt-5")  # want max_completion_tokens, refuse sampling knobs
 
 
-def request_from_chat(chat: dict[str, Any]) -> dict[str, Any]:
+def request_from_chat(chat: dict[str, Any], reasoning: bool | None = None) -> dict[str, Any]:
+    """``reasoning``: the model's capability from the catalogue; None (not set there): guessed from the name."""
     out = dict(chat)
     if out.get("stream"):
         options = out.get("stream_options")
         out["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
     model = str(out.get("model") or "").rsplit("/", 1)[-1]
-    if model.startswith(REASONING_MODELS):
+    if reasoning is False:
+        out.pop("reasoning_effort", None)
+    elif reasoning is True or model.startswith(REASONING_MODELS):
         if "max_tokens" in out:
             out["max_completion_tokens"] = out.pop("max_tokens")
         for knob in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):

@@ -75,7 +75,8 @@ def channel_from_row(row: Any) -> ChannelRecord:
 
 def model_from_row(row: Any) -> ModelRecord:
     return ModelRecord(name=row.name, aliases=tuple(row.aliases or ()), status=row.status,
-                       replacement=row.replacement, description=row.description)
+                       replacement=row.replacement, description=row.description,
+                       capabilities=getattr(row, "capabilities", None) or None)
 
 
 async def load_state(conn: AsyncConnection) -> StateRows:

@@ -108,6 +108,7 @@ models = Table(
     Column("description", Text),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("capabilities", JSON),  # {"reasoning": bool}: what a translation may send (docs/dialects.md)
 )
 
 channel_health = Table(

@@ -319,7 +319,13 @@ class Relay:
         if ex.chat is None:
             ex.chat = self.dialects.get(inbound.dialect).request_to_chat(data)
         chat = {**ex.chat, "model": model, "stream": facts.stream}
-        return orjson.dumps(self.dialects.get(provider.dialect).request_from_chat(chat)), headers
+        target = self.dialects.get(provider.dialect)
+        if provider.dialect == "openai":  # what the model accepts, from the catalogue's capabilities
+            snap = self.state.snapshot
+            known = snap.models.get(snap.aliases.get(facts.model, facts.model))
+            reasoning = (known.capabilities or {}).get("reasoning") if known is not None else None
+            return orjson.dumps(target.request_from_chat(chat, reasoning=reasoning)), headers
+        return orjson.dumps(target.request_from_chat(chat)), headers
 
     def stream_strategy(self, inbound: Inbound, provider: Provider, facts: RequestFacts,
                         data: dict[str, Any]) -> StreamStrategy:

@@ -20,7 +20,7 @@ from relaygate.core.clock import now_ms
 from relaygate.core.errors import InvalidInput
 from relaygate.core.keys import mask_secret
 from relaygate.services.operate.accounts import AccountsAdmin
-from relaygate.services.operate.routing import RoutingAdmin, normalize_channel
+from relaygate.services.operate.routing import RoutingAdmin, check_capabilities, normalize_channel
 from relaygate.store import tables as t
 from relaygate.store.db import bump_config_version
 
@@ -48,7 +48,8 @@ async def export_config(engine: AsyncEngine) -> dict[str, Any]:
         "version": FORMAT_VERSION,
         "groups": [{"name": g.name, "description": g.description, "models": g.models} for g in groups],
         "models": [{"name": m.name, "aliases": m.aliases or [], "status": m.status,
-                    "replacement": m.replacement, "description": m.description} for m in models],
+                    "replacement": m.replacement, "description": m.description,
+                    **({"capabilities": m.capabilities} if m.capabilities else {})} for m in models],
         "channels": [{"name": c.name, **{k: getattr(c, k) for k in _CHANNEL_KEYS},
                       "secrets_masked": [mask_secret(s) for s in c.secrets or []]} for c in channels],
     }
@@ -104,9 +105,11 @@ async def apply_config(engine: AsyncEngine, protocols: list[str], doc: dict[str,
             old = existing_models.pop(m["name"], None)
             fields = (sorted(set(m.get("aliases") or [])), m.get("status", "active"), m.get("replacement"),
                       m.get("description"))
-            if old is None or (old.aliases or [], old.status, old.replacement, old.description) != fields:
+            caps = check_capabilities(m.get("capabilities"))
+            if old is None or (old.aliases or [], old.status, old.replacement, old.description) != fields or (
+                    caps is not None and caps != (old.capabilities or {})):
                 report.add(f"{'update' if old else 'create'} model {m['name']}")
-                await RoutingAdmin._upsert_model(conn, m["name"], *fields)
+                await RoutingAdmin._upsert_model(conn, m["name"], *fields, capabilities=caps)
         channels = {c.name: c for c in await conn.execute(select(t.channels))}
         for c in doc.get("channels") or []:
             name = c["name"]

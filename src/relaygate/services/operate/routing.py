@@ -36,9 +36,26 @@ def channel_view(row: Any, health: Any = None) -> dict[str, Any]:
     }
 
 
+CAPABILITIES = {"reasoning": "a reasoning model (OpenAI o-series, gpt-5): it gets max_completion_tokens and "
+                             "no sampling knobs; false: it gets no reasoning_effort"}
+
+
+def check_capabilities(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    unknown = sorted(set(values) - set(CAPABILITIES))
+    if unknown or not all(isinstance(v, bool) for v in values.values()):
+        raise InvalidInput(f"Model capabilities are {', '.join(CAPABILITIES)} (true or false); got "
+                           f"{', '.join(unknown) or 'a value that is not true or false'}.",
+                           f"模型能力只能是 {', '.join(CAPABILITIES)}（true 或 false）；收到 "
+                           f"{', '.join(unknown) or '非 true/false 的值'}。")
+    return dict(values)
+
+
 def model_view(row: Any) -> dict[str, Any]:
     return {"name": row.name, "aliases": row.aliases or [], "status": row.status,
-            "replacement": row.replacement, "description": row.description}
+            "replacement": row.replacement, "description": row.description,
+            "capabilities": getattr(row, "capabilities", None) or {}}
 
 
 def normalize_channel(values: dict[str, Any], protocols: list[str], partial: bool = False) -> dict[str, Any]:
@@ -159,22 +176,25 @@ class RoutingAdmin:
     # --- models -----------------------------------------------------------------------------
 
     async def upsert_model(self, name: str, aliases: list[str] | None = None, status: str = "active",
-                           replacement: str | None = None, description: str | None = None) -> dict[str, Any]:
+                           replacement: str | None = None, description: str | None = None,
+                           capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
         if status not in MODEL_STATUSES:
             raise InvalidInput(f"Model status must be one of {', '.join(MODEL_STATUSES)}.",
                                f"模型状态必须是 {', '.join(MODEL_STATUSES)} 之一。")
         if status == "unsupported" and not replacement:
             raise InvalidInput("An unsupported model needs a replacement to suggest (--replacement).",
                                "标记为不支持的模型需要指定替代模型（--replacement）。")
+        caps = check_capabilities(capabilities)
         async with self.engine.begin() as conn:
-            await self._upsert_model(conn, name, aliases or [], status, replacement, description)
+            await self._upsert_model(conn, name, aliases or [], status, replacement, description, capabilities=caps)
             await bump_config_version(conn)
             row = (await conn.execute(select(t.models).where(t.models.c.name == name))).one()
         return model_view(row)
 
     @staticmethod
     async def _upsert_model(conn: AsyncConnection, name: str, aliases: list[str], status: str,
-                            replacement: str | None, description: str | None) -> None:
+                            replacement: str | None, description: str | None, *,
+                            capabilities: dict[str, Any] | None = None) -> None:
         others = (await conn.execute(select(t.models.c.name, t.models.c.aliases).where(
             t.models.c.name != name))).all()
         taken = {a: r.name for r in others for a in (r.aliases or [])} | {r.name: r.name for r in others}
@@ -183,8 +203,10 @@ class RoutingAdmin:
                 raise InvalidInput(f"'{alias}' is already the name or an alias of model '{taken[alias]}'.",
                                    f"'{alias}' 已是模型 '{taken[alias]}' 的名称或别名。", status=409)
         now = now_ms()
-        values = {"aliases": sorted(set(aliases)), "status": status, "replacement": replacement,
-                  "description": description, "updated_at": now}
+        values: dict[str, Any] = {"aliases": sorted(set(aliases)), "status": status, "replacement": replacement,
+                                  "description": description, "updated_at": now}
+        if capabilities is not None:  # None keeps what the model had
+            values["capabilities"] = capabilities or None
         updated = await conn.execute(t.models.update().where(t.models.c.name == name).values(**values))
         if updated.rowcount == 0:
             await conn.execute(t.models.insert().values(name=name, created_at=now, **values))

@@ -106,6 +106,7 @@ class ModelIn(BaseModel):
     status: str = "active"
     replacement: str | None = None
     description: str | None = None
+    capabilities: dict[str, bool] | None = None  # {"reasoning": true}; absent keeps what the model had
 
 
 def _future(value: str | None) -> int | None:
@@ -268,7 +269,7 @@ def build_admin_app(gw: Gateway) -> FastAPI:
     @app.post("/api/models", dependencies=auth, status_code=201)
     async def upsert_model(body: ModelIn) -> dict[str, Any]:
         return await gw.routing.upsert_model(body.name, body.aliases, body.status, body.replacement,
-                                             body.description)
+                                             body.description, body.capabilities)
 
     @app.delete("/api/models/{name}", dependencies=auth, status_code=204)
     async def delete_model(name: str) -> None:
