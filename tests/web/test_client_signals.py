@@ -85,7 +85,8 @@ async def test_rate_limit_keeps_retry_after(gw: Running, fake: FakeUpstream) -> 
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-async def test_upstream_down_hides_the_address_and_is_final(gw: Running, dialect: str) -> None:
+async def test_upstream_down_hides_the_address_and_is_final(gw: Running, dialect: str,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
     sock = free_socket()
     port = sock.getsockname()[1]
     sock.close()
@@ -104,6 +105,7 @@ async def test_upstream_down_hides_the_address_and_is_final(gw: Running, dialect
                                   "retryDelay": "600s"} in body["error"]["details"]
     rec = (await gw.usage_rows())[0]
     assert f"127.0.0.1', {port})" in rec["detail"]["attempts"][0]["reason"]  # the operator keeps it
+    assert any(f"127.0.0.1:{port}" in r.getMessage() for r in caplog.records if r.name == "relaygate.relay")
 
 
 async def test_no_healthy_channel_is_api_error_for_anthropic(gw: Running, fake: FakeUpstream) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +46,8 @@ from relaygate.services.gateway.translate import (
     caller_options,
 )
 from relaygate.services.gateway.usage import UsageWriter
+
+log = logging.getLogger("relaygate.relay")
 
 RETRYABLE_STATUS = frozenset({401, 402, 403, 404, 408, 409, 429})
 
@@ -282,6 +285,9 @@ class Relay:
                                  "error": failure.kind, "reason": failure.internal[:300],
                                  "ms": int((monotonic() - t0) * 1000)})
                 rec["detail"] = {"attempts": attempts}
+                # the operator's view keeps the channel's address; the caller's message never has it
+                log.warning("request %s: channel %s failed: %s", inbound.request_id, route.channel.name,
+                            failure.describe())
                 if not failure.retryable:
                     raise failure.to_error(public, len(tried)) from None
                 self.health.failure(route.channel.id, failure.describe())
