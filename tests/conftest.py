@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from relaygate.fakeupstream import FakeUpstream
-from tests.harness import MYSQL_URL, PG_URL, Running, running_gateway, start_fake
+from tests.servers import detect
+
+SERVICES = detect()  # before the harness reads the RELAYGATE_TEST_* variables
+
+from relaygate.fakeupstream import FakeUpstream  # noqa: E402
+from tests.harness import MYSQL_URL, PG_URL, Running, running_gateway, start_fake  # noqa: E402
+
+# Settings without a data folder use $XDG_DATA_HOME/relaygate: keep the suite's away from the user's
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="relaygate-test-data-")
+# tests start CLI commands on fresh databases on purpose (tests/cli/test_db_path.py checks the refusal)
+os.environ.setdefault("RELAYGATE_INIT", "true")
 
 
 @pytest.fixture
@@ -29,13 +40,22 @@ async def gw(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Running]:
         yield running
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.section("database and cache servers")
+    for found in SERVICES:
+        terminalreporter.write_line(f"{found.name:<10} {found.how}" + (f" -> {found.url}" if found.url and
+                                                                       "found" in found.how else ""))
+
+
+def _why(name: str) -> str:
+    return next(f"{f.name} {f.how}" for f in SERVICES if f.name == name)
+
+
 def _backend_params() -> list[object]:
-    hint = ("set RELAYGATE_TEST_POSTGRES_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test and "
-            "RELAYGATE_TEST_MYSQL_URL=mysql+aiomysql://root@127.0.0.1:3306/test (.ci/run does)")
     return [
         pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgres", marks=pytest.mark.skipif(not PG_URL, reason=f"PostgreSQL: {hint}")),
-        pytest.param("mysql", id="mysql", marks=pytest.mark.skipif(not MYSQL_URL, reason=f"MariaDB: {hint}")),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.skipif(not PG_URL, reason=_why("PostgreSQL"))),
+        pytest.param("mysql", id="mysql", marks=pytest.mark.skipif(not MYSQL_URL, reason=_why("MariaDB"))),
     ]
 
 

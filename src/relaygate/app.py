@@ -7,6 +7,7 @@ import gc
 import logging
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,11 +17,13 @@ from relaygate.core.tasks import Supervisor
 from relaygate.fakeupstream import FakeUpstream
 from relaygate.providers import load_media, load_providers
 from relaygate.providers.base import Provider
+from relaygate.services.gateway.accesslog import AccessLog
 from relaygate.services.gateway.alerts import Alerts
 from relaygate.services.gateway.balances import BalanceSync
 from relaygate.services.gateway.billing import Billing
 from relaygate.services.gateway.gate import Gate
 from relaygate.services.gateway.health import HealthBoard
+from relaygate.services.gateway.metrics import Meter
 from relaygate.services.gateway.prober import Prober
 from relaygate.services.gateway.relay import Relay
 from relaygate.services.gateway.state import GatewayState
@@ -90,6 +93,8 @@ class Gateway:
     demo: FakeUpstream | None = None
     first_run: FirstRun | None = None
     admin_hashes: set[str] = field(default_factory=set)
+    meter: Meter | None = None
+    tracing: Any = None  # services.gateway.tracing.Tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set
 
     @classmethod
     def build(cls, settings: Settings, engine: AsyncEngine | None = None) -> Gateway:
@@ -104,12 +109,35 @@ class Gateway:
                             batch_size=settings.usage_batch_size, buffer_limit=settings.usage_buffer_limit,
                             spill_path=settings.data_path / "usage-spill.jsonl",
                             ledger_source=billing.take_entries if billing else None)
-        return cls(settings, engine, providers, health, state, usage, AccountsAdmin(engine),
-                   RoutingAdmin(engine, sorted(providers)), UsageQuery(engine), counters, billing,
-                   BalanceSync(engine, counters, settings.config_poll_seconds),
-                   LedgerAdmin(engine, settings.currency), PricingAdmin(engine, settings.currency),
-                   Alerts(engine, counters, settings.currency, settings.alert_webhook_url),
-                   AlertsAdmin(engine, settings.currency))
+        gateway = cls(settings, engine, providers, health, state, usage, AccountsAdmin(engine),
+                      RoutingAdmin(engine, sorted(providers)), UsageQuery(engine), counters, billing,
+                      BalanceSync(engine, counters, settings.config_poll_seconds),
+                      LedgerAdmin(engine, settings.currency), PricingAdmin(engine, settings.currency),
+                      Alerts(engine, counters, settings.currency, settings.alert_webhook_url),
+                      AlertsAdmin(engine, settings.currency))
+        if settings.metrics:
+            gateway.meter = Meter(lambda: state.snapshot, settings.currency)
+        health.namer = gateway.channel_name
+        return gateway
+
+    def channel_name(self, channel_id: int) -> str:
+        channel = self.state.snapshot.channels.get(channel_id)
+        return f"'{channel.name}' (id {channel_id})" if channel is not None else f"id {channel_id}"
+
+    def observe(self, relay: Relay) -> None:
+        """Hang metrics, the access log (and traces, when configured) on the relay's finish."""
+        if self.meter is not None:
+            relay.meter = self.meter
+            relay.observers.append(self.meter.observe)
+        if self.settings.access_log:
+            relay.observers.append(AccessLog(lambda: self.state.snapshot))
+        if self.settings.otel_endpoint:
+            from relaygate.services.gateway.tracing import Tracing
+
+            self.tracing = Tracing(self.settings.otel_endpoint, self.settings.otel_service_name,
+                                   lambda: self.state.snapshot)
+            relay.observers.append(self.tracing)
+            relay.traced = True
 
     async def start(self) -> None:
         s = self.settings
@@ -137,6 +165,7 @@ class Gateway:
                                          task_protocols)
         await media.prices.load(self.engine)
         await media.tasks.resume()  # holds of tasks in flight, taken again before serving
+        self.observe(self.relay)
         prober = Prober(self.state, self.health, self.providers, self.session, self.engine,
                         s.probe_interval_seconds)
         if s.gc_tuning:
@@ -177,6 +206,8 @@ class Gateway:
         """Graceful stop: end background loops, write every buffered usage record, close pools."""
         await self.supervisor.stop(drains=[self.usage.drain, lambda: self.alerts.deliver(self.session)])
         await self.counters.close()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)
         if self.session is not None:
             await self.session.close()
         if self.demo is not None:

@@ -19,8 +19,28 @@ T = TypeVar("T")
 console = Console()
 
 
+INIT: dict[str, bool] = {"init": False}  # `relaygate --init …`: this run may create a new, empty database
+
+
 def settings_from(**overrides: Any) -> Settings:
+    if INIT["init"]:
+        overrides.setdefault("init", True)
     return Settings.from_env(**overrides)
+
+
+def refuse_new_database(settings: Settings) -> None:
+    """A command about to create an empty SQLite database stops and says where it looked (unless --init)."""
+    path = settings.sqlite_path()
+    if path is not None and not settings.init and (not path.exists() or path.stat().st_size == 0):
+        _refuse(settings, str(path))
+
+
+def _refuse(settings: Settings, where: str) -> None:
+    from relaygate.cli.text import say
+
+    console.print(say(settings, "db.missing", path=where), style="red", markup=False, highlight=False,
+                  soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def run_with_engine(fn: Callable[[Any], Awaitable[T]]) -> T:
@@ -28,10 +48,16 @@ def run_with_engine(fn: Callable[[Any], Awaitable[T]]) -> T:
     from relaygate.store.db import make_engine, upgrade
 
     settings = settings_from()
+    refuse_new_database(settings)
 
     async def go() -> T:
         engine = make_engine(settings.database_url)
         try:
+            if not settings.database_url.startswith("sqlite") and not settings.init:
+                from relaygate.store.db import current_revision
+
+                if await current_revision(engine) is None:
+                    _refuse(settings, settings.database_url.rpartition("@")[2])
             if settings.auto_migrate:
                 await upgrade(engine)
             return await fn(engine)

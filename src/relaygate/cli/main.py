@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -17,6 +17,14 @@ app = typer.Typer(help="relaygate: one OpenAI-compatible entry in front of many 
                        "(中文：设置 RELAYGATE_LANG=zh-CN)", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+
+
+@app.callback()
+def _root(init: bool = typer.Option(False, "--init", help="Allow this command to create a new, empty database "
+                                    "(RELAYGATE_INIT=true does the same).")) -> None:
+    from relaygate.cli.common import INIT
+
+    INIT["init"] = init
 console = Console()
 
 
@@ -39,7 +47,19 @@ def _first_run_banner(settings: Settings, admin_token: str, api_key: str) -> Non
     console.print()
 
 
-async def _prepare(settings: Settings) -> tuple[str, str] | None:
+def _write_first_run_output(settings: Settings, admin_token: str, api_key: str) -> str:
+    import os
+
+    path = settings.data_path / "first-run-secrets.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"# relaygate first start: copy these, then delete this file (only hashes are stored)\n"
+                 f"RELAYGATE_ADMIN_TOKEN={admin_token}\nFIRST_API_KEY={api_key}\n")
+    return str(path)
+
+
+async def _prepare(settings: Settings) -> Any:
     from relaygate.providers import protocols
     from relaygate.services.operate.setup import first_run
     from relaygate.store.db import make_engine, upgrade
@@ -50,7 +70,7 @@ async def _prepare(settings: Settings) -> tuple[str, str] | None:
         done = await first_run(engine, settings, protocols())
     finally:
         await engine.dispose()
-    return (done.admin_token, done.api_key) if done else None
+    return done
 
 
 @app.command()
@@ -74,11 +94,26 @@ def serve(host: str = typer.Option(None, help="Listen address (RELAYGATE_HOST)."
     for name, value in overrides.items():  # workers re-read the environment
         if value is not None:
             os.environ[f"RELAYGATE_{name.upper()}"] = str(value)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    secrets = asyncio.run(_prepare(settings))
-    if secrets:
-        _first_run_banner(settings, *secrets)
+    from relaygate.core.errors import InvalidInput
+    from relaygate.core.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    db_file = settings.sqlite_path()
+    if db_file is not None and not db_file.exists():
+        console.print(say(settings, "serve.new_db", path=db_file), markup=False, highlight=False)
+    try:
+        done = asyncio.run(_prepare(settings))
+    except InvalidInput as exc:
+        console.print(say(settings, "error", message=exc.message(settings.lang_code())), style="red",
+                      markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    if done is not None and done.admin_token and settings.first_run_output.strip().lower() == "file":
+        path = _write_first_run_output(settings, done.admin_token, done.api_key)
+        console.print(say(settings, "first_run.file", path=path), markup=False, highlight=False)
+    elif done is not None and done.admin_token:
+        _first_run_banner(settings, done.admin_token, done.api_key)
+    elif done is not None:
+        console.print(say(settings, "first_run.supplied", source=done.token_source), markup=False, highlight=False)
     console.print(say(settings, "serve.listening", host=settings.host, port=settings.port,
                       db=settings.database_url.split("@")[-1]))
     uvicorn.run("relaygate.web.server:create_app", factory=True, host=settings.host, port=settings.port,
@@ -104,6 +139,9 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     from relaygate.store.db import current_revision, make_engine, upgrade
 
     settings = settings_from()
+    from relaygate.cli.common import refuse_new_database
+
+    refuse_new_database(settings)
 
     async def run() -> str | None:
         engine = make_engine(settings.database_url)

@@ -16,6 +16,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "试一下（'demo-chat' 是内置演示上游，不是真实模型）："),
     "serve.listening": ("relaygate listens on http://{host}:{port}/v1 (database: {db})",
                         "relaygate 正在监听 http://{host}:{port}/v1（数据库：{db}）"),
+    "serve.new_db": ("No database at {path} yet: creating a new one (set RELAYGATE_DATA_DIR or "
+                     "RELAYGATE_DATABASE_URL to use another).",
+                     "{path} 还没有数据库：正在新建（要使用其他数据库，请设置 RELAYGATE_DATA_DIR 或 "
+                     "RELAYGATE_DATABASE_URL）。"),
+    "first_run.supplied": ("relaygate is set up. The admin token is the one from {source}; no secret is printed. "
+                           "Create API keys with: relaygate keys create --name NAME --owner admin",
+                           "relaygate 已完成初始化。管理令牌取自 {source}，不打印任何密钥。"
+                           "创建 API Key：relaygate keys create --name NAME --owner admin"),
+    "first_run.file": ("relaygate is set up. The admin token and a first API key were written to {path} "
+                       "(mode 0600), not to the log: read it once, then delete it.",
+                       "relaygate 已完成初始化。管理令牌和第一个 API Key 已写入 {path}（权限 0600），"
+                       "不写入日志：读取一次后请删除该文件。"),
+    "db.missing": ("No relaygate database at {path}: this command would create a new, empty one, so it stops. "
+                   "Point it at yours with RELAYGATE_DATA_DIR or RELAYGATE_DATABASE_URL (the ones `relaygate serve` "
+                   "uses), or create it on purpose with `relaygate --init db upgrade`.",
+                   "{path} 没有 relaygate 数据库：此命令会新建一个空数据库，因此已停止。请用 RELAYGATE_DATA_DIR 或 "
+                   "RELAYGATE_DATABASE_URL 指向你的数据库（与 `relaygate serve` 使用的相同），或用 "
+                   "`relaygate --init db upgrade` 有意新建。"),
     "db.upgraded": ("Database upgraded to revision {rev}.", "数据库已升级到版本 {rev}。"),
     "demo.listening": ("Demo upstream (not a real model) on http://{host}:{port}/v1",
                        "演示上游（非真实模型）运行于 http://{host}:{port}/v1"),

@@ -17,8 +17,9 @@ class Settings:
     """Every setting of a relaygate process. Environment name: ``RELAYGATE_<NAME>`` unless noted."""
 
     database_url: str = _setting(
-        "sqlite+aiosqlite:///./data/relaygate.db",
-        "SQLAlchemy async URL of the database. SQLite (WAL) by default; postgresql+asyncpg://… and "
+        "",
+        "SQLAlchemy async URL of the database. Empty: the SQLite file relaygate.db (WAL) under "
+        "RELAYGATE_DATA_DIR, the same file whatever the current directory; postgresql+asyncpg://… and "
         "mysql+aiomysql://… are first-class.", "RELAYGATE_DATABASE_URL")
     host: str = _setting("127.0.0.1", "Address the gateway listens on.")
     port: int = _setting(8790, "Port the gateway listens on (One API / New API use 3000; relaygate does not).")
@@ -54,8 +55,42 @@ class Settings:
     store_prompts: bool = _setting(False, "Store request bodies in usage records (off: prompts are never stored).")
     trust_forwarded_for: bool = _setting(
         False, "Take the caller IP from X-Forwarded-For (only behind a proxy you control).")
-    data_dir: str = _setting("./data", "Folder for the SQLite file, spill files and generated reports.")
+    data_dir: str = _setting(
+        "", "Folder for the SQLite file, spill files and generated reports. Empty: "
+        "$XDG_DATA_HOME/relaygate, else ~/.local/share/relaygate (the container image uses /data, the "
+        "systemd unit /var/lib/relaygate). Relative paths are taken from the current directory.")
+    init: bool = _setting(
+        False, "Let CLI commands other than `serve` create a new, empty database (like `relaygate --init …`); "
+        "without it they refuse and name the database they looked for.")
     log_level: str = _setting("info", "Log level: debug, info, warning, error.")
+    log_format: str = _setting(
+        "text", "Server log format: 'text' (one readable line per event) or 'json' (one JSON object per "
+        "line, for log shippers).")
+    access_log: bool = _setting(
+        True, "Write one access line per relayed request (request id, key id, model, channel, status, "
+        "error code, tokens, latency); never a secret or a prompt.")
+    admin_token: str = _setting(
+        "", "First admin token, used instead of a generated one when the database is set up (must start "
+        "with rga- and have at least 32 characters after it). Nothing secret is then printed.")
+    admin_token_file: str = _setting(
+        "", "File holding the first admin token (e.g. a Docker or systemd secret); read at the first "
+        "start like RELAYGATE_ADMIN_TOKEN.")
+    first_run_output: str = _setting(
+        "print", "Where a first start without RELAYGATE_ADMIN_TOKEN(_FILE) puts the generated admin token and "
+        "first API key: 'print' (once, to the terminal) or 'file' (RELAYGATE_DATA_DIR/first-run-secrets.txt, "
+        "mode 0600, so no secret reaches container or journal logs; the container image uses 'file').")
+    metrics: bool = _setting(True, "Serve Prometheus metrics on /metrics.")
+    metrics_token: str = _setting(
+        "", "Bearer token /metrics requires (Authorization: Bearer …). Empty: /metrics is open, so keep "
+        "it off public networks.")
+    ready_writer_lag_seconds: float = _setting(
+        60.0, "/health/ready answers 503 when the oldest usage record not yet written is older than this "
+        "(the usage writer is stuck or the database refuses writes).")
+    otel_endpoint: str = _setting(
+        "", "OTLP/HTTP endpoint for OpenTelemetry traces (e.g. http://collector:4318; /v1/traces is "
+        "added). Empty: tracing off, at no cost. Needs the 'otel' extra (pip install 'relaygate[otel]').",
+        "OTEL_EXPORTER_OTLP_ENDPOINT")
+    otel_service_name: str = _setting("relaygate", "service.name of exported traces.", "OTEL_SERVICE_NAME")
     lang: str = _setting("", "Language of CLI text: en or zh-CN. Empty: from LANG.")
     currency: str = _setting("USD", "Currency of prices and balances: USD or CNY.")
     usd_rate: str = _setting(
@@ -111,9 +146,28 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{self.data_path / 'relaygate.db'}")
+
     @property
     def data_path(self) -> Path:
-        return Path(self.data_dir)
+        """The data folder as an absolute path: the same folder for every command, wherever it runs."""
+        if self.data_dir:
+            return Path(self.data_dir).expanduser().absolute()
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(base).expanduser().absolute() / "relaygate"
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file the database URL names, or None for a server database (or in-memory SQLite)."""
+        url = self.database_url
+        if not url.startswith("sqlite"):
+            return None
+        _, _, rest = url.partition(":///")
+        rest = rest.split("?", 1)[0]
+        if not rest or rest == ":memory:":
+            return None
+        return Path(rest).expanduser().absolute()
 
     def lang_code(self) -> str:
         raw = self.lang or os.environ.get("LANG", "")

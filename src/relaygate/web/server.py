@@ -21,4 +21,8 @@ def build_app(settings: Settings, gateway: Gateway | None = None,
 
 def create_app() -> RelayApp:
     """Factory for ``uvicorn --factory`` (one call per worker process)."""
-    return build_app(Settings.from_env())
+    from relaygate.core.logs import configure_logging
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)  # each worker process logs the same way
+    return build_app(settings)

@@ -57,6 +57,8 @@ class Exchange:
     key: KeyRecord | None = None
     chat: dict[str, Any] | None = None  # the request in the internal form, once translated
     finished: bool = False
+    overhead: float | None = None  # seconds spent here before the answering upstream attempt was sent
+    traceparent: str | None = None  # the caller's W3C trace context, kept only when tracing is on
 
 
 @dataclass(slots=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from relaygate.core.clock import now_ms
+
+log = logging.getLogger("relaygate.health")
 
 
 @dataclass(slots=True)
@@ -31,6 +35,7 @@ class HealthBoard:
         # this often, so a channel is back within seconds of its upstream (the first good probe)
         self.recovery_probe = recovery_probe_seconds
         self._states: dict[int, ChannelState] = {}
+        self.namer: Callable[[int], str] = lambda cid: f"#{cid}"  # app.py names channels from the snapshot
 
     def get(self, channel_id: int) -> ChannelState:
         state = self._states.get(channel_id)
@@ -42,7 +47,7 @@ class HealthBoard:
         state = self._states.get(channel_id)
         return state is None or state.state == "healthy"
 
-    def success(self, channel_id: int) -> None:
+    def success(self, channel_id: int, how: str = "a request succeeded") -> None:
         state = self._states.get(channel_id)
         if state is None or (state.state == "healthy" and state.consecutive_failures == 0):
             return
@@ -50,19 +55,25 @@ class HealthBoard:
         state.consecutive_failures = 0
         state.cooldown_seconds = 0.0
         if recovered:
+            log.warning("channel %s recovered: %s (it had cooled down after: %s)", self.namer(channel_id), how,
+                        state.reason, extra={"fields": {"event": "channel_recovered", "channel_id": channel_id}})
             state.state, state.reason, state.cooldown_until, state.dirty = "healthy", None, 0, True
 
     def failure(self, channel_id: int, reason: str) -> None:
         state = self.get(channel_id)
         state.consecutive_failures += 1
         if state.state == "healthy" and state.consecutive_failures >= self.threshold:
-            self._cool(state, reason, self.cooldown)
+            self._cool(channel_id, state, reason, self.cooldown)
 
     def probe_failed(self, channel_id: int, reason: str) -> None:
         state = self.get(channel_id)
-        self._cool(state, reason, min(max(state.cooldown_seconds, self.cooldown) * 2, self.cooldown_max))
+        self._cool(channel_id, state, reason, min(max(state.cooldown_seconds, self.cooldown) * 2, self.cooldown_max))
 
-    def _cool(self, state: ChannelState, reason: str, seconds: float) -> None:
+    def _cool(self, channel_id: int, state: ChannelState, reason: str, seconds: float) -> None:
+        again = state.state == "cooling"
+        log.warning("channel %s %s for %.0fs after %d failure(s): %s", self.namer(channel_id),
+                    "stays cooling" if again else "cools down", seconds, state.consecutive_failures, reason[:500],
+                    extra={"fields": {"event": "channel_cooling", "channel_id": channel_id}})
         jitter = random.uniform(0.9, 1.1)
         state.state = "cooling"
         state.reason = reason[:500]

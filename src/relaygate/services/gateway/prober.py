@@ -10,9 +10,11 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.clock import now_ms
+from relaygate.core.redact import redact
 from relaygate.providers.base import Provider
 from relaygate.services.gateway.health import HealthBoard
 from relaygate.services.gateway.state import GatewayState
+from relaygate.services.gateway.streaming import map_client_error
 from relaygate.store.repo import save_health
 
 log = logging.getLogger("relaygate.health")
@@ -42,14 +44,19 @@ class Prober:
         try:
             async with self.session.request(req.method, req.url, headers=req.headers, data=req.body,
                                             timeout=timeout) as resp:
-                await resp.read()
+                raw = await resp.read()
                 ok = resp.status < 400
                 reason = f"probe answered HTTP {resp.status}"
+                if not ok:
+                    detail = redact(provider.error_detail(raw))
+                    reason = f"{reason}: {detail}"[:500] if detail else reason
         except (aiohttp.ClientError, TimeoutError) as exc:
-            ok, reason = False, f"probe failed: {type(exc).__name__}"
+            # the operator sees this (logs, `channels health`): the mapped cause and aiohttp's own words
+            said = str(exc).strip()
+            reason = f"probe failed: {map_client_error(exc, channel).detail}" + (f" [{said}]" if said else "")
+            ok, reason = False, redact(reason)[:500]
         if ok:
-            self.health.success(channel_id)
-            log.info("channel %s is back after a successful probe", channel.name)
+            self.health.success(channel_id, "a probe succeeded")
         else:
             self.health.probe_failed(channel_id, reason)
         return ok

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -72,11 +72,16 @@ class Relay:
         self._rotation: dict[int, int] = {}
         self.sessions = StickySessions(settings.sticky_session_seconds)
         self._timeouts: dict[tuple[float, float, float], aiohttp.ClientTimeout] = {}
+        self.observers: list[Callable[[Exchange], None]] = []  # metrics, access log, traces (app wires them)
+        self.meter: Any = None  # services.gateway.metrics.Meter when metrics are on
+        self.traced = False  # OpenTelemetry on: keep the caller's traceparent for the request span
 
     # --- entry ----------------------------------------------------------------------------
 
     async def handle(self, inbound: Inbound) -> Outcome:
         ex = Exchange(self.new_record(inbound), monotonic())
+        if self.traced:
+            ex.traceparent = inbound.headers.get("traceparent")
         rec = ex.rec
         try:
             snap = self.state.snapshot
@@ -121,6 +126,8 @@ class Relay:
                 return await self.count_tokens(inbound, ex, public, key.group, routes, data, facts)
             if self.gate is not None:
                 ex.admitted = await self.gate.enter(snap, key, public, facts, inbound.request_id, inbound.operation)
+                if self.meter is not None and ex.admitted is not None:
+                    self.meter.admitted()
             return await self.forward(inbound, ex, public, key.group, routes, data, facts)
         except GatewayError as exc:
             old_status(exc, self.state.snapshot, ex.key)
@@ -205,6 +212,11 @@ class Relay:
                     await self.alerts.after_spend(ex.key)
         finally:
             self.usage.add(rec)
+            for observe in self.observers:
+                try:
+                    observe(ex)
+                except Exception:  # an observer's bug must never cost a usage record or a settlement
+                    log.exception("observer %r failed", observe)
 
     # --- routing and failover ---------------------------------------------------------------
 
@@ -278,6 +290,7 @@ class Relay:
             rec["upstream_model"] = route.upstream_model
             rec["attempts"] = len(tried)
             t0 = monotonic()
+            ex.overhead = t0 - ex.started - sum(a["ms"] for a in attempts) / 1000
             try:
                 outcome = await self.attempt(inbound, ex, route, data, facts, session)
             except UpstreamFailure as failure:

@@ -47,6 +47,10 @@ class UsageWriter:
     def pending(self) -> int:
         return len(self._buffer)
 
+    def oldest_pending_ms(self) -> int | None:
+        """Epoch ms of the oldest record still waiting to be written (None when none waits): the writer's lag."""
+        return self._buffer[0]["ts"] if self._buffer else None
+
     async def run(self) -> None:
         """The supervised loop: flush every ``flush_seconds`` or when a batch is full."""
         await self._replay_spill()

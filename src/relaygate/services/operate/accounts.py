@@ -230,8 +230,8 @@ class AccountsAdmin:
 
     # --- admin tokens -----------------------------------------------------------------------
 
-    async def create_admin_token(self, name: str) -> str:
-        token = generate_admin_token()
+    async def create_admin_token(self, name: str, token: str | None = None) -> str:
+        token = token or generate_admin_token()
         async with self.engine.begin() as conn:
             await conn.execute(t.admin_tokens.insert().values(
                 id=short_id("adm"), name=name, token_hash=hash_secret(token), created_at=now_ms()))

@@ -356,17 +356,11 @@ class RelayApp:
     async def misc(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = new_request_id()
         path = scope["path"]
-        if path in ("/healthz", "/health"):
+        if path in ("/healthz", "/health", "/health/live"):  # the process is up and answering
             await self.send_json(send, 200, b'{"status":"ok"}', rid)
             return
-        if path == "/metrics":
-            from relaygate.web.relay.metrics import render_metrics
-
-            assert self.gateway is not None
-            body = render_metrics(self.gateway)
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"text/plain; version=0.0.4")]})
-            await send({"type": "http.response.body", "body": body})
+        if path in ("/health/ready", "/metrics") and self.gateway is not None:
+            await self.observability(scope, send, rid)
             return
         if await misconfig.answer(self, scope, receive, send, rid):  # a base-URL mistake, answered and counted
             return
@@ -377,6 +371,29 @@ class RelayApp:
         err = misconfig.diagnose(scope["method"], path, base, headers) or GatewayError(
             "not_found", method=scope["method"], path=path, base_url=base)
         await self.send_error(send, err, rid, lang)
+
+
+    async def observability(self, scope: Scope, send: Send, rid: str) -> None:
+        from relaygate.web.relay import metrics
+
+        gateway = self.gateway
+        assert gateway is not None
+        if scope["path"] == "/health/ready":
+            status, doc = await metrics.readiness(gateway)
+            await self.send_json(send, status, orjson.dumps(doc), rid, {"Cache-Control": "no-store"})
+            return
+        if gateway.meter is None:
+            await self.send_error(send, GatewayError("not_found", method=scope["method"], path="/metrics",
+                                                     base_url="RELAYGATE_METRICS=true"), rid, "en")
+            return
+        if not metrics.metrics_allowed(gateway, scope["headers"]):
+            body = b'{"error":"/metrics needs Authorization: Bearer <RELAYGATE_METRICS_TOKEN>"}'
+            await self.send_json(send, 401, body, rid, {"WWW-Authenticate": "Bearer"})
+            return
+        body, ctype = metrics.render_metrics(gateway)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _model_obj(name: str) -> dict[str, Any]:

@@ -1,0 +1,39 @@
+"""One access line per finished request, built from its usage record: ids, figures, never a secret or a prompt."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from relaygate.services.gateway.catalog import Snapshot
+from relaygate.services.gateway.exchange import Exchange
+
+log = logging.getLogger("relaygate.access")
+
+# the usage-record fields support asks for first; the body (a prompt, when stored) is never among them
+FIELDS = ("request_id", "status", "error_code", "key_id", "masked_key", "owner_id", "group_name", "environment",
+          "client", "client_version", "entry_path", "requested_model", "upstream_model", "channel_id",
+          "attempts", "stream", "prompt_tokens", "completion_tokens", "cached_tokens", "estimated",
+          "latency_ms", "ttft_ms", "cost", "caller_ip", "route")
+
+
+class AccessLog:
+    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+        self.snapshot = snapshot
+
+    def __call__(self, ex: Exchange) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        rec = ex.rec
+        fields = {name: rec.get(name) for name in FIELDS}
+        model = fields["requested_model"]
+        if isinstance(model, str) and len(model) > 128:
+            fields["requested_model"] = model[:128]
+        cid = rec.get("channel_id")
+        if cid is not None:
+            channel = self.snapshot().channels.get(cid)
+            fields["channel"] = channel.name if channel is not None else None
+        detail = rec.get("detail")
+        if isinstance(detail, dict) and detail.get("attempts"):
+            fields["failed_attempts"] = [a for a in detail["attempts"] if a.get("error")]
+        log.info("access", extra={"fields": fields})
