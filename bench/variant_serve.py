@@ -9,6 +9,9 @@ VARIANT (comma-separated):
                            wants the GIL (the SQLite writer) waits for the busy event loop to let go
   nobill                   RELAYGATE_BILLING=false RELAYGATE_LIMITS=false
   nolimits                 RELAYGATE_LIMITS=false (billing stays on)
+  nometrics                RELAYGATE_METRICS=false RELAYGATE_ACCESS_LOG=false (no per-request observers)
+  accesslog / accessjson   log level info, so each request's access line is written (text / JSON)
+  otel                     OpenTelemetry traces to bench/otlp_sink.py on 127.0.0.1:4318
   gcstats                  every 5 s, print to stderr the cyclic collector's runs and time per generation
   cprofile=PATH             cProfile the event loop between SIGUSR1 and SIGUSR2, stats written to PATH
   noledger                 billing on, but its ledger rows are dropped instead of written (measures the DB share)
@@ -30,6 +33,20 @@ def apply(variant: str) -> None:
         if part == "nobill":  # billing and rate limits off, the comparison issue 3 asks for
             os.environ["RELAYGATE_BILLING"] = "false"
             os.environ["RELAYGATE_LIMITS"] = "false"
+            continue
+        if part == "nometrics":  # no /metrics counting and no access line (the observers issue 18 added)
+            os.environ["RELAYGATE_METRICS"] = "false"
+            os.environ["RELAYGATE_ACCESS_LOG"] = "false"
+            continue
+        if part == "accesslog":  # log level info: the access line is formatted and written (to the log file)
+            os.environ["RELAYGATE_LOG_LEVEL"] = "info"
+            continue
+        if part == "accessjson":
+            os.environ["RELAYGATE_LOG_LEVEL"] = "info"
+            os.environ["RELAYGATE_LOG_FORMAT"] = "json"
+            continue
+        if part == "otel":  # traces exported to bench/otlp_sink.py on 127.0.0.1:4318 (start it first)
+            os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:4318"
             continue
         if part == "nolimits":
             os.environ["RELAYGATE_LIMITS"] = "false"

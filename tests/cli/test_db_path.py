@@ -72,3 +72,14 @@ def test_serve_says_it_creates_a_new_database(clean_env: Path) -> None:
     out = (done.stdout + done.stderr).replace("\n", "")
     assert f"No database at {clean_env} yet: creating a new one" in out
     assert clean_env.exists()
+
+
+def test_the_fast_head_check_agrees_with_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from relaygate.store.db import MIGRATIONS, head_revision
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(cfg).get_current_head()

@@ -103,8 +103,12 @@ def test_the_whole_road_on_the_command_line(cli: Cli, monkeypatch: pytest.Monkey
     cli("rollout", "report", "--out", str(folder))
     md = (folder / "report.md").read_text()
     assert "# Gray rollout report" in md and "### internal — completed" in md and "Retirement checklist" in md
-    assert (folder / "owner_share.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "error_rates.png" in md  # the completed batch has before/after figures to draw
+    assert (folder / "owner_share.svg").read_text().startswith("<svg xmlns=\"http://www.w3.org/2000/svg\"")
+    import xml.etree.ElementTree as ET
+
+    for name in ("owner_share", "error_rates"):
+        assert ET.parse(folder / f"{name}.svg").getroot().tag.endswith("svg")  # well-formed XML
+    assert "error_rates.svg" in md  # the completed batch has before/after figures to draw
     data = json.loads(cli("rollout", "report", "--format", "json").stdout)
     assert data["checklist"] == {**data["checklist"], "done": 1, "total": 5}
     assert data["disputes"]["open"] == 1 and data["batches"][0]["rollbacks"] == 1

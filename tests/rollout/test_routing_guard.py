@@ -143,8 +143,9 @@ async def test_the_guard_alerts_once_and_leaves_the_batch_when_told_to(
     assert (trip.action, trip.error_class, trip.baseline) == ("alerted", "5xx", 0.0)
     report = await world.api("GET", "/api/rollout/report")
     assert report["batches"][0]["trips"][0]["action"] == "alerted"
-    async with world.http.get(world.gw.root + "/api/rollout/report/charts/error_rates.png",
+    async with world.http.get(world.gw.root + "/api/rollout/report/charts/error_rates.svg",
                               headers={"Authorization": f"Bearer {world.gw.admin_token}"}) as resp:
-        assert resp.status == 200 and (await resp.read()).startswith(b"\x89PNG")
+        assert resp.status == 200 and resp.headers["Content-Type"].startswith("image/svg+xml")
+        assert (await resp.read()).startswith(b"<svg ")
     md = await world.api("GET", "/api/rollout/report?format=md&lang=zh-CN")
     assert "守护触发" in md and "已告警" in md

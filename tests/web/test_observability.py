@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,12 @@ async def test_probe_failure_keeps_the_reason(gw: Running) -> None:
     reason = gw.gateway.health.get(cid).reason or ""
     assert "Connect call failed" in reason or "Connection refused" in reason, reason
     assert reason != "probe failed: ClientConnectorError"
+
+
+@pytest.mark.skipif(not os.environ.get("RELAYGATE_TEST_REDIS_URL"), reason="needs Redis (RELAYGATE_TEST_REDIS_URL)")
+async def test_ready_checks_redis_when_configured(sqlite_url: str, tmp_path: Path) -> None:
+    async with running_gateway(sqlite_url, data_dir=str(tmp_path),
+                               redis_url=os.environ["RELAYGATE_TEST_REDIS_URL"]) as gw:
+        async with aiohttp.ClientSession() as s, s.get(f"{gw.root}/health/ready") as r:
+            doc = await r.json()
+            assert r.status == 200 and doc["checks"]["redis"]["ok"] is True, doc

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.cli.common import console, emit, run_with_engine, settings_from
 from relaygate.cli.helpers import expiry, fail, json_option, show, split_list, tell, text
 from relaygate.core.money import MoneyError, format_amount, parse_amount
-from relaygate.services.operate.accounts import AccountsAdmin
+
+if TYPE_CHECKING:  # the services and SQLAlchemy load when a command runs, not for --help
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from relaygate.services.operate.accounts import AccountsAdmin
+
+
+def _accounts(engine: AsyncEngine) -> AccountsAdmin:
+    from relaygate.services.operate.accounts import AccountsAdmin
+
+    return AccountsAdmin(engine)
+
 
 owners_app = typer.Typer(help="People, teams and services that hold keys.", no_args_is_help=True)
 groups_app = typer.Typer(help="Key groups and the models each may use.", no_args_is_help=True)
@@ -35,7 +45,7 @@ _LIMIT_HELP = "{what} for this key (0 on update: no key limit; group limits stil
 @owners_app.command("list")
 def owners_list(as_json: bool = json_option()) -> None:
     """List owners with how many keys each holds."""
-    emit(run_with_engine(lambda engine: AccountsAdmin(engine).list_owners()), OWNER_COLUMNS, as_json)
+    emit(run_with_engine(lambda engine: _accounts(engine).list_owners()), OWNER_COLUMNS, as_json)
 
 
 @owners_app.command("add")
@@ -45,7 +55,7 @@ def owners_add(name: str = typer.Argument(..., help="Unique owner name."),
                note: str = typer.Option(None, help="Free-text note."),
                as_json: bool = json_option()) -> None:
     """Add an owner."""
-    view = run_with_engine(lambda engine: AccountsAdmin(engine).create_owner(name, kind, email, note))
+    view = run_with_engine(lambda engine: _accounts(engine).create_owner(name, kind, email, note))
     if as_json:
         show(view, True)
         return
@@ -55,7 +65,7 @@ def owners_add(name: str = typer.Argument(..., help="Unique owner name."),
 @owners_app.command("delete")
 def owners_delete(ident: str = typer.Argument(..., metavar="ID_OR_NAME")) -> None:
     """Delete an owner that holds no keys."""
-    run_with_engine(lambda engine: AccountsAdmin(engine).delete_owner(ident))
+    run_with_engine(lambda engine: _accounts(engine).delete_owner(ident))
     tell("deleted", what=text("noun.owner"), ident=ident)
 
 
@@ -65,7 +75,7 @@ def owners_delete(ident: str = typer.Argument(..., metavar="ID_OR_NAME")) -> Non
 @groups_app.command("list")
 def groups_list(as_json: bool = json_option()) -> None:
     """List groups and the models each may use (empty: every model)."""
-    rows = run_with_engine(lambda engine: AccountsAdmin(engine).list_groups())
+    rows = run_with_engine(lambda engine: _accounts(engine).list_groups())
     if as_json:
         emit(rows, GROUP_COLUMNS, True)
         return
@@ -81,7 +91,7 @@ def groups_add(name: str = typer.Argument(..., help="Group name."),
                description: str = typer.Option(None, help="What the group is for."),
                as_json: bool = json_option()) -> None:
     """Create a group, or replace an existing group's models and description."""
-    view = run_with_engine(lambda engine: AccountsAdmin(engine).upsert_group(name, split_list(models),
+    view = run_with_engine(lambda engine: _accounts(engine).upsert_group(name, split_list(models),
                                                                             description))
     if as_json:
         show(view, True)
@@ -93,7 +103,7 @@ def groups_add(name: str = typer.Argument(..., help="Group name."),
 @groups_app.command("delete")
 def groups_delete(name: str = typer.Argument(...)) -> None:
     """Delete a group that no key uses."""
-    run_with_engine(lambda engine: AccountsAdmin(engine).delete_group(name))
+    run_with_engine(lambda engine: _accounts(engine).delete_group(name))
     tell("deleted", what=text("noun.group"), ident=name)
 
 
@@ -101,7 +111,7 @@ def groups_delete(name: str = typer.Argument(...)) -> None:
 
 
 async def _with_owner_names(engine: AsyncEngine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    names = {o["id"]: o["name"] for o in await AccountsAdmin(engine).list_owners()}
+    names = {o["id"]: o["name"] for o in await _accounts(engine).list_owners()}
     return [{**row, "owner": names.get(row["owner_id"], row["owner_id"])} for row in rows]
 
 
@@ -111,7 +121,7 @@ def keys_list(owner: str = typer.Option(None, help="Only keys of this owner (id 
               as_json: bool = json_option()) -> None:
     """List keys (masked; the full secret is never stored)."""
     async def go(engine: AsyncEngine) -> list[dict[str, Any]]:
-        return await _with_owner_names(engine, await AccountsAdmin(engine).list_keys(owner, group))
+        return await _with_owner_names(engine, await _accounts(engine).list_keys(owner, group))
 
     emit(run_with_engine(go), KEY_COLUMNS, as_json)
 
@@ -136,7 +146,7 @@ def keys_create(name: str = typer.Option(..., help="What the key is for, e.g. 'c
     terms = _terms(cap_total, cap_daily, cap_monthly, rpm, tpm, concurrency, clearing=False)
 
     async def go(engine: AsyncEngine) -> tuple[dict[str, Any], str]:
-        view, secret = await AccountsAdmin(engine).create_key(
+        view, secret = await _accounts(engine).create_key(
             name, owner, group, environment, expires_at, split_list(models), split_list(networks), **terms)
         return (await _with_owner_names(engine, [view]))[0], secret
 
@@ -155,7 +165,7 @@ def keys_show(ident: str = typer.Argument(..., metavar="ID", help="Key id, maske
               as_json: bool = json_option()) -> None:
     """Show one key."""
     async def go(engine: AsyncEngine) -> dict[str, Any]:
-        return (await _with_owner_names(engine, [await AccountsAdmin(engine).get_key(ident)]))[0]
+        return (await _with_owner_names(engine, [await _accounts(engine).get_key(ident)]))[0]
 
     view = run_with_engine(go)
     show(view if as_json else _readable(view), as_json)
@@ -192,7 +202,7 @@ def _readable(view: dict[str, Any]) -> dict[str, Any]:
 
 
 def _update(ident: str, changes: dict[str, Any]) -> dict[str, Any]:
-    return run_with_engine(lambda engine: AccountsAdmin(engine).update_key(ident, **changes))
+    return run_with_engine(lambda engine: _accounts(engine).update_key(ident, **changes))
 
 
 @keys_app.command("disable")
@@ -256,5 +266,5 @@ def keys_update(ident: str = typer.Argument(..., metavar="ID"),
 @keys_app.command("delete")
 def keys_delete(ident: str = typer.Argument(..., metavar="ID")) -> None:
     """Delete a key for good (`keys disable` is reversible)."""
-    run_with_engine(lambda engine: AccountsAdmin(engine).delete_key(ident))
+    run_with_engine(lambda engine: _accounts(engine).delete_key(ident))
     tell("deleted", what=text("noun.key"), ident=ident)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from relaygate.cli.common import emit, run_with_engine, settings_from
 from relaygate.cli.helpers import json_option, show, tell
-from relaygate.services.operate.alerts import AlertsAdmin
+
+if TYPE_CHECKING:
+    from relaygate.services.operate.alerts import AlertsAdmin
 
 alerts_app = typer.Typer(help="Budget alerts: thresholds on balances and key caps.", no_args_is_help=True)
 
 
 def _admin(engine: Any) -> AlertsAdmin:
+    from relaygate.services.operate.alerts import AlertsAdmin
+
     return AlertsAdmin(engine, settings_from().currency)
 
 

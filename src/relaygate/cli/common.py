@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from relaygate.core.errors import InvalidInput
 from relaygate.core.settings import Settings
@@ -79,12 +78,19 @@ def emit(rows: Sequence[dict[str, Any]] | dict[str, Any], columns: Sequence[str]
     if as_json:
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
+    from rich.table import Table
+
     items = [rows] if isinstance(rows, dict) else list(rows)
+    zh = settings_from().lang_code() == "zh-CN"
+    if zh:
+        from relaygate.cli.i18n import header, value
+
     table = Table(title=title)
     for col in columns:
-        table.add_column(col)
+        table.add_column(header(col) if zh else col)
     for row in items:
-        table.add_row(*[_cell(row.get(col)) for col in columns])
+        cells = [_cell(row.get(col)) for col in columns]
+        table.add_row(*([value(c) for c in cells] if zh else cells))
     console.print(table)
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.cli.common import console, emit, run_with_engine
 from relaygate.cli.helpers import err_console, json_option, moment, tell, text
 from relaygate.core.errors import InvalidInput
-from relaygate.services.operate.accounts import AccountsAdmin
-from relaygate.services.operate.usage import UsageFilter, UsageQuery
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 logs_app = typer.Typer(help="Usage records: one per request, never with prompts unless enabled.",
                        no_args_is_help=True)
@@ -28,6 +28,8 @@ _OWNER_HELP = "Owner id or name."
 
 async def _resolve(engine: AsyncEngine, key: str | None, owner: str | None) -> tuple[str | None, str | None]:
     """Key and owner ids; ids of deleted keys and owners are taken as given so old records stay findable."""
+    from relaygate.services.operate.accounts import AccountsAdmin
+
     accounts = AccountsAdmin(engine)
     key_id = owner_id = None
     async with engine.connect() as conn:
@@ -64,6 +66,8 @@ def logs_search(key: str = typer.Option(None, help=_KEY_HELP),
     since_ms, until_ms = moment(since), moment(until)
 
     async def go(engine: AsyncEngine) -> list[dict[str, Any]]:
+        from relaygate.services.operate.usage import UsageFilter, UsageQuery
+
         key_id, owner_id = await _resolve(engine, key, owner)
         flt = UsageFilter(key_id, owner_id, model, status, errors, code, request_id, since_ms, until_ms)
         return await UsageQuery(engine).search(flt, limit)
@@ -102,6 +106,8 @@ def logs_tail(interval: float = typer.Option(1.0, min=0.01, help="Seconds betwee
             console.print(_line(row), markup=False, highlight=False, soft_wrap=True)
 
     async def follow(engine: AsyncEngine) -> None:
+        from relaygate.services.operate.usage import UsageFilter, UsageQuery
+
         key_id, owner_id = await _resolve(engine, key, owner)
         flt = UsageFilter(key_id, owner_id, model, errors_only=errors)
         query = UsageQuery(engine)

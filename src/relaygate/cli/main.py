@@ -3,18 +3,108 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.panel import Panel
+from typer.core import TyperGroup
 
-from relaygate.cli.common import settings_from
+from relaygate.cli.common import console, settings_from
 from relaygate.cli.text import say
 from relaygate.core.settings import Settings
 
-app = typer.Typer(help="relaygate: one OpenAI-compatible entry in front of many AI upstreams. "
-                       "(中文：设置 RELAYGATE_LANG=zh-CN)", no_args_is_help=True, add_completion=False)
+if TYPE_CHECKING:
+    from typer import _click
+
+# Command groups load their module only when used (or listed by --help): `relaygate keys list`
+# imports the key commands and what they need, not the migration or rollout machinery.
+# name -> (modules to import, module.attribute of the Typer app, its help for the root listing)
+LAZY: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "owners": (("relaygate.cli.accounts",), "relaygate.cli.accounts:owners_app",
+               "People, teams and services that hold keys."),
+    "groups": (("relaygate.cli.accounts", "relaygate.cli.billing"), "relaygate.cli.accounts:groups_app",
+               "Key groups and the models each may use."),
+    "keys": (("relaygate.cli.accounts",), "relaygate.cli.accounts:keys_app",
+             "Caller API keys (only masked forms are ever listed)."),
+    "channels": (("relaygate.cli.routing",), "relaygate.cli.routing:channels_app",
+                 "Upstream channels: where requests go, with failover and health."),
+    "models": (("relaygate.cli.routing",), "relaygate.cli.routing:models_app",
+               "The public model catalogue: aliases and retired models."),
+    "logs": (("relaygate.cli.logs",), "relaygate.cli.logs:logs_app",
+             "Usage records: one per request, never with prompts unless enabled."),
+    "config": (("relaygate.cli.configfile",), "relaygate.cli.configfile:config_app",
+               "Routing configuration as YAML: export, review, apply. Keys are never included."),
+    "balance": (("relaygate.cli.billing",), "relaygate.cli.billing:balance_app",
+                "Owner balances: show, top up, adjust, statements, reconciliation."),
+    "prices": (("relaygate.cli.billing",), "relaygate.cli.billing:prices_app",
+               "The price list: per 1M tokens, per request, or free."),
+    "migrate": (("relaygate.cli.migrate",), "relaygate.cli.migrate:migrate_app",
+                "Move a running One API or New API onto relaygate: inspect, plan, import, verify. "
+                "(从 One API / New API 迁移：盘点、计划、导入、验证)"),
+    "alerts": (("relaygate.cli.alerts",), "relaygate.cli.alerts:alerts_app",
+               "Budget alerts: thresholds on balances and key caps."),
+    "support": (("relaygate.cli.support",), "relaygate.cli.support:support_app",
+                "Answer support tickets from safe fields: never a full key, never a prompt."),
+    "notices": (("relaygate.cli.support",), "relaygate.cli.support:notices_app",
+                "Client-ready notices: announcement, per-client emails, FAQ, replies, checklist."),
+    "stats": (("relaygate.cli.support",), "relaygate.cli.support:stats_app",
+              "Errors per class per day and the most repeated codes per client and owner."),
+    "rollout": (("relaygate.cli.rollout",), "relaygate.cli.rollout:rollout_app",
+                "Gray rollout off One API / New API: the old entry keeps serving until each batch is safe. "
+                "(灰度切换：旧入口持续服务，直到每个批次安全切换)"),
+}
+
+
+class LazyGroup(TyperGroup):
+    """The root command: loads command groups on first use, and speaks zh-CN when asked to."""
+
+    _listing = False
+    _zh = False
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        from relaygate.cli import i18n
+
+        self._zh = settings_from().lang_code() == "zh-CN"
+        i18n.install(self._zh)
+        i18n.localize(self, self._zh)
+        return super().main(*args, **kwargs)
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        return names + [n for n in LAZY if n not in names]
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and cmd_name in LAZY:
+            modules, target, short = LAZY[cmd_name]
+            if self._listing:  # the root's --help lists groups without importing them
+                from relaygate.cli import i18n
+
+                return TyperGroup(name=cmd_name, help=i18n.translate_help(short) if self._zh else short)
+            for module in modules:
+                importlib.import_module(module)
+            module, _, attr = target.partition(":")
+            sub = getattr(importlib.import_module(module), attr)
+            sub._add_completion = False  # completion is offered once, on the root (it is off there)
+            cmd = typer.main.get_command(sub)
+            cmd.name = cmd_name
+            self.commands[cmd_name] = cmd
+        if cmd is not None:
+            from relaygate.cli import i18n
+
+            i18n.localize(cmd, self._zh)
+        return cmd
+
+    def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+app = typer.Typer(cls=LazyGroup, help="relaygate: one OpenAI-compatible entry in front of many AI upstreams. "
+                  "(中文：设置 RELAYGATE_LANG=zh-CN)", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -25,7 +115,6 @@ def _root(init: bool = typer.Option(False, "--init", help="Allow this command to
     from relaygate.cli.common import INIT
 
     INIT["init"] = init
-console = Console()
 
 
 def _first_run_banner(settings: Settings, admin_token: str, api_key: str) -> None:
@@ -39,6 +128,8 @@ def _first_run_banner(settings: Settings, admin_token: str, api_key: str) -> Non
               "messages=[{\"role\": \"user\", \"content\": \"hello\"}]).choices[0].message.content)")
     body = (f"[bold]{say(settings, 'first_run.admin')}[/bold]\n  {admin_token}\n\n"
             f"[bold]{say(settings, 'first_run.key')}[/bold]\n  {api_key}")
+    from rich.panel import Panel
+
     console.print(Panel(body, title=say(settings, "first_run.title"), expand=False))
     console.print(say(settings, "first_run.try") + "\n")
     console.print(curl, soft_wrap=True, highlight=False, markup=False)
@@ -155,11 +246,11 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 
 
 def _register() -> None:
+    """Register every command group at once (tests, tools that walk the tree); `main` loads them lazily."""
     from relaygate.cli import resources
 
     resources.register(app)
 
 
 def main() -> None:
-    _register()
     app()

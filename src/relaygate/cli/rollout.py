@@ -289,10 +289,10 @@ def guard(as_json: bool = json_option()) -> None:
 
 @rollout_app.command("report")
 def report(fmt: str = typer.Option("md", "--format", help="md or json."),
-           out: Path = typer.Option(None, "--out", help="Folder for report.md/json and the PNG charts."),
+           out: Path = typer.Option(None, "--out", help="Folder for report.md/json and the SVG charts."),
            days: int = typer.Option(30, "--days", help="Days of residual-traffic history.")) -> None:
     """Per batch: state, owners, error rates before/after, residual traffic, mapping hit rate, rollbacks,
-    disputes; the retirement checklist. Charts as PNG with --out."""
+    disputes; the retirement checklist. Charts as SVG with --out."""
     from relaygate.services.rollout.service import write_report
 
     if fmt not in ("md", "json"):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.cli.common import emit, run_with_engine
 from relaygate.cli.helpers import fail, json_option, model_map, show, split_list, tell, text
 from relaygate.providers import protocols
 from relaygate.providers.vendors import VENDORS
-from relaygate.services.operate.routing import RoutingAdmin
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from relaygate.services.operate.routing import RoutingAdmin
 
 channels_app = typer.Typer(help="Upstream channels: where requests go, with failover and health.",
                            no_args_is_help=True)
@@ -30,6 +33,8 @@ _GROUPS_HELP = "Comma-separated key groups allowed to use the channel (omit or '
 
 
 def _routing(engine: AsyncEngine) -> RoutingAdmin:
+    from relaygate.services.operate.routing import RoutingAdmin
+
     return RoutingAdmin(engine, protocols())
 
 

@@ -11,7 +11,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "relaygate 已完成初始化。以下密钥只显示这一次，数据库只保存哈希。"),
     "first_run.admin": ("Admin token (for /api and the CLI's remote calls)", "管理令牌（用于 /api）"),
     "first_run.key": ("First API key (owner 'admin', group 'default', environment 'testing')",
-                      "第一个 API Key（负责人 admin，分组 default，环境 testing）"),
+                      "第一个 API Key（负责人 'admin'，分组 'default'，环境 'testing'）"),
     "first_run.try": ("Try it (the 'demo-chat' model is the built-in demo upstream, not a real model):",
                       "试一下（'demo-chat' 是内置演示上游，不是真实模型）："),
     "serve.listening": ("relaygate listens on http://{host}:{port}/v1 (database: {db})",
@@ -23,7 +23,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "first_run.supplied": ("relaygate is set up. The admin token is the one from {source}; no secret is printed. "
                            "Create API keys with: relaygate keys create --name NAME --owner admin",
                            "relaygate 已完成初始化。管理令牌取自 {source}，不打印任何密钥。"
-                           "创建 API Key：relaygate keys create --name NAME --owner admin"),
+                           "创建 API Key：`relaygate keys create --name NAME --owner admin`"),
     "first_run.file": ("relaygate is set up. The admin token and a first API key were written to {path} "
                        "(mode 0600), not to the log: read it once, then delete it.",
                        "relaygate 已完成初始化。管理令牌和第一个 API Key 已写入 {path}（权限 0600），"
@@ -84,7 +84,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "file.unwritable": ("Cannot write {path}: {reason}", "无法写入 {path}：{reason}"),
     "workers.refused": ("Several workers need a shared store: set REDIS_URL so limits and balances are "
                         "shared, or run one worker.",
-                        "多个 worker 需要共享存储：请设置 REDIS_URL 以共享限流和余额，或只运行一个 worker。"),
+                        "多个工作进程需要共享存储：请设置 REDIS_URL 以共享限流和余额，或只运行一个工作进程。"),
     "amount.invalid": ("'{value}' is not an amount: use a decimal number such as 10 or 12.50 (at most 9 "
                        "decimals, no currency words).",
                        "'{value}' 不是有效金额：请使用 10 或 12.50 这样的十进制数（最多 9 位小数，不带货币单位）。"),

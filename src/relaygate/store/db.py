@@ -57,13 +57,38 @@ def _upgrade(connection: Connection, revision: str) -> None:
 
 
 def _current(connection: Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect, text
 
-    return MigrationContext.configure(connection).get_current_revision()
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+    return None if row is None else str(row[0])
+
+
+def head_revision() -> str | None:
+    """The newest migration, read from the files (without importing Alembic, which costs a CLI ~0.2 s)."""
+    import re
+
+    revisions: dict[str, str | None] = {}
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        rev = re.search(r"^revision(?::\s*str)?\s*=\s*['\"]([^'\"]+)['\"]", source, re.M)
+        down = re.search(r"^down_revision(?:[^=]*)=\s*(?:['\"]([^'\"]+)['\"]|None)", source, re.M)
+        if rev is None or down is None:
+            return None  # a form this reader does not know: let Alembic decide
+        revisions[rev.group(1)] = down.group(1)
+    heads = set(revisions) - {d for d in revisions.values() if d}
+    return heads.pop() if len(heads) == 1 else None
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply Alembic migrations up to ``revision``; safe to call at every start."""
+    """Apply Alembic migrations up to ``revision``; safe to call at every start (cheap when up to date)."""
+    if revision == "head":
+        head = head_revision()
+        if head is not None:
+            async with engine.connect() as conn:
+                if await conn.run_sync(_current) == head:
+                    return
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade, revision)
 

@@ -1,24 +1,58 @@
-"""PNG charts for the rollout report, drawn headless with matplotlib (Agg): rates, residual traffic, owners."""
+"""SVG charts for the rollout report, written directly (no plotting library): rates, residual traffic, owners.
+
+SVG is text: no matplotlib and its numeric stack to install (the first ``./scripts/run`` stays
+quick), the files diff and scale, and any browser or Markdown viewer shows them.
+"""
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 from typing import Any
 
 from relaygate.services.rollout.model import REPORT_CLASSES
 
-# Chart text stays in English and class codes: the container has no CJK font, and a chart with
-# missing glyphs is worse than one in English. The Markdown around each chart is translated.
+# Chart text stays in English and class codes (as the PNGs were); the Markdown around is translated.
 COLORS = {"before": "#8da0cb", "after": "#fc8d62", "all": "#fdbf6f", "native": "#66c2a5", "legacy": "#e78ac3"}
+FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
 
 
-def _plt() -> Any:
-    import matplotlib
+def _doc(width: float, height: float, parts: list[str]) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+            f'viewBox="0 0 {width:.0f} {height:.0f}" {FONT} font-size="11">\n'
+            f'<rect width="100%" height="100%" fill="white"/>\n' + "\n".join(parts) + "\n</svg>\n")
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    return plt
+def _text(x: float, y: float, s: str, size: int = 11, anchor: str = "start", extra: str = "") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}"{extra}>'
+            f"{escape(str(s))}</text>")
+
+
+def _rect(x: float, y: float, w: float, h: float, color: str, title: str = "") -> str:
+    tip = f"<title>{escape(title)}</title>" if title else ""
+    return (f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(w, 0):.1f}" height="{max(h, 0):.1f}" '
+            f'fill="{color}">{tip}</rect>')
+
+
+def _axis(x0: float, y0: float, w: float, h: float, top: float, label: str, ticks: int = 4) -> list[str]:
+    """Horizontal grid lines with values, from 0 (at y0 + h) to ``top`` (at y0)."""
+    out = [f'<line x1="{x0}" y1="{y0 + h}" x2="{x0 + w}" y2="{y0 + h}" stroke="#333"/>']
+    for i in range(ticks + 1):
+        v = top * i / ticks
+        y = y0 + h - h * i / ticks
+        out.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + w}" y2="{y:.1f}" stroke="#ddd"/>')
+        out.append(_text(x0 - 4, y + 4, f"{v:.3g}", 9, "end"))
+    out.append(_text(x0 - 36, y0 + h / 2, label, 10, "middle",
+                     f' transform="rotate(-90 {x0 - 36:.1f} {y0 + h / 2:.1f})"'))
+    return out
+
+
+def _legend(x: float, y: float, items: list[tuple[str, str]]) -> list[str]:
+    out = []
+    for i, (color, label) in enumerate(items):
+        out.append(_rect(x, y + i * 14 - 8, 10, 10, color))
+        out.append(_text(x + 14, y + i * 14, label, 9))
+    return out
 
 
 def error_rates(report: dict[str, Any], path: Path) -> Path | None:
@@ -26,28 +60,31 @@ def error_rates(report: dict[str, Any], path: Path) -> Path | None:
     batches = [b for b in report["batches"] if b.get("after")]
     if not batches:
         return None
-    plt = _plt()
     classes = (*REPORT_CLASSES, "403", "5xx")
-    fig, axes = plt.subplots(len(batches), 1, figsize=(8.5, 2.8 * len(batches)), squeeze=False)
-    width = 0.27
-    for ax, b in zip(axes[:, 0], batches, strict=True):
-        xs = list(range(len(classes)))
+    width, panel = 860.0, 260.0
+    left, plot_w, plot_h = 70.0, 560.0, 170.0
+    parts: list[str] = []
+    for n, b in enumerate(batches):
+        top_y = n * panel + 30
         series = (("before", b["before"], f"before ({b['before']['requests']} req)"),
                   ("after", b["after"], f"after latest switch ({b['after']['requests']} req)"),
                   ("all", b["after_all_switches"], f"all native periods ({b['after_all_switches']['requests']} req)"))
-        top = 0.0
-        for i, (key, data, label) in enumerate(series):
-            values = [100 * data["rates"][c] for c in classes]
-            top = max(top, *values)
-            ax.bar([x + (i - 1) * width for x in xs], values, width, label=label, color=COLORS[key])
-        ax.set_ylim(0, max(1.0, top * 1.25))
-        ax.set_xticks(xs, [c.replace("model_not_found", "model n/f") for c in classes])
-        ax.set_ylabel("% of requests")
-        ax.set_title(f"{b['name']} ({b['state']}, {b['rollbacks']} rollback(s))", fontsize=10)
-        ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        values = [[100 * data["rates"][c] for c in classes] for _, data, _ in series]
+        top = max(1.0, max(max(v) for v in values) * 1.25)
+        parts.append(_text(left, top_y - 10, f"{b['name']} ({b['state']}, {b['rollbacks']} rollback(s))", 12))
+        parts += _axis(left, top_y, plot_w, plot_h, top, "% of requests")
+        slot = plot_w / len(classes)
+        bar = slot * 0.27
+        for ci, cls in enumerate(classes):
+            cx = left + slot * ci + slot / 2
+            for si, (key, _, label) in enumerate(series):
+                v = values[si][ci]
+                h = plot_h * v / top
+                parts.append(_rect(cx + (si - 1.5) * bar, top_y + plot_h - h, bar, h, COLORS[key],
+                                   f"{label}: {cls} {v:.2f}%"))
+            parts.append(_text(cx, top_y + plot_h + 14, cls.replace("model_not_found", "model n/f"), 9, "middle"))
+        parts += _legend(left + plot_w + 16, top_y + 10, [(COLORS[k], label) for k, _, label in series])
+    path.write_text(_doc(width, panel * len(batches) + 10, parts), encoding="utf-8")
     return path
 
 
@@ -56,20 +93,25 @@ def residual_traffic(report: dict[str, Any], path: Path) -> Path | None:
     per_day = report["residual"]["per_day"]
     if not per_day:
         return None
-    plt = _plt()
     days = list(per_day)
     native = [per_day[d].get("native", 0) for d in days]
     legacy = [per_day[d].get("legacy", 0) for d in days]
-    fig, ax = plt.subplots(figsize=(8, 3))
-    ax.bar(days, native, label="native", color=COLORS["native"])
-    ax.bar(days, legacy, bottom=native, label="legacy (old entry)", color=COLORS["legacy"])
-    ax.set_ylabel("requests")
-    ax.set_title("Requests per day by route", fontsize=10)
-    ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    left, top_y, plot_w, plot_h = 70.0, 36.0, 620.0, 190.0
+    top = max(1.0, max(n + g for n, g in zip(native, legacy, strict=True)) * 1.1)
+    parts = [_text(left, 20, "Requests per day by route", 12)]
+    parts += _axis(left, top_y, plot_w, plot_h, top, "requests")
+    slot = plot_w / len(days)
+    for i, day in enumerate(days):
+        x = left + slot * i + slot * 0.15
+        hn, hl = plot_h * native[i] / top, plot_h * legacy[i] / top
+        parts.append(_rect(x, top_y + plot_h - hn, slot * 0.7, hn, COLORS["native"], f"{day}: {native[i]} native"))
+        parts.append(_rect(x, top_y + plot_h - hn - hl, slot * 0.7, hl, COLORS["legacy"],
+                           f"{day}: {legacy[i]} legacy"))
+        cx, cy = x + slot * 0.35, top_y + plot_h + 10
+        parts.append(_text(cx, cy, day, 8, "end", f' transform="rotate(-45 {cx:.1f} {cy:.1f})"'))
+    parts += _legend(left + plot_w + 14, top_y + 10, [(COLORS["native"], "native"),
+                                                       (COLORS["legacy"], "legacy (old entry)")])
+    path.write_text(_doc(860, top_y + plot_h + 70, parts), encoding="utf-8")
     return path
 
 
@@ -78,26 +120,27 @@ def owner_share(report: dict[str, Any], path: Path) -> Path | None:
     batches = report["batches"]
     if not batches:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(batches) + 1.2))
-    names = [b["name"] for b in batches]
-    shares = [100 * b["owner_share"] for b in batches]
-    colors = [COLORS["native"] if b["state"] in ("switched", "observing", "completed") else COLORS["legacy"]
-              for b in batches]
-    ax.barh(names, shares, color=colors)
-    for y, (share, b) in enumerate(zip(shares, batches, strict=True)):
-        ax.text(share + 0.5, y, f"{share:.1f}% {b['state']}", va="center", fontsize=8)
+    left, top_y, plot_w, row = 170.0, 36.0, 560.0, 24.0
     switched = report["legacy"].get("owner_share_switched")
     title = "Owners per batch (green: served natively)"
     if switched is not None:
         title += f"; switched overall {100 * switched:.1f}%"
-    ax.set_title(title, fontsize=10)
-    ax.set_xlim(0, 110)
-    ax.set_xlabel("% of imported owners")
-    ax.invert_yaxis()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    parts = [_text(20, 20, title, 12)]
+    for i, b in enumerate(batches):
+        share = 100 * b["owner_share"]
+        y = top_y + i * row
+        color = COLORS["native"] if b["state"] in ("switched", "observing", "completed") else COLORS["legacy"]
+        parts.append(_text(left - 8, y + row * 0.6, b["name"], 10, "end"))
+        w = plot_w * min(share, 110) / 110
+        parts.append(_rect(left, y + 3, w, row - 6, color, f"{b['name']}: {share:.1f}%"))
+        parts.append(_text(left + w + 5, y + row * 0.6, f"{share:.1f}% {b['state']}", 9))
+    bottom = top_y + len(batches) * row
+    parts.append(f'<line x1="{left}" y1="{bottom}" x2="{left + plot_w}" y2="{bottom}" stroke="#333"/>')
+    for pct in (0, 25, 50, 75, 100):
+        x = left + plot_w * pct / 110
+        parts.append(_text(x, bottom + 14, str(pct), 9, "middle"))
+    parts.append(_text(left + plot_w / 2, bottom + 30, "% of imported owners", 10, "middle"))
+    path.write_text(_doc(860, bottom + 44, parts), encoding="utf-8")
     return path
 
 
@@ -107,7 +150,7 @@ def draw_all(report: dict[str, Any], folder: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, fn in (("error_rates", error_rates), ("residual_traffic", residual_traffic),
                      ("owner_share", owner_share)):
-        path = fn(report, folder / f"{name}.png")
+        path = fn(report, folder / f"{name}.svg")
         if path is not None:
             out[name] = path.name
     return out

@@ -43,7 +43,7 @@ class Rollout:
 
 async def write_report(rollout: Rollout, fmt: str, out: Path | None, lang: str, days: int = 30
                        ) -> tuple[str, list[Path]]:
-    """The report as text (md or json) and, with ``out``, report.md / report.json and PNG charts in it."""
+    """The report as text (md or json) and, with ``out``, report.md / report.json and SVG charts in it."""
     from relaygate.services.rollout.report_md import render
 
     data = await rollout.report(days)

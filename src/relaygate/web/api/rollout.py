@@ -200,15 +200,15 @@ def add_rollout_routes(app: FastAPI, gw: Gateway, auth: list[Any]) -> None:
     @app.get("/api/rollout/report", dependencies=auth, response_model=None)
     async def report(request: Request, format: str = Query("json", pattern="^(json|md)$"),
                      lang: str | None = None, days: int = Query(30, ge=1, le=366)) -> Any:
-        """The report as JSON or Markdown; charts at /api/rollout/report/charts/{name}.png."""
+        """The report as JSON or Markdown; charts at /api/rollout/report/charts/{name}.svg."""
         if format == "json":
             return await ro().report(days)
         text, _ = await write_report(ro(), "md", None, _lang(request, lang), days)
         return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
-    @app.get("/api/rollout/report/charts/{name}.png", dependencies=auth)
+    @app.get("/api/rollout/report/charts/{name}.svg", dependencies=auth)
     async def chart(name: str, days: int = Query(30, ge=1, le=366)) -> Response:
-        """error_rates, residual_traffic or owner_share as a PNG image."""
+        """error_rates, residual_traffic or owner_share as an SVG image."""
         from relaygate.services.rollout import charts
 
         draw = {"error_rates": charts.error_rates, "residual_traffic": charts.residual_traffic,
@@ -217,10 +217,10 @@ def add_rollout_routes(app: FastAPI, gw: Gateway, auth: list[Any]) -> None:
             raise InvalidInput(f"No chart '{name}'.", f"没有图表 '{name}'。", status=404)
         data = await ro().report(days)
         with tempfile.TemporaryDirectory() as folder:
-            path = draw(data, Path(folder) / f"{name}.png")
+            path = draw(data, Path(folder) / f"{name}.svg")
             if path is None:
                 raise InvalidInput("Nothing to draw yet.", "暂无可绘制的数据。", status=404)
-            return Response(path.read_bytes(), media_type="image/png")
+            return Response(path.read_bytes(), media_type="image/svg+xml")
 
     @app.get("/api/rollout/disputes", dependencies=auth)
     async def disputes() -> list[dict[str, Any]]:
