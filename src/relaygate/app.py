@@ -208,6 +208,7 @@ class Gateway:
         await self.counters.close()
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.shutdown)
+        AccessLog.flush()
         if self.session is not None:
             await self.session.close()
         if self.demo is not None:

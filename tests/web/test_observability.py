@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -210,3 +211,38 @@ async def test_ready_checks_redis_when_configured(sqlite_url: str, tmp_path: Pat
         async with aiohttp.ClientSession() as s, s.get(f"{gw.root}/health/ready") as r:
             doc = await r.json()
             assert r.status == 200 and doc["checks"]["redis"]["ok"] is True, doc
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+async def test_access_lines_written_directly_when_relaygate_configured_logging(
+        gw: Running, fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve` configures logging: access lines then skip the logging module, same fields and format."""
+    import io
+
+    from relaygate.core.logs import ACCESS, LineWriter
+
+    stream = io.StringIO()
+    monkeypatch.setitem(ACCESS, "writer", LineWriter(fmt, stream, interval=0.05))
+    access = logging.getLogger("relaygate.access")
+    monkeypatch.setattr(access, "level", logging.INFO)
+    access.manager._clear_cache()  # isEnabledFor caches levels
+    fake = await start_fake()
+    gw.fakes.append(fake)
+    await gw.add_channel(fake, "only", {"m": "m"})
+    secret, key_id = await gw.add_key()
+    async with aiohttp.ClientSession() as s:
+        for _ in range(3):
+            async with s.post(f"{gw.base_url}/chat/completions", json=chat(),
+                              headers={"Authorization": f"Bearer {secret}"}) as r:
+                rid = r.headers["x-request-id"]
+                await r.read()
+    await asyncio.sleep(0.15)  # the writer's interval
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3
+    if fmt == "json":
+        doc = json.loads(lines[-1])
+        assert doc["logger"] == "relaygate.access" and doc["request_id"] == rid and doc["key_id"] == key_id
+        assert doc["ts"].endswith("Z") and doc["status"] == 200 and doc["channel"] == "only"
+    else:
+        assert " INFO relaygate.access access " in lines[-1] and f"request_id={rid}" in lines[-1]
+    assert secret not in stream.getvalue() and "lighthouse" not in stream.getvalue()

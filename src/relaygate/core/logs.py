@@ -15,6 +15,68 @@ from typing import Any
 import orjson
 
 _CONFIGURED: dict[str, str] = {}
+# set by configure_logging: the access log then writes its lines itself (see LineWriter)
+ACCESS: dict[str, LineWriter] = {}
+
+
+class LineWriter:
+    """Access lines written without the logging module: ~10x cheaper per line, same text and fields.
+
+    Lines are collected and written by one ``write`` every ``interval`` seconds (or at 64 KiB), on the
+    event loop; a line is never split. Used only when relaygate configured logging itself (serve);
+    otherwise the access log goes through ``logging`` like everything else.
+    """
+
+    def __init__(self, fmt: str, stream: Any = None, interval: float = 0.2) -> None:
+        self.json = fmt.strip().lower() == "json"
+        self.stream = stream if stream is not None else sys.stderr
+        self.interval = interval
+        self._lines: list[str] = []
+        self._size = 0
+        self._second = -1
+        self._stamp = ""
+        self._scheduled: Any = None
+
+    def _ts(self, now: float) -> str:
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S" if self.json else "%Y-%m-%d %H:%M:%S",
+                                        time.gmtime(second) if self.json else time.localtime(second))
+        ms = int((now - second) * 1000)
+        return f"{self._stamp}.{ms:03d}Z" if self.json else f"{self._stamp},{ms:03d}"
+
+    def write(self, fields: dict[str, Any]) -> None:
+        now = time.time()
+        if self.json:
+            line = orjson.dumps({"ts": self._ts(now), "level": "info", "logger": "relaygate.access", "msg": "access",
+                                 **fields}, default=str).decode() + "\n"
+        else:
+            line = (f"{self._ts(now)} INFO relaygate.access access "
+                    + " ".join(f"{k}={_text(v)}" for k, v in fields.items() if v is not None) + "\n")
+        self._lines.append(line)
+        self._size += len(line)
+        if self._size >= 65536:
+            self.flush()
+        elif self._scheduled is None:
+            try:
+                import asyncio
+
+                self._scheduled = asyncio.get_running_loop().call_later(self.interval, self.flush)
+            except RuntimeError:  # no loop (a script): write at once
+                self.flush()
+
+    def flush(self) -> None:
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        if self._lines:
+            text, self._lines, self._size = "".join(self._lines), [], 0
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass  # a closed stderr must not fail requests
 
 
 class JsonFormatter(logging.Formatter):
@@ -63,3 +125,7 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)
     _CONFIGURED["key"] = f"{level}/{fmt}"
+    previous = ACCESS.pop("writer", None)
+    if previous is not None:
+        previous.flush()
+    ACCESS["writer"] = LineWriter(fmt)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from relaygate.core.logs import ACCESS
 from relaygate.services.gateway.catalog import Snapshot
 from relaygate.services.gateway.exchange import Exchange
 
@@ -36,4 +37,14 @@ class AccessLog:
         detail = rec.get("detail")
         if isinstance(detail, dict) and detail.get("attempts"):
             fields["failed_attempts"] = [a for a in detail["attempts"] if a.get("error")]
-        log.info("access", extra={"fields": fields})
+        writer = ACCESS.get("writer")
+        if writer is not None:  # relaygate set up logging (serve): write the line directly
+            writer.write(fields)
+        else:
+            log.info("access", extra={"fields": fields})
+
+    @staticmethod
+    def flush() -> None:
+        writer = ACCESS.get("writer")
+        if writer is not None:
+            writer.flush()
