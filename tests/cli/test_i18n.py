@@ -145,3 +145,10 @@ def test_english_stays_english(monkeypatch: pytest.MonkeyPatch) -> None:
 class _Any(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "X"
+
+
+def test_every_registered_group_is_reachable_lazily() -> None:
+    """`relaygate` (main) loads groups from LAZY; a group only resources.register knows would be missing."""
+    cli_main._register()
+    registered = {g.name for g in cli_main.app.registered_groups} - {"db"}
+    assert registered == set(cli_main.LAZY), registered ^ set(cli_main.LAZY)

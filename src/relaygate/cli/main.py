@@ -49,6 +49,8 @@ LAZY: dict[str, tuple[tuple[str, ...], str, str]] = {
                 "Client-ready notices: announcement, per-client emails, FAQ, replies, checklist."),
     "stats": (("relaygate.cli.support",), "relaygate.cli.support:stats_app",
               "Errors per class per day and the most repeated codes per client and owner."),
+    "media": (("relaygate.cli.media",), "relaygate.cli.media:media_app",
+              "Images, audio and video tasks: per-unit prices, tasks, callback secrets."),
     "rollout": (("relaygate.cli.rollout",), "relaygate.cli.rollout:rollout_app",
                 "Gray rollout off One API / New API: the old entry keeps serving until each batch is safe. "
                 "(灰度切换：旧入口持续服务，直到每个批次安全切换)"),
