@@ -10,7 +10,7 @@ count() {  # total instructions of one run of bench/observers.py
   grep -h '^summary:' "$out"* | awk '{s += $2} END {print s}'
   rm -f "$out"*
 }
-for name in baseline meter access-off access-text access-json direct-text direct-json ${TRACES:+traces}; do
+for name in ${NAMES:-baseline meter access-off direct-json direct-text access-json ${TRACES:+traces}}; do
   zero=$(count 0 "$name"); many=$(count "$n" "$name")
   printf '%-12s %10d instructions/request\n' "$name" $(((many - zero) / n))
 done
