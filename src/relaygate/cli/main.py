@@ -49,6 +49,8 @@ LAZY: dict[str, tuple[tuple[str, ...], str, str]] = {
                 "Client-ready notices: announcement, per-client emails, FAQ, replies, checklist."),
     "stats": (("relaygate.cli.support",), "relaygate.cli.support:stats_app",
               "Errors per class per day and the most repeated codes per client and owner."),
+    "codes": (("relaygate.cli.codes",), "relaygate.cli.codes:codes_app",
+              "Redemption codes: batches operators hand out, redeemed into an owner's balance."),
     "media": (("relaygate.cli.media",), "relaygate.cli.media:media_app",
               "Images, audio and video tasks: per-unit prices, tasks, callback secrets."),
     "rollout": (("relaygate.cli.rollout",), "relaygate.cli.rollout:rollout_app",
