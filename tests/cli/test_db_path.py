@@ -83,3 +83,25 @@ def test_the_fast_head_check_agrees_with_alembic() -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     assert head_revision() == ScriptDirectory.from_config(cfg).get_current_head()
+
+
+@pytest.mark.skipif(not os.environ.get("RELAYGATE_TEST_POSTGRES_URL"), reason="needs PostgreSQL")
+def test_an_empty_server_database_is_refused_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from tests.dbreset import reset_database
+
+    url = os.environ["RELAYGATE_TEST_POSTGRES_URL"]
+    asyncio.run(reset_database(url))  # no relaygate tables
+    monkeypatch.setenv("RELAYGATE_DATABASE_URL", url)
+    monkeypatch.delenv("RELAYGATE_INIT", raising=False)
+    monkeypatch.setenv("COLUMNS", "300")
+    monkeypatch.setenv("RELAYGATE_LANG", "en")
+    env = dict(os.environ)
+    for args in (["db", "upgrade"], ["channels", "list"]):
+        done = subprocess.run([sys.executable, "-m", "relaygate.cli", *args], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 2 and "would create a new, empty one" in done.stdout.replace("\n", " "), done
+    done = subprocess.run([sys.executable, "-m", "relaygate.cli", "--init", "db", "upgrade"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr

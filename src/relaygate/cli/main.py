@@ -241,12 +241,19 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     async def run() -> str | None:
         engine = make_engine(settings.database_url)
         try:
+            if settings.sqlite_path() is None and not settings.init and await current_revision(engine) is None:
+                return None  # a server database without relaygate's tables: refused below, nothing written
             await upgrade(engine, revision)
             return await current_revision(engine)
         finally:
             await engine.dispose()
 
-    console.print(say(settings, "db.upgraded", rev=asyncio.run(run())))
+    rev = asyncio.run(run())
+    if rev is None and not settings.init:
+        from relaygate.cli.common import _refuse
+
+        _refuse(settings, settings.database_url.rpartition("@")[2])
+    console.print(say(settings, "db.upgraded", rev=rev))
 
 
 def _register() -> None:
