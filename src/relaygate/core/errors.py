@@ -82,6 +82,13 @@ _ROWS = [
               "上游处理模型 '{model}' 失败（已尝试 {attempts} 次）：{detail}。请稍后重试；"
               "如持续出现，请把请求 ID 发给客服。",
               "Connection error, reset, 5xx or 429 from every channel tried."),
+    ErrorSpec("upstream_invalid_response", 502, "server_error",
+              "The upstream answered for model '{model}' with a body that is not valid {what} "
+              "after {attempts} attempt(s); nothing was charged. Retry later; if it persists, send the "
+              "request id to support.",
+              "上游为模型 '{model}' 返回的内容不是合法的 {what}（已尝试 {attempts} 次）；未扣费。请稍后重试；"
+              "如持续出现，请把请求 ID 发给客服。",
+              "Every channel tried answered 2xx with an unparsable body or stream event."),
     ErrorSpec("upstream_rejected", 400, "invalid_request_error",
               "The upstream rejected the request for model '{model}' (HTTP {upstream_status}): {detail}",
               "上游拒绝了模型 '{model}' 的请求（HTTP {upstream_status}）：{detail}",

@@ -9,10 +9,13 @@ upstream every test talks to over a real socket. Failures are scripted through a
 - ``POST /_fake/reset`` clears plans and the request log.
 
 Behaviour kinds: ``ok``; ``status`` (``status``, optional ``body``, ``headers``); ``stall`` (sleep
-``seconds`` before answering); ``stall_after_first`` (stream: sleep after the first chunk);
-``reset`` (drop the connection before answering); ``reset_mid_stream`` (after ``after`` chunks);
-``no_usage`` (never report usage); ``no_done`` (end a stream without ``[DONE]``); ``slow`` (sleep
-``seconds`` between stream chunks).
+``seconds`` before answering); ``stall_after_first`` (stream: sleep after the first chunk, or after
+chunk ``after``); ``reset`` (drop the connection before answering); ``reset_mid_stream`` (after
+``after`` chunks); ``no_usage`` (never report usage); ``no_done`` (end a stream without ``[DONE]``);
+``slow`` (sleep ``seconds`` between stream chunks); ``garbage`` (200 whose body, or first stream
+event, is not JSON); ``spaced`` (or ``"spaced": true`` on any stream behaviour: events written with
+spaces after ``:`` and ``,`` and non-ASCII escaped as ``\\uXXXX``, as many upstreams do);
+``error_mid_stream`` (after ``after`` chunks an error event, then the end).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import struct
 import time
 from dataclasses import dataclass, field
@@ -183,6 +187,9 @@ class FakeUpstream:
             assert request.transport is not None
             request.transport.close()
             raise asyncio.CancelledError
+        if kind == "garbage" and not body.get("stream"):
+            return web.Response(status=200, body=b'<html><body>502 Bad Gateway</body></html>{"id": "chatcmpl-',
+                                content_type="application/json")
         if kind == "status":
             status = int(behavior.get("status", 500))
             payload = behavior.get("body") or {"error": {"message": f"fake upstream error {status}",
@@ -262,6 +269,10 @@ class FakeUpstream:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await resp.prepare(request)
         kind = behavior.get("kind")
+        if kind == "garbage":
+            await resp.write(b'data: <html>upstream proxy error</html>\n\ndata: {"id": "chatcmpl-fake", "choi\n\n')
+            await resp.write_eof()
+            return resp
         created = int(time.time())
         obj = "chat.completion.chunk" if chat else "text_completion"
 
@@ -274,25 +285,35 @@ class FakeUpstream:
                 choice = {"index": 0, "text": delta or "", "logprobs": None, "finish_reason": finish}
             payload = {"id": "chatcmpl-fake", "object": obj, "created": created, "model": model,
                        "choices": [choice]}
+            if kind == "spaced" or behavior.get("spaced"):  # json's default spacing, non-ASCII as \\uXXXX
+                return b"data: " + json.dumps(payload).encode() + b"\n\n"
             return b"data: " + orjson.dumps(payload) + b"\n\n"
 
         events = ([chunk(None, role=True)] if chat else []) + [chunk(p) for p in pieces] + [chunk(None, "stop")]
         options = body.get("stream_options") or {}
         if options.get("include_usage") and kind != "no_usage":
             usage = _usage(prompt, count_tokens("".join(pieces)))
-            events.append(b"data: " + orjson.dumps({"id": "chatcmpl-fake", "object": obj, "created": created,
-                                                    "model": model, "choices": [], "usage": usage}) + b"\n\n")
+            last = {"id": "chatcmpl-fake", "object": obj, "created": created, "model": model, "choices": [],
+                    "usage": usage}
+            spaced = kind == "spaced" or behavior.get("spaced")
+            events.append(b"data: " + (json.dumps(last).encode() if spaced else orjson.dumps(last)) + b"\n\n")
         if kind != "no_done":
             events.append(b"data: [DONE]\n\n")
         self.state.active_streams += 1
         try:
             for i, event in enumerate(events):
+                if kind == "error_mid_stream" and i == int(behavior.get("after", 2)):
+                    message = "The server had an error while processing your request. Sorry about that! " * 8
+                    await resp.write(b"data: " + orjson.dumps({"error": {"message": message, "type": "server_error",
+                                                                         "content": message}}) + b"\n\n")
+                    await resp.write_eof()
+                    return resp
                 if kind == "reset_mid_stream" and i == int(behavior.get("after", 2)):
                     assert request.transport is not None
                     request.transport.close()
                     return resp
                 await resp.write(event)
-                if kind == "stall_after_first" and i == 0:
+                if kind == "stall_after_first" and i == int(behavior.get("after", 0)):
                     await asyncio.sleep(float(behavior.get("seconds", 30)))
                 if kind == "slow":
                     await asyncio.sleep(float(behavior.get("seconds", 0.05)))

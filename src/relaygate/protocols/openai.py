@@ -128,46 +128,72 @@ def _int(value: Any) -> int:
 
 
 class StreamObserver:
-    """Watches relayed SSE events: usage, the end marker, and which events the caller should not see."""
+    """Watches relayed SSE events: usage, the end marker, the text delivered, and which events the
+    caller should not see. Every event is parsed (orjson), so spacing and escaping do not matter."""
 
-    __slots__ = ("completion_chars", "done", "hide_usage_chunk", "usage")
+    __slots__ = ("completion_bytes", "completion_chars", "done", "hide_usage_chunk", "usage")
 
     def __init__(self, hide_usage_chunk: bool) -> None:
         self.hide_usage_chunk = hide_usage_chunk
         self.usage: Usage | None = None
         self.done = False
         self.completion_chars = 0
+        self.completion_bytes = 0
 
     def observe(self, event: bytes) -> bool:
         """Record what the event says; return False when it must not be forwarded."""
-        if b"[DONE]" in event and event_data(event) == b"[DONE]":
+        payload = event_data(event)
+        if not payload:
+            return True
+        if payload == b"[DONE]":
             self.done = True
             return True
-        if b'"usage"' in event:
-            payload = event_data(event)
-            if payload:
-                try:
-                    obj = orjson.loads(payload)
-                except orjson.JSONDecodeError:
-                    return True
-                usage = usage_from_json(obj)
-                if usage is not None:
-                    self.usage = usage
-                    if self.hide_usage_chunk and not obj.get("choices"):
-                        return False
-        self.completion_chars += _content_chars(event)
+        try:
+            obj = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return True
+        if not isinstance(obj, dict):
+            return True
+        if "usage" in obj:
+            usage = usage_from_json(obj)
+            if usage is not None:
+                self.usage = usage
+                if self.hide_usage_chunk and not obj.get("choices"):
+                    return False
+        chars, size = delivered_size(obj)
+        self.completion_chars += chars
+        self.completion_bytes += size
         return True
 
 
-def _content_chars(event: bytes) -> int:
-    """Rough size of generated text in an event, for estimating usage when upstream sends none."""
-    for marker in (b'"content":"', b'"text":"'):
-        idx = event.find(marker)
-        if idx >= 0:
-            start = idx + len(marker)
-            end = event.find(b'"', start)
-            return max(0, end - start)
-    return 0
+def delivered_size(chunk: dict[str, Any]) -> tuple[int, int]:
+    """Characters and UTF-8 bytes of the generated text in one chat or completions chunk: content,
+    reasoning, refusals, tool-call arguments, completions' text. An error object carries none."""
+    chars = size = 0
+    choices = chunk.get("choices")
+    if not isinstance(choices, list):
+        return 0, 0
+    for choice in choices:
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            message = choice.get("message")
+            delta = message if isinstance(message, dict) else {}
+        pieces = [delta.get("content"), delta.get("reasoning_content"), delta.get("reasoning"),
+                  delta.get("refusal"), choice.get("text")]
+        calls = delta.get("tool_calls")
+        if isinstance(calls, list):
+            for call in calls:
+                fn = call.get("function") if isinstance(call, dict) else None
+                if isinstance(fn, dict):
+                    pieces.append(fn.get("arguments"))
+                    pieces.append(fn.get("name"))
+        for piece in pieces:
+            if isinstance(piece, str) and piece:
+                chars += len(piece)
+                size += len(piece.encode())
+    return chars, size
 
 
 def error_event(message: str, code: str, request_id: str) -> bytes:

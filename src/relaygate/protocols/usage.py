@@ -24,3 +24,12 @@ def estimate_tokens(text: str) -> int:
         return 0
     cjk = sum(1 for ch in text if "\u3000" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af")
     return cjk + max(1, (len(text) - cjk + 3) // 4)
+
+
+def estimate_from_size(chars: int, utf8_bytes: int) -> int:
+    """Tokens of a text known by its sizes only: ASCII about 4 characters a token, a wide (CJK,
+    3-byte) character one token. No loop over the characters: ``len(s)`` and ``len(s.encode())``."""
+    if chars <= 0:
+        return 0
+    wide = min(max(utf8_bytes - chars, 0) // 2, chars)
+    return wide + max(1, (chars - wide + 3) // 4) if chars > wide else wide

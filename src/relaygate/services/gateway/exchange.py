@@ -16,6 +16,7 @@ import aiohttp
 
 from relaygate.core.domain import KeyRecord
 from relaygate.services.gateway.gate import Pass
+from relaygate.services.gateway.health import HealthBoard
 from relaygate.services.gateway.state import GatewayState
 
 
@@ -75,8 +76,10 @@ class Pipeline(Protocol):
 
     state: GatewayState
     session: aiohttp.ClientSession
+    health: HealthBoard
 
-    async def finish(self, ex: Exchange, status: int, error_code: str | None) -> None: ...
+    async def finish(self, ex: Exchange, status: int, error_code: str | None,
+                     delivered: bool | None = None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

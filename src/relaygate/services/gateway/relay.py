@@ -16,7 +16,8 @@ from relaygate.core.clock import monotonic, now_ms
 from relaygate.core.errors import GatewayError
 from relaygate.core.redact import redact
 from relaygate.core.settings import Settings
-from relaygate.protocols.openai import BadBody, RequestFacts, parse_request, rewrite_body
+from relaygate.protocols.openai import BadBody, RequestFacts, error_message, parse_request, rewrite_body
+from relaygate.protocols.sse import SSEFramer, event_data
 from relaygate.protocols.validate import check_body
 from relaygate.providers.base import Provider
 from relaygate.providers.forwarding import client_headers, with_query
@@ -192,8 +193,12 @@ class Relay:
         rec["group_name"] = key.group
         rec["environment"] = key.environment
 
-    async def finish(self, ex: Exchange, status: int, error_code: str | None) -> None:
-        """The one end of every request: settle or release money, return limits, queue the record."""
+    async def finish(self, ex: Exchange, status: int, error_code: str | None,
+                     delivered: bool | None = None) -> None:
+        """The one end of every request: settle or release money, return limits, queue the record.
+
+        ``delivered`` (default: status < 400): an answer, whole or in part, reached the caller and is
+        charged; a stream the caller left is recorded 499 and still ``delivered``."""
         if ex.finished:
             return
         ex.finished = True
@@ -204,8 +209,8 @@ class Relay:
         try:
             admitted = ex.admitted
             if admitted is not None and self.gate is not None:
-                # status < 400: an answer (whole or, for a broken stream, in part) was delivered
-                cost = rec["cost"] = await self.gate.leave(admitted, status < 400, rec["prompt_tokens"],
+                cost = rec["cost"] = await self.gate.leave(admitted, status < 400 if delivered is None else delivered,
+                                                           rec["prompt_tokens"],
                                                            rec["completion_tokens"], rec["cached_tokens"],
                                                            rec["total_tokens"])
                 if cost and self.alerts is not None and ex.key is not None and self.alerts.watches(ex.key):
@@ -363,8 +368,7 @@ class Relay:
         try:
             upstream = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise UpstreamFailure("bad_answer", 200, "the upstream answered with invalid JSON",
-                                  retryable=True) from exc
+            raise invalid_answer(200, "JSON") from exc
         chat = self.dialects.get(provider.dialect).response_to_chat(upstream)
         caller = self.dialects.get(inbound.dialect)
         return orjson.dumps(caller.response_from_chat(chat, facts.model,
@@ -401,6 +405,7 @@ class Relay:
                 if not first:
                     raise UpstreamFailure("empty_stream", resp.status, "the upstream closed the stream "
                                           "before sending anything", retryable=True)
+                first = await first_events(resp, first)  # garbage before the caller's first byte fails over
                 strategy = self.stream_strategy(inbound, provider, facts, data)
                 stream = StreamRelay(self, resp, strategy, ex, first, facts)
                 native = provider.dialect == inbound.dialect
@@ -415,6 +420,12 @@ class Relay:
             raise
         resp.release()
         usage = provider.usage(operation, raw)
+        if usage is None:  # a usage figure proves the body parsed; without one, parse it
+            if facts.stream:
+                if not events_valid(raw + b"\n\n"):  # a stream read whole (legacy completions)
+                    raise invalid_answer(resp.status, "SSE event (JSON)")
+            else:
+                check_answer(resp.status, raw)
         answer = self.answer_body(inbound, provider, raw, facts, data)
         if usage is not None:
             rec["prompt_tokens"] = usage.prompt_tokens
@@ -428,3 +439,62 @@ class Relay:
         await self.finish(ex, resp.status, None)
         ctype = resp.headers.get("Content-Type", "application/json") if answer is raw else "application/json"
         return Outcome(resp.status, ctype, body=answer)
+
+
+PREFETCH_LIMIT = 65536  # bytes read ahead, at most, to find the stream's first complete event
+
+
+def invalid_answer(status: int, what: str) -> UpstreamFailure:
+    return UpstreamFailure("invalid_response", status, f"the upstream answered HTTP {status} with a body that is "
+                           f"not valid {what}", retryable=True, which=what)
+
+
+def check_answer(status: int, raw: bytes) -> None:
+    """A 2xx answer whose body is not JSON, or is an error object, is the upstream failing."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise invalid_answer(status, "JSON") from None
+    if isinstance(obj, dict) and obj.get("error") and not any(
+            obj.get(f) for f in ("choices", "content", "candidates", "output", "data")):
+        raise UpstreamFailure("invalid_response", status, "the upstream answered HTTP "
+                              f"{status} with an error object: {redact(error_message(raw))}"[:400],
+                              retryable=True, which="JSON")
+
+
+async def first_events(resp: aiohttp.ClientResponse, first: bytes) -> bytes:
+    """Read ahead to the stream's first complete event and check every complete event so far parses.
+
+    Returns the bytes read (the stream relay frames them again). Raises ``UpstreamFailure`` when an
+    event's data is not JSON (nor [DONE]) or the stream ends without one: nothing reached the caller
+    yet, so the next channel is tried."""
+    data = first
+    while True:
+        seen = events_valid(data)
+        if seen is False:
+            raise invalid_answer(resp.status, "SSE event (JSON)")
+        if seen or len(data) >= PREFETCH_LIMIT:
+            return data
+        more = await resp.content.readany()
+        if not more:
+            if events_valid(data + b"\n\n"):  # an unterminated last event: judged as the relay would
+                return data
+            raise invalid_answer(resp.status, "SSE stream")
+        data += more
+
+
+def events_valid(data: bytes) -> bool | None:
+    """Whether the complete SSE events in ``data`` parse: True (at least one data event, all JSON or
+    [DONE]), False (one does not), None (no complete data event yet)."""
+    seen: bool | None = None
+    for event in SSEFramer().feed(data):
+        payload = event_data(event)
+        if payload is None:
+            continue  # a comment or keep-alive
+        if payload != b"[DONE]":
+            try:
+                orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                return False
+        seen = True
+    return seen

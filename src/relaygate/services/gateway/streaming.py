@@ -13,7 +13,7 @@ from relaygate.core.domain import ChannelRecord
 from relaygate.core.errors import GatewayError
 from relaygate.protocols.openai import RequestFacts
 from relaygate.protocols.sse import SSEFramer
-from relaygate.protocols.usage import estimate_tokens
+from relaygate.protocols.usage import estimate_from_size
 from relaygate.services.gateway.exchange import Exchange, Pipeline
 from relaygate.services.gateway.translate import StreamStrategy
 
@@ -36,6 +36,9 @@ class UpstreamFailure(Exception):
         return f"{self.kind}: {self.internal}"[:500]
 
     def to_error(self, model: str, attempts: int) -> GatewayError:
+        if self.kind == "invalid_response":
+            return GatewayError("upstream_invalid_response", model=model, attempts=attempts,
+                                what=self.which or "JSON")
         if self.kind == "timeout":
             return GatewayError("upstream_timeout", model=model, which=self.which, seconds=self.seconds,
                                 attempts=attempts)
@@ -89,6 +92,9 @@ class StreamRelay:
         self.closed = False
         self.ttft: float | None = None
         self.first_yield: float | None = None
+        self.ended = False  # the iteration ran to its end (not abandoned by a caller who left)
+        self.sent_chars = 0  # generated text in the chunks the web layer has sent on
+        self.sent_bytes = 0
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         framer = SSEFramer()
@@ -106,6 +112,8 @@ class StreamRelay:
                     if self.first_yield is None:
                         self.first_yield = monotonic()
                     yield b"".join(out) if len(out) > 1 else out[0]
+                    # resumed: the web layer sent that chunk (a caller who left never resumes us)
+                    self.sent_chars, self.sent_bytes = strategy.completion_chars, strategy.completion_bytes
                 if strategy.done:
                     break
                 chunk = await self.resp.content.readany()
@@ -114,6 +122,7 @@ class StreamRelay:
                 tail = strategy.transform(rest + b"\n\n") if rest.strip() else []
                 if tail:
                     yield b"".join(tail)
+                    self.sent_chars, self.sent_bytes = strategy.completion_chars, strategy.completion_bytes
             if strategy.done:
                 tail = strategy.finish()
                 if tail:
@@ -123,12 +132,14 @@ class StreamRelay:
                 yield b"".join(strategy.error("The upstream ended the stream before it was complete; the "
                                               "answer above may be cut short. Retry the request.",
                                               self.error_code, rid))
+            self.ended = True
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure = map_client_error(exc, self.resp_channel())
             self.error_code = "upstream_timeout" if failure.kind == "timeout" else "upstream_stream_error"
             yield b"".join(strategy.error(f"The upstream stream failed after it started ({failure.detail}); "
                                           "the answer above is incomplete. Retry the request.", self.error_code,
                                           rid))
+            self.ended = True
         except (asyncio.CancelledError, GeneratorExit):
             self.error_code = "client_disconnected"
             raise
@@ -148,18 +159,30 @@ class StreamRelay:
             self.resp.close()  # cancels the upstream generation
         usage = self.strategy.usage
         rec = self.rec
-        if usage is not None:
+        if self.error_code is None and not self.ended and not self.strategy.done:
+            self.error_code = "client_disconnected"  # closed by the web layer before the stream ended
+        if usage is not None and self.strategy.done:
             rec["prompt_tokens"] = usage.prompt_tokens
             rec["completion_tokens"] = usage.completion_tokens
             rec["total_tokens"] = usage.total_tokens
             rec["cached_tokens"] = usage.cached_tokens
         else:
-            completion = estimate_tokens("x" * self.strategy.completion_chars)
-            rec["prompt_tokens"] = self.facts.prompt_estimate
+            # cut short: what the caller was sent, from the parsed events (never the error text); an
+            # upstream figure seen on the way (Anthropic's message_start) counts where it says more
+            delivered = estimate_from_size(self.sent_chars, self.sent_bytes)
+            prompt = usage.prompt_tokens if usage is not None and usage.prompt_tokens else self.facts.prompt_estimate
+            reported = usage.completion_tokens if usage is not None else 0
+            completion = max(reported, delivered)
+            rec["prompt_tokens"] = prompt
             rec["completion_tokens"] = completion
-            rec["total_tokens"] = self.facts.prompt_estimate + completion
-            rec["estimated"] = True
+            rec["total_tokens"] = prompt + completion
+            rec["cached_tokens"] = usage.cached_tokens if usage is not None else 0
+            rec["estimated"] = usage is None or completion != reported
         first_token = self.ttft or self.first_yield
         if first_token is not None:
             rec["ttft_ms"] = int((first_token - self.started) * 1000)
-        await self.relay.finish(self.ex, 200, self.error_code)
+        code = self.error_code
+        if code is not None and code != "client_disconnected":
+            self.relay.health.failure(rec["channel_id"], f"stream cut after its start: {code}")
+        # a caller who left is recorded 499 and still pays for what it was sent
+        await self.relay.finish(self.ex, 499 if code == "client_disconnected" else 200, code, delivered=True)

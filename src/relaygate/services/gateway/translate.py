@@ -11,7 +11,7 @@ import importlib
 from types import ModuleType
 from typing import Any, Protocol
 
-from relaygate.protocols.openai import StreamObserver, error_event
+from relaygate.protocols.openai import StreamObserver, delivered_size, error_event
 from relaygate.protocols.usage import Usage
 
 DIALECT_MODULES = {
@@ -52,6 +52,9 @@ class StreamStrategy(Protocol):
     @property
     def completion_chars(self) -> int: ...
 
+    @property
+    def completion_bytes(self) -> int: ...
+
     def transform(self, event: bytes) -> list[bytes]: ...
 
     def finish(self) -> list[bytes]: ...
@@ -77,6 +80,10 @@ class OpenAIPassthrough:
     def completion_chars(self) -> int:
         return self.observer.completion_chars
 
+    @property
+    def completion_bytes(self) -> int:
+        return self.observer.completion_bytes
+
     def transform(self, event: bytes) -> list[bytes]:
         return [event] if self.observer.observe(event) else []
 
@@ -94,6 +101,7 @@ class NativePassthrough:
         self.reader = dialect.StreamToChat()
         self.writer = dialect.StreamFromChat(model)
         self.completion_chars = 0
+        self.completion_bytes = 0
 
     @property
     def usage(self) -> Usage | None:
@@ -106,7 +114,9 @@ class NativePassthrough:
 
     def transform(self, event: bytes) -> list[bytes]:
         for chunk in self.reader.feed(event):
-            self.completion_chars += _chunk_chars(chunk)
+            chars, size = delivered_size(chunk)
+            self.completion_chars += chars
+            self.completion_bytes += size
         return [event]
 
     def finish(self) -> list[bytes]:
@@ -123,6 +133,7 @@ class Translated:
         self.reader = upstream.StreamToChat()
         self.writer = caller.StreamFromChat(model, **caller_options)
         self.completion_chars = 0
+        self.completion_bytes = 0
         self.finished = False
 
     @property
@@ -137,7 +148,9 @@ class Translated:
     def transform(self, event: bytes) -> list[bytes]:
         out: list[bytes] = []
         for chunk in self.reader.feed(event):
-            self.completion_chars += _chunk_chars(chunk)
+            chars, size = delivered_size(chunk)
+            self.completion_chars += chars
+            self.completion_bytes += size
             out.extend(self.writer.feed(chunk))
         if self.reader.done:
             out.extend(self.finish())
@@ -156,18 +169,3 @@ class Translated:
     def error(self, message: str, code: str, request_id: str) -> list[bytes]:
         self.finished = True
         return list(self.writer.error(f"{message} (request id: {request_id})", code))
-
-
-def _chunk_chars(chunk: dict[str, Any]) -> int:
-    total = 0
-    for choice in chunk.get("choices") or ():
-        delta = choice.get("delta") or {}
-        for field in ("content", "reasoning_content"):
-            value = delta.get(field)
-            if isinstance(value, str):
-                total += len(value)
-        for call in delta.get("tool_calls") or ():
-            args = (call.get("function") or {}).get("arguments")
-            if isinstance(args, str):
-                total += len(args)
-    return total
