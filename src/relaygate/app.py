@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import secrets
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from relaygate.services.gateway.gate import Gate
 from relaygate.services.gateway.health import HealthBoard
 from relaygate.services.gateway.metrics import Meter
 from relaygate.services.gateway.prober import Prober
+from relaygate.services.gateway.recovery import Recovery
 from relaygate.services.gateway.relay import Relay
 from relaygate.services.gateway.state import GatewayState
 from relaygate.services.gateway.usage import UsageWriter
@@ -40,6 +42,7 @@ from relaygate.services.rollout.service import Rollout
 from relaygate.store.counters import CounterStore
 from relaygate.store.counters_memory import MemoryCounters
 from relaygate.store.db import make_engine, upgrade
+from relaygate.store.spool import Spool
 
 log = logging.getLogger("relaygate")
 
@@ -95,6 +98,8 @@ class Gateway:
     admin_hashes: set[str] = field(default_factory=set)
     meter: Meter | None = None
     tracing: Any = None  # services.gateway.tracing.Tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set
+    spool: Spool | None = None
+    recovery: Recovery | None = None
 
     @classmethod
     def build(cls, settings: Settings, engine: AsyncEngine | None = None) -> Gateway:
@@ -105,10 +110,15 @@ class Gateway:
         state = GatewayState(engine, health, settings.config_poll_seconds)
         counters = make_counters(settings)
         billing = Billing(settings) if settings.billing else None
+        instance = secrets.token_hex(6)  # this process: names its spool and its hold rows
+        if billing is not None:
+            billing.instance = instance
+        spool = Spool(settings.data_path / "spool", instance, sync_seconds=settings.usage_spool_sync_seconds) \
+            if settings.usage_spool else None
         usage = UsageWriter(engine, flush_seconds=settings.usage_flush_seconds,
                             batch_size=settings.usage_batch_size, buffer_limit=settings.usage_buffer_limit,
                             spill_path=settings.data_path / "usage-spill.jsonl",
-                            ledger_source=billing.take_entries if billing else None)
+                            ledger_source=billing.take_entries if billing else None, spool=spool)
         gateway = cls(settings, engine, providers, health, state, usage, AccountsAdmin(engine),
                       RoutingAdmin(engine, sorted(providers)), UsageQuery(engine), counters, billing,
                       BalanceSync(engine, counters, settings.config_poll_seconds),
@@ -118,6 +128,7 @@ class Gateway:
         if settings.metrics:
             gateway.meter = Meter(lambda: state.snapshot, settings.currency)
         health.namer = gateway.channel_name
+        gateway.spool = spool
         return gateway
 
     def channel_name(self, channel_id: int) -> str:
@@ -147,6 +158,12 @@ class Gateway:
         if s.demo_upstream:
             await self._start_demo()
         await self.state.reload()
+        if self.spool is not None:
+            # before the balances load: what a killed process journalled is in the ledger first
+            self.spool.open()
+            self.recovery = Recovery(self.engine, self.spool, heartbeat_seconds=s.instance_heartbeat_seconds,
+                                     stale_seconds=s.instance_stale_seconds)
+            await self.recovery.start()
         if self.billing is not None:
             await self.balance_sync.load(self.state.snapshot)
         await self.alerts.reload()
@@ -175,6 +192,9 @@ class Gateway:
         self.supervisor.start("usage-writer", self.usage.run)
         self.supervisor.start("channel-health", prober.run)
         self.supervisor.start("media-tasks", media.tasks.run)
+        if self.spool is not None and self.recovery is not None:
+            self.supervisor.start("spool-sync", self.spool.run_sync)
+            self.supervisor.start("recovery", self.recovery.run)
         self.supervisor.start("rollout-guard", lambda: rollout.guard.run(lambda: self.session))
         if self.billing is not None:
             self.supervisor.start("balance-sync", lambda: self.balance_sync.run(lambda: self.state.snapshot))
@@ -205,6 +225,11 @@ class Gateway:
     async def stop(self) -> None:
         """Graceful stop: end background loops, write every buffered usage record, close pools."""
         await self.supervisor.stop(drains=[self.usage.drain, lambda: self.alerts.deliver(self.session)])
+        if self.recovery is not None:
+            try:
+                await self.recovery.stop()
+            except Exception as exc:  # the database may be gone; the heartbeat then just ages out
+                log.warning("could not remove this process's heartbeat: %s", type(exc).__name__)
         await self.counters.close()
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.shutdown)

@@ -18,7 +18,12 @@ from relaygate.core.money import MoneyError, format_amount, parse_amount, plain_
 from relaygate.services.operate.accounts import AccountsAdmin
 from relaygate.services.operate.balances import LedgerAdmin
 from relaygate.services.operate.pricing import PricingAdmin
-from relaygate.services.operate.statements import balance_check, build_statement, render_statement
+from relaygate.services.operate.statements import (
+    balance_check,
+    build_statement,
+    render_statement,
+    stale_holds_check,
+)
 from relaygate.store import tables as t
 
 balance_app = typer.Typer(help="Owner balances: show, top up, adjust, statements, reconciliation.",
@@ -153,17 +158,24 @@ def balance_statement(subject: str = typer.Argument(..., metavar="OWNER|KEY",
 
 @balance_app.command("check")
 def balance_check_cmd(as_json: bool = json_option()) -> None:
-    """Reconcile every owner's stored balance and held amount with the sum of its ledger entries."""
-    async def go(engine: AsyncEngine) -> list[dict[str, Any]]:
-        names = {o["id"]: o["name"] for o in await AccountsAdmin(engine).list_owners()}
-        return [{**row, "owner": names.get(row["owner_id"], row["owner_id"])} for row in await balance_check(engine)]
+    """Reconcile every owner's stored balance and held amount with the sum of its ledger entries,
+    and find holds that no running request owns (left by a process that was killed)."""
+    settings = settings_from()
 
-    rows = run_with_engine(go)
+    async def go(engine: AsyncEngine) -> tuple[list[dict[str, Any]], list[Any], dict[str, str]]:
+        names = {o["id"]: o["name"] for o in await AccountsAdmin(engine).list_owners()}
+        rows = [{**row, "owner": names.get(row["owner_id"], row["owner_id"])} for row in await balance_check(engine)]
+        stale = await stale_holds_check(engine, settings.data_path / "spool", settings.instance_stale_seconds)
+        return rows, stale, names
+
+    rows, stale, names = run_with_engine(go)
     bad = [r for r in rows if not r["ok"]]
     amounts = ("stored_balance", "entries_balance", "stored_held", "entries_held")
     if as_json:
-        emit({"ok": not bad, "owners": [{**r, **{f: plain_amount(r[f]) for f in amounts}} for r in rows]},
-             [], True)
+        emit({"ok": not bad and not stale, "owners": [{**r, **{f: plain_amount(r[f]) for f in amounts}} for r in rows],
+              "stale_holds": [{"request_id": h.request_id, "owner_id": h.owner_id, "key_id": h.key_id,
+                               "held": plain_amount(h.held), "since": h.created_at, "instance": h.instance}
+                              for h in stale]}, [], True)
     else:
         cur = _currency()
         for r in bad:  # to the nano: a difference smaller than a cent still shows
@@ -171,9 +183,13 @@ def balance_check_cmd(as_json: bool = json_option()) -> None:
             tell("balance.mismatch", style="red", owner=r["owner"], ident=r["owner_id"],
                  stored=exact["stored_balance"], stored_held=exact["stored_held"],
                  entries=exact["entries_balance"], entries_held=exact["entries_held"])
-        if not bad:
+        for h in stale:
+            tell("balance.stale_hold", style="red", request_id=h.request_id,
+                 owner=names.get(h.owner_id, h.owner_id), amount=format_amount(h.held, cur, places=9),
+                 instance=h.instance or "?")
+        if not bad and not stale:
             tell("balance.reconciled", count=len(rows))
-    if bad:
+    if bad or stale:
         raise typer.Exit(1)
 
 

@@ -100,6 +100,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "its ledger entries sum to {entries}, held {entries_held}.",
                          "负责人 {owner}（{ident}）对账不符：记录的余额 {stored}、预留 {stored_held}；"
                          "账目合计余额 {entries}、预留 {entries_held}。"),
+    "balance.stale_hold": ("Stale hold: request {request_id} of {owner} still holds {amount}, but its gateway process "
+                           "({instance}) is gone. Start the gateway (it releases such holds at start) or wait for "
+                           "a running one to sweep them.",
+                           "过期预留：{owner} 的请求 {request_id} 仍预留 {amount}，"
+                           "但其网关进程（{instance}）已不在运行。请启动网关（启动时会释放此类预留），或等待运行中的网关清理。"),
     "balance.reconciled": ("All {count} owners reconcile: every stored balance equals the sum of its ledger entries.",
                            "全部 {count} 个负责人对账一致：每个余额都等于其账目合计。"),
     "statement.written": ("Statement written to {path}.", "对账单已写入 {path}。"),

@@ -42,6 +42,17 @@ class Settings:
     usage_buffer_limit: int = _setting(
         200_000, "Usage records kept in memory while the database is unreachable; beyond it they are "
         "appended to data/usage-spill.jsonl and re-read later, so none is lost.")
+    usage_spool: bool = _setting(
+        True, "Journal every finished request (usage record and ledger entries) to data/spool/ before "
+        "its answer leaves, so a killed process loses none; replayed at the next start.")
+    usage_spool_sync_seconds: float = _setting(
+        0.05, "How often the spool is fdatasync-ed (group commit): the most a machine crash (not a "
+        "killed process) can lose.")
+    instance_heartbeat_seconds: float = _setting(
+        2.0, "How often each process writes its heartbeat, and sweeps holds of processes that are gone.")
+    instance_stale_seconds: float = _setting(
+        15.0, "A process whose heartbeat is older than this is gone: its holds are released (on the "
+        "same machine a free spool lock says so at once).")
     failure_threshold: int = _setting(3, "Consecutive failures after which a channel cools down.")
     cooldown_seconds: float = _setting(30.0, "First cool-down of a failing channel; doubles per failed probe.")
     cooldown_max_seconds: float = _setting(600.0, "Longest cool-down between probes.")

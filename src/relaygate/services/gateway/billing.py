@@ -73,6 +73,7 @@ class Charge:
     created_ms: int
     persisted: bool = False  # a 'hold' ledger row was written for it
     done: bool = False
+    entries: list[dict[str, Any]] | None = None  # the ledger entries its end wrote (journalled with its record)
 
 
 class Billing:
@@ -86,6 +87,7 @@ class Billing:
         self.entries: list[dict[str, Any]] = []  # ledger rows waiting for the writer
         self._tariffs: dict[tuple[str, str], Tariff | None] = {}  # (key id, model) -> tariff, None: free
         self._tariffs_of: Snapshot | None = None
+        self.instance: str | None = None  # this process, named on its hold rows (services/gateway/recovery.py)
 
     # --- quote and hold -----------------------------------------------------------------------
 
@@ -172,10 +174,14 @@ class Billing:
         charge.done = True
         self.in_flight.pop(charge.request_id, None)
         now = now_ms()
+        out = []
         if charge.persisted:
-            self.entries.append(self._entry(charge, "release", 0, -charge.hold, now))
+            out.append(self._entry(charge, "release", 0, -charge.hold, now))
         if cost or charge.persisted:
-            self.entries.append(self._entry(charge, "settle", -cost, 0, now))
+            out.append(self._entry(charge, "settle", -cost, 0, now))
+        if out:
+            self.entries.extend(out)
+            charge.entries = out
         return True
 
     def released(self, charge: Charge) -> bool:
@@ -185,7 +191,9 @@ class Billing:
         charge.done = True
         self.in_flight.pop(charge.request_id, None)
         if charge.persisted:
-            self.entries.append(self._entry(charge, "release", 0, -charge.hold, now_ms()))
+            entry = self._entry(charge, "release", 0, -charge.hold, now_ms())
+            self.entries.append(entry)
+            charge.entries = [entry]
         return True
 
     def _entry(self, charge: Charge, kind: str, amount: int, held: int, now: int) -> dict[str, Any]:
@@ -200,6 +208,8 @@ class Billing:
         for charge in self.in_flight.values():
             if not charge.persisted and charge.created_ms <= cutoff:
                 charge.persisted = True
-                self.entries.append(self._entry(charge, "hold", 0, charge.hold, charge.created_ms))
+                entry = self._entry(charge, "hold", 0, charge.hold, charge.created_ms)
+                entry["ref"] = self.instance and f"instance:{self.instance}"
+                self.entries.append(entry)
         out, self.entries = self.entries, []
         return out

@@ -216,7 +216,9 @@ class Relay:
                 if cost and self.alerts is not None and ex.key is not None and self.alerts.watches(ex.key):
                     await self.alerts.after_spend(ex.key)
         finally:
-            self.usage.add(rec)
+            admitted = ex.admitted
+            charge = admitted.charge if admitted is not None else None
+            self.usage.add(rec, charge.entries if charge is not None else None)
             for observe in self.observers:
                 try:
                     observe(ex)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.store.ledger_repo import append_entries
 from relaygate.store.repo import insert_usage
+from relaygate.store.spool import Spool
 
 log = logging.getLogger("relaygate.usage")
 
@@ -23,7 +24,8 @@ class UsageWriter:
 
     def __init__(self, engine: AsyncEngine, *, flush_seconds: float, batch_size: int,
                  buffer_limit: int, spill_path: Path,
-                 ledger_source: Callable[[int], list[dict[str, Any]]] | None = None) -> None:
+                 ledger_source: Callable[[int], list[dict[str, Any]]] | None = None,
+                 spool: Spool | None = None) -> None:
         self.engine = engine
         self.flush_seconds = flush_seconds
         self.batch_size = batch_size
@@ -36,9 +38,20 @@ class UsageWriter:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self.written = 0
+        # the spool journals each record (and its ledger entries) before the answer leaves; these
+        # count what of it is stored, so a segment is deleted only when all its lines are
+        self.spool = spool
+        self._records_stored = 0
+        self._ledger_taken = 0
+        self._ledger_stored = 0
 
-    def add(self, record: dict[str, Any]) -> None:
-        """Called on the request path: an append, nothing else."""
+    def add(self, record: dict[str, Any], entries: list[dict[str, Any]] | None = None) -> None:
+        """Called on the request path: one journal line (a write system call) and a list append.
+
+        ``entries`` are the request's ledger entries, journalled with it for a replay after a crash;
+        the writer takes the live ones from the billing (``ledger_source``)."""
+        if self.spool is not None:
+            self.spool.append(record, entries)
         self._buffer.append(record)
         if len(self._buffer) >= self.batch_size:
             self._wake.set()
@@ -77,7 +90,11 @@ class UsageWriter:
                 # ledger rows are taken before every batch: under steady load this loop runs for as
                 # long as records keep coming, and rows taken only once would wait in memory meanwhile
                 if self.ledger_source is not None:
-                    self._ledger.extend(self.ledger_source(int(self.flush_seconds * 1000)))
+                    taken = self.ledger_source(int(self.flush_seconds * 1000))
+                    self._ledger.extend(taken)
+                    self._ledger_taken += len(taken)
+                if self.spool is not None:  # no await since the take: every journalled entry is taken
+                    self.spool.rotate_if_due(self._ledger_taken)
                 if not self._buffer and not self._ledger:
                     break
                 if (full_batches_only and len(self._buffer) < self.batch_size
@@ -103,6 +120,13 @@ class UsageWriter:
                 del self._ledger[: len(entries)]
                 self.written += len(batch)
                 self._dedupe = False
+                self._stored(len(batch), len(entries))
+
+    def _stored(self, records: int, entries: int) -> None:
+        self._records_stored += records
+        self._ledger_stored += entries
+        if self.spool is not None:
+            self.spool.stored(self._records_stored, self._ledger_stored)
 
     def _spill(self) -> None:
         self.spill_path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +137,7 @@ class UsageWriter:
                 fh.write(orjson.dumps({"__ledger__": entry}) + b"\n")
         log.warning("spilled %d usage records and %d ledger entries to %s", len(self._buffer),
                     len(self._ledger), self.spill_path)
+        self._stored(len(self._buffer), len(self._ledger))  # as safe in the spill file as in the database
         self._buffer.clear()
         self._ledger.clear()
 
@@ -121,8 +146,12 @@ class UsageWriter:
             return
         lines = self.spill_path.read_bytes().splitlines()
         items = [orjson.loads(line) for line in lines if line.strip()]
-        self._buffer[:0] = [i for i in items if "__ledger__" not in i]
-        self._ledger[:0] = [i["__ledger__"] for i in items if "__ledger__" in i]
+        records = [i for i in items if "__ledger__" not in i]
+        entries = [i["__ledger__"] for i in items if "__ledger__" in i]
+        self._buffer[:0] = records
+        self._ledger[:0] = entries
+        self._records_stored -= len(records)  # not journalled: their storing must not count as the spool's
+        self._ledger_stored -= len(entries)
         self.spill_path.unlink()
         self._dedupe = True
         log.info("re-queued %d spilled usage records", len(lines))
@@ -132,3 +161,5 @@ class UsageWriter:
         await self.flush()
         if self._buffer or self._ledger:
             self._spill()
+        if self.spool is not None:
+            self.spool.close(everything_stored=True)

@@ -6,6 +6,7 @@ import csv
 import io
 from collections import defaultdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,6 +18,7 @@ from relaygate.core.errors import InvalidInput
 from relaygate.core.money import format_amount, plain_amount
 from relaygate.services.operate.accounts import AccountsAdmin
 from relaygate.store import tables as t
+from relaygate.store.holds import OpenHold, stale_holds
 from relaygate.store.ledger_repo import check_balances
 
 L = t.ledger_entries
@@ -138,3 +140,9 @@ def render_statement(st: dict[str, Any], fmt: str, lang: str = "en") -> str:
 async def balance_check(engine: AsyncEngine) -> list[dict[str, Any]]:
     async with engine.connect() as conn:
         return await check_balances(conn)
+
+
+async def stale_holds_check(engine: AsyncEngine, spool_dir: Path | None, stale_after_seconds: float) -> list[OpenHold]:
+    """Holds no running request owns (their process is gone): money held for nothing."""
+    async with engine.connect() as conn:
+        return await stale_holds(conn, stale_after_ms=int(stale_after_seconds * 1000), spool_dir=spool_dir)
