@@ -69,16 +69,20 @@ def serve(env: dict[str, str], cwd: Path, log: Path) -> Iterator[subprocess.Pope
             proc.wait(timeout=10)
 
 
+def _text(log: Path) -> str:
+    return log.read_text()
+
+
 async def _ready(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     async with aiohttp.ClientSession() as s:
         for _ in range(600):
-            assert proc.poll() is None, log.read_text()
+            assert proc.poll() is None, _text(log)
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 async with s.get(f"http://127.0.0.1:{port}/healthz") as resp:
                     if resp.status == 200:
                         return
             await asyncio.sleep(0.05)
-    raise AssertionError("gateway did not start:\n" + log.read_text())
+    raise AssertionError("gateway did not start:\n" + _text(log))
 
 
 def _cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -99,7 +103,7 @@ async def _client(base: str, key: str, stream: bool, answered: dict[str, int], s
                     raw = await resp.read()
                     if resp.status == 200 and (not stream or raw.rstrip().endswith(b"data: [DONE]")):
                         answered[rid] = int(time.monotonic() * 1000)
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+            except (aiohttp.ClientError, OSError, TimeoutError):
                 await asyncio.sleep(0.01)
 
 
