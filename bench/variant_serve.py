@@ -12,6 +12,7 @@ VARIANT (comma-separated):
   nometrics                RELAYGATE_METRICS=false RELAYGATE_ACCESS_LOG=false (no per-request observers)
   accesslog / accessjson   log level info, so each request's access line is written (text / JSON)
   otel                     OpenTelemetry traces to bench/otlp_sink.py on 127.0.0.1:4318
+  nospool                  RELAYGATE_USAGE_SPOOL=false: no crash journal (measures the durability cost)
   gcstats                  every 5 s, print to stderr the cyclic collector's runs and time per generation
   cprofile=PATH             cProfile the event loop between SIGUSR1 and SIGUSR2, stats written to PATH
   noledger                 billing on, but its ledger rows are dropped instead of written (measures the DB share)
@@ -50,6 +51,9 @@ def apply(variant: str) -> None:
             continue
         if part == "nolimits":
             os.environ["RELAYGATE_LIMITS"] = "false"
+            continue
+        if part == "nospool":
+            os.environ["RELAYGATE_USAGE_SPOOL"] = "false"
             continue
         if part == "noledger":
             from relaygate.services.gateway.billing import Billing

@@ -162,7 +162,8 @@ class Gateway:
             # before the balances load: what a killed process journalled is in the ledger first
             self.spool.open()
             self.recovery = Recovery(self.engine, self.spool, heartbeat_seconds=s.instance_heartbeat_seconds,
-                                     stale_seconds=s.instance_stale_seconds)
+                                     stale_seconds=s.instance_stale_seconds,
+                                     counters=self.counters if s.redis_url else None)
             await self.recovery.start()
         if self.billing is not None:
             await self.balance_sync.load(self.state.snapshot)

@@ -5,7 +5,8 @@ upstream that lives in the test process, so it survives the kill. After SIGKILL,
 misses the requests still waiting in the usage writer's memory, and `balance check` fails on the
 holds of the streams that were running. After a restart every request whose answer reached the
 client has its usage record and ledger entry (replayed from the spool), the streams cut by the kill
-are released with a ledger entry saying why, and `balance check` passes.
+are charged from their last checkpoint and their holds released with a ledger entry saying why,
+and `balance check` passes.
 """
 
 from __future__ import annotations
@@ -179,16 +180,24 @@ async def test_kill_9_under_load_loses_nothing_and_leaves_no_hold(tmp_path: Path
             assert rec.status == 200 and rec.cost == PRICE.token_cost(rec.prompt_tokens, rec.completion_tokens) > 0
             assert settles[rid].amount == -rec.cost, rid
         assert not held_after, held_after
-        released = [e for e in entries if e.kind == "release" and e.reason and "stopped while the request ran" in
-                    e.reason]
-        assert released and all(records[e.request_id].error_code == "gateway_interrupted" for e in released)
+        # the streams running at the kill: charged for what they had delivered at their last checkpoint
+        interrupted = {rid: r for rid, r in records.items() if r.error_code == "gateway_interrupted"}
+        assert interrupted
+        for rid, rec in interrupted.items():
+            assert rec.cost == (-settles[rid].amount if rid in settles else 0), rid
+            assert rec.cost == PRICE.token_cost(rec.prompt_tokens, rec.completion_tokens)
+        checkpointed = [r for r in interrupted.values() if r.cost > 0 and r.completion_tokens > 0]
+        assert checkpointed, "2-second streams pass a checkpoint before the kill"
+        released = [e for e in entries if e.kind == "release" and e.reason and "stopped while the" in e.reason]
+        assert released
         assert all(rid in records for rid in started if rid)  # every request that reached it is recorded
         check = _cli(env, tmp_path, "balance", "check", "--json")
         assert check.returncode == 0, check.stdout + check.stderr
         figures = {"db": db, "answered": len(answered_ids), "unrecorded_in_db_at_kill": len(lost_before),
                    "oldest_unrecorded_ms_before_kill": max(last_ms, default=0),
                    "unrecorded_after_restart": len(missing), "stale_holds_at_kill": len(held_open),
-                   "released_at_restart": len(released)}
+                   "interrupted_streams": len(interrupted), "charged_from_checkpoint": len(checkpointed),
+                   "holds_released_at_restart": len(released)}
         print(figures)
         if FIGURES is not None:
             with FIGURES.open("a") as fh:

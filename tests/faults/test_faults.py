@@ -39,6 +39,8 @@ BEFORE_FIRST_BYTE = [
     pytest.param({"kind": "status", "status": 429}, "http_429", id="429"),
     pytest.param({"kind": "status", "status": 401}, "http_401", id="401"),
     pytest.param({"kind": "garbage"}, "invalid_response", id="invalid-json"),
+    pytest.param({"kind": "status", "status": 200, "body": {"error": {"message": "quota exceeded upstream " * 20}}},
+                 "invalid_response", id="error-object-200"),
 ]
 
 

@@ -109,7 +109,7 @@ async def gemini_generate(fake: FakeUpstream, request: web.Request) -> web.Strea
     begun = await fake.begin(request, auth=("x-goog-api-key",), model=request.match_info["model"])
     if isinstance(begun, web.StreamResponse):
         return begun
-    body, _ = begun
+    body, behavior = begun
     config = body.get("generationConfig") or {}
     if config.get("responseMimeType") == "application/json":
         text = orjson.dumps({"answer": _said(_gemini_text(body)), "ok": True}).decode()
@@ -136,6 +136,10 @@ async def gemini_generate(fake: FakeUpstream, request: web.Request) -> web.Strea
     pieces = [text[i:i + 16] for i in range(0, len(text), 16)] or [""]
     for i, piece in enumerate(pieces):
         last = i == len(pieces) - 1
+        if behavior.get("kind") == "reset_mid_stream" and i == int(behavior.get("after", 2)):
+            assert request.transport is not None
+            request.transport.close()
+            return resp
         await resp.write(b"data: " + orjson.dumps(answer(piece, "STOP" if last else None, last)) + b"\r\n\r\n")
         await asyncio.sleep(0)
     await resp.write_eof()

@@ -120,6 +120,7 @@ class Spool:
         self._closed: list[Segment] = []
         self._dirty = False
         self._to_close: list[int] = []  # rotated segments, closed after their last fdatasync
+        self._progress: dict[str, bytes] = {}  # the last progress line of each stream still running
         self.synced = 0  # fdatasync calls made
 
     # --- life ---------------------------------------------------------------------------------
@@ -172,10 +173,22 @@ class Spool:
             return
         line = orjson.dumps({"r": record, "l": entries} if entries else {"r": record}) + b"\n"
         os.write(fd, line)
+        if self._progress:
+            self._progress.pop(record["request_id"], None)
         self.records += 1
         if entries:
             self.ledger += len(entries)
         self._seg_lines += 1
+        self._dirty = True
+
+    def progress(self, request_id: str, facts: dict[str, Any]) -> None:
+        """Journal how far a running stream got (what to charge if the process dies before it ends)."""
+        fd = self._fd
+        if fd is None:
+            return
+        line = orjson.dumps({"p": request_id, **facts}) + b"\n"
+        os.write(fd, line)
+        self._progress[request_id] = line
         self._dirty = True
 
     # --- the writer's side --------------------------------------------------------------------
@@ -191,6 +204,8 @@ class Spool:
         self._to_close.append(self._fd)
         self._closed.append(Segment(self._seg_path, self.records, ledger_taken))
         self._open_segment()
+        if self._progress and self._fd is not None:  # running streams' last progress outlives its segment
+            os.write(self._fd, b"".join(self._progress.values()))
 
     def stored(self, records_written: int, ledger_written: int) -> None:
         """The writer committed this many journalled records and ledger entries: drop covered segments."""

@@ -81,6 +81,8 @@ class Pipeline(Protocol):
     async def finish(self, ex: Exchange, status: int, error_code: str | None,
                      delivered: bool | None = None) -> None: ...
 
+    def progress(self, ex: Exchange, prompt_tokens: int, completion_tokens: int, cached_tokens: int) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class LegacyTarget:

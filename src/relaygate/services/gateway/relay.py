@@ -225,6 +225,19 @@ class Relay:
                 except Exception:  # an observer's bug must never cost a usage record or a settlement
                     log.exception("observer %r failed", observe)
 
+    def progress(self, ex: Exchange, prompt_tokens: int, completion_tokens: int, cached_tokens: int) -> None:
+        """A running stream's charge so far, journalled (one write) for the crash recovery to settle."""
+        spool = self.usage.spool
+        admitted = ex.admitted
+        charge = admitted.charge if admitted is not None else None
+        if spool is None or charge is None or charge.done:
+            return
+        tariff = charge.tariff
+        spool.progress(charge.request_id, {
+            "o": tariff.owner_id, "k": tariff.key_id, "m": tariff.model, "ts": charge.created_ms,
+            "pt": prompt_tokens, "ct": completion_tokens, "cc": cached_tokens,
+            "cost": tariff.rate.cost(prompt_tokens, completion_tokens, cached_tokens)})
+
     # --- routing and failover ---------------------------------------------------------------
 
     def pick(self, routes: list[Route], tried: set[int], dialect: str | None = None,

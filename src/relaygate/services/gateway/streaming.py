@@ -70,6 +70,9 @@ def map_client_error(exc: BaseException, channel: ChannelRecord) -> UpstreamFail
     return UpstreamFailure("network_error", None, f"{type(exc).__name__}", retryable=True)
 
 
+CHECKPOINT_SECONDS = 1.0  # a running stream journals its progress this often (the crash bound for it)
+
+
 class StreamRelay:
     """Forwards upstream SSE events to the caller as they complete and records usage at the end.
 
@@ -95,6 +98,7 @@ class StreamRelay:
         self.ended = False  # the iteration ran to its end (not abandoned by a caller who left)
         self.sent_chars = 0  # generated text in the chunks the web layer has sent on
         self.sent_bytes = 0
+        self.checkpoint_at = 0.0  # when the progress was last journalled (see ``checkpoint``)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         framer = SSEFramer()
@@ -111,9 +115,13 @@ class StreamRelay:
                         self.ttft = monotonic()
                     if self.first_yield is None:
                         self.first_yield = monotonic()
+                    if strategy.done:  # the last events: journalled first, so a crash right after still charges
+                        self.checkpoint(strategy.completion_chars, strategy.completion_bytes)
                     yield b"".join(out) if len(out) > 1 else out[0]
                     # resumed: the web layer sent that chunk (a caller who left never resumes us)
                     self.sent_chars, self.sent_bytes = strategy.completion_chars, strategy.completion_bytes
+                    if monotonic() - self.checkpoint_at >= CHECKPOINT_SECONDS:
+                        self.checkpoint(self.sent_chars, self.sent_bytes)
                 if strategy.done:
                     break
                 chunk = await self.resp.content.readany()
@@ -145,6 +153,21 @@ class StreamRelay:
             raise
         finally:
             await self.close()
+
+    def checkpoint(self, chars: int, size: int) -> None:
+        """Journal what this stream would be charged now, should the process die before it ends."""
+        self.checkpoint_at = monotonic()
+        prompt, completion, cached = self.tokens(chars, size)
+        self.relay.progress(self.ex, prompt, completion, cached)
+
+    def tokens(self, chars: int, size: int) -> tuple[int, int, int]:
+        """(prompt, completion, cached) for a stream that delivered ``chars`` characters (``size`` bytes)."""
+        usage = self.strategy.usage
+        delivered = estimate_from_size(chars, size)
+        if usage is None:
+            return self.facts.prompt_estimate, delivered, 0
+        return (usage.prompt_tokens or self.facts.prompt_estimate, max(usage.completion_tokens, delivered),
+                usage.cached_tokens)
 
     def resp_channel(self) -> ChannelRecord:
         return self.relay.state.snapshot.channels[self.rec["channel_id"]]
