@@ -122,6 +122,7 @@ class Spool:
         self._to_close: list[int] = []  # rotated segments, closed after their last fdatasync
         self._progress: dict[str, bytes] = {}  # the last progress line of each stream still running
         self.synced = 0  # fdatasync calls made
+        self.write_errors = 0
 
     # --- life ---------------------------------------------------------------------------------
 
@@ -172,7 +173,11 @@ class Spool:
         if fd is None:
             return
         line = orjson.dumps({"r": record, "l": entries} if entries else {"r": record}) + b"\n"
-        os.write(fd, line)
+        try:
+            os.write(fd, line)
+        except OSError as exc:  # a full or failing disk must not fail the request: the record is in memory
+            self._failed(exc)
+            return
         if self._progress:
             self._progress.pop(record["request_id"], None)
         self.records += 1
@@ -187,9 +192,19 @@ class Spool:
         if fd is None:
             return
         line = orjson.dumps({"p": request_id, **facts}) + b"\n"
-        os.write(fd, line)
+        try:
+            os.write(fd, line)
+        except OSError as exc:
+            self._failed(exc)
+            return
         self._progress[request_id] = line
         self._dirty = True
+
+    def _failed(self, exc: OSError) -> None:
+        self.write_errors += 1
+        if self.write_errors == 1 or self.write_errors % 10_000 == 0:
+            log.error("usage spool write failed (%s; %d so far): records wait in memory only, a crash now "
+                      "would lose them", exc.strerror or type(exc).__name__, self.write_errors)
 
     # --- the writer's side --------------------------------------------------------------------
 

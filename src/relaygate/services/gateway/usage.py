@@ -94,7 +94,10 @@ class UsageWriter:
                     self._ledger.extend(taken)
                     self._ledger_taken += len(taken)
                 if self.spool is not None:  # no await since the take: every journalled entry is taken
-                    self.spool.rotate_if_due(self._ledger_taken)
+                    try:
+                        self.spool.rotate_if_due(self._ledger_taken)
+                    except OSError as exc:  # keep writing to the database; the segment just grows
+                        log.warning("usage spool not rotated: %s", exc.strerror or type(exc).__name__)
                 if not self._buffer and not self._ledger:
                     break
                 if (full_batches_only and len(self._buffer) < self.batch_size
