@@ -128,9 +128,13 @@ class Spool:
 
     def open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._lock = _try_lock(self.directory / f"{self.instance}.lock")
+        # locked under a private name, then renamed: no other process ever sees our lock file unlocked
+        # (it would take us for dead and replay, then delete, the segments we are writing)
+        private = self.directory / f"{self.instance}.{os.getpid()}.locking"
+        self._lock = _try_lock(private)
         if self._lock is None:
             raise RuntimeError(f"spool instance {self.instance} is locked by another process")
+        os.rename(private, self.directory / f"{self.instance}.lock")
         self._open_segment()
 
     def _open_segment(self) -> None:
