@@ -4,8 +4,9 @@ A ``hold`` row is written for a request still running when the usage writer flus
 its ``ref`` names the gateway process (``instance:<id>``). Each process writes a heartbeat to
 ``meta`` (``instance:<id>`` = epoch ms) every few seconds. A hold is stale when its request has
 no ``release`` row and its process is gone: its lock file in this data directory is free, or its
-heartbeat is older than the stale age (a process on another machine), or it names no process and
-is older than ``UNNAMED_STALE_MS``.
+heartbeat is older than the stale age (a process on another machine), or it names no process nor
+anything else (a row from before processes were named) and is older than ``UNNAMED_STALE_MS``.
+Holds with another ``ref`` (a media task's id) end with what they belong to and are never stale here.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class OpenHold:
     held: int
     created_at: int
     instance: str | None
+    ref: str | None = None
 
 
 async def open_holds(conn: AsyncConnection) -> list[OpenHold]:
@@ -46,7 +48,7 @@ async def open_holds(conn: AsyncConnection) -> list[OpenHold]:
     for row in await conn.execute(query):
         ref = row.ref or ""
         out.append(OpenHold(row.request_id, row.owner_id, row.key_id, row.model, int(row.held), int(row.created_at),
-                            ref[len(PREFIX):] if ref.startswith(PREFIX) else None))
+                            ref[len(PREFIX):] if ref.startswith(PREFIX) else None, row.ref))
     return out
 
 
@@ -84,7 +86,8 @@ async def stale_holds(conn: AsyncConnection, *, stale_after_ms: int, spool_dir: 
         if inst == me and me is not None:
             continue
         if inst is None:
-            if now - hold.created_at > UNNAMED_STALE_MS:
+            # a hold with another reference has its own end (a media task's, services/media/tasks.py)
+            if hold.ref is None and now - hold.created_at > UNNAMED_STALE_MS:
                 out.append(hold)
             continue
         dead = verdict.get(inst)
