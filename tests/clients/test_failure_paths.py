@@ -32,7 +32,10 @@ NAMES = {"claude": "claude-code", "codex": "codex-cli", "gemini": "gemini-cli"} 
 
 
 async def run_client(client: str, gw: Running, key: str, model: str, home: Path) -> tuple[str, float]:
-    """Run one CLI headless; return its combined output and how long it took. Killed after 40 s."""
+    """Run one CLI headless; return its output and the seconds from its first request to its exit.
+
+    Killed after 120 s: node start-up alone can take tens of seconds when the shared 2-core machine is
+    loaded; what is asserted is the time after the first request."""
     await asyncio.to_thread(home.mkdir, parents=True, exist_ok=True)
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "DISABLE_TELEMETRY": "1", "NO_COLOR": "1",
            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
@@ -54,11 +57,11 @@ async def run_client(client: str, gw: Running, key: str, model: str, home: Path)
     proc = await asyncio.create_subprocess_exec(*args, env=env, cwd=home, stdout=subprocess.PIPE,
                                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=40)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
     except TimeoutError:
         proc.kill()
         out, _ = await proc.communicate()
-        out += b"\n[killed after 40 s]"
+        out += b"\n[killed after 120 s]"
     ended = time.time()
     # from the client's first request to its exit: the CLIs' own start-up (node, up to ~8 s on a busy
     # 2-core machine for Gemini CLI) is not what the person waits for after pressing enter
@@ -108,7 +111,7 @@ async def test_clients_show_relaygates_message_and_stop(name: str, gw: Running, 
 
 def check(client: str, name: str, phrase: str, out: str, seconds: float) -> None:
     phrase, _, port = phrase.partition("|")
-    assert phrase in out, out
+    assert phrase in out, f"{client}: {out}"
     assert "request id: " in out, out  # relaygate's own text, not the client's paraphrase
     assert "Overloaded" not in out, out
     assert "Failed to authenticate" not in out or name == "wrong_key", out  # Claude Code's 401/403 prefix
