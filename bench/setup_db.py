@@ -1,4 +1,4 @@
-"""Prepare a fresh SQLite database for the benchmark, through relaygate's own services.
+"""Prepare a fresh database (SQLite or PostgreSQL) for the benchmark, through relaygate's own services.
 
 Usage: .venv/bin/python bench/setup_db.py sqlite+aiosqlite:////tmp/x/bench.db [upstream base, default
 http://127.0.0.1:9100]. Prints one line, ``KEY=<secret>``, for bench/run.sh to use.
@@ -33,9 +33,10 @@ async def setup(url: str, upstream: str) -> tuple[str, bool]:
         routing = RoutingAdmin(engine, protocols())
         await accounts.upsert_group("default", None)
         owner = await accounts.create_owner("bench", "service", note="benchmark owner")
-        # limits far above what one core can reach: every request still takes and returns them
+        # limits far above what one core can reach: every request still takes and returns them (each
+        # below 2**31, so the key fits every database, PostgreSQL's int4 columns included)
         _, secret = await accounts.create_key("bench key", owner["id"], "default", "production",
-                                              rpm=100_000_000, tpm=10**12, concurrency=100_000)
+                                              rpm=100_000_000, tpm=2_000_000_000, concurrency=100_000)
         for name, path in (("bench-plain", "plain"), ("bench-stream", "stream")):
             await routing.create_channel(name=name, protocol="openai", base_url=f"{upstream}/{path}/v1",
                                          secrets=["sk-upstream"], models={name: "gpt-4o-mini"})

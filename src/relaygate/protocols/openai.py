@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from relaygate.protocols.sse import event_data
-from relaygate.protocols.usage import Usage, estimate_tokens
+from relaygate.protocols.usage import Usage, estimate_prompt_bytes
 
 DONE_EVENT = b"data: [DONE]\n\n"
 
@@ -58,33 +58,7 @@ def parse_request(body: bytes, endpoint: str) -> tuple[dict[str, Any], RequestFa
     max_tokens = data.get("max_completion_tokens") or data.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens <= 0:
         max_tokens = None
-    return data, RequestFacts(model.strip(), stream, max_tokens, include_usage,
-                              estimate_prompt(data, len(body)))
-
-
-def estimate_prompt(data: dict[str, Any], body_len: int) -> int:
-    """Prompt tokens estimated from the text the model will read, capped by the body size."""
-    total = 0
-    messages = data.get("messages")
-    if isinstance(messages, list):
-        for msg in messages:
-            if isinstance(msg, dict):
-                content = msg.get("content")
-                if isinstance(content, str):
-                    total += estimate_tokens(content) + 4
-                elif isinstance(content, list):
-                    for part in content:
-                        if isinstance(part, dict) and isinstance(part.get("text"), str):
-                            total += estimate_tokens(part["text"])
-                        else:
-                            total += 85  # an image or other part: a low-detail image costs 85
-    for field in ("prompt", "input"):
-        value = data.get(field)
-        if isinstance(value, str):
-            total += estimate_tokens(value)
-        elif isinstance(value, list):
-            total += sum(estimate_tokens(v) if isinstance(v, str) else 1 for v in value)
-    return min(total, body_len) if total else max(body_len // 4, 1)
+    return data, RequestFacts(model.strip(), stream, max_tokens, include_usage, estimate_prompt_bytes(len(body)))
 
 
 def rewrite_body(original: bytes, data: dict[str, Any], upstream_model: str, facts: RequestFacts) -> bytes:
