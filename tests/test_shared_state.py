@@ -95,6 +95,51 @@ async def test_two_processes_share_budget_and_limits(tmp_path: Path) -> None:
         statuses = await asyncio.gather(*[call(a_port if i % 2 else b_port) for i in range(40)])
         assert statuses.count(200) == 10 and statuses.count(402) == 30  # $0.10 buys ten $0.01 calls, once
         assert len(fake.state.requests) == 10
+
+        # rpm across both processes is a sliding window: ten a minute, whichever process answers
+        async with aiohttp.ClientSession(headers=admin) as s:
+            r = await s.post(f"{base}/balances/shared/topup", json={"amount": "1.00", "reason": "test"})
+            assert r.status == 201, await r.text()
+            r = await s.patch(f"{base}/groups/default/terms", json={"rpm": 10})
+            assert r.status == 200, await r.text()
+        await asyncio.sleep(1.0)
+        statuses = await asyncio.gather(*[call(a_port if i % 2 else b_port) for i in range(30)])
+        assert statuses.count(200) == 10 and statuses.count(429) == 20, statuses
+        await asyncio.sleep(6.5)  # a bucket refilling 10 a minute would let one more through by now
+        statuses = await asyncio.gather(*[call(a_port if i % 2 else b_port) for i in range(6)])
+        assert statuses == [429] * 6
+
+        # token prices: 40 concurrent requests on both processes against a balance of about eight holds
+        async with aiohttp.ClientSession(headers=admin) as s:
+            r = await s.patch(f"{base}/groups/default/terms", json={"clear": ["rpm"]})
+            assert r.status == 200, await r.text()
+            r = await s.put(f"{base}/prices/paid", json={"input_per_m": "100", "output_per_m": "100"})
+            assert r.status == 200, await r.text()
+        await asyncio.sleep(1.0)
+
+        async def tokens(port: int) -> int:
+            async with aiohttp.ClientSession() as s:
+                async with s.post(f"http://127.0.0.1:{port}/v1/chat/completions",
+                                  json={"model": "paid", "max_tokens": 1000,
+                                        "messages": [{"role": "user", "content": "count me " * 20}]},
+                                  headers={"Authorization": f"Bearer {secret}"}) as r:
+                    await r.read()
+                    return r.status
+
+        statuses = await asyncio.gather(*[tokens(a_port if i % 2 else b_port) for i in range(40)])
+        assert statuses.count(200) >= 5 and statuses.count(402) >= 1 and set(statuses) <= {200, 402}, statuses
+        await asyncio.sleep(1.5)  # usage records and ledger rows are written in batches
+        async with aiohttp.ClientSession(headers=admin) as s:
+            for port in (a_port, b_port):
+                async with s.get(f"http://127.0.0.1:{port}/api/balances/shared") as r:
+                    view = await r.json()
+                # the bound of docs/billing.md: holds reserved atomically in Redis before each call, so
+                # the shared live balance never goes below zero and nothing stays held
+                assert float(view["live"]["balance"]) >= 0 and float(view["live"]["held"]) == 0, view
+                assert float(view["balance"]) >= 0 and float(view["held"]) == 0, view
+                assert view["live"]["balance"] == view["balance"], view
+            async with s.get(f"{base}/balances/check") as r:
+                assert r.status == 200, await r.text()
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)

@@ -72,23 +72,32 @@ async def refusal(limiter: Limiter, rules: list[LimitRule], lease_id: str, est: 
     return caught.value
 
 
+def retry_after(error: GatewayError) -> int:
+    """Seconds in Retry-After; a full minute window frees after 60 s and at most one slice (2 s) more."""
+    seconds = int(error.headers["Retry-After"])
+    assert 60 < seconds <= 62, error.headers
+    return seconds
+
+
 async def test_requests_per_minute(limiter: Limiter) -> None:
     rules = [LimitRule("key:key_abc", rpm=60)]
     for i in range(60):
         await limiter.acquire(rules, f"r{i}", 10)
     error = await refusal(limiter, rules, "r60", 10)
-    assert error.headers == {"Retry-After": "1"}
-    assert error.message("en") == "Rate limit reached for key key_abc: 60 requests per minute. Retry after 1 s."
-    assert error.message("zh-CN") == "已达到密钥 key_abc 的速率限制：每分钟 60 次请求。请在 1 秒后重试。"
+    seconds = retry_after(error)  # a sliding window: the first request leaves it after a minute
+    assert error.message("en") == (f"Rate limit reached for key key_abc: 60 requests per minute. "
+                                   f"Retry after {seconds} s.")
+    assert error.message("zh-CN") == f"已达到密钥 key_abc 的速率限制：每分钟 60 次请求。请在 {seconds} 秒后重试。"
 
 
 async def test_tokens_per_minute(limiter: Limiter) -> None:
     rules = [LimitRule("group:vip", tpm=1000)]
     await limiter.acquire(rules, "r1", 600)
-    error = await refusal(limiter, rules, "r2", 600)  # 200 tokens short at 1,000 per minute: 12 s
-    assert error.headers == {"Retry-After": "12"}
-    assert error.message("en") == "Rate limit reached for group vip: 1,000 tokens per minute. Retry after 12 s."
-    assert error.message("zh") == "已达到分组 vip 的速率限制：每分钟 1,000 个 Token。请在 12 秒后重试。"
+    error = await refusal(limiter, rules, "r2", 600)  # 200 tokens short until the 600 leave the window
+    seconds = retry_after(error)
+    assert error.message("en") == (f"Rate limit reached for group vip: 1,000 tokens per minute. "
+                                   f"Retry after {seconds} s.")
+    assert error.message("zh") == f"已达到分组 vip 的速率限制：每分钟 1,000 个 Token。请在 {seconds} 秒后重试。"
     await limiter.acquire(rules, "r3", 400)
 
 
@@ -126,7 +135,7 @@ async def test_finish_counts_the_real_tokens(limiter: Limiter) -> None:
     await second.finish(1500)  # 600 more than estimated: 1,600 in the window now
     await second.finish(1500)
     error = await refusal(limiter, rules, "r3", 1)
-    assert error.headers == {"Retry-After": "37"}  # (1,601 - 1,000) tokens at 1,000 per 60 s = 36.06 s
+    retry_after(error)  # 1,601 > 1,000 until r1's 100 and r2's 1,500 leave the window
 
 
 async def test_rules_without_limits_cost_nothing() -> None:

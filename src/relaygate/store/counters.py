@@ -23,10 +23,16 @@ Bounds
     9,000,000 currency units per bucket.
 
 Rate windows
-    ``window_take`` is GCRA (a token bucket of ``limit`` units refilled continuously at
-    ``limit / window_seconds`` per second): a burst of ``limit`` passes at once, then one unit per
-    ``window_seconds / limit``; a refusal says exactly how long to wait. ``window_adjust`` corrects
-    a take afterwards (estimated tokens -> real tokens) without checking.
+    A sliding window: ``window_take`` passes when the units taken in the last ``window_seconds``
+    plus ``cost`` stay within ``limit``, so no ``window_seconds`` span ever admits more than
+    ``limit`` units. Units are kept in ``WINDOW_SLICES`` slices of ``window_seconds /
+    WINDOW_SLICES`` each, and the check counts every slice that overlaps the last window in full,
+    so it errs on the strict side (a window is at most one slice longer, never shorter); a refusal
+    says how long until enough old slices have left it. A cost above ``limit`` passes only on an
+    empty window and is counted in full (otherwise it could never pass). ``window_adjust`` corrects
+    a take afterwards (estimated tokens -> real tokens) without checking: more units are counted at
+    the time of the correction, fewer are taken back from the slices the units were counted in
+    (``complete`` finds the admission slice from the request id), never from later ones.
 
 A request in one call each way
     ``admit`` takes everything one request needs (its rate windows, its concurrency slots and its
@@ -44,6 +50,7 @@ from typing import Protocol
 MAX_AMOUNT = 2**53  # every amount's magnitude stays strictly below this (exact in a Lua double)
 HOLD_TTL_SECONDS = 3600  # a hold nobody settles or releases is released by release_expired_holds
 CREDIT_MEMORY_SECONDS = 7 * 86400  # how long a credit's entry id is remembered (applied at most once)
+WINDOW_SLICES = 30  # a rate window is counted in this many slices (2 s each for a minute)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,15 +156,17 @@ class CounterStore(Protocol):
         ...
 
     async def window_take(self, name: str, limit: int, window_seconds: float, cost: int) -> float | None:
-        """Take ``cost`` units if ``limit`` per ``window_seconds`` allows; else seconds to wait (> 0).
+        """Take ``cost`` units if fewer than ``limit`` would then be counted in the last
+        ``window_seconds``; else seconds to wait (> 0).
 
-        A cost above ``limit`` is checked as ``limit`` (it passes only when the window is idle) and
+        A cost above ``limit`` is checked as ``limit`` (it passes only when the window is empty) and
         counted in full.
         """
         ...
 
     async def window_adjust(self, name: str, limit: int, window_seconds: float, delta: int) -> None:
-        """Count ``delta`` more (or fewer, when negative) units in the window, without checking."""
+        """Count ``delta`` more units in the window now, without checking; a negative ``delta`` takes
+        units back from the oldest slices that still count (never below zero)."""
         ...
 
     async def concurrency_take(self, name: str, limit: int, lease_id: str, ttl_seconds: float) -> bool:
@@ -183,11 +192,17 @@ class CounterStore(Protocol):
 
     async def complete(self, request_id: str, windows: Sequence[Window], slots: Sequence[str],
                        buckets: Sequence[str], actual: int | None) -> None:
-        """End an admitted request: add each window's units (a correction, may be negative, unchecked),
+        """End an admitted request: add each window's units (a correction, may be negative, unchecked:
+        more units count from now, fewer are taken back from the slice the request was admitted in),
         give back the named slots, and settle the hold on ``buckets`` to ``actual`` (None releases it).
 
         With no ``buckets`` there is no hold to end. Ending it twice changes nothing the second time.
         """
+        ...
+
+    async def flush(self) -> None:
+        """Wait until every ``complete`` made here is applied where other workers see it (Redis sends
+        completes in batches, within a few milliseconds; memory applies them at once)."""
         ...
 
     async def close(self) -> None:

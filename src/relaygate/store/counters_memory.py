@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -11,6 +11,7 @@ from relaygate.store.counters import (
     CREDIT_MEMORY_SECONDS,
     HOLD_TTL_SECONDS,
     MAX_AMOUNT,
+    WINDOW_SLICES,
     Bucket,
     BucketState,
     Refusal,
@@ -33,6 +34,56 @@ class _Bucket:
 # a live hold: (amount, the buckets it is held on, expires at); a plain tuple, one is built per request
 _Hold = tuple[int, tuple[Bucket, ...], float]
 
+_ADMITTED_KEEP_SECONDS = 3600.0  # admission times of requests that never completed are forgotten after this
+
+
+class _Win:
+    """A sliding window: units per slice (oldest first) and their sum."""
+
+    __slots__ = ("slices", "total")
+
+    def __init__(self) -> None:
+        self.slices: deque[list[int]] = deque()  # [slice index, units]
+        self.total = 0
+
+    def prune(self, floor: int) -> int:
+        """Drop the slices before ``floor`` (they left the window); return the units still counted."""
+        slices = self.slices
+        while slices and slices[0][0] < floor:
+            self.total -= slices.popleft()[1]
+        return self.total
+
+    def add(self, index: int, units: int) -> None:
+        slices = self.slices
+        if slices and slices[-1][0] == index:
+            slices[-1][1] += units
+        else:
+            slices.append([index, units])
+        self.total += units
+
+    def take_back(self, units: int, index: int | None) -> None:
+        """Count ``units`` fewer: from slice ``index`` only, or from the oldest slices when None."""
+        for entry in (self.slices if index is None else reversed(self.slices)):
+            if index is not None and entry[0] != index:
+                if entry[0] < index:
+                    return
+                continue
+            back = units if units < entry[1] else entry[1]
+            entry[1] -= back
+            self.total -= back
+            units -= back
+            if not units or index is not None:
+                return
+
+    def wait(self, excess: int, width: float, now: float) -> float:
+        """Seconds until ``excess`` units have left the window (oldest slices leave first)."""
+        freed = 0
+        for index, units in self.slices:
+            freed += units
+            if freed >= excess:
+                return max((index + WINDOW_SLICES + 1) * width - now, 1e-3)
+        return width * (WINDOW_SLICES + 1)
+
 
 class MemoryCounters:
     """Counters in this process's memory; right for a single worker and for tests.
@@ -47,7 +98,9 @@ class MemoryCounters:
         self._buckets: dict[str, _Bucket] = {}
         self._holds: dict[str, _Hold] = {}
         self._credits: dict[str, OrderedDict[str, float]] = {}  # bucket -> entry id -> applied at
-        self._windows: dict[tuple[str, float], float] = {}  # (name, window) -> theoretical arrival time
+        self._windows: dict[tuple[str, float], _Win] = {}  # (name, window seconds) -> its slices
+        self._admitted: dict[str, float] = {}  # request id -> when it took its windows (for corrections)
+        self._admitted_cap = 10_000
         self._leases: dict[str, dict[str, float]] = {}  # name -> lease id -> expires at
 
     # --- money buckets ------------------------------------------------------------------------
@@ -134,7 +187,7 @@ class MemoryCounters:
             return BucketState(None, 0, 0)
         return BucketState(state.cap, state.used, state.held)
 
-    # --- rate windows (GCRA) ------------------------------------------------------------------
+    # --- rate windows (sliding, in slices) --------------------------------------------------------------
 
     async def window_take(self, name: str, limit: int, window_seconds: float, cost: int) -> float | None:
         refusal = await self.admit("", ((name, limit, window_seconds, cost),), (), 0, (), None)
@@ -164,21 +217,22 @@ class MemoryCounters:
         # Checks first, changes after: nothing awaits in between, so all or nothing holds. Written as
         # flat loops without helper calls: this runs once per request.
         now = self._clock()
-        tats = self._windows
-        taken: list[tuple[tuple[str, float], float]] = []  # its length is the index of the window being checked
+        wins = self._windows
+        taken: list[tuple[tuple[str, float], int, int]] = []  # its length is the index of the window being checked
         for name, limit, window_seconds, cost in windows:
             if limit < 1 or window_seconds <= 0 or cost < 0:
                 check_windows(windows)
                 raise ValueError(f"a window cost cannot be negative (got {cost})")
             key = (name, window_seconds)
-            tat = tats.get(key, now)
-            if tat < now:
-                tat = now
-            interval = window_seconds / limit
-            over = tat + (cost if cost < limit else limit) * interval - now - window_seconds
-            if over > 1e-9:
-                return Refusal("window", len(taken), wait=over)
-            taken.append((key, tat + cost * interval))
+            width = window_seconds / WINDOW_SLICES
+            index = int(now // width)
+            win = wins.get(key)
+            counted = 0 if win is None else win.prune(index - WINDOW_SLICES)
+            over = counted + (cost if cost < limit else limit) - limit
+            if over > 0:
+                assert win is not None
+                return Refusal("window", len(taken), wait=win.wait(over, width, now))
+            taken.append((key, index, cost))
         for i, (name, limit) in enumerate(slots):
             leases = self._leases.get(name)
             if leases is not None and len(leases) >= limit and request_id not in leases:
@@ -204,8 +258,17 @@ class MemoryCounters:
                     if available < hold:
                         return Refusal("money", len(states), available=available)
                 states.append(state)
-        for key, tat in taken:
-            tats[key] = tat
+        for key, index, cost in taken:
+            win = wins.get(key)
+            if win is None:
+                win = wins[key] = _Win()
+            if cost:
+                win.add(index, cost)
+        if taken and request_id:
+            admitted = self._admitted
+            admitted[request_id] = now
+            if len(admitted) > self._admitted_cap:
+                self._forget_admissions(now)
         if slots:
             expires = now + slot_ttl_seconds
             for name, _ in slots:
@@ -231,23 +294,44 @@ class MemoryCounters:
             if actual < 0:
                 raise ValueError(f"a settled amount cannot be negative (got {actual}); credit a refund instead")
         now = self._clock()
-        tats = self._windows
-        for name, limit, window_seconds, delta in windows:  # _adjust, inlined: this runs once per request
+        at = self._admitted.pop(request_id, None) if request_id else None
+        wins = self._windows
+        for name, limit, window_seconds, delta in windows:  # inlined: this runs once per request
             if limit < 1 or window_seconds <= 0:
                 check_windows(windows)
             key = (name, window_seconds)
-            tat = tats.get(key, now)
-            tat = (tat if tat > now else now) + delta * (window_seconds / limit)
-            if tat <= now:
-                tats.pop(key, None)
-            else:
-                tats[key] = tat
+            width = window_seconds / WINDOW_SLICES
+            index = int(now // width)
+            win = wins.get(key)
+            if delta > 0:  # more than estimated: counted from now
+                if win is None:
+                    win = wins[key] = _Win()
+                win.add(index, delta)
+            elif delta < 0 and win is not None:
+                win.prune(index - WINDOW_SLICES)
+                if at is not None:  # fewer: taken back where they were counted, if still counted
+                    at_index = int(at // width)
+                    if at_index >= index - WINDOW_SLICES:
+                        win.take_back(-delta, at_index)
+                elif not request_id:  # a bare adjustment: from the oldest units
+                    win.take_back(-delta, None)
+                if not win.total:
+                    del wins[key]
         for name in slots:
             leases = self._leases.get(name)
             if leases is not None and leases.pop(request_id, None) is not None and not leases:
                 del self._leases[name]
         if buckets:
             self._finish(request_id, actual, now)
+
+    def _forget_admissions(self, now: float) -> None:
+        """Drop the admission times of requests that never completed (bounded memory)."""
+        cutoff = now - _ADMITTED_KEEP_SECONDS
+        self._admitted = {rid: at for rid, at in self._admitted.items() if at > cutoff}
+        self._admitted_cap = max(10_000, 2 * len(self._admitted))
+
+    async def flush(self) -> None:
+        return None
 
     async def close(self) -> None:
         return None

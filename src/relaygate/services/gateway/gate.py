@@ -3,8 +3,9 @@
 ``Gate.enter`` takes the request's rate windows, concurrency slots and money hold in one
 ``CounterStore.admit`` (all or nothing) and turns a refusal into the caller's 429 or 402;
 ``Gate.leave`` settles or releases the hold, frees the slots and corrects the token windows in
-one ``CounterStore.complete``. With Redis that is one round trip in and one out per request,
-whatever limits and caps apply. A key's limits are resolved once per configuration snapshot.
+one ``CounterStore.complete``, whatever limits and caps apply. With Redis the calls of many requests
+share a round trip (``store/counters_redis.py`` sends them in batches): at most one per request on
+average. A key's limits are resolved once per configuration snapshot.
 """
 
 from __future__ import annotations
