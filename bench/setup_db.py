@@ -1,7 +1,10 @@
 """Prepare a fresh database (SQLite or PostgreSQL) for the benchmark, through relaygate's own services.
 
-Usage: .venv/bin/python bench/setup_db.py sqlite+aiosqlite:////tmp/x/bench.db [upstream base, default
-http://127.0.0.1:9100]. Prints one line, ``KEY=<secret>``, for bench/run.sh to use.
+Usage: .venv/bin/python bench/setup_db.py DATABASE_URL [upstream base, default http://127.0.0.1:9100]
+[large upstream base, e.g. http://127.0.0.1:9101]. DATABASE_URL is sqlite+aiosqlite:////tmp/x/bench.db
+or postgresql+asyncpg://postgres@127.0.0.1:5432/<empty database>. Prints one line, ``KEY=<secret>``,
+for bench/run.sh and bench/large.sh to use. With a large upstream (bench/start-mock-big.sh) it adds the
+channels of bench/large.sh: 200 KB bodies, 1 MB answers, Claude-Code- and Codex-shaped agent turns.
 
 It creates what a real deployment has on the request path: the 'default' group, an owner, a key, and
 two channels pointing at the nginx mock (one per upstream shape). It also creates an admin token so
@@ -25,7 +28,15 @@ from relaygate.services.operate.routing import RoutingAdmin
 from relaygate.store.db import make_engine, upgrade
 
 
-async def setup(url: str, upstream: str) -> tuple[str, bool]:
+LARGE = (  # model, protocol, path on the large mock: bench/large.sh's scenarios
+    ("bench-large", "openai", "plain"), ("bench-large-claude-pass", "anthropic", "anthropic"),
+    ("bench-large-claude", "openai", "plain"), ("bench-big", "openai", "big"),
+    ("bench-bigstream", "openai", "bigstream"), ("bench-agent-pass", "anthropic", "agent"),
+    ("bench-agent-xlate", "openai", "agentx"), ("bench-codex", "openai-responses", "codex"),
+)
+
+
+async def setup(url: str, upstream: str, large: str | None = None) -> tuple[str, bool]:
     engine = make_engine(url)
     try:
         await upgrade(engine)
@@ -46,6 +57,9 @@ async def setup(url: str, upstream: str) -> tuple[str, bool]:
                                      models={"bench-claude-pass": "claude-sonnet-4-5"})
         await routing.create_channel(name="bench-claude", protocol="openai", base_url=f"{upstream}/plain/v1",
                                      secrets=["sk-upstream"], models={"bench-claude": "gpt-4o-mini"})
+        for model, protocol, path in LARGE if large else ():
+            await routing.create_channel(name=model, protocol=protocol, base_url=f"{large}/{path}/v1",
+                                         secrets=["sk-upstream"], models={model: model})
         await accounts.create_admin_token("bench admin token")
         billing = await setup_billing(engine, owner["id"])
     finally:
@@ -63,7 +77,7 @@ async def setup_billing(engine: object, owner_id: str) -> bool:
         return False
     currency = Settings.from_env().currency
     pricing = PricingAdmin(engine, currency)  # type: ignore[arg-type]
-    for model in ("bench-plain", "bench-stream", "bench-claude", "bench-claude-pass"):
+    for model in ("bench-plain", "bench-stream", "bench-claude", "bench-claude-pass", *(m for m, _, _ in LARGE)):
         await pricing.set_price(model, input_per_m="0.15", output_per_m="0.60")
     await LedgerAdmin(engine, currency).record(  # type: ignore[arg-type]
         owner_id, "topup", parse_amount("1000000"), "benchmark balance", "bench/setup_db.py")
@@ -74,7 +88,8 @@ def main() -> None:
     if len(sys.argv) < 2:
         sys.exit("usage: setup_db.py DATABASE_URL [UPSTREAM_BASE]")
     upstream = sys.argv[2] if len(sys.argv) > 2 else "http://127.0.0.1:9100"
-    secret, billing = asyncio.run(setup(sys.argv[1], upstream.rstrip("/")))
+    large = sys.argv[3].rstrip("/") if len(sys.argv) > 3 else None
+    secret, billing = asyncio.run(setup(sys.argv[1], upstream.rstrip("/"), large))
     print(f"KEY={secret}")
     print(f"BILLING={'on' if billing else 'absent'}")
 
