@@ -14,6 +14,7 @@ START = "<!-- bench:latest:start -->"
 END = "<!-- bench:latest:end -->"
 
 ROWS = (("direct", "direct to nginx mock (no gateway)"),
+        ("floor", "floor: bare Python pass-through (bench/floor.py)"),
         ("relaygate", "relaygate (1 worker)"),
         ("relaygate_nobill", "relaygate, billing and limits off"),
         ("litellm", "LiteLLM proxy 1.108.11 (master key only, no DB)"))
@@ -176,6 +177,10 @@ def report(r: dict[str, str]) -> str:
         if ok(r, gw, "plain32") and ok(r, "direct", "plain32"):
             ratios.append(f"{gw} non-stream = {num(r, f'{gw}.plain32.rps') / num(r, 'direct.plain32.rps'):.1%}"  # type: ignore[operator]
                           " of direct")
+    for run, what in (("plain32", "non-stream"), ("stream32", "streams")):
+        if ok(r, "relaygate", run) and ok(r, "floor", run):
+            ratios.append(f"relaygate {what} = {num(r, f'relaygate.{run}.rps') / num(r, f'floor.{run}.rps'):.1%}"  # type: ignore[operator]
+                          " of the floor (targets: 55% non-stream, 60% streams)")
     if ok(r, "relaygate", "plain32") and ok(r, "litellm", "plain32"):
         ratios.append(f"relaygate / LiteLLM non-stream = "
                       f"{num(r, 'relaygate.plain32.rps') / num(r, 'litellm.plain32.rps'):.1f}x")  # type: ignore[operator]

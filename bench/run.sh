@@ -180,6 +180,29 @@ measure direct plain32 "$mock/plain/v1/chat/completions" bench-plain 0 "$conns" 
 measure direct stream32 "$mock/stream/v1/chat/completions" bench-stream 1 "$conns" "$duration" sk-bench >/dev/null
 measure direct plain1 "$mock/plain/v1/chat/completions" bench-plain 0 1 "$duration" sk-bench >/dev/null
 
+# --- 1b. the floor: bare Python on the gateway's core (bench/floor.py) -----------------------------
+floor_port=$((rg_port + 1))
+if curl -s -o /dev/null -m 2 "http://127.0.0.1:$floor_port/"; then
+  put floor.skipped "port $floor_port already in use"
+else
+  log "the floor (bench/floor.py) on :$floor_port (core 1)"
+  (cd "$repo" && exec taskset -c 1 .venv/bin/python bench/floor.py "$floor_port" "$mock") > "$tmp/floor.log" 2>&1 &
+  floor_pid=$!
+  started_pids+=("$floor_pid")
+  gw_pid=$floor_pid
+  for _ in $(seq 1 100); do
+    curl -sf -o /dev/null -XPOST "http://127.0.0.1:$floor_port/plain/v1/chat/completions" -d '{}' && break; sleep 0.1
+  done
+  fl="http://127.0.0.1:$floor_port"
+  measure floor warmup "$fl/plain/v1/chat/completions" bench-plain 0 "$conns" "$warmup" sk-bench >/dev/null
+  measure floor plain32 "$fl/plain/v1/chat/completions" bench-plain 0 "$conns" "$duration" sk-bench >/dev/null
+  measure floor stream32 "$fl/stream/v1/chat/completions" bench-stream 1 "$conns" "$duration" sk-bench >/dev/null
+  measure floor plain1 "$fl/plain/v1/chat/completions" bench-plain 0 1 "$duration" sk-bench >/dev/null
+  put floor.rss_mb "$(peak_rss_mb "$floor_pid")"
+  stop_gracefully "$floor_pid" 10
+  gw_pid=""
+fi
+
 # --- 2. relaygate ------------------------------------------------------------------------------
 rg_base="http://127.0.0.1:$rg_port"
 run_relaygate() {  # GW (result prefix) BILLING (on|off)

@@ -73,9 +73,10 @@ async def refusal(limiter: Limiter, rules: list[LimitRule], lease_id: str, est: 
 
 
 def retry_after(error: GatewayError) -> int:
-    """Seconds in Retry-After; a full minute window frees after 60 s and at most one slice (2 s) more."""
+    """Seconds in Retry-After: until the first request leaves the window, a minute (and at most one
+    2 s slice) after it was taken; less when taking the others took a while (a loaded machine)."""
     seconds = int(error.headers["Retry-After"])
-    assert 60 < seconds <= 62, error.headers
+    assert 30 < seconds <= 62, error.headers
     return seconds
 
 
