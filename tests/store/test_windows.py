@@ -99,8 +99,9 @@ async def _check_windows(limit: int, steps: list[tuple[float, str, int, int]]) -
                 assert 0 < refusal.wait <= WINDOW + SLICE
         elif admitted:
             rid = admitted.pop(x % len(admitted))
-            await store.complete(rid, [("tpm", limit, WINDOW, delta)], (), (), None)
             entry = next(e for e in counted if e[2] == rid)
+            delta = max(delta, -entry[1])  # the contract: a correction gives back at most what was taken
+            await store.complete(rid, [("tpm", limit, WINDOW, delta)], (), (), None)
             if delta < 0:
                 entry[1] -= min(-delta, entry[1])
             elif delta > 0:

@@ -193,7 +193,8 @@ class CounterStore(Protocol):
     async def complete(self, request_id: str, windows: Sequence[Window], slots: Sequence[str],
                        buckets: Sequence[str], actual: int | None) -> None:
         """End an admitted request: add each window's units (a correction, may be negative, unchecked:
-        more units count from now, fewer are taken back from the slice the request was admitted in),
+        more units count from now, fewer are taken back from the slice the request was admitted in, and
+        never more than the request took there: the caller's promise),
         give back the named slots, and settle the hold on ``buckets`` to ``actual`` (None releases it).
 
         With no ``buckets`` there is no hold to end. Ending it twice changes nothing the second time.
