@@ -138,7 +138,7 @@ for v in $variants; do
   for line in "${scenarios[@]}"; do
     name=${line%% *}
     [ "$wanted" = all ] || [[ " $wanted " == *" $name "* ]] || continue
-    [ "$v" = floor ] && [ "${line##* }" != "${line##* 9100}" ] && gw_pid_save=$gw_pid && gw_pid=$floor2
+    [ "$v" = floor ] && [[ "${line##* }" == 9100/* ]] && gw_pid_save=$gw_pid && gw_pid=$floor2
     run "$v" "$line" "$conns" > /dev/null
     case "$name" in small|chat200k|claude200k_pass|agent_pass|codex) run "$v" "$line" 1 > /dev/null ;; esac
     [ -n "${gw_pid_save:-}" ] && gw_pid=$gw_pid_save && gw_pid_save=""
