@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from relaygate.core.clock import now_ms
 from relaygate.store.tables import meta
+from relaygate.store.wide import register_sqlite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -33,6 +34,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+            register_sqlite(dbapi_conn)  # exact sums and increments of wide money columns
 
         return engine
     if backend in {"mysql", "mariadb"}:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.core.clock import now_ms
 from relaygate.store import tables as t
 from relaygate.store.repo import bulk_insert
+from relaygate.store.wide import WideInt, wide_add, wide_sum
 
 L = t.ledger_entries
 CREDIT_KINDS = ("topup", "adjustment", "refund", "import", "expiry", "redeem")  # the one list of credits
@@ -51,7 +52,8 @@ async def append_entries(conn: AsyncConnection, rows: list[dict[str, Any]],
     now = now_ms()
     for owner_id, (amount, held) in sorted(deltas.items()):
         updated = await conn.execute(t.balances.update().where(t.balances.c.owner_id == owner_id).values(
-            balance=t.balances.c.balance + amount, held=t.balances.c.held + held, updated_at=now))
+            balance=wide_add(t.balances.c.balance, bindparam(None, amount, type_=WideInt())),
+            held=t.balances.c.held + held, updated_at=now))
         if updated.rowcount == 0:
             await conn.execute(t.balances.insert().values(owner_id=owner_id, balance=amount, held=held,
                                                           updated_at=now))
@@ -60,17 +62,17 @@ async def append_entries(conn: AsyncConnection, rows: list[dict[str, Any]],
 
 async def owner_totals(conn: AsyncConnection, before_ms: int | None = None) -> dict[str, tuple[int, int]]:
     """owner -> (credited, spent): credited = sum of credit kinds, spent = -sum of settles."""
-    credited = func.sum(case((L.c.kind.in_(CREDIT_KINDS), L.c.amount), else_=0))
-    spent = func.sum(case((L.c.kind == "settle", -L.c.amount), else_=0))
+    credited = wide_sum(case((L.c.kind.in_(CREDIT_KINDS), L.c.amount), else_=0))
+    spent = wide_sum(case((L.c.kind == "settle", -L.c.amount), else_=0))
     query = select(L.c.owner_id, credited, spent).group_by(L.c.owner_id)
     if before_ms is not None:
-        query = select(L.c.owner_id, func.sum(case((L.c.kind.in_(CREDIT_KINDS) & (L.c.created_at < before_ms),
+        query = select(L.c.owner_id, wide_sum(case((L.c.kind.in_(CREDIT_KINDS) & (L.c.created_at < before_ms),
                                                     L.c.amount), else_=0)), spent).group_by(L.c.owner_id)
     return {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in await conn.execute(query)}
 
 
 async def key_spent(conn: AsyncConnection, key_id: str, since_ms: int | None = None) -> int:
-    query = select(func.sum(-L.c.amount)).where(L.c.key_id == key_id, L.c.kind == "settle")
+    query = select(wide_sum(-L.c.amount)).where(L.c.key_id == key_id, L.c.kind == "settle")
     if since_ms is not None:
         query = query.where(L.c.created_at >= since_ms)
     return int((await conn.execute(query)).scalar() or 0)
@@ -82,10 +84,16 @@ async def credits_since(conn: AsyncConnection, since_ms: int) -> list[Any]:
         .order_by(L.c.id))).all())
 
 
+async def credits_before(conn: AsyncConnection, owner_id: str, entry_id: int) -> int:
+    """Everything credited to an owner in entries older (by id) than ``entry_id``, exactly."""
+    return int((await conn.execute(select(wide_sum(L.c.amount)).where(
+        L.c.owner_id == owner_id, L.c.kind.in_(CREDIT_KINDS), L.c.id < entry_id))).scalar() or 0)
+
+
 async def check_balances(conn: AsyncConnection) -> list[dict[str, Any]]:
     """Every owner's materialised balance against the sum of its entries."""
     sums = {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in await conn.execute(
-        select(L.c.owner_id, func.sum(L.c.amount), func.sum(L.c.held)).group_by(L.c.owner_id))}
+        select(L.c.owner_id, wide_sum(L.c.amount), func.sum(L.c.held)).group_by(L.c.owner_id))}
     stored = {r.owner_id: (int(r.balance), int(r.held)) for r in await conn.execute(select(t.balances))}
     out = []
     for owner_id in sorted(set(sums) | set(stored)):

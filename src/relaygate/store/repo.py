@@ -27,6 +27,7 @@ from relaygate.core.domain import (
 )
 from relaygate.core.money import Price
 from relaygate.store import tables as t
+from relaygate.store.wide import INT64_MAX, INT64_MIN, WideInt
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +124,18 @@ def _sqlite_values_sql(table_name: str, rows: int) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _sqlite_plan(table_name: str) -> tuple[tuple[int, ...], Callable[[Any], tuple[Any, ...]], tuple[int, ...]]:
+def _sqlite_plan(table_name: str) -> tuple[tuple[int, ...], Callable[[Any], tuple[Any, ...]], tuple[int, ...],
+                                           tuple[int, ...]]:
     """The statement sizes that fit the parameter limit, a getter of a row dict's values in column
-    order, and the positions of JSON columns (those travel as JSON text)."""
+    order, the positions of JSON columns (those travel as JSON text) and of wide money columns
+    (values beyond int64 travel as decimal text, see store/wide.py)."""
     _, cols, json_cols = _bulk_sql(table_name, "qmark")
     sizes = tuple(n for n in _SQLITE_SIZES if n * len(cols) <= _SQLITE_MAX_PARAMS)
     getter = operator.itemgetter(*cols)
+    table = t.metadata.tables[table_name]
+    wide = tuple(i for i, c in enumerate(cols) if isinstance(table.c[c].type, WideInt))
     return sizes, (getter if len(cols) > 1 else lambda row: (getter(row),)), tuple(
-        i for i, c in enumerate(cols) if c in json_cols)
+        i for i, c in enumerate(cols) if c in json_cols), wide
 
 
 async def _sqlite_bulk_insert(conn: AsyncConnection, table_name: str, rows: list[dict[str, Any]],
@@ -149,7 +154,7 @@ async def _sqlite_bulk_insert(conn: AsyncConnection, table_name: str, rows: list
     instructions against 48k here); padding one statement to a fixed size costs about as much per
     filler row as per real row.
     """
-    sizes, values_of, json_at = _sqlite_plan(table_name)
+    sizes, values_of, json_at, wide_at = _sqlite_plan(table_name)
     try:
         arrays = list(map(values_of, rows))
     except KeyError:  # rows that leave columns out: those are NULL
@@ -158,6 +163,11 @@ async def _sqlite_bulk_insert(conn: AsyncConnection, table_name: str, rows: list
         for n, values in enumerate(arrays):
             if values[i] is not None:
                 arrays[n] = (*values[:i], orjson.dumps(values[i]).decode(), *values[i + 1:])
+    for i in wide_at:  # almost always within int64: only a row with a wider value is rebuilt
+        for n, values in enumerate(arrays):
+            v = values[i]
+            if v is not None and not INT64_MIN <= v <= INT64_MAX:
+                arrays[n] = (*values[:i], str(v), *values[i + 1:])
     statements = []
     start, total = 0, len(arrays)
     while start < total:
@@ -182,7 +192,7 @@ async def bulk_insert(conn: AsyncConnection, table_name: str, rows: list[dict[st
         return
     style = conn.dialect.paramstyle
     sql, cols, json_cols = _bulk_sql(table_name, style)
-    if conn.dialect.name == "sqlite" and len(rows) > 1:
+    if conn.dialect.name == "sqlite":
         await _sqlite_bulk_insert(conn, table_name, rows, cols)
         return
     params: list[Any] = []

@@ -22,6 +22,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from relaygate.store.wide import WideInt
+
 metadata = MetaData()
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; elsewhere use 64-bit ids.
@@ -43,10 +45,10 @@ groups = Table(
     Column("name", String(64), primary_key=True),
     Column("description", Text),
     Column("models", JSON),  # null: every model; else the public names the group may use
-    Column("multiplier_ppm", Integer, nullable=False, default=1_000_000),  # price multiplier
-    Column("rpm", Integer),
-    Column("tpm", Integer),
-    Column("concurrency", Integer),
+    Column("multiplier_ppm", BigInteger, nullable=False, default=1_000_000),  # price multiplier
+    Column("rpm", BigInteger),  # limits are 64-bit everywhere (a tpm of 10^12 must fit on PostgreSQL)
+    Column("tpm", BigInteger),
+    Column("concurrency", BigInteger),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
@@ -69,9 +71,9 @@ api_keys = Table(
     Column("cap_total", BigInteger),  # spend caps in nanos; null: spend the owner's balance freely
     Column("cap_daily", BigInteger),
     Column("cap_monthly", BigInteger),
-    Column("rpm", Integer),
-    Column("tpm", Integer),
-    Column("concurrency", Integer),
+    Column("rpm", BigInteger),
+    Column("tpm", BigInteger),
+    Column("concurrency", BigInteger),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Index("ix_api_keys_owner", "owner_id"),
@@ -168,7 +170,7 @@ prices = Table(
     Column("output_per_m", BigInteger, nullable=False, default=0),
     Column("per_request", BigInteger),  # nanos per call (images, other per-call models)
     Column("free", Boolean, nullable=False, default=False),
-    Column("max_output_tokens", Integer),  # hold size when the caller sends no max_tokens
+    Column("max_output_tokens", BigInteger),  # hold size when the caller sends no max_tokens
     Column("updated_at", BigInteger, nullable=False),
 )
 
@@ -178,7 +180,7 @@ ledger_entries = Table(
     Column("owner_id", String(32), nullable=False),
     Column("key_id", String(32)),
     Column("kind", String(16), nullable=False),  # topup adjustment hold settle release refund import expiry
-    Column("amount", BigInteger, nullable=False, default=0),  # effect on the balance, nanos, signed
+    Column("amount", WideInt, nullable=False, default=0),  # effect on the balance, nanos, signed, any size
     Column("held", BigInteger, nullable=False, default=0),  # effect on the amount held (hold +, release -)
     Column("request_id", String(40)),
     Column("model", String(128)),
@@ -195,7 +197,7 @@ ledger_entries = Table(
 balances = Table(
     "balances", metadata,
     Column("owner_id", String(32), primary_key=True),
-    Column("balance", BigInteger, nullable=False, default=0),  # = sum(ledger.amount)
+    Column("balance", WideInt, nullable=False, default=0),  # = sum(ledger.amount), exact at any size
     Column("held", BigInteger, nullable=False, default=0),  # = sum(ledger.held)
     Column("updated_at", BigInteger, nullable=False),
 )
@@ -298,6 +300,12 @@ rollout_members = Table(  # owners frozen into a batch at its first switch; an o
     Column("owner_id", String(32), primary_key=True),
     Column("batch_id", Integer, nullable=False),
     Column("joined_at", BigInteger, nullable=False),
+    # where the owner is served now and the last move done for it, changed in the same transaction as its
+    # hand-over: an owner is never moved without its balance, nor its balance without the owner
+    Column("route", String(8), nullable=False, default="legacy"),  # legacy | native
+    Column("step", String(16)),  # switch | rollback | complete: the owner's last move that was done
+    Column("failure", Text),  # why the owner's last move did not happen (null: it did)
+    Column("updated_at", BigInteger),
     Index("ix_rollout_members_batch", "batch_id"),
 )
 
@@ -310,9 +318,9 @@ rollout_handovers = Table(  # balance hand-over steps per owner: syncs booked, o
     Column("kind", String(8), nullable=False),  # sync | write
     Column("cause", String(16), nullable=False),  # switch rollback complete sync
     Column("old_user_id", BigInteger, nullable=False),
-    Column("old_quota", BigInteger),  # the old quota read (sync) or before the write
-    Column("delta_quota", BigInteger),  # write: quota units added to the old quota
-    Column("amount", BigInteger, nullable=False, default=0),  # nanos booked in relaygate's ledger
+    Column("old_quota", WideInt),  # the old quota read (sync) or before the write
+    Column("delta_quota", WideInt),  # write: quota units added to the old quota
+    Column("amount", WideInt, nullable=False, default=0),  # nanos booked in relaygate's ledger
     Column("state", String(16), nullable=False),  # done pending writing written confirmed skipped failed
     Column("request_id", String(40), nullable=False),
     Column("note", Text),

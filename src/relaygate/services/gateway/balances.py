@@ -14,11 +14,20 @@ from relaygate.services.gateway.billing import key_buckets
 from relaygate.services.gateway.catalog import Snapshot
 from relaygate.store.counters import CounterStore
 from relaygate.store.db import get_meta
-from relaygate.store.ledger_repo import credits_since, key_spent, owner_totals
+from relaygate.store.ledger_repo import credits_before, credits_since, key_spent, owner_totals
 
 log = logging.getLogger("relaygate.balances")
 
 CREDIT_WINDOW_MS = 7 * 86400 * 1000  # credits newer than this are applied one by one (idempotently)
+# The counter store compares amounts exactly only below 2**53 nanos, while the ledger holds balances of any
+# size (store/wide.py). The counters therefore see an owner's credits clamped to ±VIEW: exact below about
+# 2.25 million currency units, and "at least that much" above, which is all admission needs. The ledger and
+# the balances table keep the exact figure.
+VIEW = 2**51
+
+
+def view(total: int) -> int:
+    return max(-VIEW, min(VIEW, total))
 
 
 class BalanceSync:
@@ -30,6 +39,7 @@ class BalanceSync:
         self.poll_seconds = poll_seconds
         self.version: str | None = None
         self.loaded_keys: set[str] = set()
+        self.wide: set[str] = set()  # owners whose credits reach beyond what the counters see exactly
 
     async def load(self, snap: Snapshot) -> None:
         cutoff = now_ms() - CREDIT_WINDOW_MS
@@ -38,7 +48,9 @@ class BalanceSync:
             totals = await owner_totals(conn, before_ms=cutoff)
             for owner_id in set(snap.owners) | set(totals):
                 credited, spent = totals.get(owner_id, (0, 0))
-                await self.store.load(f"owner:{owner_id}", credited, spent, only_if_absent=True)
+                if abs(credited) >= VIEW // 4:
+                    self.wide.add(owner_id)
+                await self.store.load(f"owner:{owner_id}", view(credited), view(spent), only_if_absent=True)
         await self.apply_credits(cutoff)
         await self.load_key_caps(snap)
 
@@ -63,9 +75,21 @@ class BalanceSync:
     async def apply_credits(self, since_ms: int | None = None) -> int:
         async with self.engine.connect() as conn:
             rows = await credits_since(conn, since_ms if since_ms is not None else now_ms() - CREDIT_WINDOW_MS)
+            wide = {r.owner_id for r in rows if abs(int(r.amount)) >= VIEW // 2} | (
+                self.wide & {r.owner_id for r in rows})
+            before: dict[str, int] = {}  # wide owners: credits before their first row here, exactly
+            for owner_id in sorted(wide):
+                first = min(r.id for r in rows if r.owner_id == owner_id)
+                before[owner_id] = await credits_before(conn, owner_id, first)
+        self.wide |= wide
         applied = 0
         for row in rows:
-            if await self.store.credit(f"owner:{row.owner_id}", int(row.amount), f"ledger:{row.id}"):
+            amount = int(row.amount)
+            if row.owner_id in before:  # what the clamped view moves by: the same in every worker
+                total = before[row.owner_id]
+                before[row.owner_id] = total + amount
+                amount = view(total + amount) - view(total)
+            if await self.store.credit(f"owner:{row.owner_id}", amount, f"ledger:{row.id}"):
                 applied += 1
         return applied
 

@@ -14,9 +14,13 @@ from relaygate.store import tables as t
 from relaygate.store.counters import MAX_AMOUNT
 from relaygate.store.ledger_repo import append_entries
 from relaygate.store.repo import bulk_insert
+from relaygate.store.wide import wide_sum
 
 NO_MODELS = "(none)"  # New API limits switched on with an empty list: no model at all
-LARGEST = MAX_AMOUNT - 1  # relaygate's counters hold amounts below 2**53 nanos (about 9 million units)
+# A key's spend cap is enforced by the counters, which compare amounts exactly below 2**53 nanos (about 9
+# million units): a larger cap is stored as that. Balances have no such bound: they are kept exactly at any
+# size (store/wide.py), One API's root included (500,000,000,000,000 quota by default).
+LARGEST = MAX_AMOUNT - 1
 KEY_FIELDS = ("masked", "name", "owner_id", "group_name", "enabled", "disabled_reason", "expires_at",
               "allowed_models", "allowed_networks", "source", "cap_total")
 OWNER_FIELDS = ("name", "email", "note")
@@ -101,18 +105,13 @@ async def balances(ctx: Ctx) -> dict[str, Any]:
         L = t.ledger_entries
         async with ctx.engine.begin() as conn:
             have = {r[0]: (int(r[1] or 0), int(r[2])) for r in await conn.execute(
-                select(L.c.owner_id, func.sum(L.c.amount), func.count()).where(
+                select(L.c.owner_id, wide_sum(L.c.amount), func.count()).where(
                     L.c.kind == "import", L.c.owner_id.in_(ids), L.c.request_id.like(f"imp:{ctx.tag}:u%"))
                 .group_by(L.c.owner_id))}
             rows = []
             for u in users:
                 oid = owner_id(ctx, u.id)
-                want = ctx.units.nanos(u.quota)
-                if abs(want) > LARGEST:  # One API gives root 500,000,000,000,000 quota ($1,000,000,000)
-                    clamped = LARGEST if want > 0 else -LARGEST
-                    ctx.warnings.append(f"{u.username}: balance {amount(ctx, want)} is beyond what relaygate can "
-                                        f"hold; imported as {amount(ctx, clamped)}")
-                    want = clamped
+                want = ctx.units.nanos(u.quota)  # exact at any size: no cap
                 total += want
                 count += 1
                 negative += u.quota < 0

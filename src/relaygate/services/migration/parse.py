@@ -63,6 +63,8 @@ def integer(value: Any, default: int = 0) -> int:
         return default if value is None else int(value)
     if isinstance(value, int):
         return value
+    if isinstance(value, float) and value.is_integer():  # SQLite keeps 2^63 and beyond as REAL: take it exactly
+        return int(value)
     try:
         return int(Decimal(text(value).strip()))
     except (InvalidOperation, ValueError):

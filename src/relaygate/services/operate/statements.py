@@ -20,6 +20,7 @@ from relaygate.services.operate.accounts import AccountsAdmin
 from relaygate.store import tables as t
 from relaygate.store.holds import OpenHold, stale_holds
 from relaygate.store.ledger_repo import check_balances
+from relaygate.store.wide import wide_sum
 
 L = t.ledger_entries
 U = t.usage_records
@@ -44,9 +45,9 @@ async def build_statement(engine: AsyncEngine, subject: str, from_ms: int | None
             key_id = key.id
             owner = await accounts.resolve_owner(conn, key.owner_id)
         scope = [L.c.owner_id == owner.id] + ([L.c.key_id == key_id] if key_id else [])
-        opening = int((await conn.execute(select(func.coalesce(func.sum(L.c.amount), 0)).where(
+        opening = int((await conn.execute(select(func.coalesce(wide_sum(L.c.amount), 0)).where(
             *scope, L.c.created_at < from_ms))).scalar() or 0)
-        closing_check = int((await conn.execute(select(func.coalesce(func.sum(L.c.amount), 0)).where(
+        closing_check = int((await conn.execute(select(func.coalesce(wide_sum(L.c.amount), 0)).where(
             *scope, L.c.created_at < to_ms))).scalar() or 0)
         held = int((await conn.execute(select(func.coalesce(func.sum(L.c.held), 0)).where(
             *scope, L.c.created_at < to_ms))).scalar() or 0)

@@ -16,6 +16,7 @@ from relaygate.services.rollout.oldsystem import OldSystem
 from relaygate.store import tables as t
 from relaygate.store.db import set_meta
 from relaygate.store.ledger_repo import append_entries
+from relaygate.store.wide import wide_sum
 
 H = t.rollout_handovers
 L = t.ledger_entries
@@ -71,7 +72,7 @@ async def _sums(conn: AsyncConnection, owners: list[str]) -> tuple[dict[str, int
     for i in range(0, len(owners), 500):
         part = owners[i:i + 500]
         imported.update({r[0]: int(r[1] or 0) for r in await conn.execute(
-            select(L.c.owner_id, func.sum(L.c.amount)).where(L.c.kind == "import", L.c.owner_id.in_(part))
+            select(L.c.owner_id, wide_sum(L.c.amount)).where(L.c.kind == "import", L.c.owner_id.in_(part))
             .group_by(L.c.owner_id))})
         available.update({r[0]: int(r[1]) - int(r[2]) for r in await conn.execute(
             select(t.balances.c.owner_id, t.balances.c.balance, t.balances.c.held)

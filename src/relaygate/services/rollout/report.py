@@ -17,6 +17,7 @@ from relaygate.services.rollout.guard import baseline_rates, old_log_rates
 from relaygate.services.rollout.model import REPORT_CLASSES, Batch
 from relaygate.services.rollout.rates import daily_routes, mapping_stats, route_counts, usage_rates
 from relaygate.store import tables as t
+from relaygate.store.wide import wide_sum
 
 DAY_MS = 86_400_000
 
@@ -95,7 +96,7 @@ async def _batch_report(engine: AsyncEngine, settings: Settings, legacy: repo.Le
         trips = (await conn.execute(select(t.rollout_trips).where(t.rollout_trips.c.batch_id == batch.id)
                                     .order_by(t.rollout_trips.c.id))).all()
         H = t.rollout_handovers
-        money = dict((await conn.execute(select(H.c.kind, func.coalesce(func.sum(H.c.amount), 0))
+        money = dict((await conn.execute(select(H.c.kind, func.coalesce(wide_sum(H.c.amount), 0))
                                           .where(H.c.batch_id == batch.id).group_by(H.c.kind))).all())
         states: dict[str, int] = dict((await conn.execute(select(H.c.state, func.count()).where(
             H.c.batch_id == batch.id, H.c.kind == "write").group_by(H.c.state))).all())

@@ -1,0 +1,71 @@
+"""Wide money and 64-bit limits; rollout members carry their own route, last move and failure.
+
+Money columns that hold balances and old-system quotas become exact wide integers (NUMERIC(60,0) on
+PostgreSQL and MariaDB; an affinity-free column on SQLite, see store/wide.py): balances beyond the
+int64 nano range (One API root users hold 5*10^14 quota and more) are kept exactly. Limits and the
+group multiplier become BIGINT (a tpm of 10^12 failed on PostgreSQL's int32). SQLite's INTEGER is
+64-bit already, so only its money columns are rebuilt.
+
+Revision ID: 0006
+Revises: 0005
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from relaygate.store.wide import WideInt
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+WIDE = {"ledger_entries": [("amount", False)], "balances": [("balance", False)],
+        "rollout_handovers": [("old_quota", True), ("delta_quota", True), ("amount", False)]}
+LIMITS = {"groups": [("multiplier_ppm", False), ("rpm", True), ("tpm", True), ("concurrency", True)],
+          "api_keys": [("rpm", True), ("tpm", True), ("concurrency", True)],
+          "prices": [("max_output_tokens", True)]}
+
+
+def upgrade() -> None:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    for table, cols in WIDE.items():
+        with op.batch_alter_table(table, recreate="always" if sqlite else "auto") as batch:
+            for name, nullable in cols:
+                batch.alter_column(name, type_=WideInt(), existing_type=sa.BigInteger(),
+                                   existing_nullable=nullable)
+    if not sqlite:
+        for table, cols in LIMITS.items():
+            with op.batch_alter_table(table) as batch:
+                for name, nullable in cols:
+                    batch.alter_column(name, type_=sa.BigInteger(), existing_type=sa.Integer(),
+                                       existing_nullable=nullable)
+    with op.batch_alter_table("rollout_members") as batch:
+        batch.add_column(sa.Column("route", sa.String(8), nullable=False, server_default="legacy"))
+        batch.add_column(sa.Column("step", sa.String(16)))
+        batch.add_column(sa.Column("failure", sa.Text))
+        batch.add_column(sa.Column("updated_at", sa.BigInteger))
+    # members of batches served natively were moved with their batch until now
+    op.execute("UPDATE rollout_members SET route = 'native', step = 'switch' WHERE batch_id IN "
+               "(SELECT id FROM rollout_batches WHERE state IN ('switched', 'observing'))")
+    op.execute("UPDATE rollout_members SET route = 'native', step = 'complete' WHERE batch_id IN "
+               "(SELECT id FROM rollout_batches WHERE state = 'completed')")
+    op.execute("UPDATE rollout_members SET step = 'rollback' WHERE batch_id IN "
+               "(SELECT id FROM rollout_batches WHERE state = 'rolled_back')")
+
+
+def downgrade() -> None:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    with op.batch_alter_table("rollout_members") as batch:
+        for name in ("updated_at", "failure", "step", "route"):
+            batch.drop_column(name)
+    if not sqlite:
+        for table, cols in LIMITS.items():
+            with op.batch_alter_table(table) as batch:
+                for name, nullable in cols:
+                    batch.alter_column(name, type_=sa.Integer(), existing_type=sa.BigInteger(),
+                                       existing_nullable=nullable)
+    for table, cols in WIDE.items():
+        with op.batch_alter_table(table, recreate="always" if sqlite else "auto") as batch:
+            for name, nullable in cols:
+                batch.alter_column(name, type_=sa.BigInteger(), existing_type=WideInt(), existing_nullable=nullable)
