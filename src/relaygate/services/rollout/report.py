@@ -96,8 +96,9 @@ async def _batch_report(engine: AsyncEngine, settings: Settings, legacy: repo.Le
         trips = (await conn.execute(select(t.rollout_trips).where(t.rollout_trips.c.batch_id == batch.id)
                                     .order_by(t.rollout_trips.c.id))).all()
         H = t.rollout_handovers
-        money = dict((await conn.execute(select(H.c.kind, func.coalesce(wide_sum(H.c.amount), 0))
-                                          .where(H.c.batch_id == batch.id).group_by(H.c.kind))).all())
+        money: dict[str, int] = {r[0]: int(r[1]) for r in await conn.execute(
+            select(H.c.kind, func.coalesce(wide_sum(H.c.amount), 0)).where(H.c.batch_id == batch.id)
+            .group_by(H.c.kind))}
         states: dict[str, int] = dict((await conn.execute(select(H.c.state, func.count()).where(
             H.c.batch_id == batch.id, H.c.kind == "write").group_by(H.c.state))).all())
     view["trips"] = [{"time": iso(r.created_at), "switch": r.switch_no, "class": r.error_class,
