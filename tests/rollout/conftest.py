@@ -30,10 +30,11 @@ USERS = {"root": (1, 100, 0), "alice": (2, 1, 1_000_000), "bob": (3, 1, 600_000)
          "dave": (5, 1, 500_000)}
 
 
-def one_api_rows(native_root: str) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+def one_api_rows(native_root: str, extra: dict[str, tuple[int, int, int]] | None = None
+                 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
     now = int(time.time())
     users, tokens, keys = [], [], {}
-    for name, (uid, role, quota) in USERS.items():
+    for name, (uid, role, quota) in {**USERS, **(extra or {})}.items():
         users.append({"id": uid, "username": name, "password": "$2a$10$x", "display_name": name, "role": role,
                       "status": 1, "quota": quota, "used_quota": 0, "request_count": 0, "group": "default",
                       "aff_code": f"A{uid}"})
@@ -61,8 +62,10 @@ class World:
     http: aiohttp.ClientSession
     calls: list[dict[str, Any]] = field(default_factory=list)
 
+    users: dict[str, tuple[int, int, int]] = field(default_factory=lambda: dict(USERS))
+
     def owner(self, name: str) -> str:
-        return f"own_oa_{USERS[name][0]}"
+        return f"own_oa_{self.users[name][0]}"
 
     async def api(self, method: str, path: str, body: Any = None, expect: int | None = 200) -> Any:
         async with self.http.request(method, self.gw.root + path, json=body,
@@ -97,7 +100,7 @@ class World:
 
         async with self.old.db.connect() as conn:
             return int((await conn.execute(text("SELECT quota FROM users WHERE id = :i"),
-                                           {"i": USERS[name][0]})).scalar_one())
+                                           {"i": self.users[name][0]})).scalar_one())
 
     async def ledger(self, owner: str) -> list[Any]:
         async with self.gw.gateway.engine.connect() as conn:
@@ -110,10 +113,12 @@ class World:
                 t.balances.c.owner_id == owner))).scalar_one())
 
 
-async def build_world(tmp_path: Path, database_url: str | None = None, **settings: Any) -> AsyncIterator[World]:
+async def build_world(tmp_path: Path, database_url: str | None = None,
+                      extra_users: dict[str, tuple[int, int, int]] | None = None, **settings: Any
+                      ) -> AsyncIterator[World]:
     native = await start_fake()
     src, logs = tmp_path / "one-api.db", tmp_path / "one-api-logs.db"
-    rows, keys = one_api_rows(native.base_url.removesuffix("/v1"))
+    rows, keys = one_api_rows(native.base_url.removesuffix("/v1"), extra_users)
     await load_tables(f"sqlite+aiosqlite:///{src}", oneapi_metadata(), rows)
     await load_tables(f"sqlite+aiosqlite:///{logs}", oneapi_logs_metadata(), {})
     old = OldGateway(f"sqlite+aiosqlite:///{src}", f"sqlite+aiosqlite:///{logs}")
@@ -130,7 +135,7 @@ async def build_world(tmp_path: Path, database_url: str | None = None, **setting
         await gw.gateway.state.reload()
         await gw.gateway.balance_sync.apply_credits()
         async with aiohttp.ClientSession() as http:
-            world = World(gw, native, old, src, logs, keys, http)
+            world = World(gw, native, old, src, logs, keys, http, users={**USERS, **(extra_users or {})})
             yield world
 
 

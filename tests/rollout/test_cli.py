@@ -136,4 +136,27 @@ def test_switch_needs_the_old_database_or_an_explicit_no_handover(cli: Cli) -> N
     refused = cli("rollout", "switch", "scripts", "--reason", "x", ok=False)
     assert refused.exit_code == 2 and "--no-handover" in refused.stdout
     moved = cli.json("rollout", "switch", "scripts", "--reason", "balances moved by hand", "--no-handover")
-    assert moved["state"] == "switched" and moved["handover"] is None
+    assert moved["state"] == "switched" and moved["complete"] and moved["handover"]["moved"] == 1
+
+
+def test_an_owner_that_did_not_move_is_named_and_the_command_fails(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from relaygate.services.rollout import handover
+
+    cli("rollout", "legacy", "set", "--base-url", "http://old:3000", "--source", str(cli.src), "--write-old")
+    cli("rollout", "plan", "internal", "--owners", "alice,bob")
+
+    async def fail(point: str, owner_id: str) -> None:
+        if point == "synced" and owner_id == "own_oa_3":
+            raise RuntimeError("disk full")
+    original = handover.checkpoint
+    monkeypatch.setattr(handover, "checkpoint", fail)
+    out = cli("rollout", "switch", "internal", "--reason", "first", ok=False)
+    assert out.exit_code == 1
+    assert "1 owner(s) did NOT move" in out.stdout
+    assert "own_oa_3: Its hand-over failed and was rolled back" in out.stdout
+    assert "disk full" in out.stdout and cli.old_quota(3) == 600_000 and cli.old_quota(2) == 0
+    status = cli("rollout", "status").stdout
+    assert "internal / own_oa_3" in status and "disk full" in status
+    monkeypatch.setattr(handover, "checkpoint", original)
+    done = cli.json("rollout", "switch", "internal", "--reason", "retry")  # exit 0: nothing left
+    assert done["complete"] and cli.old_quota(3) == 0 and not done["failures"]

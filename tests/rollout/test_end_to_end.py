@@ -120,7 +120,9 @@ async def test_plan_switch_trip_rollback_switch_complete(world: World) -> None:
 
 
 async def _is(world: World, batch: str, state: str) -> bool:
-    return await state_of(world, batch) == state
+    """The batch is in ``state`` and every owner of it has moved there (each with its own hand-over)."""
+    view = await world.api("GET", f"/api/rollout/batches/{batch}")
+    return bool(view["state"] == state and view["not_moved"] == 0)
 
 
 async def _healthy(world: World) -> bool:

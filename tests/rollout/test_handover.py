@@ -63,9 +63,9 @@ async def test_without_write_access_the_give_back_waits_for_the_operator(world: 
     pending = back["handover"]["steps"][0]
     assert pending["old_delta"] == -spent_here // Q and "add " in pending["note"]
     assert (await world.call("alice"))["status"] == 200  # served by the old entry again at once
-    with pytest.raises(InvalidInput) as refused:
-        await rollout.mover.switch("pilot", "test", "again")
-    assert "handover confirm pilot" in refused.value.en
+    refused = await rollout.mover.switch("pilot", "test", "again")  # the batch moves; alice cannot, and says why
+    assert refused["left"] == [alice] and "handover confirm pilot" in refused["handover"]["failed"][alice]
+    assert (await world.call("alice"))["status"] == 200 and len(world.native.state.requests) == 3  # still old
 
     async with world.old.db.begin() as conn:  # the operator makes the change in the old admin
         await conn.execute(text("UPDATE users SET quota = quota + :d WHERE id = 2"), {"d": pending["old_delta"]})
@@ -74,31 +74,44 @@ async def test_without_write_access_the_give_back_waits_for_the_operator(world: 
     assert await imports(world, alice) == (q0 - spent_old) * Q + pending["old_delta"] * Q  # the invariant holds
 
     spent_old_total = q0 - await world.old_quota("alice") + pending["old_delta"]
-    await rollout.mover.switch("pilot", "test", "again")
+    finished = await rollout.mover.switch("pilot", "test", "again")  # a retry finishes what is left
+    assert finished["complete"] and finished["switches"] == 2 and not finished["failures"]
     assert await world.balance(alice) == (q0 - spent_old_total) * Q - spent_here
 
 
-async def test_a_failing_old_database_never_stops_a_rollback(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failing_old_database_leaves_the_owner_where_it_was(world: World,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     rollout = await setup(world, write_old=True)
     alice = world.owner("alice")
     await rollout.mover.switch("pilot", "test", "pilot users")
     assert await world.old_quota("alice") == 0
     assert (await world.call("alice"))["status"] == 200
 
-    async def broken(self: OldSystem, deltas: dict[int, int]) -> None:
+    async def broken(self: OldSystem, uid: int, expected: int, new: int) -> bool:
         raise InvalidInput("database is locked", "数据库被锁定")
 
-    monkeypatch.setattr(OldSystem, "add_quota", broken)
+    monkeypatch.setattr(OldSystem, "set_quota", broken)
     back = await rollout.mover.rollback("pilot", "test", "errors")
     assert back["state"] == "rolled_back" and back["handover"]["writes"] == {"failed": 1}
+    assert back["left"] == [alice] and "database is locked" in back["handover"]["failed"][alice]
     assert await world.old_quota("alice") == 0  # nothing was written, and nothing booked for it
     assert await imports(world, alice) == 0
+    native_before = len(world.native.state.requests)
+    assert (await world.call("alice"))["status"] == 200  # still served here: never by a frozen old quota
+    assert len(world.native.state.requests) == native_before + 1
     listed = await rollout.handovers("pilot", open_only=True)
     assert listed[0]["state"] == "failed" and "FAILED: database is locked" in listed[0]["note"]
+    status = {b["name"]: b for b in await rollout.planner.status()}["pilot"]
+    assert status["not_moved"] == 1 and "database is locked" in status["failures"][alice]
+    events = await world.api("GET", "/api/alerts/events")
+    assert [e["kind"] for e in events] == ["rollout_handover"] and alice in events[0]["message"]
+    again = await rollout.mover.rollback("pilot", "test", "errors")  # the same failure: not alerted twice
+    assert again["left"] == [alice] and len(await world.api("GET", "/api/alerts/events")) == 1
 
     monkeypatch.undo()
-    redone = await rollout.mover.sync("pilot", "test")
-    assert redone["handover"]["writes"] == {"written": 1}
+    redone = await rollout.mover.rollback("pilot", "test", "retry")  # finishes what is left
+    assert redone["handover"]["writes"] == {"written": 1} and redone["complete"] and not redone["failures"]
+    assert redone["rollbacks"] == 1
     await world.gw.gateway.usage.flush()
     assert await world.old_quota("alice") * Q == await imports(world, alice)
     assert await world.old_quota("alice") * Q == await world.balance(alice)  # all of it back with the old system
@@ -139,7 +152,7 @@ async def test_a_freeze_by_hand_is_pending_until_confirmed(world: World) -> None
     step = moved["handover"]["steps"][0]
     assert (step["state"], step["old_delta"]) == ("pending", -q0) and await world.old_quota("alice") == q0
     synced = await rollout.mover.sync("pilot", "test")
-    assert "not confirmed yet" in synced["handover"]["skipped"][alice]  # no sync over an unknown old value
+    assert "confirmed" in synced["handover"]["notes"][alice]  # no sync over an unknown old value
     async with world.old.db.begin() as conn:
         await conn.execute(text("UPDATE users SET quota = quota + :d WHERE id = 2"), {"d": -q0})
     await rollout.mover.confirm("pilot", alice, True, "test")

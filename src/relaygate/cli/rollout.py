@@ -41,12 +41,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "failed": ("{n} old-quota write(s) FAILED; retry with: relaygate rollout sync {batch}",
                "有 {n} 项旧系统额度写入失败；请重试：relaygate rollout sync {batch}"),
     "skipped": ("{n} owner(s) skipped: {sample}", "跳过 {n} 个负责人：{sample}"),
+    "notmoved": ("{n} owner(s) did NOT move; each stays where it was. Fix the cause, then run the same command "
+                 "again: it finishes what is left.",
+                 "有 {n} 个负责人未移动，均保持原状。请排除原因后再次执行同一命令，将完成剩余部分。"),
+    "owner.failed": ("  {owner}: {why}", "  {owner}：{why}"),
+    "refused": ("{n} change(s) refused after reading the old quota:", "读取旧额度后拒绝了 {n} 项变更："),
     "legacy": ("Old entry {url} ({state}); unknown keys: {unknown}; old database: {source}; write old quota: "
                "{write}; {legacy} imported owner(s) on the old entry, {native} native.",
                "旧入口 {url}（{state}）；未知密钥：{unknown}；旧数据库：{source}；写入旧额度：{write}；"
                "{legacy} 个导入负责人仍走旧入口，{native} 个已切换。"),
     "active": ("active", "启用"), "retired": ("retired", "已下线"), "yes": ("yes", "是"), "no": ("no", "否"),
     "none": ("none", "无"),
+    "interrupted": ("its move was interrupted before it finished.", "其移动在完成前被中断。"),
     "confirmed": ("Recorded {state} for {n} owner(s) of batch '{batch}'.",
                   "已为批次 '{batch}' 的 {n} 个负责人记录 {state}。"),
     "written": ("Report written: {files}", "报告已写入：{files}"),
@@ -193,8 +199,12 @@ def _show_batch(view: dict[str, Any], as_json: bool) -> None:
 def status(as_json: bool = json_option()) -> None:
     """Every batch: state, owners and keys, switch time, rollback deadline, conditions."""
     rows = _run(lambda r: r.planner.status())
-    emit(rows, ("name", "state", "owners", "keys", "owner_share", "switched_at", "rollback_deadline",
-                "rollback_open", "switches", "rollbacks", "auto_rollback", "conditions"), as_json)
+    emit(rows, ("name", "state", "owners", "native", "not_moved", "failed", "keys", "owner_share", "switched_at",
+                "rollback_deadline", "rollback_open", "switches", "rollbacks", "auto_rollback", "conditions"), as_json)
+    if not as_json:
+        for row in rows:
+            for owner, why in row["failures"].items():
+                _line("owner.failed", "red", owner=f"{row['name']} / {owner}", why=why)
 
 
 @rollout_app.command("show")
@@ -230,9 +240,24 @@ def _moved(view: dict[str, Any], as_json: bool) -> None:
         _line("pending", "yellow", n=writes["pending"], batch=view["batch"])
     if writes.get("failed"):
         _line("failed", "red", n=writes["failed"], batch=view["batch"])
-    if h["skipped"]:
-        sample = "; ".join(f"{o}: {why}" for o, why in list(h["skipped"].items())[:3])
-        _line("skipped", "yellow", n=len(h["skipped"]), sample=sample)
+    if h["notes"]:
+        sample = "; ".join(f"{o}: {why}" for o, why in list(h["notes"].items())[:3])
+        _line("skipped", "yellow", n=len(h["notes"]), sample=sample)
+
+
+def _exit_if_left(view: dict[str, Any], as_json: bool = False) -> None:
+    """Name every owner that did not move (or whose hand-over failed), one sentence each; exit 1."""
+    failed = dict((view.get("handover") or {}).get("failed") or {})
+    for o in view.get("left") or []:
+        failed.setdefault(o, (view.get("failures") or {}).get(o) or say("interrupted"))
+    if not failed:
+        return
+    if as_json:  # the JSON said it all ("left", "failures", "handover.failed")
+        raise typer.Exit(1)
+    _line("notmoved", "red", n=len(failed))
+    for owner, why in sorted(failed.items()):
+        _line("owner.failed", "red", owner=owner, why=why)
+    raise typer.Exit(1)
 
 
 @rollout_app.command("switch")
@@ -244,7 +269,9 @@ def switch(batch: str, reason: str = REASON, by: str = BY, write_old: bool = WRI
                                             "pending change you make by hand and confirm)."),
            as_json: bool = json_option()) -> None:
     """Serve a planned or rolled-back batch natively; hand its balances over."""
-    _moved(_run(lambda r: r.mover.switch(batch, _who(by), reason, write_old, handover, freeze)), as_json)
+    view = _run(lambda r: r.mover.switch(batch, _who(by), reason, write_old, handover, freeze))
+    _moved(view, as_json)
+    _exit_if_left(view, as_json)
 
 
 @rollout_app.command("observe")
@@ -257,19 +284,25 @@ def observe(batch: str, reason: str = REASON, by: str = BY, as_json: bool = json
 def rollback(batch: str, reason: str = REASON, by: str = BY, write_old: bool = WRITE_OLD,
              as_json: bool = json_option()) -> None:
     """Send a batch back to the old entry at once (refused after its rollback deadline)."""
-    _moved(_run(lambda r: r.mover.rollback(batch, _who(by), reason, write_old)), as_json)
+    view = _run(lambda r: r.mover.rollback(batch, _who(by), reason, write_old))
+    _moved(view, as_json)
+    _exit_if_left(view, as_json)
 
 
 @rollout_app.command("complete")
 def complete(batch: str, reason: str = REASON, by: str = BY, as_json: bool = json_option()) -> None:
     """Close a switched batch: no rollback any more; a last sync books residual old-entry spend."""
-    _moved(_run(lambda r: r.mover.complete(batch, _who(by), reason)), as_json)
+    view = _run(lambda r: r.mover.complete(batch, _who(by), reason))
+    _moved(view, as_json)
+    _exit_if_left(view, as_json)
 
 
 @rollout_app.command("sync")
 def sync(batch: str, by: str = BY, write_old: bool = WRITE_OLD, as_json: bool = json_option()) -> None:
     """Book the old system's movements now; for a rolled-back batch also (re)do the give-back."""
-    _moved(_run(lambda r: r.mover.sync(batch, _who(by), write_old)), as_json)
+    view = _run(lambda r: r.mover.sync(batch, _who(by), write_old))
+    _moved(view, as_json)
+    _exit_if_left(view, as_json)
 
 
 @rollout_app.command("guard")
@@ -331,6 +364,12 @@ def handover_confirm(batch: str, owner: str = typer.Option(None, "--owner", help
         emit(view, [], True)
     else:
         _line("confirmed", state=view["state"], n=len(view["owners"]), batch=view["batch"])
+        if view["refused"]:
+            _line("refused", "red", n=len(view["refused"]))
+            for o, why in sorted(view["refused"].items()):
+                _line("owner.failed", "red", owner=o, why=why)
+    if view["refused"]:
+        raise typer.Exit(1)
 
 
 @dispute_app.command("add")

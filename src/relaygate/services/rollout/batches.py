@@ -146,7 +146,8 @@ class Planner:
                     created_at=now, **values))
                 batch = Batch.from_row((await conn.execute(select(t.rollout_batches).where(
                     t.rollout_batches.c.name == name))).one())
-                await repo.add_transition(conn, batch, "planned", actor, "planned / 已计划", {"selector": sel.text()},
+                said = "已计划" if self.settings.lang_code() == "zh-CN" else "planned"  # stored in one language
+                await repo.add_transition(conn, batch, "planned", actor, said, {"selector": sel.text()},
                                           from_state=None)
             else:
                 if row.state != "planned":
@@ -181,7 +182,11 @@ class Planner:
                 "rollback_open": b.state in NATIVE_STATES - {"completed"} and b.rollback_open(now),
                 "auto_rollback": b.auto_rollback, "conditions": [c.text() for c in b.conditions],
                 "window_seconds": b.window_seconds, "min_requests": b.min_requests,
-                "frozen": bool(b.members)}
+                "frozen": bool(b.members),
+                # per owner: moved with its hand-over or not (yet); a failed hand-over names the owner and why
+                "native": sum(1 for m in b.member_rows.values() if m.route == "native"),
+                "not_moved": len(left := b.left()), "not_moved_owners": left[:20],
+                "failures": dict(list(b.failures().items())[:20]), "failed": len(b.failures())}
 
     async def show(self, ident: str | int) -> dict[str, Any]:
         async with self.engine.connect() as conn:
@@ -194,7 +199,11 @@ class Planner:
         sample = sorted(members)[:50]
         view["description"] = batch.description
         view["members_sample"] = [{"owner_id": o, "name": owners[o].name if o in owners else o,
-                                   "keys": len(owners[o].key_ids) if o in owners else 0} for o in sample]
+                                   "keys": len(owners[o].key_ids) if o in owners else 0,
+                                   "route": batch.member_rows[o].route if o in batch.member_rows else "legacy",
+                                   "failure": batch.member_rows[o].failure if o in batch.member_rows else None}
+                                  for o in sample]
+        view["failures"] = batch.failures()
         view["history"] = history
         return view
 

@@ -13,7 +13,8 @@ from typing import Any
 from relaygate.services.rollout.model import REPORT_CLASSES
 
 # Chart text stays in English and class codes (as the PNGs were); the Markdown around is translated.
-COLORS = {"before": "#8da0cb", "after": "#fc8d62", "all": "#fdbf6f", "native": "#66c2a5", "legacy": "#e78ac3"}
+COLORS = {"before": "#8da0cb", "after": "#fc8d62", "all": "#fdbf6f", "native": "#66c2a5", "legacy": "#e78ac3",
+          "direct": "#a6d854"}
 FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
 
 
@@ -34,14 +35,15 @@ def _rect(x: float, y: float, w: float, h: float, color: str, title: str = "") -
             f'fill="{color}">{tip}</rect>')
 
 
-def _axis(x0: float, y0: float, w: float, h: float, top: float, label: str, ticks: int = 4) -> list[str]:
+def _axis(x0: float, y0: float, w: float, h: float, top: float, label: str, ticks: int = 4,
+          unit: str = "") -> list[str]:
     """Horizontal grid lines with values, from 0 (at y0 + h) to ``top`` (at y0)."""
     out = [f'<line x1="{x0}" y1="{y0 + h}" x2="{x0 + w}" y2="{y0 + h}" stroke="#333"/>']
     for i in range(ticks + 1):
         v = top * i / ticks
         y = y0 + h - h * i / ticks
         out.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + w}" y2="{y:.1f}" stroke="#ddd"/>')
-        out.append(_text(x0 - 4, y + 4, f"{v:.3g}", 9, "end"))
+        out.append(_text(x0 - 4, y + 4, f"{v:.3g}{unit}", 9, "end"))
     out.append(_text(x0 - 36, y0 + h / 2, label, 10, "middle",
                      f' transform="rotate(-90 {x0 - 36:.1f} {y0 + h / 2:.1f})"'))
     return out
@@ -72,7 +74,7 @@ def error_rates(report: dict[str, Any], path: Path) -> Path | None:
         values = [[100 * data["rates"][c] for c in classes] for _, data, _ in series]
         top = max(1.0, max(max(v) for v in values) * 1.25)
         parts.append(_text(left, top_y - 10, f"{b['name']} ({b['state']}, {b['rollbacks']} rollback(s))", 12))
-        parts += _axis(left, top_y, plot_w, plot_h, top, "% of requests")
+        parts += _axis(left, top_y, plot_w, plot_h, top, "error rate", unit="%")  # every tick says it is a %
         slot = plot_w / len(classes)
         bar = slot * 0.27
         for ci, cls in enumerate(classes):
@@ -96,8 +98,9 @@ def residual_traffic(report: dict[str, Any], path: Path) -> Path | None:
     days = list(per_day)
     native = [per_day[d].get("native", 0) for d in days]
     legacy = [per_day[d].get("legacy", 0) for d in days]
+    direct = [per_day[d].get("direct", 0) for d in days]  # switched owners' callers on the old URL (old logs)
     left, top_y, plot_w, plot_h = 70.0, 36.0, 620.0, 190.0
-    top = max(1.0, max(n + g for n, g in zip(native, legacy, strict=True)) * 1.1)
+    top = max(1.0, max(n + g + d for n, g, d in zip(native, legacy, direct, strict=True)) * 1.1)
     parts = [_text(left, 20, "Requests per day by route", 12)]
     parts += _axis(left, top_y, plot_w, plot_h, top, "requests")
     slot = plot_w / len(days)
@@ -107,10 +110,15 @@ def residual_traffic(report: dict[str, Any], path: Path) -> Path | None:
         parts.append(_rect(x, top_y + plot_h - hn, slot * 0.7, hn, COLORS["native"], f"{day}: {native[i]} native"))
         parts.append(_rect(x, top_y + plot_h - hn - hl, slot * 0.7, hl, COLORS["legacy"],
                            f"{day}: {legacy[i]} legacy"))
+        if direct[i]:
+            hd = plot_h * direct[i] / top
+            parts.append(_rect(x, top_y + plot_h - hn - hl - hd, slot * 0.7, hd, COLORS["direct"],
+                               f"{day}: {direct[i]} straight to the old entry"))
         cx, cy = x + slot * 0.35, top_y + plot_h + 10
         parts.append(_text(cx, cy, day, 8, "end", f' transform="rotate(-45 {cx:.1f} {cy:.1f})"'))
     parts += _legend(left + plot_w + 14, top_y + 10, [(COLORS["native"], "native"),
-                                                       (COLORS["legacy"], "legacy (old entry)")])
+                                                       (COLORS["legacy"], "legacy (old entry)")]
+                     + ([(COLORS["direct"], "old entry directly (logs)")] if any(direct) else []))
     path.write_text(_doc(860, top_y + plot_h + 70, parts), encoding="utf-8")
     return path
 

@@ -102,18 +102,21 @@ class Guard:
             return view
         if batch.state == "switched":
             try:
-                await self.mover.observe(batch.id, GUARD, f"{after.requests} requests since the switch; watching "
-                                                          "error rates against the baseline / 切换后已有 "
-                                                          f"{after.requests} 个请求，开始对照基线观察错误率")
+                await self.mover.observe(batch.id, GUARD, self._pick(
+                    f"{after.requests} requests since the switch; watching error rates against the baseline",
+                    f"切换后已有 {after.requests} 个请求，开始对照基线观察错误率"))
                 batch.state = "observing"
             except InvalidInput:
                 pass  # another worker or the operator moved it first
+            view["state"] = batch.state
         trips = [Trip(c, after.rate(c.cls), baseline.rate(c.cls), after.requests) for c in batch.conditions
                  if c.tripped(after.rate(c.cls), baseline.rate(c.cls))]
         view["tripped"] = [{"condition": tr.condition.text(), "rate": round(tr.rate, 6),
                             "baseline": round(tr.baseline, 6)} for tr in trips]
         if trips:
             view["action"] = await self._act(batch, trips, session)
+        async with self.engine.connect() as conn:  # what this run left it in, not what it found
+            view["state"] = (await repo.get_batch(conn, batch.id)).state
         return view
 
     async def baseline(self, batch: Batch) -> Rates:
@@ -149,18 +152,21 @@ class Guard:
         elif action == "window_closed":
             text += f" The rollback window closed at {iso(batch.deadline())}: fix forward."
             zh += f"回滚窗口已于 {iso(batch.deadline())} 关闭：请向前修复。"
-        text = f"{text} / {zh}"
-        await self._alert(batch, text, fresh[0].requests, session)
+        await self._alert(batch, self._pick(text, zh), fresh[0].requests, session)  # one language, the operator's
         if action == "rolled_back" and batch.state in NATIVE_STATES:
             try:
-                await self.mover.rollback(batch.id, GUARD, "; ".join(
+                await self.mover.rollback(batch.id, GUARD, "; ".join(self._pick(
                     f"{tr.condition.text()} tripped: {tr.rate:.2%} vs baseline {tr.baseline:.2%} over "
-                    f"{tr.requests} requests / 触发 {tr.condition.text()}：{tr.rate:.2%}，基线 {tr.baseline:.2%}，"
-                    f"共 {tr.requests} 个请求" for tr in fresh))
+                    f"{tr.requests} requests",
+                    f"触发 {tr.condition.text()}：{tr.rate:.2%}，基线 {tr.baseline:.2%}，共 {tr.requests} 个请求")
+                    for tr in fresh))
             except InvalidInput as exc:
                 log.warning("guard could not roll back %s: %s", batch.name, exc.en)
                 return f"rollback refused: {exc.en}"
         return action
+
+    def _pick(self, en: str, zh: str) -> str:
+        return zh if self.settings.lang_code() == "zh-CN" else en
 
     async def _alert(self, batch: Batch, message: str, value: int, session: aiohttp.ClientSession | None) -> None:
         event: dict[str, Any] = {"rule_id": 0, "scope": "rollout", "target": batch.name[:32], "kind": "rollout_guard",
@@ -191,10 +197,12 @@ class Guard:
 
         old = await OldSystem.open(settings.source_dsn or "", settings.logs_dsn, self.settings)
         try:
-            for batch in batches:
-                imported = [o for o in sorted(batch.members) if old_user(o) is not None]
-                await Handover(self.engine, old, self.settings.currency).run(batch, imported, "sync", GUARD,
-                                                                             "none", False, quiet=True)
+            for batch in batches:  # owners served natively: their residual old-entry spend
+                imported = [o for o in sorted(batch.members) if old_user(o) is not None
+                            and batch.member_rows[o].route == "native"]
+                result = await Handover(self.engine, old, self.settings.currency, self.settings.lang_code()).run(
+                    batch, imported, "sync", GUARD, "none", False, quiet=True)
+                await self.mover.alert_failures(batch, result)  # new failures: logged and alerted once
         finally:
             await old.close()
 

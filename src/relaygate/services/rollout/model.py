@@ -19,6 +19,9 @@ MOVES: dict[str, frozenset[str]] = {  # to_state -> the states it may come from
     "completed": frozenset({"switched", "observing"}),
 }
 IMPORTED_SOURCES = frozenset({"oneapi", "newapi"})  # keys the old system knows (same secret)
+# the move each owner of a batch in this state must have had done, and where it leaves the owner
+TARGET_STEP = {"switched": "switch", "observing": "switch", "rolled_back": "rollback", "completed": "complete"}
+STEP_ROUTE = {"switch": "native", "rollback": "legacy", "complete": "native"}
 
 CLASSES = ("401", "402", "403", "model_not_found", "429", "5xx", "timeout")
 REPORT_CLASSES = ("401", "402", "429", "model_not_found", "timeout")  # the seeds' before/after figures
@@ -201,6 +204,16 @@ class Selector:
         return ("；" if zh else "; ").join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One owner of a batch: where it is served now, its last move done, why its last move failed."""
+
+    route: str = "legacy"
+    step: str | None = None
+    failure: str | None = None
+    updated_at: int | None = None
+
+
 @dataclass(slots=True)
 class Batch:
     id: int
@@ -225,6 +238,21 @@ class Batch:
     created_by: str | None
     created_at: int
     members: frozenset[str] = field(default_factory=frozenset)
+    member_rows: dict[str, Member] = field(default_factory=dict)
+
+    @property
+    def target_step(self) -> str | None:
+        return TARGET_STEP.get(self.state)
+
+    def left(self) -> list[str]:
+        """Owners whose move to the batch's state has not been done (failed, or interrupted)."""
+        step = self.target_step
+        if step is None:
+            return []
+        return sorted(o for o in self.members if self.member_rows.get(o, Member()).step != step)
+
+    def failures(self) -> dict[str, str]:
+        return {o: m.failure for o, m in sorted(self.member_rows.items()) if m.failure}
 
     @classmethod
     def from_row(cls, row: Any) -> Batch:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,7 +14,7 @@ from relaygate.core.clock import iso, now_ms
 from relaygate.core.errors import InvalidInput
 from relaygate.core.settings import Settings
 from relaygate.services.rollout import repo
-from relaygate.services.rollout.handover import Handover, Result, open_owners
+from relaygate.services.rollout.handover import Handover, Result
 from relaygate.services.rollout.model import MOVES, NATIVE_STATES, Batch, old_user
 from relaygate.services.rollout.oldsystem import OldSystem
 from relaygate.store import tables as t
@@ -43,10 +42,6 @@ class Mover:
         if self.reload is not None:
             await self.reload()
 
-    async def _settle_wait(self) -> None:
-        """Let every worker pick up the new routing (they poll every config_poll_seconds) before touching quotas."""
-        await asyncio.sleep(2 * self.settings.config_poll_seconds)
-
     async def _open_old(self, settings: repo.LegacySettings) -> OldSystem | None:
         if not settings.source_dsn:
             return None
@@ -59,7 +54,7 @@ class Mover:
                                f"无法打开旧数据库：{type(exc).__name__}：{exc}", status=502) from exc
 
     async def _move(self, batch: Batch, to: str, actor: str, reason: str, detail: dict[str, Any],
-                    values: dict[str, Any], members: frozenset[str] | None = None) -> None:
+                    values: dict[str, Any], members: frozenset[str] | None = None, reload: bool = True) -> None:
         now = now_ms()
         async with self.engine.begin() as conn:
             moved = await conn.execute(B.update().where(B.c.id == batch.id, B.c.state.in_(sorted(MOVES[to])))
@@ -76,34 +71,36 @@ class Mover:
                                        "其他批次同时占用了部分负责人；请重新执行切换。", status=409) from exc
             await repo.add_transition(conn, batch, to, actor, reason, detail)
             await repo.bump(conn)
-        await self._after()
+        if reload:
+            await self._after()
+
+    def _lang(self) -> str:
+        return self.settings.lang_code()
+
+    def _pick(self, en: str, zh: str) -> str:
+        return zh if self._lang() == "zh-CN" else en
 
     async def switch(self, ident: str | int, actor: str, reason: str, write_old: bool | None = None,
                      handover: bool = True, freeze: bool | None = None) -> dict[str, Any]:
-        """Move a planned or rolled-back batch to native routing, then hand its balances over.
+        """Move a planned or rolled-back batch to native routing, each owner with its hand-over.
 
-        ``freeze`` (default: with write-old) sets the old quota to 0; without write-old it becomes a
-        pending instruction for the operator, confirmed with ``handover confirm``."""
+        ``freeze`` (default: with write-old) sets the old quota to 0 before the owner is routed natively;
+        without write-old it becomes a pending instruction for the operator, confirmed with ``handover
+        confirm``. On a switched batch with owners left (a failed or interrupted switch), switching again
+        finishes those owners."""
         async with self.engine.connect() as conn:
             settings = await repo.read_settings(conn)
             batch = await repo.get_batch(conn, ident)
             members = repo.assign(await repo.load_batches(conn), await repo.eligible_owners(conn)).get(batch.id)
-            blocked = await open_owners(conn, sorted(members or ()))
         if not settings.active:
             raise InvalidInput("No legacy channel is registered: relaygate rollout legacy set --base-url URL.",
                                "尚未登记旧入口：relaygate rollout legacy set --base-url URL。", status=409)
-        if batch.state not in MOVES["switched"]:
+        retry = batch.state in MOVES["observing"] | {"observing"} and bool(batch.left())
+        if batch.state not in MOVES["switched"] and not retry:
             raise _refused(batch, "switched", "切换")
         if not members:
             raise InvalidInput(f"Batch '{batch.name}' selects no owner with imported keys; nothing to switch.",
                                f"批次 '{batch.name}' 没有选中任何拥有导入密钥的负责人，无需切换。", status=409)
-        if blocked:
-            sample = "; ".join(f"{o}: {n}" for o, n in sorted(blocked.items())[:3])
-            raise InvalidInput(
-                f"{len(blocked)} owner(s) have an old-quota change not confirmed yet ({sample}). Make it in the old "
-                f"system and run: relaygate rollout handover confirm {batch.name} (or --not-applied).",
-                f"{len(blocked)} 个负责人的旧系统额度变更尚未确认（{sample}）。请在旧系统中完成后运行："
-                f"relaygate rollout handover confirm {batch.name}（或加 --not-applied）。", status=409)
         write = settings.write_old if write_old is None else write_old
         freeze = write if freeze is None else freeze
         imported = [o for o in sorted(members) if old_user(o) is not None]
@@ -117,25 +114,23 @@ class Mover:
         try:
             if old is not None:
                 await old.quotas([u[1] for o in imported[:1] if (u := old_user(o))])  # fails now if unreachable
-            now = now_ms()
-            values: dict[str, Any] = {"switches": batch.switches + 1, "switched_at": now}
-            if batch.first_switched_at is None:
-                values["first_switched_at"] = now
-            detail = {"owners": len(members), "switch": batch.switches + 1, "handover": bool(old),
-                      "write_old": write, "freeze": freeze}
-            await self._move(batch, "switched", actor, reason, detail, values,
-                             members if not batch.members else None)
+            if not retry:
+                now = now_ms()
+                values: dict[str, Any] = {"switches": batch.switches + 1, "switched_at": now}
+                if batch.first_switched_at is None:
+                    values["first_switched_at"] = now
+                detail = {"owners": len(members), "switch": batch.switches + 1, "handover": bool(old),
+                          "write_old": write, "freeze": freeze}
+                await self._move(batch, "switched", actor, reason, detail, values,
+                                 members if not batch.members else None, reload=False)
             batch = await self._batch(batch.id)
-            result = None
-            if old is not None:
-                if freeze:
-                    await self._settle_wait()
-                result = await Handover(self.engine, old, self.settings.currency).run(
-                    batch, imported, "switch", actor, "freeze" if freeze else "none", write)
+            result = await self._owners(batch, batch.left(), "switch", actor, "freeze" if freeze else "none",
+                                        write, old, ("native", "switch"))
         finally:
             if old is not None:
                 await old.close()
-        return await self._done(batch, result)
+        await self._after()
+        return await self._done(await self._batch(batch.id), result)
 
     async def observe(self, ident: str | int, actor: str, reason: str) -> dict[str, Any]:
         batch = await self._batch(ident)
@@ -146,12 +141,15 @@ class Mover:
 
     async def rollback(self, ident: str | int, actor: str, reason: str, write_old: bool | None = None
                        ) -> dict[str, Any]:
-        """Back to the old entry at once; then hand back what the owners have available here."""
+        """Back to the old entry, each owner with its give-back (given back before the owner is routed to the old
+        entry, so it never serves a frozen quota). Rolling back a rolled-back batch again finishes the owners
+        whose move failed."""
         batch = await self._batch(ident)
-        if batch.state not in MOVES["rolled_back"]:
+        retry = batch.state == "rolled_back" and bool(batch.left())
+        if batch.state not in MOVES["rolled_back"] and not retry:
             raise _refused(batch, "rolled back", "回滚")
         now = now_ms()
-        if not batch.rollback_open(now):
+        if not retry and not batch.rollback_open(now):
             raise InvalidInput(
                 f"The rollback window of batch '{batch.name}' closed at {iso(batch.deadline())}: rolling back is "
                 "refused after the deadline. Fix forward (the cause, a channel, a mapping), then complete the batch.",
@@ -160,31 +158,42 @@ class Mover:
         async with self.engine.connect() as conn:
             settings = await repo.read_settings(conn)
         write = settings.write_old if write_old is None else write_old
-        detail = {"switch": batch.switches, "write_old": write}
-        values = {"rollbacks": batch.rollbacks + 1}
-        result = None
-        if write:  # give back first, so the old entry never serves these owners from a frozen (zero) quota;
-            # a failure is recorded on the hand-over and never stops the rollback
-            result = await self._handover(batch, settings, "rollback", actor, "giveback", True, wait=False)
-            await self._move(batch, "rolled_back", actor, reason, detail, values)
-        else:  # back at once; the give-back becomes a pending instruction for the operator
-            await self._move(batch, "rolled_back", actor, reason, detail, values)
-            result = await self._handover(batch, settings, "rollback", actor, "giveback", False, wait=False)
+        if not retry:
+            await self._move(batch, "rolled_back", actor, reason, {"switch": batch.switches, "write_old": write},
+                             {"rollbacks": batch.rollbacks + 1}, reload=False)
+        batch = await self._batch(batch.id)
+        result = await self._handover(batch, settings, batch.left(), "rollback", actor, "giveback", write,
+                                      ("legacy", "rollback"))
+        await self._after()
         return await self._done(await self._batch(batch.id), result)
 
     async def complete(self, ident: str | int, actor: str, reason: str) -> dict[str, Any]:
         batch = await self._batch(ident)
-        if batch.state not in MOVES["completed"]:
+        retry = batch.state == "completed" and bool(batch.left())
+        if batch.state not in MOVES["completed"] and not retry:
             raise _refused(batch, "completed", "完成")
-        await self._move(batch, "completed", actor, reason, {"switch": batch.switches}, {"completed_at": now_ms()})
+        unswitched = [o for o in batch.left() if batch.member_rows[o].route != "native"] if not retry else []
+        if unswitched:
+            sample = ", ".join(unswitched[:5])
+            raise InvalidInput(
+                f"{len(unswitched)} owner(s) of batch '{batch.name}' have not moved yet ({sample}): finish the switch "
+                f"first (relaygate rollout switch {batch.name}), or roll the batch back.",
+                f"批次 '{batch.name}' 有 {len(unswitched)} 个负责人尚未移动（{sample}）：请先完成切换"
+                f"（relaygate rollout switch {batch.name}），或回滚该批次。", status=409)
+        if not retry:
+            await self._move(batch, "completed", actor, reason, {"switch": batch.switches},
+                             {"completed_at": now_ms()}, reload=False)
         batch = await self._batch(batch.id)
         async with self.engine.connect() as conn:
             settings = await repo.read_settings(conn)
-        return await self._done(batch, await self._handover(batch, settings, "complete", actor, "none", False,
-                                                            wait=False))
+        result = await self._handover(batch, settings, batch.left(), "complete", actor, "none", False,
+                                      ("native", "complete"))
+        await self._after()
+        return await self._done(await self._batch(batch.id), result)
 
     async def sync(self, ident: str | int, actor: str, write_old: bool | None = None) -> dict[str, Any]:
-        """Book the old system's movements now; for a rolled-back batch also (re)do the give-back."""
+        """Book the old system's movements now; for a rolled-back batch also (re)do the give-back and finish the
+        owners whose rollback failed."""
         batch = await self._batch(ident)
         async with self.engine.connect() as conn:
             settings = await repo.read_settings(conn)
@@ -192,47 +201,105 @@ class Mover:
             raise InvalidInput("No old database configured: relaygate rollout legacy set --source DSN.",
                                "尚未配置旧数据库：relaygate rollout legacy set --source DSN。", status=409)
         write = settings.write_old if write_old is None else write_old
-        giveback = batch.state == "rolled_back"
-        result = await self._handover(batch, settings, "sync", actor, "giveback" if giveback else "none", write,
-                                      wait=False)
-        return await self._done(batch, result)
+        if batch.state == "rolled_back":
+            result = await self._handover(batch, settings, sorted(batch.members), "sync", actor, "giveback", write,
+                                          ("legacy", "rollback"))
+            await self._after()
+        else:
+            result = await self._handover(batch, settings, sorted(batch.members), "sync", actor, "none", write, None)
+        return await self._done(await self._batch(batch.id), result)
 
     async def confirm(self, ident: str | int, owner: str | None, applied: bool, actor: str) -> dict[str, Any]:
+        """Record the operator's old-quota changes; the old quota is read back first and a mismatch refused."""
         batch = await self._batch(ident)
         async with self.engine.connect() as conn:
             settings = await repo.read_settings(conn)
         if not settings.source_dsn:
             raise InvalidInput("No old database configured: relaygate rollout legacy set --source DSN.",
                                "尚未配置旧数据库：relaygate rollout legacy set --source DSN。", status=409)
-        old = await OldSystem.open(settings.source_dsn, settings.logs_dsn, self.settings)
+        old = await self._open_old(settings)
+        assert old is not None
         try:
-            return await Handover(self.engine, old, self.settings.currency).confirm(batch, owner, applied, actor)
+            view = await Handover(self.engine, old, self.settings.currency, self._lang()).confirm(
+                batch, owner, applied, actor)
         finally:
             await old.close()
+        if view["refused"] and not view["owners"]:
+            sample = " ".join(f"{o}: {why}" for o, why in sorted(view["refused"].items())[:3])
+            raise InvalidInput(f"Nothing confirmed. {sample}", f"未确认任何变更。{sample}", status=409)
+        return view
 
-    async def _handover(self, batch: Batch, settings: repo.LegacySettings, cause: str, actor: str, write: str,
-                        write_old: bool, wait: bool = True) -> Result | None:
-        """The hand-over after (or, for a write-old rollback, before) a move. It never undoes the move: when the
-        old database fails, the owners are listed as skipped and ``rollout sync`` does it again later."""
-        imported = [o for o in sorted(batch.members) if old_user(o) is not None]
-        if not imported or not settings.source_dsn:
-            return None
-        if wait and write_old:
-            await self._settle_wait()
+    async def _owners(self, batch: Batch, owners: list[str], cause: str, actor: str, write: str, write_old: bool,
+                      old: OldSystem | None, move: tuple[str, str]) -> Result:
+        """Move these owners: with their hand-over when the old database is open, else just their route."""
+        if old is not None:
+            result = await Handover(self.engine, old, self.settings.currency, self._lang()).run(
+                batch, owners, cause, actor, write, write_old, move=move)
+        else:
+            result = Result(cause)
+            async with self.engine.begin() as conn:
+                for o in owners:
+                    await repo.set_member(conn, o, *move)
+                    result.moved.append(o)
+        await self.alert_failures(batch, result)
+        return result
+
+    async def _handover(self, batch: Batch, settings: repo.LegacySettings, owners: list[str], cause: str,
+                        actor: str, write: str, write_old: bool, move: tuple[str, str] | None) -> Result | None:
+        """Owners moved (or synced, without ``move``) with their hand-over. When the old database cannot be
+        opened, every owner that needs it fails by name and stays where it is; a retry finishes them."""
+        if not owners:
+            return None if not move else Result(cause)
+        needs_old = [o for o in owners if old_user(o) is not None]
+        if not settings.source_dsn or not needs_old:
+            if move is None:
+                return None
+            return await self._owners(batch, owners, cause, actor, write, write_old, None, move)
         old: OldSystem | None = None
         try:
             old = await self._open_old(settings)
-            assert old is not None
-            return await Handover(self.engine, old, self.settings.currency).run(batch, imported, cause, actor,
-                                                                                write, write_old)
-        except Exception as exc:
-            why = exc.en if isinstance(exc, InvalidInput) else f"{type(exc).__name__}: {exc}"
-            log.warning("rollout %s of %s: hand-over not done: %s", cause, batch.name, why)
-            return Result(cause, skipped={o: f"hand-over not done ({why}); run: relaygate rollout sync "
-                                             f"{batch.name}" for o in imported})
+        except InvalidInput as exc:
+            result = Result(cause)
+            for o in needs_old:
+                result.failed[o] = self._pick(f"The old database could not be opened ({exc.en[:300]}); nothing was "
+                                              "changed for this owner.",
+                                              f"无法打开旧数据库（{exc.zh[:300]}）；该负责人未做任何变更。")
+            if move:
+                free = [o for o in owners if o not in needs_old]
+                if free:
+                    result.moved += (await self._owners(batch, free, cause, actor, write, write_old, None, move)).moved
+            async with self.engine.connect() as conn:
+                members = {o: m for b in await repo.load_batches(conn) for o, m in b.member_rows.items()}
+            async with self.engine.begin() as conn:
+                for o, why in result.failed.items():
+                    if o in members and members[o].failure != why:
+                        result.fresh[o] = why
+                    await repo.set_member(conn, o, failure=why)
+            await self.alert_failures(batch, result)
+            return result
+        assert old is not None
+        try:
+            result = await Handover(self.engine, old, self.settings.currency, self._lang()).run(
+                batch, owners, cause, actor, write, write_old, move=move)
         finally:
-            if old is not None:
-                await old.close()
+            await old.close()
+        await self.alert_failures(batch, result)
+        return result
+
+    async def alert_failures(self, batch: Batch, result: Result) -> None:
+        """Each new hand-over failure: one alert event (and the log), in the operator's language."""
+        if not result.fresh:
+            return
+        n = len(result.fresh)
+        sample = " ".join(f"{o}: {why}" for o, why in sorted(result.fresh.items())[:5])
+        message = self._pick(
+            f"Rollout batch '{batch.name}': the {result.cause} hand-over of {n} owner(s) failed; they stay where they "
+            f"were. {sample}", f"灰度批次 '{batch.name}'：{n} 个负责人的{result.cause}交接失败，保持原状。{sample}")
+        log.warning("%s", message)
+        async with self.engine.begin() as conn:
+            await conn.execute(t.alert_events.insert().values(
+                rule_id=0, scope="rollout", target=batch.name[:32], kind="rollout_handover", message=message[:4000],
+                value=n, delivered=False, created_at=now_ms()))
 
     async def _batch(self, ident: str | int) -> Batch:
         async with self.engine.connect() as conn:
@@ -243,8 +310,10 @@ class Mover:
             last = (await conn.execute(select(t.rollout_transitions).where(
                 t.rollout_transitions.c.batch_id == batch.id).order_by(t.rollout_transitions.c.id.desc()).limit(1)
             )).first()
+        left = batch.left()
         return {"batch": batch.name, "state": batch.state, "native": batch.state in NATIVE_STATES,
-                "owners": len(batch.members), "switches": batch.switches, "rollbacks": batch.rollbacks,
+                "owners": len(batch.members), "left": left, "failures": batch.failures(), "complete": not left,
+                "switches": batch.switches, "rollbacks": batch.rollbacks,
                 "rollback_deadline": iso(batch.deadline()), "rollback_open": batch.rollback_open(now_ms()),
                 "last_transition": None if last is None else {
                     "time": iso(last.created_at), "from": last.from_state, "to": last.to_state, "actor": last.actor,

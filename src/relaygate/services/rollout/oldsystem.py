@@ -100,6 +100,46 @@ class OldSystem:
         finally:
             await engine.dispose()
 
+    async def set_quota(self, uid: int, expected: int, new: int) -> bool:
+        """``quota = new`` for one user if it still reads ``expected`` (compare and set): False when the old system
+        charged it meanwhile, so nothing it did is ever overwritten. Written as ``quota + (new - expected)``,
+        which is the same value under the condition and keeps the column's own type arithmetic."""
+        engine = writable_engine(self.source.dsn)
+        users: Table = self.source.tables["users"]
+        stmt = (users.update().where(users.c.id == uid, users.c.quota == expected)
+                .values(quota=users.c.quota + (new - expected)))
+        try:
+            async with engine.begin() as conn:
+                return (await conn.execute(stmt)).rowcount == 1
+        except Exception as exc:
+            raise InvalidInput(f"Could not write the old quota in {self.name}: {type(exc).__name__}: {exc}",
+                               f"无法写入旧系统 {self.name} 的额度：{type(exc).__name__}：{exc}") from exc
+        finally:
+            await engine.dispose()
+
+    async def spent_since(self, uid: int, since_s: int) -> int | None:
+        """Quota the old system's logs show charged to one user since ``since_s`` (consume rows, less New API's
+        refund rows), or None when there are no logs to read."""
+        logs = self.source.logs
+        if logs is None:
+            return None
+        where = (logs.c.user_id == uid) & (logs.c.created_at >= since_s)
+        rows = await self.source.execute("logs", select(logs.c.type, func.sum(logs.c.quota)).where(
+            where & logs.c.type.in_([2, 6] if self.source.kind == "newapi" else [2])).group_by(logs.c.type))
+        by_type = {int(t): integer(q) for t, q in rows}
+        return by_type.get(2, 0) - by_type.get(6, 0)
+
+    async def request_times(self, user_ids: list[int], since_s: int) -> list[int]:
+        """Unix seconds of every consume row of these users since ``since_s`` (the residual traffic per day)."""
+        logs = self.source.logs
+        if logs is None or not user_ids:
+            return []
+        out: list[int] = []
+        for i in range(0, len(user_ids), CHUNK):
+            out += [integer(ts) for (ts,) in await self.source.execute("logs", select(logs.c.created_at).where(
+                logs.c.user_id.in_(user_ids[i:i + CHUNK]), logs.c.created_at >= since_s, logs.c.type == 2))]
+        return out
+
     async def log_counts(self, user_ids: list[int], since_s: int, until_s: int | None = None) -> LogCounts | None:
         """Requests (consume rows and error rows) and errors by class of these users in the old logs.
 

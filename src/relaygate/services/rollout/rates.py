@@ -88,6 +88,17 @@ async def daily_routes(conn: AsyncConnection, since: int) -> dict[str, dict[str,
     return {k: dict(v) for k, v in sorted(out.items())}
 
 
+async def daily_legacy_of(conn: AsyncConnection, owners: list[str], since: int) -> dict[str, int]:
+    """Requests relaygate forwarded to the old entry per UTC day for these owners (they show in the old logs)."""
+    day = (U.c.ts - U.c.ts % 86_400_000).label("day")
+    out: Counter[str] = Counter()
+    for i in range(0, len(owners), CHUNK):
+        for start, count in await conn.execute(select(day, func.count()).where(
+                U.c.ts >= since, U.c.owner_id.in_(owners[i:i + CHUNK]), _route("legacy")).group_by(day)):
+            out[datetime.fromtimestamp(int(start) / 1000, tz=UTC).strftime("%Y-%m-%d")] += int(count)
+    return dict(out)
+
+
 async def mapping_stats(conn: AsyncConnection, owners: list[str], since: int, until: int | None) -> dict[str, Any]:
     """Of these owners' native requests naming a model: how many resolved (found in the mapping table)
     and how many went through an alias or a renamed upstream model (an old name mapped to a new one)."""

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relaygate.core.clock import now_ms
 from relaygate.core.errors import InvalidInput
-from relaygate.services.rollout.model import IMPORTED_SOURCES, NATIVE_STATES, Batch, OwnerFacts
+from relaygate.services.rollout.model import IMPORTED_SOURCES, Batch, Member, OwnerFacts
 from relaygate.store import tables as t
 from relaygate.store.db import get_meta, set_meta
 
@@ -74,11 +74,14 @@ async def load_batches(conn: AsyncConnection) -> list[Batch]:
     """Every batch in position order, with its frozen members."""
     batches = [Batch.from_row(r) for r in await conn.execute(
         select(t.rollout_batches).order_by(t.rollout_batches.c.position, t.rollout_batches.c.id))]
-    members: dict[int, set[str]] = {}
-    for owner_id, batch_id in await conn.execute(select(t.rollout_members.c.owner_id, t.rollout_members.c.batch_id)):
-        members.setdefault(batch_id, set()).add(owner_id)
+    members: dict[int, dict[str, Member]] = {}
+    M = t.rollout_members
+    for r in await conn.execute(select(M.c.owner_id, M.c.batch_id, M.c.route, M.c.step, M.c.failure,
+                                       M.c.updated_at)):
+        members.setdefault(r.batch_id, {})[r.owner_id] = Member(r.route, r.step, r.failure, r.updated_at)
     for b in batches:
-        b.members = frozenset(members.get(b.id, ()))
+        b.member_rows = members.get(b.id, {})
+        b.members = frozenset(b.member_rows)
     return batches
 
 
@@ -129,8 +132,17 @@ def assign(batches: list[Batch], owners: dict[str, OwnerFacts]) -> dict[int, fro
 
 
 def native_owners(batches: list[Batch]) -> frozenset[str]:
-    out: set[str] = set()
-    for b in batches:
-        if b.state in NATIVE_STATES:
-            out |= b.members
-    return frozenset(out)
+    """Owners served natively: each one moved with its own hand-over (``rollout_members.route``), so an owner
+    whose move failed stays on the old entry even when its batch is switched."""
+    return frozenset(o for b in batches for o, m in b.member_rows.items() if m.route == "native")
+
+
+async def set_member(conn: AsyncConnection, owner_id: str, route: str | None = None, step: str | None = None,
+                     failure: str | None = None) -> None:
+    """Record an owner's move (route and step) or clear/set its failure, in the caller's transaction."""
+    values: dict[str, Any] = {"failure": failure[:2000] if failure else None, "updated_at": now_ms()}
+    if route is not None:
+        values["route"] = route
+    if step is not None:
+        values["step"] = step
+    await conn.execute(t.rollout_members.update().where(t.rollout_members.c.owner_id == owner_id).values(**values))

@@ -15,7 +15,7 @@ from relaygate.services.rollout.batches import Planner
 from relaygate.services.rollout.evidence import Evidence
 from relaygate.services.rollout.guard import baseline_rates, old_log_rates
 from relaygate.services.rollout.model import REPORT_CLASSES, Batch
-from relaygate.services.rollout.rates import daily_routes, mapping_stats, route_counts, usage_rates
+from relaygate.services.rollout.rates import daily_legacy_of, daily_routes, mapping_stats, route_counts, usage_rates
 from relaygate.store import tables as t
 from relaygate.store.wide import wide_sum
 
@@ -36,6 +36,7 @@ async def build_report(engine: AsyncEngine, settings: Settings, days: int = 30) 
         last_day = await route_counts(conn, None, now - DAY_MS)
         native = repo.native_owners(batches) & set(owners)
         disputes = await evidence.disputes()
+    await _direct_per_day(engine, settings, legacy, batches, days_routes, now - days * DAY_MS)
     out_batches = []
     for batch in batches:
         out_batches.append(await _batch_report(engine, settings, legacy, batch, summaries[batch.id], planner,
@@ -52,6 +53,49 @@ async def build_report(engine: AsyncEngine, settings: Settings, days: int = 30) 
                      "items": disputes},
         "checklist": {"items": checklist, "done": sum(1 for c in checklist if c["done"]), "total": len(checklist)},
     }
+
+
+async def _rolled_back_at(engine: AsyncEngine, batch: Batch) -> int | None:
+    T = t.rollout_transitions
+    async with engine.connect() as conn:
+        value = (await conn.execute(select(func.max(T.c.created_at)).where(
+            T.c.batch_id == batch.id, T.c.to_state == "rolled_back"))).scalar()
+    return None if value is None else int(value)
+
+
+async def _direct_per_day(engine: AsyncEngine, settings: Settings, legacy: repo.LegacySettings,
+                          batches: list[Batch], days_routes: dict[str, dict[str, int]], since_ms: int) -> None:
+    """Requests that reached the old entry directly (its logs, less what relaygate forwarded) per UTC day, from
+    owners served natively: added to ``days_routes`` as ``direct`` so the chart shows them too."""
+    native = sorted({o for b in batches for o, m in b.member_rows.items() if m.route == "native"})
+    if not native or not legacy.source_dsn:
+        return
+    from datetime import UTC, datetime
+
+    from relaygate.core.errors import InvalidInput
+    from relaygate.services.rollout.model import old_user
+    from relaygate.services.rollout.oldsystem import OldSystem
+
+    switched = [b.switched_at for b in batches if b.switched_at and any(
+        m.route == "native" for m in b.member_rows.values())]
+    start = -(-max(since_ms, min(switched) if switched else since_ms) // 1000) * 1000  # whole seconds, as the logs
+    async with engine.connect() as conn:
+        forwarded = await daily_legacy_of(conn, native, start)
+    try:
+        old = await OldSystem.open(legacy.source_dsn, legacy.logs_dsn, settings)
+    except InvalidInput:
+        return
+    try:
+        times = await old.request_times([u[1] for o in native if (u := old_user(o))], start // 1000)
+    finally:
+        await old.close()
+    logged: dict[str, int] = {}
+    for ts in times:
+        day = datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
+        logged[day] = logged.get(day, 0) + 1
+    for day, n in sorted(logged.items()):  # what relaygate forwarded for them shows in the old logs too
+        if direct := max(n - forwarded.get(day, 0), 0):
+            days_routes.setdefault(day, {})["direct"] = direct
 
 
 async def _batch_report(engine: AsyncEngine, settings: Settings, legacy: repo.LegacySettings, batch: Batch,
@@ -74,20 +118,27 @@ async def _batch_report(engine: AsyncEngine, settings: Settings, legacy: repo.Le
         view["after"] = after.view()  # since the latest switch
         view["after_all_switches"] = after_all.view()  # every native period, failed ones included
         view["change"] = {c: round(after.rate(c) - before.rate(c), 6) for c in (*REPORT_CLASSES, "403", "5xx")}
-        native_since = batch.switched_at if batch.state != "rolled_back" else None
+        # the native period: since the latest switch, or, for a rolled-back batch, until its rollback
+        native_since = batch.switched_at
+        native_until = await _rolled_back_at(engine, batch) if batch.state == "rolled_back" else None
         old_logs = None
-        if native_since is not None and legacy.source_dsn:
+        if legacy.source_dsn:
             # old logs count whole seconds: start at the first whole second after the switch; requests
             # relaygate itself forwarded (a worker that had not reloaded yet) are not the callers' doing
             since_s = -(-native_since // 1000)
-            logs = await old_log_rates(settings, legacy, members, since_s * 1000, None)
+            until_ms = native_until // 1000 * 1000 if native_until is not None else None
+            logs = await old_log_rates(settings, legacy, members, since_s * 1000, until_ms)
             if logs is not None:
                 async with engine.connect() as conn:
-                    forwarded = await usage_rates(conn, members, since_s * 1000, None, "legacy")
+                    forwarded = await usage_rates(conn, members, since_s * 1000, until_ms, "legacy")
                 old_logs = max(logs.requests - forwarded.requests, 0)
+        if native_until is not None:
+            async with engine.connect() as conn:
+                residual = await usage_rates(conn, members, native_since, native_until, "legacy")
         view["residual"] = {
-            "forwarded_by_relaygate_since_switch": residual.requests if native_since is not None else None,
+            "forwarded_by_relaygate_since_switch": residual.requests,
             "old_entry_requests_since_switch": old_logs,
+            "native_until": iso(native_until),
             "note": "old-entry requests are callers still using the old base URL directly (from its logs)"
             if old_logs is not None else "old logs not readable: configure --source/--logs-source"}
         view["mapping"] = mapping

@@ -51,11 +51,19 @@ T: dict[str, tuple[str, str]] = {
                    "记入本系统的旧系统变动（上次同步以来的旧系统扣费）：{booked}；从旧系统转入 relaygate 的余额"
                    "（扣除退回部分）：{moved}；尚未完成的旧额度变更：{open}。"),
     "trips": ("Guard trips", "守护触发"),
+    "failed": ("Owners not moved", "未移动的负责人"),
+    "failed.line": ("{n} owner(s) of this batch have not moved with it; {failed} hand-over(s) failed (each owner stays "
+                    "where it was until the command is run again).",
+                    "该批次有 {n} 个负责人未随批次移动；{failed} 个交接失败"
+                    "（在再次执行命令之前，这些负责人保持原状）。"),
+    "residual.until": ("Native period ended with the rollback at {time}.", "新入口服务期已于 {time} 随回滚结束。"),
     "history": ("History", "历史"),
     "charts": ("Charts", "图表"),
     "chart.error_rates": ("Error rates per class before and after each switch", "各批次切换前后各类错误率"),
-    "chart.residual_traffic": ("Requests per day by route (legacy = still forwarded to the old entry)",
-                               "按路由统计的每日请求数（legacy = 仍转发到旧入口）"),
+    "chart.residual_traffic": ("Requests per day by route (legacy = still forwarded to the old entry; direct = "
+                               "switched owners' callers still using the old base URL, from the old logs)",
+                               "按路由统计的每日请求数（legacy = 仍转发到旧入口；direct = 已切换负责人的调用方仍直接"
+                               "使用旧地址，来自旧系统日志）"),
     "chart.owner_share": ("Owners per batch", "各批次负责人占比"),
     "disputes": ("Balance disputes", "余额争议"),
     "disputes.line": ("{total} raised, {open} open.", "共 {total} 起，{open} 起未解决。"),
@@ -167,6 +175,8 @@ def _batch(b: dict[str, Any], lang: str, L: Callable[..., str]) -> list[str]:
         lines += [f"**{L('residual')}**", "", L("residual.batch",
                                                 fwd=_cell(res["forwarded_by_relaygate_since_switch"]),
                                                 old=_cell(res["old_entry_requests_since_switch"])), ""]
+        if res.get("native_until"):
+            lines += [L("residual.until", time=res["native_until"]), ""]
         m = b["mapping"]
         lines += [f"**{L('mapping')}**", "", L("mapping.line", resolved=m["resolved"], total=m["requests"],
                                                 rate=_pct(m["resolved_rate"]), mapped=m["via_mapping"],
@@ -178,6 +188,9 @@ def _batch(b: dict[str, Any], lang: str, L: Callable[..., str]) -> list[str]:
     if h["rows"]:
         lines += [f"**{L('money')}**", "", L("money.line", booked=h["booked_old_spend_text"], moved=h["moved_text"],
                                               open=h["open_writes"]), ""]
+    if b.get("failures") or b.get("not_moved"):
+        lines += [f"**{L('failed')}**", "", L("failed.line", n=b["not_moved"], failed=b["failed"]), ""]
+        lines += _table([L("col.owner"), L("col.why")], [[o, why] for o, why in b["failures"].items()])
     if b["trips"]:
         lines += [f"**{L('trips')}**", ""]
         lines += _table([L("col.time"), L("col.class"), L("col.after"), L("col.before"), L("col.why")],
