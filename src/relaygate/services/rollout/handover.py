@@ -224,9 +224,13 @@ class Handover:
                 if before.failure != why:
                     result.fresh[o] = why
                 await repo.set_member(conn, o, failure=why)
-            for o in {s.owner_id for s in result.steps} | set(result.moved):
+            done = ({s.owner_id for s in result.steps} | set(result.moved)) - set(result.failed)
+            for i in range(0, len(done), 500):  # a failed write that a later run did: no longer open
+                await conn.execute(H.update().where(H.c.owner_id.in_(sorted(done)[i:i + 500]),
+                                                    H.c.state == "failed").values(state="retried"))
+            for o in done:
                 m = members.get(o)
-                if m is None or o in result.failed or not m.failure:
+                if m is None or not m.failure:
                     continue
                 if o in result.moved or (move is None and m.step == target):
                     await repo.set_member(conn, o, failure=None)
