@@ -7,12 +7,12 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-import orjson
 import typer
 from rich.console import Console
 
 from relaygate.core.errors import InvalidInput
 from relaygate.core.settings import Settings
+from relaygate.store.wide import dumps as wide_dumps
 
 T = TypeVar("T")
 console = Console()
@@ -76,7 +76,7 @@ def emit(rows: Sequence[dict[str, Any]] | dict[str, Any], columns: Sequence[str]
          title: str | None = None) -> None:
     """Print rows as a Rich table, or as JSON for scripts."""
     if as_json:
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(wide_dumps(rows, indent=True) + "\n")  # wide balances too
         return
     from rich.table import Table
 

@@ -161,3 +161,16 @@ def register_sqlite(dbapi_conn: Any) -> None:
 
     await_(run(raw.create_aggregate, "wsum", 1, WideSum))
     await_(run(raw.create_function, "wadd", 2, wadd, deterministic=True))
+
+
+def dumps(obj: Any, indent: bool = False) -> str:
+    """JSON text of ``obj`` (orjson, fast) that also carries integers beyond 64 bits, which orjson refuses:
+    a wide balance stays a JSON number, exactly (the standard library writes any int)."""
+    import orjson
+
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_INDENT_2 if indent else 0).decode()
+    except orjson.JSONEncodeError:
+        import json
+
+        return json.dumps(obj, indent=2 if indent else None, ensure_ascii=False, default=str)

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +19,7 @@ from relaygate.services.operate.accounts import AccountsAdmin
 from relaygate.store import tables as t
 from relaygate.store.holds import OpenHold, stale_holds
 from relaygate.store.ledger_repo import check_balances
+from relaygate.store.wide import dumps as wide_dumps
 from relaygate.store.wide import wide_sum
 
 L = t.ledger_entries
@@ -97,7 +97,7 @@ def render_statement(st: dict[str, Any], fmt: str, lang: str = "en") -> str:
             doc[field] = plain_amount(st[field])
         doc["movements"] = [{**m, "amount": plain_amount(m["amount"])} for m in st["movements"]]
         doc["usage"] = [{**u, "amount": plain_amount(u["amount"])} for u in st["usage"]]
-        return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
+        return wide_dumps(doc, indent=True)
     if fmt == "csv":
         out = io.StringIO()
         w = csv.writer(out)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.settings import Settings
@@ -16,6 +15,7 @@ from relaygate.services.rollout.handover import handover_rows
 from relaygate.services.rollout.moves import Mover
 from relaygate.services.rollout.report import build_report
 from relaygate.services.rollout.routing import RolloutRouting
+from relaygate.store.wide import dumps as wide_dumps
 
 
 class Rollout:
@@ -55,7 +55,7 @@ async def write_report(rollout: Rollout, fmt: str, out: Path | None, lang: str, 
         charts = draw_all(data, out)
         files += [out / name for name in charts.values()]
         data["charts"] = charts
-    text = (orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n" if fmt == "json"
+    text = (wide_dumps(data, indent=True) + "\n" if fmt == "json"
             else render(data, lang, charts))
     if out is not None:
         path = out / ("report.json" if fmt == "json" else "report.md")
