@@ -131,6 +131,9 @@ async def test_any_balance_switches_and_comes_back_exactly(world: World, monkeyp
         assert await world.balance(owner(u)) == q0[u] * Q - spent[u]  # nothing created, nothing lost
     async with world.gw.gateway.engine.connect() as conn:
         assert all(c["ok"] for c in await check_balances(conn))
+    residual = (await world.api("GET", "/api/rollout/report"))["batches"][0]["residual"]
+    assert residual["native_until"] and residual["forwarded_by_relaygate_since_switch"] is not None  # not "-"
+    assert residual["old_entry_requests_since_switch"] == 0  # nobody called the old entry directly meanwhile
     text_json, _ = await write_report(rollout, "json", None, "en")  # amounts beyond 64 bits: still exact JSON
     moved_total = json.loads(text_json)["batches"][0]["handover"]["moved"]
     assert isinstance(moved_total, int) and moved_total == (await _write_amounts(world)) * -1

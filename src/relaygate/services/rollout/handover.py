@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relaygate.core.clock import iso, now_ms
@@ -193,6 +194,8 @@ class Handover:
                 await self._one(batch, result, o, tag, uid, quotas[uid], cause, actor, write, write_old, quiet, move)
             except NotMoved as exc:
                 self._fail(result, o, exc)
+            except IntegrityError:  # another worker handed this owner over at the same moment (same seq)
+                result.notes[o] = "handed over by another process at the same moment; nothing done twice"
             except Exception as exc:  # a database error inside the owner's transaction: rolled back whole
                 why = f"{type(exc).__name__}: {str(exc)[:300]}"
                 async with self.engine.connect() as conn:
