@@ -146,3 +146,5 @@ async def set_member(conn: AsyncConnection, owner_id: str, route: str | None = N
     if step is not None:
         values["step"] = step
     await conn.execute(t.rollout_members.update().where(t.rollout_members.c.owner_id == owner_id).values(**values))
+    if route is not None:  # every worker reloads its routing: this owner is served elsewhere now
+        await bump(conn)
