@@ -6,8 +6,8 @@ int64 nano range (One API root users hold 5*10^14 quota and more) are kept exact
 group multiplier become BIGINT (a tpm of 10^12 failed on PostgreSQL's int32). SQLite's INTEGER is
 64-bit already, so only its money columns are rebuilt.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
@@ -15,8 +15,8 @@ from alembic import op
 
 from relaygate.store.wide import WideInt
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
