@@ -83,3 +83,30 @@ async def test_verify_on_the_command_line(tmp_path: Path, monkeypatch: pytest.Mo
     saved = load_plan(path)
     assert saved["verification"]["passed"] == ["gpt-3.5-turbo", "gpt-4o-mini"]
     assert {m["old_name"]: m["verification"]["result"] for m in saved["models"]}["gpt-4o-mini"] == "pass"
+
+
+async def test_a_consistent_source_verifies_clean(tmp_path: Path) -> None:
+    """Every model of a One API source whose channels all answer: refusals the source made too (disabled
+    channels, image models on chat) pass with their reason; nothing fails."""
+    backend = await make_backend("sqlite", tmp_path)
+    fake = await start_fake()
+    try:
+        async with running_gateway(backend.dst_url, data_dir=str(tmp_path), unpriced_models="refuse") as gw:
+            facts, plan = await source_and_plan(backend, "oneapi", fake.base_url.removesuffix("/v1"),
+                                                int(time.time()))
+            for ch in plan["channels"]:  # every upstream the source used answers (the fake stands in for them)
+                if ch.get("protocol") == "openai":
+                    ch["base_url"] = fake.base_url
+            await run_import(plan, gw.gateway.engine, gw.gateway.settings, ["openai"], apply=True)
+            await gw.gateway.state.reload()
+            result = await verify(plan, gw.base_url, facts.admin_tokens["carol"])
+    finally:
+        await fake.stop()
+    outcome = {r["model"]: r for r in result["models"]}
+    assert result["failed"] == 0, [(r["model"], r["why"]) for r in result["models"] if r["result"] == "fail"]
+    assert plan["verification"]["result"] == "pass"
+    # an image model is refused on chat completions, never forwarded and counted as a 200
+    dalle = outcome["dall-e-3"]["probes"]["unavailable"]
+    assert dalle["outcome"] == "pass" and dalle["status"] == 404
+    gemini = outcome["gemini-1.5-pro"]["probes"]  # its only channel is auto-disabled in One API
+    assert gemini["unavailable"]["outcome"] == "pass" and gemini["unavailable"]["status"] == 503

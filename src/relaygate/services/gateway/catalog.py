@@ -68,7 +68,8 @@ class Snapshot:
             if model.replacement:
                 raise GatewayError("model_unsupported", model=requested, replacement=model.replacement)
             raise GatewayError("model_not_found", model=requested,
-                               suggestion=" It was retired and has no replacement.")
+                               suggestion=" It is not served here (retired, or an image, audio or video model "
+                                          "this endpoint does not relay) and has no replacement.")
         if name in self.routes or (model is not None):
             return name
         close = difflib.get_close_matches(requested, sorted(self.public_names | set(self.aliases)), n=3,

@@ -17,6 +17,7 @@ from relaygate.services.migration.context import Ctx, amount
 from relaygate.services.migration.mapping import mapping_entry
 from relaygate.services.migration.pricing import EXAMPLE, price_from_plan, show_ratio
 from relaygate.services.migration.records import Channel
+from relaygate.services.migration.survey import RELAYED_TASKS
 from relaygate.services.operate.routing import RoutingAdmin, normalize_channel
 from relaygate.store import tables as t
 
@@ -225,13 +226,15 @@ async def models_and_prices(ctx: Ctx) -> dict[str, Any]:
 
 async def _catalog(ctx: Ctx, routing: RoutingAdmin, catalog: dict[str, Any], entry: dict[str, Any], old: str,
                    new: str) -> None:
-    unsupported = entry.get("class") == "unsupported" and entry.get("replacement")
-    if new == old and not unsupported:
+    unsupported = entry.get("class") == "unsupported" and bool(entry.get("replacement"))
+    # an image, audio, video … model has no relay endpoint here: never forward it as a chat request
+    other_task = entry.get("class") == "unsupported" and any(t not in RELAYED_TASKS for t in entry.get("tasks") or [])
+    if new == old and not unsupported and not other_task:
         return
     current = catalog.get(new)
     aliases = sorted(set(current.aliases or []) | ({old} if new != old else set())) if current else (
         [old] if new != old else [])
-    status = "unsupported" if unsupported else "active"
+    status = "unsupported" if unsupported or other_task else "active"
     replacement = str(entry["replacement"]) if unsupported else None
     if current is not None and sorted(current.aliases or []) == aliases and current.status == status \
             and current.replacement == replacement:
@@ -246,7 +249,7 @@ async def _catalog(ctx: Ctx, routing: RoutingAdmin, catalog: dict[str, Any], ent
                                                 ("aliases", "status", "replacement")))
     if ctx.apply:
         try:
-            await routing.upsert_model(new, aliases, status, replacement, desc)
+            await routing.upsert_model(new, aliases, status, replacement, desc, require_replacement=False)
         except InvalidInput as exc:
             ctx.warnings.append(f"model {new}: {exc.message('en')}")
 

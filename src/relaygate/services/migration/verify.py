@@ -43,6 +43,7 @@ class Session:
     owners: dict[str, str] = field(default_factory=dict)  # role -> owner id
     keys: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (role, group) -> (id, secret)
     groups: list[str] = field(default_factory=list)
+    plan: dict[str, Any] = field(default_factory=dict)
 
     async def api(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 204)) -> Any:
         async with self.http.request(method, self.root + path, json=body, headers=self.admin) as resp:
@@ -106,7 +107,20 @@ async def probe_model(s: Session, entry: dict[str, Any], group: str) -> dict[str
             out["unavailable"] = Probe("fail", status, f"an unsupported model answered {status} {code}")
         return out
     path, payload = _request(name, tasks)
+    refusal = expected_refusal(entry, s.plan)
     status, raw, _ = await _call(s, await s.key("paid", group), path, payload)
+    # the source refused it too (channels disabled there; unpriced, when this gateway refuses unpriced
+    # models): the right refusal is a pass, with its reason, and the paid probes do not apply
+    if refusal is not None and (refusal[1] != "model_price_missing" or status != 200):
+        want_status, want_code, reason = refusal
+        probe = _expect(status, raw, want_status, want_code, reason)
+        if probe.outcome == "pass":
+            probe.detail = f"{status} {want_code}: refused as expected ({reason})"
+        out["normal"] = probe
+        missing = f"{name}-missing-{s.suffix}"
+        status, raw, _ = await _call(s, await s.key("paid", group), *_request(missing, tasks))
+        out["unavailable"] = _expect(status, raw, 404, "model_not_found", "a model that does not exist")
+        return out
     out["normal"] = Probe("pass", status, "200") if status == 200 and raw.startswith(b"{") else Probe(
         "fail", status, raw[:300].decode(errors="replace"))
     if "embeddings" not in tasks:
@@ -134,6 +148,25 @@ async def probe_model(s: Session, entry: dict[str, Any], group: str) -> dict[str
     return out
 
 
+def expected_refusal(entry: dict[str, Any], plan: dict[str, Any]) -> tuple[int, str, str] | None:
+    """(status, code, why) when the model is refused by design: every channel serving it is disabled in
+    the plan (as in the source), or it has no price (New API refused unpriced models). None: it must work."""
+    from relaygate.services.migration.pricing import price_from_plan
+
+    wanted = set(entry.get("channels") or [])
+    channels = [c for c in plan.get("channels", []) if c.get("id") in wanted and c.get("import", True)]
+    if channels and not any(c.get("enabled") for c in channels):
+        reasons = sorted({str(c.get("disabled_reason") or "disabled") for c in channels})
+        return 503, "no_healthy_channel", "every channel serving it is disabled: " + "; ".join(reasons)[:200]
+    try:
+        price = price_from_plan(entry.get("price") or {})
+    except ValueError:
+        price = None
+    if price is None:
+        return 403, "model_price_missing", "it has no price, and the source refused unpriced models too"
+    return None
+
+
 def _groups_of(plan: dict[str, Any], entry: dict[str, Any]) -> str:
     mapping = {str(g.get("source")): g.get("target") for g in plan.get("groups", [])}
     for ch in plan.get("channels", []):
@@ -154,7 +187,7 @@ async def verify(plan: dict[str, Any], gateway: str, admin_token: str, models: l
     suffix = secrets.token_hex(3)
     results: list[dict[str, Any]] = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=http_timeout)) as http:
-        s = Session(http, root, {"Authorization": f"Bearer {admin_token}"}, suffix)
+        s = Session(http, root, {"Authorization": f"Bearer {admin_token}"}, suffix, plan=plan)
         try:
             await s.api("GET", "/api/status")
         except aiohttp.ClientError as exc:
