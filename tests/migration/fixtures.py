@@ -296,6 +296,16 @@ def _logs(now: int, kind: str) -> list[dict[str, Any]]:
          ("用户额度不足, 剩余额度: $-2.00", 0), ("This token has no access to model gpt-4", 0),
          ("Invalid token", 0), ("bad response status code 429", 1), ("bad response status code 502", 1),
          ("credit balance is too low", 3)])
+    if kind == "oneapi":  # type-4 system rows: some carry errors, some are notes
+        for content in ("渠道「claude」（#3）已被禁用，原因：bad response status code 401",
+                        "新用户注册赠送 $0.20 额度"):
+            rows.append({"user_id": 0, "username": "", "type": 4, "content": content, "created_at": now - DAY})
+    else:  # OpenAI's "out of credit" comes as a 429; and a message no rule knows
+        for content in ('{"error":{"message":"You exceeded your current quota, please check your plan and billing '
+                        'details.","type":"insufficient_quota","code":"insufficient_quota"}}',
+                        "something nobody has seen before"):
+            rows.append({"user_id": 2, "username": "erin", "type": 5, "content": content, "created_at": now - DAY,
+                         "other": json.dumps({"status_code": 429 if "quota" in content else 0})})
     for i, (content, channel) in enumerate(failures * 3):
         other = None
         if kind == "newapi":

@@ -89,14 +89,30 @@ async def test_inventory(backend: Backend, kind: str) -> None:
     assert all(not s.startswith("sk-") or "…" in s for ch in inv["channels"]["items"] for s in ch["secrets"])
     assert inv["source"]["unknown_columns"]  # x_* columns are reported, not read
     assert inv["logs"]["available"] and inv["logs"]["callers"] and inv["logs"]["error_totals"]
+    # deleted users are counted the same way in every breakdown: once, as deleted
+    users = inv["users"]
+    assert users["deleted"] == 1 and users["by_state"]["deleted"] == 1 and users["by_role"]["deleted"] == 1
+    assert sum(users["by_state"].values()) == sum(users["by_role"].values()) == users["total"]
+    assert sum(g["users"] + g["deleted_users"] for g in inv["groups"]) == users["total"]
+    logs = inv["logs"]
+    assert logs["rows"] <= logs["rows_total"] and logs["window"]["to"]
+    totals = logs["error_totals"]
+    assert logs["unclassified"] == totals.get("other", 0) == sum(s["rows"] for s in logs["unclassified_samples"])
     by_type = {row["type"]: row for row in inv["channels"]["by_type"]}
     if kind == "oneapi":
         assert by_type[36]["type_name"] == "DeepSeek" and by_type[14]["relaygate"] == "needs the 'anthropic' adapter"
         assert inv["ratios"]["typed_keys"] == ["gpt-4o(3)"]
-        assert {"rate_limited", "timeout", "upstream_5xx"} <= set(inv["logs"]["error_totals"])
+        assert {"rate_limited", "timeout", "upstream_5xx", "upstream_auth"} <= set(inv["logs"]["error_totals"])
+        assert totals["upstream_auth"] == 1  # the type-4 row of a channel One API disabled on a 401
+        assert logs["unclassified"] == 0  # the registration gift (type 4) is a note, not an error
+        assert inv["abilities"]["stale"] == 1 and inv["abilities"]["stale_items"][0]["channel_id"] == 99
         assert inv["users"]["balance_total"].startswith("$1000000027.59")
     else:
         assert by_type[43]["type_name"] == "DeepSeek" and by_type[50]["type_name"] == "Kling"
         assert {"no_channel", "insufficient_quota", "model_not_allowed", "invalid_key"} <= set(
             inv["logs"]["error_totals"])
+        assert totals["upstream_quota"] == 4  # 3 "credit balance is too low" + OpenAI's 429 insufficient_quota
+        assert totals["rate_limited"] == 3  # the 429 with an upstream quota message is not a rate limit
+        assert logs["unclassified"] == 1 and logs["unclassified_samples"][0]["message"].startswith("something")
+        assert inv["abilities"]["stale"] == 0
         assert inv["side_tables"]["tasks"] == 1

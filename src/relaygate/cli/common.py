@@ -85,13 +85,15 @@ def emit(rows: Sequence[dict[str, Any]] | dict[str, Any], columns: Sequence[str]
     if zh:
         from relaygate.cli.i18n import header, value
 
+    # to a pipe or a file, keep whole names: no squeezing into 80 columns (a terminal keeps its width)
+    out = console if console.is_terminal else Console(width=100_000, soft_wrap=True)
     table = Table(title=title)
     for col in columns:
         table.add_column(header(col) if zh else col)
     for row in items:
         cells = [_cell(row.get(col)) for col in columns]
         table.add_row(*([value(c) for c in cells] if zh else cells))
-    console.print(table)
+    out.print(table)
 
 
 def _cell(value: Any) -> str:

@@ -7,15 +7,17 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from relaygate.cli.common import emit, run_with_engine, settings_from
 from relaygate.core.errors import InvalidInput
+
+if TYPE_CHECKING:  # what a command needs loads when it runs: `relaygate migrate …` starts fast
+    from rich.progress import Progress
 
 T = TypeVar("T")
 migrate_app = typer.Typer(help="Move a running One API or New API onto relaygate: inspect, plan, import, verify. "
@@ -35,6 +37,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                 "导入完成，用时 {seconds} 秒；再次运行只会更新，不会重复。"),
     "verified": ("Verification: {summary}. Results written into {path}.", "验证结果：{summary}。已写回 {path}。"),
     "format": ("Unknown format '{value}'; use md or json.", "未知格式 '{value}'；请使用 md 或 json。"),
+    "now": ("--now '{value}' is not a time: give unix seconds or an ISO date/time such as 2026-06-01T12:00:00Z.",
+            "--now '{value}' 不是时间：请给出 Unix 秒数或 ISO 日期时间，例如 2026-06-01T12:00:00Z。"),
+    "dry.empty": ("Dry run against an empty target ({where}): every record would be created; nothing was written "
+                  "and no database was created.",
+                  "试运行的目标库为空（{where}）：所有记录都将新建；未写入任何数据，也未创建数据库。"),
     "token": ("Give the admin token with --admin-token or RELAYGATE_ADMIN_TOKEN.",
               "请用 --admin-token 或环境变量 RELAYGATE_ADMIN_TOKEN 提供管理令牌。"),
     "error": ("Error: {message}", "错误：{message}"),
@@ -76,6 +83,8 @@ class Bars:
 
 
 def _bars() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=err, transient=False, disable=not err.is_terminal and not os.environ.get("RELAYGATE_BARS"))
 
@@ -116,7 +125,10 @@ def inspect_cmd(source: str = SOURCE, logs_source: str = LOGS, kind: str = FROM,
                 fmt: str = typer.Option("md", "--format", help="md (for people) or json (for tools)."),
                 output: Path = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
                 days: int = typer.Option(30, help="Days of logs for callers and error figures."),
-                limit: int = typer.Option(200, help="Rows per listing (tokens, users, callers); 0 lists all.")) -> None:
+                limit: int = typer.Option(200, help="Rows per listing (tokens, users, callers); 0 lists all."),
+                now: str = typer.Option(None, "--now", help="Report as of this time (unix seconds or ISO 8601): "
+                                                            "token states and the log window, for reproducible "
+                                                            "reports. Default: the current time.")) -> None:
     """Read-only inventory: channels, models, groups, tokens and their real state, balances, callers, errors."""
     from relaygate.services.migration.inventory import inspect_source
     from relaygate.services.migration.report_md import inventory_markdown
@@ -125,12 +137,14 @@ def inspect_cmd(source: str = SOURCE, logs_source: str = LOGS, kind: str = FROM,
     if fmt not in ("md", "json"):
         err.print(say("format", value=fmt), style="red")
         raise typer.Exit(2)
+    now_s = _moment(now) if now else None
 
     async def go() -> dict[str, Any]:
         src = await Source.open(source, logs_source, kind)
         try:
             with _bars() as bars:
-                return await inspect_source(src, _units(), days=days, limit=limit, progress=Bars(bars))
+                return await inspect_source(src, _units(), days=days, limit=limit, progress=Bars(bars),
+                                            now_s=now_s)
         finally:
             await src.close()
 
@@ -192,7 +206,7 @@ def import_cmd(plan: Path = typer.Option(..., "--plan", help="The reviewed plan 
             return await run_import(doc, engine, settings_from(), protocols(), apply=apply, progress=Bars(bars),
                                     source_dsn=source, logs_dsn=logs_source)
 
-    rep = run_with_engine(go)
+    rep = run_with_engine(go) if apply else _dry_run(go)
     md = import_markdown(rep, _lang())
     if report is not None:
         report.write_text(md, encoding="utf-8")
@@ -255,6 +269,71 @@ def statuses_cmd(mode: str = typer.Argument(..., help="source (the old system's 
         err.print(say("error", message=exc.message(_lang())), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
     err.print(say("statuses", count=count, mode=mode), markup=False, highlight=False)
+
+
+def _moment(value: str) -> int:
+    """Unix seconds from ``--now``: an integer, or an ISO 8601 date/time (UTC unless it says otherwise)."""
+    from datetime import UTC, datetime
+
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        err.print(say("now", value=value), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
+
+
+def _dry_run(fn: Callable[[Any], Awaitable[T]]) -> T:
+    """A dry run reads the target and writes nothing: no schema upgrade, and no database is created. A
+    target that does not exist yet (or is empty) is stood in for by an empty in-memory one."""
+    import tempfile
+
+    from alembic.script import ScriptDirectory
+
+    from relaygate.store.db import MIGRATIONS, current_revision, make_engine, upgrade
+
+    settings = settings_from()
+    url = settings.database_url
+    path = _sqlite_file(url)
+    where = url.rpartition("@")[2]
+
+    async def go(scratch: str) -> T:
+        engine = None
+        if path is None or (path.exists() and path.stat().st_size > 0):
+            engine = make_engine(url)
+            revision = await current_revision(engine)
+            if revision is None:
+                await engine.dispose()
+                engine = None
+            elif revision != ScriptDirectory(str(MIGRATIONS)).get_current_head():
+                await engine.dispose()
+                raise InvalidInput(f"The target database ({where}) is at schema revision {revision}; run "
+                                   "`relaygate db upgrade` first (a dry run changes nothing, not even the schema).",
+                                   f"目标库（{where}）的结构版本为 {revision}；请先运行 `relaygate db upgrade`"
+                                   "（试运行不做任何修改，结构也不改）。")
+        if engine is None:
+            err.print(say("dry.empty", where=where), style="yellow", markup=False, highlight=False)
+            engine = make_engine(f"sqlite+aiosqlite:///{scratch}/empty.db")
+            await upgrade(engine)
+        try:
+            return await fn(engine)
+        finally:
+            await engine.dispose()
+
+    with tempfile.TemporaryDirectory(prefix="relaygate-dry-run-") as scratch:
+        return _run(lambda: go(scratch))
+
+
+def _sqlite_file(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    return Path(parsed.database) if parsed.database and parsed.database != ":memory:" else None
 
 
 def _checked(fn: Callable[[], T]) -> T:

@@ -8,7 +8,7 @@ import typer
 def register(app: typer.Typer) -> None:
     from relaygate.cli.accounts import groups_app, keys_app, owners_app
     from relaygate.cli.alerts import alerts_app
-    from relaygate.cli.billing import balance_app, prices_app  # also adds `groups terms`
+    from relaygate.cli.billing import balance_app, prices_app
     from relaygate.cli.configfile import config_app
     from relaygate.cli.logs import logs_app
     from relaygate.cli.routing import channels_app, models_app

@@ -22,7 +22,7 @@ from relaygate.services.migration.context import Ctx
 from relaygate.services.migration.dsn import expand, mask_dsn
 from relaygate.services.migration.progress import NULL, Progress, Timings
 from relaygate.services.migration.source import Source
-from relaygate.services.migration.survey import take_survey
+from relaygate.services.migration.survey import stale_abilities, take_survey
 from relaygate.services.migration.units import Units
 from relaygate.store.db import bump_config_version, set_meta
 
@@ -74,6 +74,12 @@ async def run_import(plan: dict[str, Any], engine: AsyncEngine, settings: Settin
         ctx.group_map = {str(g["source"]): g.get("target") for g in plan.get("groups", []) if g.get("source")}
         ctx.renames = {m["old_name"]: m.get("new_name") or m["old_name"] for m in plan["models"]}
         ctx.warnings.extend(survey.problems)
+        stale = await stale_abilities(source, survey.channels)
+        if stale:
+            ctx.facts["stale_abilities"] = stale
+            shown = "; ".join(f"{a['group']}/{a['model']} → #{a['channel_id']} ({a['why']})" for a in stale[:10])
+            ctx.warnings.append(f"{len(stale)} stale abilities row(s) dropped (relaygate routes from the channels): "
+                                + shown + (" …" if len(stale) > 10 else ""))
         for name, step in (("groups", import_routing.groups), ("channels", import_routing.channels),
                            ("models and prices", import_routing.models_and_prices),
                            ("owners", import_accounts.owners), ("balances", import_accounts.balances),
@@ -96,7 +102,8 @@ async def run_import(plan: dict[str, Any], engine: AsyncEngine, settings: Settin
                   "usd_rate": str(units.usd_rate)},
         "steps": timings.steps, "seconds": round(time.monotonic() - started, 3),
         "changes": ctx.changes.as_dict(), "prices": ctx.facts.get("prices", []),
-        "balances": ctx.facts.get("balances", {}), "warnings": ctx.warnings, "differences": differences(ctx),
+        "balances": ctx.facts.get("balances", {}), "stale_abilities": ctx.facts.get("stale_abilities", []),
+        "redemptions": ctx.facts.get("redemptions", {}), "warnings": ctx.warnings, "differences": differences(ctx),
     }
 
 

@@ -15,7 +15,7 @@ from relaygate.services.migration.pricing import show_ratio
 from relaygate.services.migration.progress import NULL, Progress
 from relaygate.services.migration.records import ROLE_NAMES, TOKEN_STATUS, Token, User, token_state, when
 from relaygate.services.migration.source import Source
-from relaygate.services.migration.survey import channel_summary, take_survey, tasks_of
+from relaygate.services.migration.survey import channel_summary, stale_abilities, take_survey, tasks_of
 from relaygate.services.migration.units import Units
 
 KNOWN_COLUMNS = {
@@ -94,13 +94,22 @@ async def inspect_source(source: Source, units: Units, *, days: int = 30, limit:
     inv["ratios"] = {"model_ratios": len(survey.ratios.model), "typed_keys": survey.ratios.typed_keys(),
                      "model_prices": {k: show_ratio(v) for k, v in sorted(survey.ratios.price.items())},
                      "completion_ratios": len(survey.ratios.completion)}
-    inv["groups"] = [{"name": g.name, "ratio": g.ratio or "1 (not in GroupRatio)", "users": g.users,
-                      "channels": g.channels} for g in sorted(survey.groups.values(), key=lambda g: g.name)]
     progress.start("users", await source.count("users"))
     users = await load_users(source)
     progress.advance(len(users))
     progress.finish()
+    deleted_in: Counter[str] = Counter(u.group for u in users.values() if u.deleted)
+    inv["groups"] = [{"name": g.name, "ratio": g.ratio or "1 (not in GroupRatio)", "users": g.users,
+                      "deleted_users": deleted_in.get(g.name, 0), "channels": g.channels}
+                     for g in sorted(survey.groups.values(), key=lambda g: g.name)]
+    known = {g["name"] for g in inv["groups"]}
+    inv["groups"] += [{"name": name, "ratio": "1 (not in GroupRatio)", "users": 0, "deleted_users": n,
+                       "channels": []} for name, n in sorted(deleted_in.items()) if name not in known]
     inv["users"] = _users_section(users, units, limit)
+    stale = await stale_abilities(source, survey.channels)
+    inv["abilities"] = {"rows": await source.count("abilities"), "stale": len(stale),
+                        "stale_items": stale[:limit] if limit else stale,
+                        "note": "relaygate routes from the channels; stale rows are dropped"}
     progress.start("tokens", await source.count("tokens"))
     states: Counter[str] = Counter()
     lying = 0
@@ -118,8 +127,10 @@ async def inspect_source(source: Source, units: Units, *, days: int = 30, limit:
     progress.finish()
     inv["tokens"] = {"total": sum(states.values()), "by_state": dict(sorted(states.items())),
                      "status_says_enabled_but_not": lying, "listed": len(listed), "items": listed}
-    facts = await read_logs(source, now_s - days * 86400, limit, progress)
-    inv["logs"] = {"available": facts.available, "rows": facts.rows, "days": days,
+    facts = await read_logs(source, now_s - days * 86400, limit, progress, until=now_s)
+    inv["logs"] = {"available": facts.available, "rows": facts.rows, "rows_total": facts.rows_total, "days": days,
+                   "window": {"from": when(now_s - days * 86400), "to": when(now_s)},
+                   "unclassified": facts.unclassified, "unclassified_samples": facts.unclassified_samples,
                    "consume_rows": facts.consume_rows, "error_source": facts.error_source,
                    "callers": [{**c, "last_used": when(c["last_used"]) if c["last_used"] else None,
                                 "spent": format_amount(units.nanos(c["quota"]), cur)} for c in facts.callers],
@@ -132,8 +143,9 @@ async def inspect_source(source: Source, units: Units, *, days: int = 30, limit:
 
 def _users_section(users: dict[int, User], units: Units, limit: int) -> dict[str, Any]:
     cur = units.currency
+    # every breakdown counts every user once, deleted ones (One API status 3, New API soft delete) as "deleted"
     states = Counter(u.state for u in users.values())
-    roles = Counter(ROLE_NAMES.get(u.role, str(u.role)) for u in users.values() if not u.deleted)
+    roles = Counter("deleted" if u.deleted else ROLE_NAMES.get(u.role, str(u.role)) for u in users.values())
     live = [u for u in users.values() if not u.deleted]
     total = sum(units.nanos(u.quota) for u in live)
     negative = [u for u in live if u.quota < 0]
@@ -141,7 +153,8 @@ def _users_section(users: dict[int, User], units: Units, limit: int) -> dict[str
     items = [{"id": u.id, "username": u.username, "role": ROLE_NAMES.get(u.role, str(u.role)), "state": u.state,
               "group": u.group, "quota": u.quota, "balance": format_amount(units.nanos(u.quota), cur),
               "access_token": bool(u.access_token)} for u in (ordered[:limit] if limit else ordered)]
-    return {"total": len(users), "by_state": dict(sorted(states.items())), "by_role": dict(sorted(roles.items())),
+    return {"total": len(users), "deleted": states.get("deleted", 0), "by_state": dict(sorted(states.items())),
+            "by_role": dict(sorted(roles.items())),
             "balance_total": format_amount(total, cur), "negative": len(negative),
             "negative_total": format_amount(sum(units.nanos(u.quota) for u in negative), cur),
             "admins_with_access_token": sum(1 for u in live if u.is_admin and u.access_token),

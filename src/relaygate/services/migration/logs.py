@@ -18,17 +18,21 @@ from sqlalchemy import func, select
 from relaygate.services.migration.parse import integer, json_object, text
 from relaygate.services.migration.source import Source
 
-CLASSES = ("invalid_key", "insufficient_quota", "model_not_allowed", "no_channel", "rate_limited", "timeout",
-           "upstream_5xx", "upstream_auth", "other")
+CLASSES = ("invalid_key", "insufficient_quota", "model_not_allowed", "no_channel", "rate_limited", "upstream_quota",
+           "timeout", "upstream_5xx", "upstream_auth", "other")
 CLASS_TITLES = {
     "invalid_key": "invalid / expired / disabled key", "insufficient_quota": "insufficient quota",
     "model_not_allowed": "model not allowed", "no_channel": "no channel / model not found",
-    "rate_limited": "429 rate limited", "timeout": "timeouts", "upstream_5xx": "upstream 5xx",
-    "upstream_auth": "upstream key rejected", "other": "other",
+    "rate_limited": "429 rate limited", "upstream_quota": "upstream quota / credit", "timeout": "timeouts",
+    "upstream_5xx": "upstream 5xx", "upstream_auth": "upstream key rejected", "other": "unclassified",
 }
+# the upstream's own account is out of money or quota (OpenAI answers it with 429 insufficient_quota)
+_UPSTREAM_QUOTA = ("exceeded your current quota", "insufficient_quota", "credit balance is too low",
+                   "your credit balance", "billing_hard_limit", "已欠费", "quota exceeded for quota metric")
 _RULES: list[tuple[str, tuple[str, ...]]] = [
+    ("upstream_quota", _UPSTREAM_QUOTA),
     ("insufficient_quota", ("额度不足", "额度已用尽", "quota is not enough", "insufficient_user_quota",
-                            "pre_consume_token_quota_failed", "预扣费额度失败", "insufficient_quota")),
+                            "pre_consume_token_quota_failed", "预扣费额度失败")),
     ("model_not_allowed", ("无权使用模型", "无权访问模型", "has no access to model", "无权访问任何模型")),
     ("no_channel", ("无可用渠道", "no available channel", "model_not_found", "model not found",
                     "does not exist", "模型不存在")),
@@ -37,7 +41,7 @@ _RULES: list[tuple[str, tuple[str, ...]]] = [
     ("rate_limited", ("429", "rate limit", "too many requests", "请求数限制", "负载已饱和", "rate_limit")),
     ("timeout", ("timeout", "timed out", "deadline exceeded", "超时", "504", "524")),
     ("upstream_auth", ("401", "incorrect api key", "invalid_api_key", "api key not valid", "authentication",
-                       "permission denied", "credit balance", "已欠费")),
+                       "permission denied", "account_deactivated", "organization has been disabled")),
     ("upstream_5xx", ("bad response status code 5", "status code 5", "500", "502", "503",
                       "internal server error", "bad gateway", "service unavailable", "overloaded")),
 ]
@@ -55,11 +59,13 @@ def classify(content: str, other: dict[str, Any] | None = None) -> str:
         return "no_channel"
     if code == "access_denied":
         return "model_not_allowed"
+    low = content.lower()
+    if code == "insufficient_quota" or any(n in low for n in _UPSTREAM_QUOTA):
+        return "upstream_quota"  # before the 429: OpenAI says "out of credit" with a 429
     if status == 429:
         return "rate_limited"
     if status in (408, 504, 524):
         return "timeout"
-    low = content.lower()
     for cls, needles in _RULES:
         if any(_has(low, n) for n in needles):
             return cls
@@ -91,16 +97,25 @@ class LogFacts:
     error_totals: dict[str, int] = field(default_factory=dict)
     error_source: str = ""
     samples: dict[str, str] = field(default_factory=dict)
+    rows_total: int = 0  # every row of the table; ``rows`` counts the window's
+    unclassified: int = 0
+    unclassified_samples: list[dict[str, Any]] = field(default_factory=list)  # distinct messages, most frequent first
 
 
-async def read_logs(source: Source, since: int, limit: int, progress: Any = None) -> LogFacts:
-    """Callers and error figures since ``since`` (unix seconds); aggregates in SQL, streams the failures."""
+async def read_logs(source: Source, since: int, limit: int, progress: Any = None,
+                    until: int | None = None) -> LogFacts:
+    """Callers and error figures from ``since`` to ``until`` (unix seconds); aggregates in SQL, streams the
+    failures. One API's failures: channel tests (type 5) and system rows (type 4) that carry an error;
+    New API's: its error rows (type 5)."""
     logs = source.logs
     if logs is None:
         return LogFacts(False)
     facts = LogFacts(True, since=since)
-    facts.rows = await source.count("logs")
     recent = logs.c.created_at >= since
+    if until is not None:
+        recent = recent & (logs.c.created_at <= until)
+    facts.rows_total = await source.count("logs")
+    facts.rows = await source.count("logs", recent)
     consume = (logs.c.type == 2) & recent
     facts.consume_rows = await source.count("logs", consume)
     calls = func.count().label("requests")
@@ -112,23 +127,29 @@ async def read_logs(source: Source, since: int, limit: int, progress: Any = None
     for user_id, username, token_name, count, last, quota in await source.execute("logs", query):
         facts.callers.append({"token_name": text(token_name), "username": text(username), "user_id": user_id,
                               "requests": int(count), "last_used": int(last or 0), "quota": int(quota or 0)})
-    error_type = 5
-    facts.error_source = ("channel test failures (type 5): One API logs no row for a failed request"
-                          if source.kind == "oneapi" else "error rows (type 5, written when ERROR_LOG_ENABLED)")
-    where = (logs.c.type == error_type) & recent
+    oneapi = source.kind == "oneapi"
+    facts.error_source = ("channel test failures (type 5) and system rows carrying an error (type 4): One API "
+                          "logs no row for a failed request" if oneapi else
+                          "error rows (type 5, written when ERROR_LOG_ENABLED)")
+    where = (logs.c.type.in_([4, 5]) if oneapi else logs.c.type == 5) & recent
     if progress is not None:
         progress.start("logs", await source.count("logs", where))
     by_day: dict[str, Counter[str]] = defaultdict(Counter)
-    columns = ["created_at", "content"] + (["other"] if "other" in logs.c else [])
+    columns = ["created_at", "type", "content"] + (["other"] if "other" in logs.c else [])
+    unclassified: Counter[str] = Counter()
     async for chunk in source.chunks("logs", where, size=5000, columns=columns):
         for row in chunk:
             content = text(row.get("content"))
-            if source.kind == "oneapi" and "测试成功" in content:
+            if oneapi and "测试成功" in content:
                 continue
             other, _ = json_object(row.get("other")) if "other" in row else ({}, None)
             cls = classify(content, other)
+            if oneapi and integer(row.get("type")) == 4 and cls == "other" and not _is_error(content):
+                continue  # a system note (gifts on registration, check-ins …), not a failure
             by_day[day_of(integer(row.get("created_at")))][cls] += 1
             facts.samples.setdefault(cls, content[:160])
+            if cls == "other":
+                unclassified[content[:200]] += 1
         if progress is not None:
             progress.advance(len(chunk))
     if progress is not None:
@@ -138,7 +159,17 @@ async def read_logs(source: Source, since: int, limit: int, progress: Any = None
     for counts in by_day.values():
         totals.update(counts)
     facts.error_totals = {c: totals[c] for c in CLASSES if totals[c]}
+    facts.unclassified = totals["other"]
+    facts.unclassified_samples = [{"message": m, "rows": n} for m, n in unclassified.most_common(20)]
     return facts
+
+
+_ERROR_MARKS = ("失败", "错误", "异常", "禁用", "error", "fail", "disabled", "status code", "exception")
+
+
+def _is_error(content: str) -> bool:
+    low = content.lower()
+    return any(m in low for m in _ERROR_MARKS)
 
 
 async def last_channel_failures(source: Source) -> dict[int, str]:

@@ -72,7 +72,12 @@ def inventory_markdown(inv: dict[str, Any], lang: str = "en") -> str:
             + (f"; per-call prices: {_cell(ratios['model_prices'])}" if ratios["model_prices"] else "")
             + (f"; keys of the model(type) form: {', '.join(ratios['typed_keys'])}" if ratios["typed_keys"] else ""),
             "", f"## {_t('groups', lang)}", ""]
-    out += table(inv["groups"], ["name", "ratio", "users", "channels"])
+    out += table(inv["groups"], ["name", "ratio", "users", "deleted_users", "channels"])
+    ab = inv.get("abilities") or {}
+    if ab.get("stale"):
+        out += [f"{ab['stale']} of {ab['rows']} abilities rows are stale (the channels do not derive them); relaygate "
+                "routes from the channels, so they are dropped:", ""]
+        out += table(ab["stale_items"], ["group", "model", "channel_id", "why"])
     tok = inv["tokens"]
     out += [f"## {_t('tokens', lang)}", "",
             f"{tok['total']} tokens: " + ", ".join(f"{k} {v}" for k, v in tok["by_state"].items())
@@ -93,12 +98,17 @@ def inventory_markdown(inv: dict[str, Any], lang: str = "en") -> str:
         out += ["## Logs", "", "No logs table (give --logs-source when LOG_SQL_DSN pointed elsewhere).", ""]
     else:
         out += [f"## {_t('callers', lang, days=logs['days'])}", "",
-                f"{logs['rows']} log rows; {logs['consume_rows']} consumption rows in the window.", ""]
+                f"{logs['rows']} log rows in the window ({logs['window']['from']} – {logs['window']['to']}; "
+                f"{logs['rows_total']} in the table); {logs['consume_rows']} consumption rows in the window.", ""]
         out += table(logs["callers"], ["token_name", "username", "requests", "last_used", "spent"])
         out += [f"## {_t('errors', lang, days=logs['days'])}", "", f"Source: {logs['error_source']}.", ""]
         rows = [{"day": day, **{CLASS_TITLES[c]: counts.get(c, 0) for c in CLASSES}}
                 for day, counts in logs["errors_by_day"].items()]
         out += table(rows, ["day", *[CLASS_TITLES[c] for c in CLASSES]])
+        out += [f"{logs['unclassified']} error row(s) fell into no class."
+                + (" Their messages (most frequent first):" if logs["unclassified_samples"] else ""), ""]
+        if logs["unclassified_samples"]:
+            out += table(logs["unclassified_samples"], ["rows", "message"])
     if inv.get("side_tables"):
         out += [f"## {_t('other', lang)}", "", _cell(inv["side_tables"]) + " (not imported)", ""]
     if src["notes"]:

@@ -98,8 +98,10 @@ async def take_survey(source: Source) -> Survey:
     users = source.table("users")
     assert users is not None
     query = select(users.c["group"], func.count()).group_by(users.c["group"])
-    if "deleted_at" in users.c:
+    if "deleted_at" in users.c:  # deleted users (New API soft delete, One API status 3) are in no group
         query = query.where(users.c.deleted_at.is_(None))
+    if source.kind == "oneapi" and "status" in users.c:
+        query = query.where(users.c.status.is_(None) | (users.c.status != 3))
     for group, count in await source.execute("users", query):
         name = text(group).strip() or "default"
         groups.setdefault(name, GroupFacts(name, None)).users += int(count)
@@ -120,3 +122,27 @@ def channel_summary(ch: Channel, kind: str) -> dict[str, Any]:
             "model_mapping": ch.mapping, "priority": ch.priority, "weight": ch.weight,
             "needs": info.protocol, "notes": ch.secret_notes + ([f"model_mapping {ch.mapping_problem}"]
                                                                if ch.mapping_problem else [])}
+
+
+async def stale_abilities(source: Source, channels: list[Channel]) -> list[dict[str, Any]]:
+    """abilities rows that the channels do not derive (both projects rebuild them from channels.models ×
+    channels.group): a deleted channel, or a model or group the channel no longer lists. relaygate routes
+    from the channels, so these rows are dropped; a model only they named answered 503 in the source."""
+    if source.table("abilities") is None:
+        return []
+    derived = {(g, m, ch.id) for ch in channels for g in (ch.groups or ["default"]) for m in ch.models}
+    by_id = {ch.id: ch for ch in channels}
+    out: list[dict[str, Any]] = []
+    async for chunk in source.chunks("abilities", size=5000, columns=["group", "model", "channel_id"]):
+        for row in chunk:
+            group, model, cid = text(row.get("group")).strip(), text(row.get("model")).strip(), int(
+                row.get("channel_id") or 0)
+            if (group, model, cid) in derived:
+                continue
+            ch = by_id.get(cid)
+            why = (f"channel #{cid} does not exist" if ch is None else
+                   f"channel #{cid} does not serve {model}" if model not in ch.models else
+                   f"channel #{cid} is not in group {group}")
+            out.append({"group": group, "model": model, "channel_id": cid, "why": why})
+    return out
+

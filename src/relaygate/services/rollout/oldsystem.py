@@ -24,7 +24,7 @@ CHUNK = 500
 # the old system's log failure classes, in the rollout's classes
 LOG_CLASSES = {"invalid_key": "401", "insufficient_quota": "402", "model_not_allowed": "403",
                "no_channel": "model_not_found", "rate_limited": "429", "timeout": "timeout",
-               "upstream_5xx": "5xx", "upstream_auth": "5xx"}
+               "upstream_5xx": "5xx", "upstream_auth": "5xx", "upstream_quota": "5xx"}
 
 
 def writable_engine(dsn: str) -> AsyncEngine:
