@@ -79,7 +79,7 @@ async def test_imported_keys_work_in_every_form(backend: Backend, tmp_path: Path
             assert (await refused(gw.base_url, "sk-" + tok["laptop"], "gpt-5"))[:2] == (503, "model_not_found")
             # an image model is never forwarded on chat completions (One API's channel listed it)
             status, code, message = await refused(gw.base_url, "sk-" + tok["laptop"], "dall-e-3")
-            assert (status, code) == (503, "model_not_found") and "image" in message
+            assert (status, code) == (400, "media_not_served") and "/v1/images/generations" in message
             await gw.gateway.usage.flush()
             engine = gw.gateway.engine
             assert all(r["ok"] for r in await balance_check(engine))

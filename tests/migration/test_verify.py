@@ -107,6 +107,6 @@ async def test_a_consistent_source_verifies_clean(tmp_path: Path) -> None:
     assert plan["verification"]["result"] == "pass"
     # an image model is refused on chat completions, never forwarded and counted as a 200
     dalle = outcome["dall-e-3"]["probes"]["unavailable"]
-    assert dalle["outcome"] == "pass" and dalle["status"] == 404
+    assert dalle["outcome"] == "pass" and dalle["status"] == 400  # media_not_served: use /v1/images
     gemini = outcome["gemini-1.5-pro"]["probes"]  # its only channel is auto-disabled in One API
     assert gemini["unavailable"]["outcome"] == "pass" and gemini["unavailable"]["status"] == 503

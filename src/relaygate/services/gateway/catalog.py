@@ -32,6 +32,7 @@ class Snapshot:
     public_names: frozenset[str] = field(default_factory=frozenset)
     prices: dict[str, PriceRow] = field(default_factory=dict)
     rules: dict[str, KeyRules] = field(default_factory=dict)  # key id -> old-system rules (imported keys)
+    model_tasks: dict[str, str] = field(default_factory=dict)  # public name -> images | audio | … (not chat)
 
     @classmethod
     def build(cls, rows: StateRows) -> Snapshot:
@@ -43,6 +44,8 @@ class Snapshot:
                 routes.setdefault(aliases.get(public, public), []).append(Route(ch, upstream or public))
         for entries in routes.values():
             entries.sort(key=lambda r: -r.channel.priority)
+        model_tasks = {aliases.get(str(m), str(m)): str(task) for ch in rows.channels
+                       for m, task in (ch.options.get("model_tasks") or {}).items()}
         names = frozenset(n for n, m in models.items() if m.status == "active") | frozenset(routes)
         return cls(
             keys_by_hash={k.key_hash: k for k in rows.keys},
@@ -51,7 +54,7 @@ class Snapshot:
             groups={g.name: g for g in rows.groups},
             channels={c.id: c for c in rows.channels},
             models=models, aliases=aliases, routes=routes, public_names=names, prices=rows.prices,
-            rules=rows.key_rules,
+            rules=rows.key_rules, model_tasks=model_tasks,
         )
 
     @classmethod
@@ -68,8 +71,7 @@ class Snapshot:
             if model.replacement:
                 raise GatewayError("model_unsupported", model=requested, replacement=model.replacement)
             raise GatewayError("model_not_found", model=requested,
-                               suggestion=" It is not served here (retired, or an image, audio or video model "
-                                          "this endpoint does not relay) and has no replacement.")
+                               suggestion=" It was retired and has no replacement.")
         if name in self.routes or (model is not None):
             return name
         close = difflib.get_close_matches(requested, sorted(self.public_names | set(self.aliases)), n=3,
@@ -103,6 +105,18 @@ class Snapshot:
             raise GatewayError("model_not_allowed", key_id=key.id, model=requested,
                                allowed=", ".join(allowed[:20]) + (" …" if len(allowed) > 20 else "")
                                if allowed else "(none)")
+
+    def check_task(self, public: str, requested: str, operation: str) -> None:
+        """An image, audio or video model (a channel's ``options.model_tasks``) is not sent as a chat call."""
+        task = self.model_tasks.get(public)
+        if task is None or operation not in ("chat", "completions", "count_tokens"):
+            return
+        path = {"images": "/v1/images/generations", "audio": "/v1/audio/speech or /v1/audio/transcriptions",
+                "video": "/v1/videos"}.get(task, f"its {task} endpoint")
+        raise GatewayError("media_not_served", model=requested, what="chat completions", what_zh="对话补全",
+                           detail=f"it is an {task} model; call {path}",
+                           detail_zh=f"它是{ {'images': '图像', 'audio': '音频', 'video': '视频'}.get(task, task)}模型，"
+                                     f"请调用 {path}")
 
     def candidates(self, public: str, group: str) -> list[Route]:
         return [r for r in self.routes.get(public, ()) if r.channel.enabled and r.channel.serves_group(group)]

@@ -116,6 +116,8 @@ class Relay:
             rec["requested_model"] = facts.model
             rec["stream"] = facts.stream
             public = snap.resolve(facts.model)
+            if snap.model_tasks:
+                snap.check_task(public, facts.model, inbound.operation)
             if rules is not None and rules.auto_groups:
                 key = ex.key = auto_group(snap, key, rules.auto_groups, public)
                 rec["group_name"] = key.group

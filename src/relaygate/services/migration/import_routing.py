@@ -170,11 +170,15 @@ def _desired_channel(ctx: Ctx, ch: Channel, row: dict[str, Any]) -> dict[str, An
     if not groups:
         groups, enabled = ["(no group)"], False
         reason = reason or "serves no group"
+    # an image, audio, video … model: never forwarded as a chat request (the relay reads this map)
+    tasks = {str(m.get("new_name") or m["old_name"]): list(m.get("tasks") or []) for m in ctx.plan["models"]}
+    model_tasks = {name: tasks[name][0] for name in models if tasks.get(name) and tasks[name][0] not in RELAYED_TASKS}
     values = normalize_channel({
         "name": str(row.get("target_name") or ch.name or f"channel {ch.id}"), "protocol": protocol,
         "base_url": str(row.get("base_url") or ""), "secrets": list(ch.secrets) or ["(none)"], "models": models,
         "groups": groups, "priority": int(row.get("priority") or 0), "weight": int(row.get("weight") or 0),
-        "enabled": enabled, "options": _options(ctx, ch, row)}, ctx.protocols)
+        "enabled": enabled, "options": {**_options(ctx, ch, row), **({"model_tasks": model_tasks} if model_tasks
+                                                                       else {})}}, ctx.protocols)
     values["enabled"] = enabled
     values["disabled_reason"] = None if enabled else str(reason or "disabled in the plan")[:255]
     values.setdefault("options", None)
@@ -226,15 +230,13 @@ async def models_and_prices(ctx: Ctx) -> dict[str, Any]:
 
 async def _catalog(ctx: Ctx, routing: RoutingAdmin, catalog: dict[str, Any], entry: dict[str, Any], old: str,
                    new: str) -> None:
-    unsupported = entry.get("class") == "unsupported" and bool(entry.get("replacement"))
-    # an image, audio, video … model has no relay endpoint here: never forward it as a chat request
-    other_task = entry.get("class") == "unsupported" and any(t not in RELAYED_TASKS for t in entry.get("tasks") or [])
-    if new == old and not unsupported and not other_task:
+    unsupported = entry.get("class") == "unsupported" and entry.get("replacement")
+    if new == old and not unsupported:
         return
     current = catalog.get(new)
     aliases = sorted(set(current.aliases or []) | ({old} if new != old else set())) if current else (
         [old] if new != old else [])
-    status = "unsupported" if unsupported or other_task else "active"
+    status = "unsupported" if unsupported else "active"
     replacement = str(entry["replacement"]) if unsupported else None
     if current is not None and sorted(current.aliases or []) == aliases and current.status == status \
             and current.replacement == replacement:
@@ -249,7 +251,7 @@ async def _catalog(ctx: Ctx, routing: RoutingAdmin, catalog: dict[str, Any], ent
                                                 ("aliases", "status", "replacement")))
     if ctx.apply:
         try:
-            await routing.upsert_model(new, aliases, status, replacement, desc, require_replacement=False)
+            await routing.upsert_model(new, aliases, status, replacement, desc)
         except InvalidInput as exc:
             ctx.warnings.append(f"model {new}: {exc.message('en')}")
 

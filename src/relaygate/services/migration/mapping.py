@@ -52,8 +52,9 @@ def mapping_entry(name: str, routes: list[Route], survey: Survey, units: Units,
     unsupported = [t for t in tasks if t not in RELAYED_TASKS]
     if unsupported:
         cls = "unsupported"
-        risks.insert(0, f"relaygate relays chat and embeddings only; {', '.join(unsupported)} requests have no "
-                        "endpoint yet")
+        risks.insert(0, f"a {', '.join(unsupported)} model: never forwarded on chat completions (400 "
+                        "media_not_served); relaygate serves images and audio on their own endpoints with per-unit "
+                        "prices, which the import does not carry: set them with `relaygate media prices`")
     elif not ok_routes:
         cls = "unsupported"
         needs = sorted({type_info(kind, r.channel.type).protocol for r in routes})

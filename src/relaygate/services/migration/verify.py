@@ -103,6 +103,9 @@ async def probe_model(s: Session, entry: dict[str, Any], group: str) -> dict[str
             out["unavailable"] = _expect(status, raw, 404, "model_unsupported", "an unsupported model")
         elif status in (404, 503) and code:
             out["unavailable"] = Probe("pass", status, f"{status} {code}: refused as expected (unsupported)")
+        elif status == 400 and code == "media_not_served":  # an image/audio model is never answered on chat
+            out["unavailable"] = Probe("pass", status, f"{status} {code}: refused on chat completions as expected "
+                                                       f"({', '.join(tasks)} model)")
         else:
             out["unavailable"] = Probe("fail", status, f"an unsupported model answered {status} {code}")
         return out
