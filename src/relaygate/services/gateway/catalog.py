@@ -113,10 +113,9 @@ class Snapshot:
             return
         path = {"images": "/v1/images/generations", "audio": "/v1/audio/speech or /v1/audio/transcriptions",
                 "video": "/v1/videos"}.get(task, f"its {task} endpoint")
+        kind_zh = {"images": "图像", "audio": "音频", "video": "视频"}.get(task, task)
         raise GatewayError("media_not_served", model=requested, what="chat completions", what_zh="对话补全",
-                           detail=f"it is an {task} model; call {path}",
-                           detail_zh=f"它是{ {'images': '图像', 'audio': '音频', 'video': '视频'}.get(task, task)}模型，"
-                                     f"请调用 {path}")
+                           detail=f"it is an {task} model; call {path}", detail_zh=f"它是{kind_zh}模型，请调用 {path}")
 
     def candidates(self, public: str, group: str) -> list[Route]:
         return [r for r in self.routes.get(public, ()) if r.channel.enabled and r.channel.serves_group(group)]
