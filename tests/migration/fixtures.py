@@ -71,6 +71,24 @@ def _tok(rows: list[dict[str, Any]], facts: Facts, kind: str, tid: int, user: tu
     facts.tokens[name] = TokenFact(tid, key, name, user[1], state)
 
 
+_VERTEX_PEM: list[str] = []
+
+
+def vertex_key(root: str, project: str) -> str:
+    """A service-account key as Google issues it (a fresh RSA key; token_uri at the fake upstream)."""
+    if not _VERTEX_PEM:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        _VERTEX_PEM.append(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                 serialization.NoEncryption()).decode())
+    return json.dumps({"type": "service_account", "project_id": project, "private_key_id": "k1" + project,
+                       "private_key": _VERTEX_PEM[0], "client_email": f"relay@{project}.iam.gserviceaccount.com",
+                       "client_id": "1234567890", "token_uri": f"{root}/token" if root else
+                       "https://oauth2.googleapis.com/token"})
+
+
 def oneapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]], Facts]:
     f = Facts("oneapi", now)
     users = [
@@ -143,6 +161,10 @@ def oneapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
              models="gpt-4o-mini", group="svip", priority=1, status=1, system_prompt="You are a helpful assistant."),
         dict(id=11, type=29, name="groq", key="gsk_groq_000000", base_url=None, models="llama3-70b-8192",
              group="default", priority=0, status=1),
+        dict(id=12, type=42, name="vertex", key="", base_url=openai_base or None,
+             models="gemini-2.0-flash-001,claude-3-5-sonnet-v2@20241022", group="default", priority=0, status=1,
+             config=json.dumps({"region": "us-central1", "vertex_ai_project_id": "acme-prod",
+                                "vertex_ai_adc": vertex_key(openai_base, "acme-prod")})),
     ]
     for c in chans:
         c.setdefault("created_time", now - 90 * DAY)
@@ -233,6 +255,11 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
              group="vip", status=1, priority=0),
         dict(id=10, type=1, name="na-off", key="sk-na-off", base_url=openai_base, models="gpt-4o-mini",
              group="default", status=2, priority=0),
+        dict(id=11, type=41, name="vertex-na", key=vertex_key(openai_base.removesuffix("/v1"), "acme-na"),
+             base_url=openai_base.removesuffix("/v1"),
+             other='{"default": "us-east5", "gemini-2.5-pro": "europe-west4"}',
+             models="gemini-2.5-pro", group="default", status=1, priority=0,
+             settings='{"vertex_key_type": "json"}'),
     ]
     for c in chans:
         c.setdefault("created_time", now - 60 * DAY)

@@ -18,11 +18,11 @@ USD = Units(Fraction(500_000), Fraction(1))
 
 
 async def source_and_plan(backend: Backend, kind: str, openai_base: str = "",
-                          now: int | None = None) -> tuple[Facts, dict[str, Any]]:
+                          now: int | None = None, protocols: list[str] | None = None) -> tuple[Facts, dict[str, Any]]:
     facts = await build_source(backend.src_url, backend.logs_url, kind, now or int(time.time()), openai_base)
     src = await Source.open(backend.src_dsn, backend.logs_dsn)
     try:
-        plan = await build_plan(src, USD, ["openai"])
+        plan = await build_plan(src, USD, protocols or ["openai"])
     finally:
         await src.close()
     return facts, plan

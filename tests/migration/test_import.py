@@ -114,10 +114,10 @@ async def test_channel_ids_leave_room_for_new_channels(backend: Backend) -> None
     try:
         view = await RoutingAdmin(engine, ["openai"]).create_channel(
             name="added later", base_url="https://api.example.com/v1", secrets=["k"], models=["m"])
-        assert view["id"] > 11
+        assert view["id"] > 12
         async with engine.begin() as conn:
             await conn.execute(update(t.channels).where(t.channels.c.id == 1).values(priority=99))
-            assert (await conn.execute(select(func.count()).select_from(t.channels))).scalar() == 12
+            assert (await conn.execute(select(func.count()).select_from(t.channels))).scalar() == 13
     finally:
         await engine.dispose()
     again = await import_plan(backend, plan)

@@ -153,3 +153,47 @@ async def test_redemption_codes_are_carried(backend: Backend) -> None:
         assert status == "used"
     finally:
         await engine.dispose()
+
+
+async def test_vertex_channels_work_through_the_vertex_provider(backend: Backend, tmp_path: Path) -> None:
+    """One API (type 42: config.region / vertex_ai_project_id / vertex_ai_adc) and New API (type 41: the key
+    JSON, region in `other`) Vertex channels become enabled channels of relaygate's vertex provider."""
+    from relaygate.providers import protocols
+
+    fake = await start_fake()
+    try:
+        async with running_gateway(backend.dst_url, data_dir=str(tmp_path)) as gw:
+            root = fake.base_url.removesuffix("/v1")
+            for kind, model, key_name, path in (
+                    ("oneapi", "gemini-2.0-flash-001", "laptop", "/v1/projects/acme-prod/locations/us-central1/"),
+                    ("newapi", "gemini-2.5-pro", "na-laptop", "/v1/projects/acme-na/locations/us-east5/")):
+                src_base = root if kind == "oneapi" else fake.base_url
+                facts, plan = await source_and_plan(backend, kind, src_base, int(time.time()), protocols())
+                vertex = next(c for c in plan["channels"] if c["type_name"] == "VertexAI")
+                assert vertex["protocol"] == "vertex" and vertex["enabled"], vertex["disabled_reason"]
+                assert vertex["options"]["key_type"] == "service_account"
+                if kind == "oneapi":  # the Claude model One API sent to Vertex is named, and left out
+                    assert "claude-3-5-sonnet-v2@20241022" not in vertex["models"]
+                    assert any("claude-3-5-sonnet-v2@20241022" in n for n in vertex["notes"])
+                    entry = {m["old_name"]: m for m in plan["models"]}["claude-3-5-sonnet-v2@20241022"]
+                    assert entry["class"] == "unsupported"
+                else:
+                    assert any("europe-west4" in n for n in vertex["notes"])  # per-model regions said plainly
+                await run_import(plan, gw.gateway.engine, gw.gateway.settings, protocols(), apply=True)
+                await gw.gateway.state.reload()
+                await gw.gateway.balance_sync.apply_credits()
+                key = "sk-" + facts.tokens[key_name].key
+                raw = await client(gw.base_url, key).chat.completions.with_raw_response.create(
+                    model=model, **ASK)  # type: ignore[call-overload]
+                assert raw.http_response.status_code == 200 and raw.parse().choices[0].message.content
+                stream = await client(gw.base_url, key).chat.completions.create(
+                    model=model, stream=True, **ASK)  # type: ignore[call-overload]
+                assert "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+                status, _ = await http(gw.base_url, key, model)
+                assert status == 200
+                async with aiohttp.ClientSession() as s, s.get(f"{root}/_fake/requests") as r:
+                    seen = [q["path"] for q in await r.json()]
+                assert any(p.startswith(path) and p.endswith(f"{model}:generateContent") for p in seen), seen
+                assert any(p.endswith(f"{model}:streamGenerateContent") for p in seen)
+    finally:
+        await fake.stop()

@@ -34,6 +34,7 @@ from aiohttp import web
 
 from relaygate.fakeupstream.dialects import add_routes
 from relaygate.fakeupstream.media import add_media_routes
+from relaygate.fakeupstream.vertex import add_vertex_routes
 
 BANNER = "relaygate demo upstream (not a real model)"
 
@@ -107,6 +108,7 @@ class FakeUpstream:
         r.add_post("/_fake/reset", self.reset)
         r.add_get("/_fake/stats", self.stats)
         add_routes(self)
+        add_vertex_routes(self)
         self.media = add_media_routes(self)
         self.runner: web.AppRunner | None = None
         self.port = 0

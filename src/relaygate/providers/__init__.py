@@ -15,6 +15,7 @@ _MODULES = {
     "gemini": "relaygate.providers.gemini",
     "openai-responses": "relaygate.providers.openai_responses",
     "kling": "relaygate.providers.kling",
+    "vertex": "relaygate.providers.vertex",
 }
 # protocol -> module defining MEDIA (images, audio) and/or TASKS (asynchronous video tasks)
 _MEDIA_MODULES = {

@@ -38,7 +38,15 @@ class Prober:
         if provider is None or not channel.secrets:
             self.health.probe_failed(channel_id, "no provider or no secret to probe with")
             return False
-        req = provider.probe(channel, channel.secrets[0])
+        secret = channel.secrets[0]
+        prepare = getattr(provider, "prepare", None)  # Vertex: probe with the key's access token
+        if prepare is not None:
+            try:
+                secret = await prepare(self.session, channel, secret)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                self.health.probe_failed(channel_id, f"probe failed: no access token ({type(exc).__name__})")
+                return False
+        req = provider.probe(channel, secret)
         timeout = aiohttp.ClientTimeout(total=min(channel.first_byte_timeout, 15.0),
                                         sock_connect=channel.connect_timeout)
         try:

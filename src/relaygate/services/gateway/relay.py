@@ -401,8 +401,15 @@ class Relay:
             raise UpstreamFailure("unsupported", None, f"protocol {route.channel.protocol} cannot serve "
                                   f"{inbound.dialect} {operation}", retryable=True)
         body, headers = self.upstream_body(inbound, ex, provider, route, data, facts)
-        req = provider.build(route.channel, self.secret_for(route, session), operation, body, route.upstream_model,
-                             facts.stream, headers)
+        secret = self.secret_for(route, session)
+        prepare = getattr(provider, "prepare", None)  # Vertex: the key's access token (cached for an hour)
+        if prepare is not None:
+            try:
+                secret = await prepare(self.session, route.channel, secret)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                raise UpstreamFailure("auth", None, f"could not get an access token: {exc}"[:300],
+                                      retryable=True) from exc
+        req = provider.build(route.channel, secret, operation, body, route.upstream_model, facts.stream, headers)
         if inbound.query and provider.dialect == inbound.dialect:
             req = dataclasses.replace(req, url=with_query(req.url, inbound.query, route.channel.options))
         timeout = self.timeout_for(route)

@@ -45,6 +45,13 @@ def channel_decision(ch: Channel, kind: str, protocols: list[str], failure: str 
         if deployments != models:
             notes.append("deployment names without dots, as the source sent them (gpt-3.5-turbo → gpt-35-turbo)")
         models = deployments
+    vertex_reasons: list[str] = []
+    if info.protocol == "vertex":
+        from relaygate.services.migration.vertex_plan import vertex_channel
+
+        base, extra, vertex_notes, vertex_reasons, models = vertex_channel(kind, ch, base, models)
+        options.update(extra)
+        notes.extend(vertex_notes)
     reasons: list[str] = []  # why it is disabled, the source's own reason first
     if ch.status == 2:
         reasons.append(f"disabled by hand in {source}")
@@ -61,6 +68,7 @@ def channel_decision(ch: Channel, kind: str, protocols: list[str], failure: str 
             notes.append("the same key also works OpenAI-style at "
                          + info.alternative.replace("{base}", base or info.default_base)
                          + " (set protocol openai, that base_url and enabled: true to use it now)")
+    reasons.extend(vertex_reasons)
     if ch.mapping_problem:
         if kind == "newapi":
             reasons.append("invalid model_mapping JSON: New API failed every request on this channel")

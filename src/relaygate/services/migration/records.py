@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -197,6 +198,9 @@ class Channel:
         info, _ = json_object(row.get("channel_info"))
         other_info, _ = json_object(row.get("other_info"))
         secrets, notes = _secrets(text(row.get("key")), kind, info)
+        adc = config.get("vertex_ai_adc") if kind == "oneapi" else None
+        if adc:  # One API's Vertex channels keep the service-account key in config, not in the key column
+            secrets = [adc if isinstance(adc, str) else json.dumps(adc)]
         extra: dict[str, Any] = {}
         for name in ("tag", "test_model", "open_ai_organization", "remark", "status_code_mapping",
                      "param_override", "header_override", "auto_ban", "settings", "balance", "used_quota",

@@ -1,0 +1,59 @@
+"""Vertex AI for the fake upstream: an OAuth token endpoint for service-account JWTs and the Vertex
+generateContent path (answered as Gemini), which accepts only tokens it issued (or an API key)."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import secrets
+import weakref
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from relaygate.fakeupstream.dialects import FakeUpstream, gemini_generate
+
+_ISSUED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()  # fake -> tokens it issued
+
+
+def _claims(assertion: str) -> dict[str, Any] | None:
+    parts = assertion.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header = orjson.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+        claims = orjson.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        return None
+    return claims if header.get("alg") == "RS256" and isinstance(claims, dict) else None
+
+
+async def token(fake: FakeUpstream, request: web.Request) -> web.Response:
+    form = await request.post()
+    claims = _claims(str(form.get("assertion") or ""))
+    grant = form.get("grant_type")
+    if grant != "urn:ietf:params:oauth:grant-type:jwt-bearer" or claims is None or not claims.get("iss") \
+            or "cloud-platform" not in str(claims.get("scope")):
+        return web.json_response({"error": "invalid_grant", "error_description": "Invalid JWT"}, status=400)
+    issued = _ISSUED.setdefault(fake, set())
+    value = "ya29.fake-" + secrets.token_hex(8)
+    issued.add(value)
+    return web.json_response({"access_token": value, "expires_in": 3599, "token_type": "Bearer"})
+
+
+async def generate(fake: FakeUpstream, request: web.Request) -> web.StreamResponse:
+    header = request.headers.get("Authorization", "")
+    issued = _ISSUED.get(fake, set())
+    if not request.headers.get("x-goog-api-key") and header.removeprefix("Bearer ") not in issued:
+        return web.json_response({"error": {"code": 401, "message": "Request had invalid authentication "
+                                            "credentials.", "status": "UNAUTHENTICATED"}}, status=401)
+    return await gemini_generate(fake, request)
+
+
+def add_vertex_routes(fake: FakeUpstream) -> None:
+    r = fake.app.router
+    r.add_post("/token", functools.partial(token, fake))
+    r.add_post("/v1/projects/{project}/locations/{region}/publishers/google/models/{model}:{action}",
+               functools.partial(generate, fake))
+    r.add_post("/v1/publishers/google/models/{model}:{action}", functools.partial(generate, fake))
