@@ -89,8 +89,8 @@ class Vertex:
     operations = frozenset({"chat"})
 
     def __init__(self) -> None:
-        self._tokens: dict[tuple[str, str], _Token] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._tokens: dict[tuple[str, str, str], _Token] = {}
+        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
     # --- auth -----------------------------------------------------------------------------------
 
@@ -102,7 +102,8 @@ class Vertex:
         if key is None:
             raise VertexAuthError("the channel's secret is not a service-account key (JSON with private_key "
                                   "and client_email); set options.key_type: api_key for an API key")
-        ident = (str(key["client_email"]), str(key.get("private_key_id") or ""))
+        uri = str(key.get("token_uri") or TOKEN_URI)
+        ident = (str(key["client_email"]), str(key.get("private_key_id") or ""), uri)
         token = self._tokens.get(ident)
         if token is not None and token.expires - REFRESH_MARGIN > time.time():
             return token.value
@@ -114,7 +115,6 @@ class Vertex:
             now = time.time()
             form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
                     "assertion": signed_assertion(key, now)}
-            uri = str(key.get("token_uri") or TOKEN_URI)
             async with session.post(uri, data=form, timeout=aiohttp.ClientTimeout(total=15)) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
