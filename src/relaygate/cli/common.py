@@ -12,7 +12,6 @@ from rich.console import Console
 
 from relaygate.core.errors import InvalidInput
 from relaygate.core.settings import Settings
-from relaygate.store.wide import dumps as wide_dumps
 
 T = TypeVar("T")
 console = Console()
@@ -76,6 +75,8 @@ def emit(rows: Sequence[dict[str, Any]] | dict[str, Any], columns: Sequence[str]
          title: str | None = None) -> None:
     """Print rows as a Rich table, or as JSON for scripts."""
     if as_json:
+        from relaygate.store.wide import dumps as wide_dumps  # loads SQLAlchemy: only when JSON is asked for
+
         sys.stdout.write(wide_dumps(rows, indent=True) + "\n")  # wide balances too
         return
     from rich.table import Table
