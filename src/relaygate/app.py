@@ -35,6 +35,7 @@ from relaygate.services.operate.accounts import AccountsAdmin
 from relaygate.services.operate.alerts import AlertsAdmin
 from relaygate.services.operate.balances import LedgerAdmin
 from relaygate.services.operate.pricing import PricingAdmin
+from relaygate.services.operate.rollups import Rollups
 from relaygate.services.operate.routing import RoutingAdmin
 from relaygate.services.operate.setup import FirstRun, first_run
 from relaygate.services.operate.usage import UsageQuery
@@ -197,6 +198,7 @@ class Gateway:
             self.supervisor.start("spool-sync", self.spool.run_sync)
             self.supervisor.start("recovery", self.recovery.run)
         self.supervisor.start("rollout-guard", lambda: rollout.guard.run(lambda: self.session))
+        self.supervisor.start("usage-rollups", Rollups(self.engine, s.rollup_seconds).run)  # console charts
         if self.billing is not None:
             self.supervisor.start("balance-sync", lambda: self.balance_sync.run(lambda: self.state.snapshot))
             self.supervisor.start("expired-holds", self._expire_holds)

@@ -142,6 +142,13 @@ class Settings:
     media_allow_hosts: str = _setting(
         "", "Hosts or networks (comma-separated) that callback and reference URLs may point at even though "
         "they are loopback or private (e.g. 10.0.0.0/8,hooks.internal). Empty: public addresses only.")
+    console_hosts: str = _setting(
+        "", "Extra Host names the web console answers to, comma-separated (loopback, the listen address and "
+        "the public base URL's host are always allowed; '*' allows any, only behind a proxy that checks it).")
+    console_session_hours: float = _setting(
+        12.0, "Longest life of a console sign-in; an idle one ends after 2 hours.")
+    rollup_seconds: float = _setting(
+        30.0, "How often the hourly usage rollups behind the console's charts are brought up to date.")
     redis_url: str = _setting(
         "", "Redis URL for state shared by several workers or machines (holds, caps, rate limits).",
         "REDIS_URL")

@@ -465,3 +465,72 @@ media_deliveries = Table(
     Column("created_at", BigInteger, nullable=False),
     Index("ix_media_deliveries_task", "task_id"),
 )
+
+# --- the console (web/console) and the key-holder portal: who signs in, their sessions, what they did ---
+
+operators = Table(  # people who operate relaygate: admin | support | viewer
+    "operators", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),  # scrypt$…, or a bcrypt hash imported as it was
+    Column("role", String(16), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("source", String(16), nullable=False, default="native"),  # native | oneapi | newapi
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", BigInteger),
+    Column("last_login_at", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+web_sessions = Table(  # browser sessions; the cookie holds the id, the table its hash
+    "web_sessions", metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("subject_kind", String(16), nullable=False),  # operator | token | (portal) user
+    Column("subject_id", String(64), nullable=False),
+    Column("subject_name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("ip", String(64)),
+    Column("user_agent", String(255)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+    Index("ix_web_sessions_subject", "subject_kind", "subject_id"),
+)
+
+audit_log = Table(  # append-only: every operator action from the console, the CLI and the API
+    "audit_log", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("ts", BigInteger, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("source", String(16), nullable=False),  # console | cli | api
+    Column("action", String(64), nullable=False),
+    Column("target", String(255)),
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("ip", String(64)),
+    Column("outcome", String(16), nullable=False, default="ok"),  # ok | refused | failed
+    Index("ix_audit_ts", "ts"),
+    Index("ix_audit_actor_ts", "actor", "ts"),
+    Index("ix_audit_action_ts", "action", "ts"),
+)
+
+usage_hourly = Table(  # charts read these, never usage_records; rebuilt per hour off the request path
+    "usage_hourly", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("hour", BigInteger, nullable=False),  # epoch ms of the hour's start (UTC)
+    Column("model", String(128)),
+    Column("owner_id", String(32)),
+    Column("key_id", String(32)),
+    Column("client", String(32)),
+    Column("klass", String(16), nullable=False),  # ok 401 402 403 404 429 timeout 5xx 4xx
+    Column("requests", BigInteger, nullable=False, default=0),
+    Column("prompt_tokens", BigInteger, nullable=False, default=0),
+    Column("completion_tokens", BigInteger, nullable=False, default=0),
+    Column("cost", BigInteger, nullable=False, default=0),
+    Column("latency_hist", JSON, nullable=False),  # counts per bucket of LATENCY_BUCKETS_MS
+    Column("ttft_hist", JSON, nullable=False),
+    Index("ix_usage_hourly_hour", "hour"),
+)

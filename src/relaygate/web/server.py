@@ -10,13 +10,15 @@ from collections.abc import Callable
 from relaygate.app import Gateway
 from relaygate.core.settings import Settings
 from relaygate.web.api.app import build_admin_app
+from relaygate.web.console.app import build_console_app
 from relaygate.web.relay.asgi import RelayApp
 
 
 def build_app(settings: Settings, gateway: Gateway | None = None,
               print_first_run: Callable[[Gateway], None] | None = None) -> RelayApp:
-    """The relay app with ``/api`` served by the FastAPI admin app (built on first use)."""
-    return RelayApp(settings, gateway, print_first_run, admin_factory=build_admin_app)
+    """The relay app with ``/api`` (FastAPI admin app) and ``/console`` (the web console), each built on first use."""
+    return RelayApp(settings, gateway, print_first_run, admin_factory=build_admin_app,
+                    console_factory=build_console_app)
 
 
 def create_app() -> RelayApp:

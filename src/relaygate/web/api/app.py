@@ -124,7 +124,18 @@ def _future(value: str | None) -> int | None:
 
 def build_admin_app(gw: Gateway) -> FastAPI:
     app = FastAPI(title="relaygate admin API", version=__version__, openapi_url="/api/openapi.json",
-                  docs_url="/api/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None)
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def docs() -> Any:
+        """Swagger UI from the assets vendored with the console: works without internet."""
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        vendor = "/console/static/vendor/swagger-ui"
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="relaygate admin API",
+                                   swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{vendor}/swagger-ui.css",
+                                   swagger_favicon_url=f"{vendor}/favicon-32x32.png")
 
     async def admin(authorization: str = Header("", description="Bearer <admin token>")) -> None:
         # Bearer, or the bare token One API's management scripts send

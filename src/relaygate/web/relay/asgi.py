@@ -67,9 +67,12 @@ class RelayApp:
 
     def __init__(self, settings: Settings, gateway: Gateway | None = None,
                  print_first_run: Callable[[Gateway], None] | None = None,
-                 admin_factory: Callable[[Gateway], ASGIApp] | None = None) -> None:
+                 admin_factory: Callable[[Gateway], ASGIApp] | None = None,
+                 console_factory: Callable[[Gateway], ASGIApp] | None = None) -> None:
         self.settings = settings
         self.admin_factory = admin_factory  # /api: injected by web/server.py (FastAPI stays out of here)
+        self.console_factory = console_factory  # /console and browsers at /: injected the same way
+        self._console: ASGIApp | None = None
         self.gateway = gateway
         self.print_first_run = print_first_run
         self._admin: ASGIApp | None = None
@@ -92,6 +95,8 @@ class RelayApp:
                 await self.media(scope, receive, send, route)
             elif (path == "/api" or path.startswith("/api/")) and self.admin_factory is not None:
                 await self.admin_app()(scope, receive, send)
+            elif self.console_factory is not None and (path.startswith("/console") or _browser_at_root(scope)):
+                await self.console_app()(scope, receive, send)
             else:
                 await self.misc(scope, receive, send)
         elif kind == "lifespan":
@@ -124,6 +129,12 @@ class RelayApp:
             assert self.gateway is not None and self.admin_factory is not None
             self._admin = self.admin_factory(self.gateway)
         return self._admin
+
+    def console_app(self) -> ASGIApp:
+        if self._console is None:
+            assert self.gateway is not None and self.console_factory is not None
+            self._console = self.console_factory(self.gateway)
+        return self._console
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -394,6 +405,16 @@ class RelayApp:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _browser_at_root(scope: Scope) -> bool:
+    """A browser opening ``/`` (GET/HEAD asking for HTML) gets the console; API callers keep the base-URL hint."""
+    if scope["path"] != "/" or scope["method"] not in ("GET", "HEAD"):
+        return False
+    for name, value in scope["headers"]:
+        if name == b"accept":
+            return b"text/html" in value
+    return False
 
 
 def _model_obj(name: str) -> dict[str, Any]:

@@ -1,0 +1,131 @@
+"""Console sign-in and the security rules around it, over a real socket against the real app."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from tests.console.helpers import PASSWORD, Browser, add_operators, hidden
+from tests.harness import Running
+
+
+async def test_root_serves_browsers_the_console_and_api_callers_the_hint(gw: Running) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.get(gw.root + "/", headers={"Accept": "application/json"}) as resp:
+            assert resp.status == 404
+            body = await resp.json()
+            assert "/v1" in body["error"]["message"]
+        async with s.post(gw.root + "/", headers={"Accept": "text/html"}) as resp:
+            assert resp.headers["content-type"].startswith("application/json")
+        async with s.get(gw.root + "/", headers={"Accept": "text/html,application/xhtml+xml"},
+                         allow_redirects=False) as resp:
+            assert resp.status == 303
+            assert resp.headers["location"] == "/console/"
+
+
+async def test_sign_in_sets_a_safe_session_cookie_and_signs_out(gw: Running) -> None:
+    await add_operators(gw)
+    async with Browser(gw) as b:
+        status, _ = await b.get("/console/", allow_redirects=False)
+        assert status == 303
+        async with b.session.get(b.url("/console/login")) as resp:
+            pre = hidden(await resp.text(), "pre")
+            assert "default-src 'self'" in resp.headers["content-security-policy"]
+            assert "unsafe-inline" not in resp.headers["content-security-policy"]
+        async with b.session.post(b.url("/console/login"), allow_redirects=False,
+                                  data={"pre": pre, "name": "ada", "password": PASSWORD}) as resp:
+            assert resp.status == 303
+            cookie = resp.headers["set-cookie"]
+            assert "rg_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+            assert "Secure" not in cookie  # plain HTTP here; Secure behind TLS (test below)
+        status, html = await b.get("/console/")
+        assert status == 200 and "ada" in html
+        b.csrf = hidden(html, "csrf")
+        status, _ = await b.post("/console/logout")
+        status, _ = await b.get("/console/", allow_redirects=False)
+        assert status == 303
+
+
+async def test_secure_cookie_behind_tls(tmp_path: object, sqlite_url: str) -> None:
+    from tests.harness import running_gateway
+
+    async with running_gateway(sqlite_url, trust_forwarded_for=True) as gw:
+        await add_operators(gw)
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+            headers = {"X-Forwarded-Proto": "https"}
+            async with s.get(gw.root + "/console/login", headers=headers) as resp:
+                pre = hidden(await resp.text(), "pre")
+                assert "Secure" in resp.headers["set-cookie"]
+            # the browser would send the Secure cookie back over TLS; here the proxy's header says TLS
+            async with s.post(gw.root + "/console/login", headers={**headers, "Cookie": f"rg_pre={pre}"},
+                              allow_redirects=False,
+                              data={"pre": pre, "name": "ada", "password": PASSWORD}) as resp:
+                assert resp.status == 303
+                assert "Secure" in resp.headers["set-cookie"] and "HttpOnly" in resp.headers["set-cookie"]
+
+
+async def test_wrong_passwords_lock_the_operator_and_throttle_the_address(gw: Running) -> None:
+    await add_operators(gw)
+    async with Browser(gw) as b:
+        for _ in range(5):
+            resp = await b.sign_in("vic", "wrong password!")
+            assert resp.status == 401
+        resp = await b.sign_in("vic")  # right password, but locked now
+        assert resp.status == 401
+        assert "15" in await resp.text()
+        for _ in range(5):
+            await b.sign_in("nobody", "wrong password!")
+        resp = await b.sign_in("ada")  # the address is throttled after 10 failures
+        assert resp.status == 429
+
+
+async def test_admin_token_signs_in_and_stops_working_when_revoked(gw: Running) -> None:
+    from relaygate.services.operate.operators import AdminTokens
+
+    view, token = await AdminTokens(gw.gateway.engine).create("night shift")
+    await gw.gateway.state.refresh_if_changed()
+    gw.gateway.admin_hashes = await gw.gateway.accounts.admin_token_hashes()
+    async with Browser(gw) as b:
+        resp = await b.sign_in("", token)
+        assert resp.status == 200
+        status, _ = await b.get("/console/")
+        assert status == 200
+        await AdminTokens(gw.gateway.engine).revoke(view["id"])
+        gw.gateway.admin_hashes = await gw.gateway.accounts.admin_token_hashes()
+        status, _ = await b.get("/console/", allow_redirects=False)
+        assert status == 303
+
+
+async def test_csrf_origin_and_host_are_checked(gw: Running) -> None:
+    await add_operators(gw)
+    async with Browser(gw) as b:
+        await b.sign_in("ada")
+        status, html = await b.post("/console/channels/test", csrf=False)
+        assert status == 403 and "CSRF" in html
+        status, html = await b.post("/console/channels/test", headers={"Origin": "http://evil.example"})
+        assert status == 403
+        status, _ = await b.get("/console/", headers={"Host": "evil.example"})
+        assert status == 400
+
+
+async def test_disabled_operator_loses_the_session_at_once(gw: Running) -> None:
+    from relaygate.services.operate.operators import OperatorsAdmin
+
+    await add_operators(gw)
+    async with Browser(gw) as b:
+        await b.sign_in("vic")
+        assert (await b.get("/console/"))[0] == 200
+        await OperatorsAdmin(gw.gateway.engine).disable("vic")
+        assert (await b.get("/console/", allow_redirects=False))[0] == 303
+
+
+async def test_api_docs_use_only_vendored_assets(gw: Running) -> None:
+    import re
+
+    async with aiohttp.ClientSession() as s:
+        async with s.get(gw.root + "/api/docs") as resp:
+            html = await resp.text()
+        urls = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
+        assert urls and all(u.startswith("/") for u in urls), urls
+        for url in re.findall(r'(?:src|href)="([^"]+)"', html):
+            async with s.get(gw.root + url) as resp:
+                assert resp.status == 200, url
