@@ -96,3 +96,118 @@ async def test_switch_the_language_and_it_is_remembered(site: Any, chromium: Any
     await tab.page.wait_for_selector("[data-chart=requests] canvas")
     await shoot(tab, "overview", "zh-CN", tmp_path)
     tab.assert_clean()
+
+
+async def test_create_a_key_and_see_the_secret_once(site: Any, chromium: Any, tmp_path: Path) -> None:
+    gw, _ = site
+    tab = await open_tab(chromium, gw.root)
+    await sign_in(tab, "ada")
+    await tab.go("/console/keys")
+    page = tab.page
+    await shoot(tab, "keys", "en", tmp_path)
+    await page.fill("#create input[name=name]", "ci bot")
+    await page.select_option("#create select[name=owner]", label="acme")
+    await page.click("#create button[type=submit]")
+    secret = (await page.locator("[data-testid=secret]").inner_text()).strip()
+    assert secret.startswith("sk-") and len(secret) > 40
+    await page.click("[data-testid=copy-secret]")
+    assert await page.evaluate("navigator.clipboard.readText()") == secret
+    assert secret in await page.locator("#snippet-python-sdk").inner_text()
+    await shoot(tab, "key-created", "en", tmp_path)
+    await tab.go("/console/keys?q=ci+bot")
+    assert secret not in await page.content()  # never again
+    await page.click("text=key_")
+    assert secret not in await page.content()
+    async with aiohttp.ClientSession() as s:  # and the key works
+        async with s.post(gw.base_url + "/chat/completions", headers={"Authorization": f"Bearer {secret}"},
+                          json={"model": "demo-chat", "messages": [{"role": "user", "content": "hi"}]}) as resp:
+            assert resp.status == 200
+    tab.assert_clean()
+
+
+async def test_top_up_and_read_the_statement(site: Any, chromium: Any, tmp_path: Path) -> None:
+    gw, _ = site
+    tab = await open_tab(chromium, gw.root)
+    await sign_in(tab, "ada")
+    await tab.go("/console/balances")
+    await shoot(tab, "balances", "en", tmp_path)
+    page = tab.page
+    await page.click("text=acme")
+    await page.fill("#change input[name=amount]", "25.50")
+    await page.fill("#change input[name=reason]", "invoice 2026-117 paid")
+    await page.click("#change button[type=submit]")
+    assert "$25.50" in await page.locator("[data-testid=confirm-text]").inner_text()
+    await page.click("[data-testid=confirm]")
+    await page.wait_for_selector("[data-testid=done]")
+    movements = await page.locator("[data-testid=movement]").all_inner_texts()
+    assert any("invoice 2026-117 paid" in m and "$25.50" in m for m in movements)
+    await shoot(tab, "statement", "en", tmp_path)
+    async with page.expect_download() as dl:
+        await page.click("[data-testid=csv]")
+    csv_text = Path(await (await dl.value).path()).read_text()
+    assert "25.5,invoice 2026-117 paid,console:ada" in csv_text
+    tab.assert_clean()
+
+
+async def test_find_a_failed_request_and_copy_the_drafted_reply(site: Any, chromium: Any, tmp_path: Path) -> None:
+    gw, _ = site
+    failed = [r for r in await gw.usage_rows() if r["status"] >= 400]
+    rid = failed[0]["request_id"]
+    tab = await open_tab(chromium, gw.root)
+    await sign_in(tab, "sam")  # support
+    await tab.go("/console/usage?errors=1")
+    await shoot(tab, "usage", "en", tmp_path)
+    page = tab.page
+    await page.click(f"text={rid}")
+    await page.wait_for_selector("[data-testid=attempts]")
+    await shoot(tab, "request", "en", tmp_path)
+    await page.click("[data-testid=diagnose]")
+    await page.select_option("select[name=reply]", "en")
+    await page.click("[data-testid=diagnose-form] button[type=submit]")
+    await page.wait_for_selector("[data-testid=reply]")
+    reply = await page.locator("[data-testid=reply]").inner_text()
+    assert rid in reply or "no-such-model" in reply
+    await page.click("[data-testid=copy-reply]")
+    assert (await page.evaluate("navigator.clipboard.readText()")).strip() == reply.strip()
+    await shoot(tab, "support", "en", tmp_path)
+    tab.assert_clean()
+
+
+async def test_a_support_user_is_refused_a_top_up(site: Any, chromium: Any) -> None:
+    gw, _ = site
+    tab = await open_tab(chromium, gw.root)
+    await sign_in(tab, "sam")
+    owner = (await gw.gateway.accounts.list_owners())[0]
+    await tab.go(f"/console/balances/{owner['id']}")
+    assert await tab.page.locator("#change").count() == 0  # no form offered
+    # and the server refuses the request a hand-made form would send
+    csrf = await tab.page.evaluate("document.querySelector('input[name=csrf]').value")
+    resp = await tab.page.request.post(f"{gw.root}/console/balances/{owner['id']}/change",
+                                       form={"csrf": csrf, "kind": "topup", "amount": "100", "reason": "x",
+                                             "confirmed": "1"})
+    assert resp.status == 403
+    tab.assert_clean()
+
+
+async def test_every_page_in_both_languages_has_no_browser_errors(site: Any, chromium: Any,
+                                                                 tmp_path: Path) -> None:
+    gw, _ = site
+    owner = (await gw.gateway.accounts.list_owners())[0]
+    key = (await gw.gateway.accounts.list_keys())[0]
+    channel = (await gw.gateway.routing.list_channels())[0]
+    rid = (await gw.usage_rows())[0]["request_id"]
+    pages = {"overview": "/console/", "channels": "/console/channels", "channel": f"/console/channels/{channel['id']}",
+             "keys": "/console/keys", "key": f"/console/keys/{key['id']}", "balances": "/console/balances",
+             "statement": f"/console/balances/{owner['id']}", "usage": "/console/usage",
+             "request": f"/console/requests/{rid}", "support": f"/console/support?q={rid}&reply=zh-CN",
+             "rollout": "/console/rollout", "audit": "/console/audit", "team": "/console/team"}
+    for lang in ("en", "zh-CN"):
+        tab = await open_tab(chromium, gw.root, lang)
+        await sign_in(tab, "ada")
+        for name, path in pages.items():
+            await tab.go(path)
+            assert await tab.page.locator("html").get_attribute("lang") == lang
+            if lang == "zh-CN" or name in ("audit", "team", "rollout"):
+                await shoot(tab, name, lang, tmp_path)
+        tab.assert_clean()
+        await tab.page.context.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,9 @@ class UsageFilter:
     request_id: str | None = None
     since_ms: int | None = None
     until_ms: int | None = None
+    channel_id: int | None = None
+    client: str | None = None
+    masked_key: str | None = None
 
 
 def record_view(row: Any) -> dict[str, Any]:
@@ -50,25 +54,7 @@ class UsageQuery:
                      after_id: int | None = None) -> list[dict[str, Any]]:
         """Newest first; ``before_id`` pages back, ``after_id`` returns newer rows (for tail)."""
         query = select(u)
-        conds = []
-        if flt.key_id:
-            conds.append(u.c.key_id == flt.key_id)
-        if flt.owner_id:
-            conds.append(u.c.owner_id == flt.owner_id)
-        if flt.model:
-            conds.append((u.c.requested_model == flt.model) | (u.c.upstream_model == flt.model))
-        if flt.status is not None:
-            conds.append(u.c.status == flt.status)
-        if flt.errors_only:
-            conds.append(u.c.error_code.is_not(None))
-        if flt.error_code:
-            conds.append(u.c.error_code == flt.error_code)
-        if flt.request_id:
-            conds.append(u.c.request_id == flt.request_id)
-        if flt.since_ms is not None:
-            conds.append(u.c.ts >= flt.since_ms)
-        if flt.until_ms is not None:
-            conds.append(u.c.ts < flt.until_ms)
+        conds = filter_conditions(flt)
         if before_id is not None:
             conds.append(u.c.id < before_id)
         if after_id is not None:
@@ -80,3 +66,44 @@ class UsageQuery:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [record_view(r) for r in rows]
+
+    async def stream(self, flt: UsageFilter, chunk: int = 2000) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every matching record, newest first, in keyset-paged chunks: memory stays flat for a month."""
+        before: int | None = None
+        while True:
+            rows = await self.search(flt, min(chunk, 1000), before)
+            if not rows:
+                return
+            yield rows
+            if len(rows) < min(chunk, 1000):
+                return
+            before = rows[-1]["id"]
+
+
+def filter_conditions(flt: UsageFilter) -> list[Any]:
+    conds: list[Any] = []
+    if flt.key_id:
+        conds.append(u.c.key_id == flt.key_id)
+    if flt.owner_id:
+        conds.append(u.c.owner_id == flt.owner_id)
+    if flt.model:
+        conds.append((u.c.requested_model == flt.model) | (u.c.upstream_model == flt.model))
+    if flt.status is not None:
+        conds.append(u.c.status == flt.status)
+    if flt.errors_only:
+        conds.append(u.c.error_code.is_not(None))
+    if flt.error_code:
+        conds.append(u.c.error_code == flt.error_code)
+    if flt.request_id:
+        conds.append(u.c.request_id == flt.request_id)
+    if flt.since_ms is not None:
+        conds.append(u.c.ts >= flt.since_ms)
+    if flt.until_ms is not None:
+        conds.append(u.c.ts < flt.until_ms)
+    if flt.channel_id is not None:
+        conds.append(u.c.channel_id == flt.channel_id)
+    if flt.client:
+        conds.append(u.c.client == flt.client)
+    if flt.masked_key:
+        conds.append(u.c.masked_key == flt.masked_key)
+    return conds

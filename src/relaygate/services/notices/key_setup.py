@@ -1,0 +1,33 @@
+"""A ready configuration for a chosen client: where the base URL and the key go, in that client's words.
+
+Shown once with a new key's secret in the console (and, later, the portal's "set up my client").
+"""
+
+from __future__ import annotations
+
+from relaygate.services.notices.clients import CLIENTS, BaseForms, ClientSpec
+
+
+def client_choices() -> list[tuple[str, str]]:
+    return [(c.id, c.name) for c in CLIENTS]
+
+
+def snippet(client_id: str, forms: BaseForms, secret: str, lang: str, model: str = "gpt-4o-mini") -> str:
+    spec: ClientSpec = next((c for c in CLIENTS if c.id == client_id), CLIENTS[0])
+    base = spec.base_url(forms)
+    if spec.id == "python-sdk":
+        return (f'from openai import OpenAI\nclient = OpenAI(base_url="{base}", api_key="{secret}")\n'
+                f'print(client.chat.completions.create(model="{model}", '
+                f'messages=[{{"role": "user", "content": "hello"}}]).choices[0].message.content)')
+    if spec.id == "node-sdk":
+        return ('import OpenAI from "openai";\n'
+                f'const client = new OpenAI({{ baseURL: "{base}", apiKey: "{secret}" }});')
+    if spec.id == "claude-code":
+        return f"export ANTHROPIC_BASE_URL={base}\nexport ANTHROPIC_AUTH_TOKEN={secret}\nclaude"
+    if spec.id == "codex-cli":
+        return ('# ~/.codex/config.toml\nmodel_provider = "relaygate"\n[model_providers.relaygate]\n'
+                f'name = "relaygate"\nbase_url = "{base}"\nenv_key = "RELAYGATE_API_KEY"\nwire_api = "responses"\n\n'
+                f"export RELAYGATE_API_KEY={secret}")
+    if spec.id == "gemini-cli":
+        return f"export GOOGLE_GEMINI_BASE_URL={base}\nexport GEMINI_API_KEY={secret}\ngemini"
+    return f"{spec.base_label(lang)}: {base}\n{spec.key_label(lang)}: {secret}"

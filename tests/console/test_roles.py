@@ -1,0 +1,83 @@
+"""Roles are enforced on the server: support and viewer get 403 on every money, key, routing, rollout and
+operator action, whatever form they send; admins are not refused. Each refusal is in the audit log."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.console.helpers import Browser, add_operators
+from tests.harness import Running, start_fake
+
+# every state-changing console route (path template, form); {owner} {key} {channel} filled in below
+ACTIONS = [
+    ("/console/balances/{owner}/change", {"kind": "topup", "amount": "100", "reason": "x", "confirmed": "1"}),
+    ("/console/balances/{owner}/change", {"kind": "adjustment", "amount": "-5", "reason": "x", "confirmed": "1"}),
+    ("/console/channels", {"name": "evil", "base_url": "http://127.0.0.1:9/v1", "secrets": "sk-x",
+                           "models": "m"}),
+    ("/console/channels/{channel}", {"name": "renamed", "base_url": "http://127.0.0.1:9/v1", "models": "m"}),
+    ("/console/channels/{channel}/toggle", {}),
+    ("/console/channels/{channel}/test", {}),
+    ("/console/channels/test", {}),
+    ("/console/keys", {"name": "k", "owner": "{owner}"}),
+    ("/console/keys/{key}/toggle", {}),
+    ("/console/rollout/b1/switch", {"reason": "x", "confirm": "yes"}),
+    ("/console/rollout/b1/rollback", {"reason": "x", "confirm": "yes"}),
+    ("/console/rollout/b1/complete", {"reason": "x", "confirm": "yes"}),
+    ("/console/team/operators/{op}/toggle", {}),
+    ("/console/team/sessions/0123456789abcdef/revoke", {}),
+]
+
+
+@pytest.mark.parametrize("name", ["sam", "vic"])
+async def test_support_and_viewer_get_403_on_every_money_and_routing_action(gw: Running, name: str) -> None:
+    await add_operators(gw)
+    fake = await start_fake()
+    gw.fakes.append(fake)
+    channel = await gw.add_channel(fake, "c1", ["m"])
+    _, key = await gw.add_key("acme")
+    owner = (await gw.gateway.accounts.list_owners())[0]["id"]
+    from relaygate.services.operate.operators import OperatorsAdmin
+
+    op = (await OperatorsAdmin(gw.gateway.engine).get("ada"))["id"]
+    async with Browser(gw) as b:
+        await b.sign_in(name)
+        assert b.csrf
+        for path, form in ACTIONS:
+            fill = {"owner": owner, "key": key, "channel": str(channel), "op": op}
+            status, html = await b.post(path.format(**fill), {k: v.format(**fill) for k, v in form.items()})
+            assert status == 403, (path, status)
+    balance = (await gw.gateway.accounts.list_owners())
+    assert balance  # the owner is untouched:
+    from relaygate.services.operate.balance_views import balances
+
+    assert (await balances(gw.gateway.engine, "USD", owner))[0]["balance"] == 0
+    assert [c["name"] for c in await gw.gateway.routing.list_channels()] == ["c1"]
+    assert (await gw.gateway.accounts.get_key(key))["enabled"]
+    from relaygate.services.operate.audit import AuditLog
+
+    refused = [r for r in await AuditLog(gw.gateway.engine).search(actor=name, limit=100)
+               if r["outcome"] == "refused"]
+    assert len(refused) == len(ACTIONS)
+
+
+async def test_admin_may_top_up_and_it_is_audited(gw: Running) -> None:
+    await add_operators(gw)
+    await gw.add_key("acme")
+    owner = (await gw.gateway.accounts.list_owners())[0]["id"]
+    async with Browser(gw) as b:
+        await b.sign_in("ada")
+        status, html = await b.post(f"/console/balances/{owner}/change",
+                                    {"kind": "topup", "amount": "7", "reason": "trial credit"})
+        assert status == 200 and "$7.00" in html  # the confirmation page, nothing booked yet
+        from relaygate.services.operate.balance_views import balances
+
+        assert (await balances(gw.gateway.engine, "USD", owner))[0]["balance"] == 0
+        status, html = await b.post(f"/console/balances/{owner}/change",
+                                    {"kind": "topup", "amount": "7", "reason": "trial credit", "confirmed": "1"})
+        assert status == 200 and "trial credit" in html
+    assert (await balances(gw.gateway.engine, "USD", owner))[0]["balance"] == 7_000_000_000
+    from relaygate.services.operate.audit import AuditLog
+
+    rows = await AuditLog(gw.gateway.engine).search(action="balance.topup")
+    assert rows[0]["actor"] == "ada" and rows[0]["before"] == {"balance": "$0.00"}
+    assert rows[0]["after"]["balance"] == "$7.00" and rows[0]["ip"] == "127.0.0.1"
