@@ -7,6 +7,7 @@ refreshes the screenshots docs/console.md shows.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,7 @@ async def test_top_up_and_read_the_statement(site: Any, chromium: Any, tmp_path:
     await shoot(tab, "statement", "en", tmp_path)
     async with page.expect_download() as dl:
         await page.click("[data-testid=csv]")
-    csv_text = Path(await (await dl.value).path()).read_text()
+    csv_text = await asyncio.to_thread(Path(await (await dl.value).path()).read_text)
     assert "25.5,invoice 2026-117 paid,console:ada" in csv_text
     tab.assert_clean()
 

@@ -44,7 +44,7 @@ async def test_support_and_viewer_get_403_on_every_money_and_routing_action(gw: 
         assert b.csrf
         for path, form in ACTIONS:
             fill = {"owner": owner, "key": key, "channel": str(channel), "op": op}
-            status, html = await b.post(path.format(**fill), {k: v.format(**fill) for k, v in form.items()})
+            status, _ = await b.post(path.format(**fill), {k: v.format(**fill) for k, v in form.items()})
             assert status == 403, (path, status)
     balance = (await gw.gateway.accounts.list_owners())
     assert balance  # the owner is untouched:

@@ -53,6 +53,10 @@ LAZY: dict[str, tuple[tuple[str, ...], str, str]] = {
               "Redemption codes: batches operators hand out, redeemed into an owner's balance."),
     "media": (("relaygate.cli.media",), "relaygate.cli.media:media_app",
               "Images, audio and video tasks: per-unit prices, tasks, callback secrets."),
+    "operators": (("relaygate.cli.operators",), "relaygate.cli.operators:operators_app",
+                  "Console operators (admin, support, viewer). (控制台操作员)"),
+    "admin-tokens": (("relaygate.cli.operators",), "relaygate.cli.operators:tokens_app",
+                     "Admin tokens for /api and console sign-in: create, list, revoke. (管理令牌)"),
     "rollout": (("relaygate.cli.rollout",), "relaygate.cli.rollout:rollout_app",
                 "Gray rollout off One API / New API: the old entry keeps serving until each batch is safe. "
                 "(灰度切换：旧入口持续服务，直到每个批次安全切换)"),
@@ -264,4 +268,12 @@ def _register() -> None:
 
 
 def main() -> None:
-    app()
+    import sys
+
+    try:
+        app()
+    except SystemExit as exc:
+        from relaygate.cli.operators import audit_command
+
+        audit_command(sys.argv[1:], exc.code)  # changing commands go to the audit log
+        raise

@@ -11,6 +11,7 @@ def register(app: typer.Typer) -> None:
     from relaygate.cli.billing import balance_app, prices_app
     from relaygate.cli.configfile import config_app
     from relaygate.cli.logs import logs_app
+    from relaygate.cli.operators import operators_app, tokens_app
     from relaygate.cli.routing import channels_app, models_app
     from relaygate.cli.support import COMMANDS as SUPPORT_COMMANDS  # support diagnose, notices render, stats
 
@@ -23,5 +24,6 @@ def register(app: typer.Typer) -> None:
                       ("alerts", alerts_app), *SUPPORT_COMMANDS,
                       ("media", __import__("relaygate.cli.media", fromlist=["media_app"]).media_app),
                       ("codes", __import__("relaygate.cli.codes", fromlist=["codes_app"]).codes_app),
+                      ("operators", operators_app), ("admin-tokens", tokens_app),
                       ("rollout", __import__("relaygate.cli.rollout", fromlist=["rollout_app"]).rollout_app)):
         app.add_typer(sub, name=name)

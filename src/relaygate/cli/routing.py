@@ -171,6 +171,20 @@ def channels_delete(ident: str = typer.Argument(..., metavar="ID", help="Channel
     tell("deleted", what=text("noun.channel"), ident=ident)
 
 
+@channels_app.command("test")
+def channels_test(ident: str = typer.Argument(None, metavar="[ID]", help="Channel id or name; none: every channel."),
+                  model: str = typer.Option(None, help="Only this public model."),
+                  as_json: bool = json_option()) -> None:
+    """Send one minimal request per served model: status, latency, the answer or the upstream's error."""
+    from relaygate.providers import load_providers
+    from relaygate.services.operate.channel_test import ChannelTester
+
+    rows = run_with_engine(lambda engine: ChannelTester(engine, load_providers()).test(ident, model))
+    emit(rows, ["channel", "model", "ok", "status", "latency_ms", "answer", "error"], as_json)
+    if not all(r["ok"] for r in rows):
+        raise typer.Exit(1)
+
+
 # --- models ---------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
@@ -13,6 +14,7 @@ from relaygate.app import Gateway
 from relaygate.core.clock import parse_time
 from relaygate.core.errors import InvalidInput, prefers_chinese
 from relaygate.core.keys import hash_secret
+from relaygate.services.operate.audit import AuditLog
 from relaygate.services.operate.config import apply_config, dump_yaml, export_config, parse_document
 from relaygate.services.operate.usage import UsageFilter
 from relaygate.web.api.billing import add_billing_routes
@@ -176,11 +178,17 @@ def build_admin_app(gw: Gateway) -> FastAPI:
     async def alert_events(limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
         return await gw.alerts_admin.events(limit)
 
+    audit_log = AuditLog(gw.engine)
+
     @app.middleware("http")
     async def reload_after_write(request: Request, call_next: Any) -> Any:
+        changing = request.method not in ("GET", "HEAD", "OPTIONS")
+        raw = await request.body() if changing else b""
         response = await call_next(request)
         if request.method != "GET" and response.status_code < 400:
             await gw.state.refresh_if_changed()  # this process serves the change at once
+        if changing:
+            await audit_api_call(audit_log, request, response.status_code, raw)
         return response
 
     @app.get("/api/status", dependencies=auth)
@@ -313,6 +321,22 @@ def build_admin_app(gw: Gateway) -> FastAPI:
         return {"applied": report.applied, "changes": report.changes}
 
     return app
+
+
+async def audit_api_call(audit_log: AuditLog, request: Request, status: int, raw: bytes) -> None:
+    """Every changing API call in the audit log: which token (by hash prefix), what, the body without secrets."""
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else auth.strip()
+    actor = f"admin-token {hash_secret(token)[:8]}" if token else "anonymous"
+    try:
+        body: Any = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        body = f"{len(raw)} bytes"  # YAML config documents and the like: their size, not their secrets
+    client = request.client
+    await audit_log.record(actor, "api", f"{request.method} {request.url.path}"[:64], request.url.path, None,
+                           {"status": status, "query": dict(request.query_params), "body": body},
+                           client.host if client else None,
+                           "ok" if status < 400 else ("refused" if status in (401, 403) else "failed"))
 
 
 def _with_live_health(gw: Gateway, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
