@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from sqlalchemy import update
 import pytest
 import pytest_asyncio
 
 from relaygate.fakeupstream import FakeUpstream
+from relaygate.store import tables as t
 from tests.console.browser import Tab, open_tab, sign_in
 from tests.console.conftest import needs_browser, shot_path
 from tests.console.helpers import add_operators
@@ -41,6 +43,14 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[
             await s.post(gw.base_url + "/chat/completions", headers={"Authorization": f"Bearer {secret}"},
                          json={"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]})
         await gw.gateway.usage.flush()
+        # a rollout: globex's key came from One API; the old entry is another fake
+        _, globex_key = await gw.add_key("globex", name="globex imported")
+        async with gw.gateway.engine.begin() as conn:
+            await conn.execute(update(t.api_keys).where(t.api_keys.c.id == globex_key).values(source="oneapi"))
+        rollout = gw.gateway.rollout
+        assert rollout is not None
+        await rollout.planner.set_legacy("ops", base_url=fake.base_url.removesuffix("/v1"))
+        await rollout.planner.plan("pilot", "ops", owners=["globex"])
         yield gw, fake
     await fake.stop()
 
@@ -212,3 +222,29 @@ async def test_every_page_in_both_languages_has_no_browser_errors(site: Any, chr
                 await shoot(tab, name, lang, tmp_path)
         tab.assert_clean()
         await tab.page.context.close()
+
+
+async def test_switch_and_roll_back_a_batch(site: Any, chromium: Any, tmp_path: Path) -> None:
+    gw, _ = site
+    tab = await open_tab(chromium, gw.root)
+    await sign_in(tab, "ada")
+    await tab.go("/console/rollout")
+    page = tab.page
+    assert await page.locator("[data-testid=state-pilot]").inner_text() == "planned"
+    await page.click("text=pilot")
+    form = page.locator("[data-testid=move-switch]")
+    await form.locator("input[name=reason]").fill("pilot group ready")
+    await form.locator("input[name=confirm]").check()
+    await form.locator("button[type=submit]").click()
+    await page.wait_for_selector("[data-testid=done]")
+    assert await page.locator("[data-testid=state]").inner_text() == "switched"
+    await shoot(tab, "batch", "en", tmp_path)
+    form = page.locator("[data-testid=move-rollback]")
+    await form.locator("input[name=reason]").fill("errors from pilot users")
+    await form.locator("input[name=confirm]").check()
+    await form.locator("button[type=submit]").click()
+    await page.wait_for_selector("[data-testid=done]")
+    assert await page.locator("[data-testid=state]").inner_text() == "rolled back"
+    history = await page.locator("[data-testid=history]").inner_text()
+    assert "console:ada" in history and "errors from pilot users" in history
+    tab.assert_clean()
