@@ -89,3 +89,36 @@ async def test_channels_test_command(tmp_path: Path) -> None:
         assert "sk-dead-upstream-000001" not in out.stdout
     finally:
         await fake.stop()
+
+
+async def test_one_api_admins_sign_in_with_their_old_password(tmp_path: Path) -> None:
+    import bcrypt
+
+    from tests.console.helpers import Browser
+    from tests.migration.fixtures import load_tables
+    from tests.migration.schemas import oneapi_metadata
+
+    def go_bcrypt(password: str) -> str:  # Go's golang.org/x/crypto/bcrypt writes $2a$
+        return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode().replace("$2b$", "$2a$", 1)
+
+    users = [{"id": 1, "username": "root", "password": go_bcrypt("old root pw"), "role": 100, "status": 1},
+             {"id": 2, "username": "mia", "password": go_bcrypt("old admin pw"), "role": 10, "status": 1},
+             {"id": 3, "username": "joe", "password": go_bcrypt("user pw"), "role": 1, "status": 1},
+             {"id": 4, "username": "gone", "password": go_bcrypt("gone pw"), "role": 10, "status": 2}]
+    base = {"display_name": "", "quota": 0, "used_quota": 0, "request_count": 0, "group": "default"}
+    src = tmp_path / "one-api.db"
+    await load_tables(f"sqlite+aiosqlite:///{src}", oneapi_metadata(),
+                      {"users": [{**base, **u, "aff_code": f"A{u['id']}"} for u in users]})
+    db = f"sqlite+aiosqlite:///{tmp_path}/relaygate.db"
+    out = await run(db, "operators", "import-legacy", str(src), "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert '"root"' in out.stdout and '"gone"' in out.stdout and '"joe"' not in out.stdout
+    async with running_gateway(db) as gw:
+        async with Browser(gw) as b:
+            assert (await b.sign_in("mia", "old admin pw")).status == 200
+            status, html = await b.get("/console/")
+            assert status == 200 and "mia" in html
+        async with Browser(gw) as b:
+            assert (await b.sign_in("gone", "gone pw")).status == 401
+        async with Browser(gw) as b:
+            assert (await b.sign_in("joe", "user pw")).status == 401

@@ -18,6 +18,7 @@ ACTIONS = [
     ("/console/channels/{channel}/toggle", {}),
     ("/console/channels/{channel}/test", {}),
     ("/console/channels/test", {}),
+    ("/console/models/price", {"model": "m", "input_per_m": "1", "output_per_m": "2", "confirmed": "1"}),
     ("/console/keys", {"name": "k", "owner": "{owner}"}),
     ("/console/keys/{key}/toggle", {}),
     ("/console/rollout/b1/switch", {"reason": "x", "confirm": "yes"}),
@@ -81,3 +82,16 @@ async def test_admin_may_top_up_and_it_is_audited(gw: Running) -> None:
     rows = await AuditLog(gw.gateway.engine).search(action="balance.topup")
     assert rows[0]["actor"] == "ada" and rows[0]["before"] == {"balance": "$0.00"}
     assert rows[0]["after"]["balance"] == "$7.00" and rows[0]["ip"] == "127.0.0.1"
+
+
+async def test_a_price_is_previewed_as_a_sample_cost_then_saved(gw: Running) -> None:
+    await add_operators(gw)
+    async with Browser(gw) as b:
+        await b.sign_in("ada")
+        form = {"model": "gpt-x", "input_per_m": "2", "output_per_m": "8"}
+        status, html = await b.post("/console/models/price", form)
+        assert status == 200 and "$0.006" in html  # 1000 x $2/1M + 500 x $8/1M
+        assert not await gw.gateway.pricing.list_prices()
+        status, html = await b.post("/console/models/price", {**form, "confirmed": "1"})
+        assert status == 200 and "gpt-x" in html
+    assert [p["model"] for p in await gw.gateway.pricing.list_prices()] == ["gpt-x"]

@@ -215,6 +215,7 @@ def serve(host: str = typer.Option(None, help="Listen address (RELAYGATE_HOST)."
         console.print(say(settings, "first_run.supplied", source=done.token_source), markup=False, highlight=False)
     console.print(say(settings, "serve.listening", host=settings.host, port=settings.port,
                       db=settings.database_url.split("@")[-1]))
+    console.print(say(settings, "serve.console", host=settings.host, port=settings.port))
     uvicorn.run("relaygate.web.server:create_app", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers if settings.workers > 1 else None, loop="uvloop", http="httptools",
                 log_level="warning", access_log=False, timeout_graceful_shutdown=30, lifespan="on")

@@ -97,6 +97,35 @@ def operators_import_hash(name: str = typer.Argument(...), role: str = typer.Opt
     console.print(_t("imported" if view else "exists", name=name), style="green", markup=False)
 
 
+@operators_app.command("import-legacy")
+def operators_import_legacy(source: str = typer.Argument(..., help="The One API / New API database (SQLite path, "
+                                                                   "mysql://…, postgresql://…)."),
+                            min_role: int = typer.Option(10, help="10: admins and root; 100: root only."),
+                            role: str = typer.Option("admin", help="Console role they get."),
+                            dry_run: bool = typer.Option(False, "--dry-run"),
+                            as_json: bool = typer.Option(False, "--json")) -> None:
+    """Admin users of the old system become operators; their old passwords work (bcrypt hashes kept)."""
+
+    async def go(engine: Any) -> dict[str, list[dict[str, Any]]]:
+        from relaygate.services.migration.import_operators import import_operators
+        from relaygate.services.migration.source import Source
+
+        src = await Source.open(source)
+        try:
+            done = await import_operators(engine, src, min_role, role, apply=not dry_run)
+        finally:
+            await src.close()
+        if not dry_run:
+            await _audit(engine, "operator.import_legacy", src.name, None,
+                         {k: [u["username"] for u in v] for k, v in done.items()})
+        return done
+
+    done = run_with_engine(go)
+    rows = [{"username": u["username"], "result": kind, "reason": u.get("reason", "")}
+            for kind, users in done.items() for u in users]
+    emit(rows, ["username", "result", "reason"], as_json)
+
+
 @operators_app.command("passwd")
 def operators_passwd(name: str = typer.Argument(...), password: str = typer.Option(None)) -> None:
     """Set a new password (also unlocks an operator locked by wrong passwords)."""

@@ -34,6 +34,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                    "{path} 没有 relaygate 数据库：此命令会新建一个空数据库，因此已停止。请用 RELAYGATE_DATA_DIR 或 "
                    "RELAYGATE_DATABASE_URL 指向你的数据库（与 `relaygate serve` 使用的相同），或用 "
                    "`relaygate --init db upgrade` 有意新建。"),
+
+    "serve.console": ("Web console: http://{host}:{port}/ (sign in with the admin token, or an operator from "
+                      "`relaygate operators add`)",
+                      "Web 控制台：http://{host}:{port}/（用管理令牌或 `relaygate operators add` 创建的操作员登录）"),
     "db.upgraded": ("Database upgraded to revision {rev}.", "数据库已升级到版本 {rev}。"),
     "demo.listening": ("Demo upstream (not a real model) on http://{host}:{port}/v1",
                        "演示上游（非真实模型）运行于 http://{host}:{port}/v1"),

@@ -14,7 +14,18 @@ from relaygate.services.operate.operators import OperatorsAdmin
 from relaygate.services.operate.websessions import IDLE_MS, WebSessions
 from relaygate.web.asgi_types import ASGIApp
 from relaygate.web.console.context import Services
-from relaygate.web.console.pages import auth, balances, channels, keys, overview, rollout, support, team, usage
+from relaygate.web.console.pages import (
+    auth,
+    balances,
+    channels,
+    keys,
+    models,
+    overview,
+    rollout,
+    support,
+    team,
+    usage,
+)
 from relaygate.web.console.security import Guarded
 
 STATIC = Path(__file__).parent / "static"
@@ -30,6 +41,6 @@ def build_services(gw: Gateway) -> Services:
 def build_console_app(gw: Gateway) -> ASGIApp:
     svc = build_services(gw)
     routes: list[BaseRoute] = [Mount("/console/static", app=StaticFiles(directory=STATIC), name="static")]
-    for module in (auth, overview, channels, keys, balances, usage, support, rollout, team):
+    for module in (auth, overview, channels, models, keys, balances, usage, support, rollout, team):
         routes.extend(module.routes(svc))
     return Guarded(Starlette(routes=routes), gw.settings)

@@ -1,0 +1,48 @@
+"""Static checks of the console's templates: every text in both languages, nothing the CSP would block."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from relaygate.web.console.messages import MESSAGES
+
+ROOT = Path(__file__).resolve().parents[2] / "src/relaygate/web/console"
+TEMPLATES = sorted((ROOT / "templates").glob("*.html"))
+KEY = re.compile(r"""\bt\(\s*["']([a-z0-9_.-]+)["']""")
+DYNAMIC = re.compile(r"""\bt\(\s*["']([a-z0-9_.-]+\.)["']\s*~""")
+
+
+def test_every_text_key_exists_in_english_and_chinese() -> None:
+    used: set[str] = set()
+    prefixes: set[str] = set()
+    for path in [*TEMPLATES, *(ROOT / "pages").glob("*.py"), ROOT / "context.py"]:
+        text = path.read_text()
+        used |= set(KEY.findall(text))
+        prefixes |= set(DYNAMIC.findall(text))
+    missing = sorted(k for k in used if k not in MESSAGES and not k.endswith("."))
+    assert not missing, missing
+    for prefix in prefixes:  # t("ro.state." ~ state): the family must exist
+        assert any(k.startswith(prefix) for k in MESSAGES), prefix
+    for key, (en, zh) in MESSAGES.items():
+        assert en.strip() and zh.strip(), key
+        assert re.findall(r"{(\w+)}", en) == re.findall(r"{(\w+)}", zh) or \
+            set(re.findall(r"{(\w+)}", en)) == set(re.findall(r"{(\w+)}", zh)), key
+
+
+def test_no_inline_script_style_or_handlers() -> None:
+    for path in TEMPLATES:
+        html = path.read_text()
+        for tag in re.findall(r"<script\b[^>]*>", html):
+            assert "src=" in tag or 'type="application/json"' in tag, (path.name, tag)
+        assert not re.search(r"\sstyle=", html), path.name
+        assert not re.search(r"\son[a-z]+=", html), path.name
+        assert "javascript:" not in html, path.name
+        assert "hx-on" not in html, path.name  # htmx's inline handlers need eval
+
+
+def test_vendored_files_carry_their_licences() -> None:
+    vendor = ROOT / "static/vendor"
+    for name in ("htmx.min.js", "htmx.LICENSE", "uPlot.iife.min.js", "uPlot.LICENSE", "swagger-ui/LICENSE",
+                 "swagger-ui/swagger-ui-bundle.js"):
+        assert (vendor / name).is_file(), name
