@@ -65,7 +65,7 @@ async def seed(gw: object, records: int) -> str:
         async with engine.begin() as conn:
             await conn.execute(t.usage_records.insert(), batch)
     rollups = Rollups(engine)
-    while await rollups.refresh() >= 48:  # back-fill every hour
+    while await rollups.refresh() >= rollups.PER_CYCLE:  # back-fill every record
         pass
     return rid
 
