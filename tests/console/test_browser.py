@@ -208,7 +208,7 @@ async def test_every_page_in_both_languages_has_no_browser_errors(site: Any, chr
     channel = (await gw.gateway.routing.list_channels())[0]
     rid = (await gw.usage_rows())[0]["request_id"]
     pages = {"overview": "/console/", "channels": "/console/channels", "channel": f"/console/channels/{channel['id']}",
-             "models": "/console/models",
+             "models": "/console/models", "owners": "/console/owners",
              "keys": "/console/keys", "key": f"/console/keys/{key['id']}", "balances": "/console/balances",
              "statement": f"/console/balances/{owner['id']}", "usage": "/console/usage",
              "request": f"/console/requests/{rid}", "support": f"/console/support?q={rid}&reply=zh-CN",
@@ -219,7 +219,7 @@ async def test_every_page_in_both_languages_has_no_browser_errors(site: Any, chr
         for name, path in pages.items():
             await tab.go(path)
             assert await tab.page.locator("html").get_attribute("lang") == lang
-            if lang == "zh-CN" or name in ("audit", "team", "rollout", "models"):
+            if lang == "zh-CN" or name in ("audit", "team", "rollout", "models", "owners"):
                 await shoot(tab, name, lang, tmp_path)
         tab.assert_clean()
         await tab.page.context.close()

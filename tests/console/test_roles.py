@@ -21,6 +21,9 @@ ACTIONS = [
     ("/console/models/price", {"model": "m", "input_per_m": "1", "output_per_m": "2", "confirmed": "1"}),
     ("/console/keys", {"name": "k", "owner": "{owner}"}),
     ("/console/keys/{key}/toggle", {}),
+    ("/console/keys/{key}/terms", {"cap_total": "1000000", "rpm": "100000"}),
+    ("/console/owners", {"name": "intruder"}),
+    ("/console/groups", {"name": "default", "models": "m"}),
     ("/console/rollout/b1/switch", {"reason": "x", "confirm": "yes"}),
     ("/console/rollout/b1/rollback", {"reason": "x", "confirm": "yes"}),
     ("/console/rollout/b1/complete", {"reason": "x", "confirm": "yes"}),
@@ -95,3 +98,14 @@ async def test_a_price_is_previewed_as_a_sample_cost_then_saved(gw: Running) -> 
         status, html = await b.post("/console/models/price", {**form, "confirmed": "1"})
         assert status == 200 and "gpt-x" in html
     assert [p["model"] for p in await gw.gateway.pricing.list_prices()] == ["gpt-x"]
+
+
+async def test_admin_sets_a_keys_limits_and_caps(gw: Running) -> None:
+    await add_operators(gw)
+    _, key = await gw.add_key("acme")
+    async with Browser(gw) as b:
+        await b.sign_in("ada")
+        status, html = await b.post(f"/console/keys/{key}/terms", {"rpm": "60", "cap_daily": "5"})
+        assert status == 200 and 'value="60"' in html
+    view = await gw.gateway.accounts.get_key(key)
+    assert view["limits"]["rpm"] == 60 and view["caps"]["daily"] == "5"

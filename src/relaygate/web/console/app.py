@@ -21,6 +21,7 @@ from relaygate.web.console.pages import (
     keys,
     models,
     overview,
+    owners,
     rollout,
     support,
     team,
@@ -41,6 +42,6 @@ def build_services(gw: Gateway) -> Services:
 def build_console_app(gw: Gateway) -> ASGIApp:
     svc = build_services(gw)
     routes: list[BaseRoute] = [Mount("/console/static", app=StaticFiles(directory=STATIC), name="static")]
-    for module in (auth, overview, channels, models, keys, balances, usage, support, rollout, team):
+    for module in (auth, overview, channels, models, owners, keys, balances, usage, support, rollout, team):
         routes.extend(module.routes(svc))
     return Guarded(Starlette(routes=routes), gw.settings)

@@ -29,7 +29,7 @@ from relaygate.web.console.security import LANG_COOKIE, SESSION_COOKIE, Throttle
 
 TEMPLATES = Path(__file__).parent / "templates"
 NAV = [("/console/", "nav.overview", "read"), ("/console/channels", "nav.channels", "read"),
-       ("/console/models", "nav.models", "read"),
+       ("/console/models", "nav.models", "read"), ("/console/owners", "nav.owners", "read"),
        ("/console/keys", "nav.keys", "read"), ("/console/balances", "nav.balances", "read"),
        ("/console/usage", "nav.usage", "read"), ("/console/support", "nav.support", "support"),
        ("/console/rollout", "nav.rollout", "read"), ("/console/audit", "nav.audit", "audit"),

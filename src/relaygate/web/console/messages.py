@@ -307,4 +307,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "mo.sample": ("A sample request of {prompt} prompt and {completion} completion tokens would cost:",
                   "一次 {prompt} 输入 Token、{completion} 输出 Token 的示例请求将花费："),
     "mo.cost": ("Cost", "费用"),
+    # owners
+    "nav.owners": ("Owners & groups", "负责人与分组"),
+    "ow.kind": ("Kind", "类型"),
+    "ow.email": ("Email", "邮箱"),
+    "ow.note": ("Note", "备注"),
+    "ow.add": ("Add an owner", "添加负责人"),
+    "ow.description": ("Description", "说明"),
+    "ow.group_models": ("Models (empty: every model)", "模型（留空：全部模型）"),
+    # key terms
+    "keys.terms": ("Limits and caps", "限额与消费上限"),
+    "keys.terms_hint": ("Empty clears a limit. Caps are amounts; limits are per minute.",
+                        "留空即取消。消费上限为金额；限额按分钟计。"),
+    "keys.cap_total": ("Cap, total", "总上限"),
+    "keys.cap_daily": ("Cap, per day", "每日上限"),
+    "keys.cap_monthly": ("Cap, per month", "每月上限"),
 }

@@ -81,7 +81,20 @@ def routes(svc: Services) -> list[Route]:
                                                          "reason": after["disabled_reason"]})
         return RedirectResponse(f"/console/keys/{after['id']}", status_code=303)
 
+    @page(svc, "keys")
+    async def terms(ctx: Ctx) -> Response:
+        ident = ctx.request.path_params["id"]
+        before = await gw.accounts.get_key(ident)
+        changes = {name: ctx.f(name) or None for name in ("rpm", "tpm", "concurrency", "cap_total", "cap_daily",
+                                                          "cap_monthly")}
+        after = await gw.accounts.update_key(ident, **changes)
+        await gw.state.refresh_if_changed()
+        await ctx.audit("key.terms", ident, {"limits": before["limits"], "caps": before["caps"]},
+                        {"limits": after["limits"], "caps": after["caps"]})
+        return RedirectResponse(f"/console/keys/{after['id']}", status_code=303)
+
     return [Route("/console/keys", keys, methods=["GET"]),
+            Route("/console/keys/{id}/terms", terms, methods=["POST"]),
             Route("/console/keys", create_key, methods=["POST"]),
             Route("/console/keys/{id}", key, methods=["GET"]),
             Route("/console/keys/{id}/toggle", toggle_key, methods=["POST"])]
