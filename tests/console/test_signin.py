@@ -129,3 +129,35 @@ async def test_api_docs_use_only_vendored_assets(gw: Running) -> None:
         for url in re.findall(r'(?:src|href)="([^"]+)"', html):
             async with s.get(gw.root + url) as resp:
                 assert resp.status == 200, url
+
+
+async def test_sessions_expire(sqlite_url: str) -> None:
+    import asyncio
+
+    from tests.harness import running_gateway
+
+    async with running_gateway(sqlite_url, console_session_hours=1 / 3600) as gw:  # one second
+        await add_operators(gw)
+        async with Browser(gw) as b:
+            await b.sign_in("ada")
+            assert (await b.get("/console/", allow_redirects=False))[0] == 200
+            await asyncio.sleep(1.2)
+            status, _ = await b.get("/console/", allow_redirects=False)
+            assert status == 303
+
+
+async def test_an_admin_revokes_another_session(gw: Running) -> None:
+    await add_operators(gw)
+    async with Browser(gw) as victim, Browser(gw) as admin:
+        await victim.sign_in("vic")
+        await admin.sign_in("ada")
+        _, html = await admin.get("/console/team")
+        import re
+
+        handles = re.findall(r'/console/team/sessions/([0-9a-f]{16})/revoke', html)
+        assert len(handles) == 2
+        rows = [r for r in re.findall(r"<tr>.*?</tr>", html, re.S) if "/sessions/" in r and "<td>vic</td>" in r]
+        handle = re.findall(r"/console/team/sessions/([0-9a-f]{16})/revoke", rows[0])[0]
+        assert (await admin.post(f"/console/team/sessions/{handle}/revoke"))[0] == 200
+        assert (await victim.get("/console/", allow_redirects=False))[0] == 303
+        assert (await admin.get("/console/", allow_redirects=False))[0] == 200
