@@ -51,13 +51,15 @@ def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Served]:
     key = re.search(r"sk-[A-Za-z0-9]{48}", out)
     token = re.search(r"rga-[A-Za-z0-9_\-]{20,}", out)
     assert key and token, out
-    for _ in range(200):
-        try:
-            import urllib.request
+    import urllib.request
 
+    ready_by = time.time() + 90  # every worker imports and starts on its own: slow on a busy 2-core machine
+    while True:
+        try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
             break
         except OSError:
+            assert time.time() < ready_by and proc.poll() is None, "relaygate serve did not become ready"
             time.sleep(0.05)
     yield proc, port, key.group(0), token.group(0), tmp_path
     if proc.poll() is None:
