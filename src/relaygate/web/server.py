@@ -10,15 +10,8 @@ from collections.abc import Callable
 from relaygate.app import Gateway
 from relaygate.core.settings import Settings
 from relaygate.web.api.app import build_admin_app
-from relaygate.web.asgi_types import ASGIApp
+from relaygate.web.console.app import build_console_app
 from relaygate.web.relay.asgi import RelayApp
-
-
-def build_console_app(gw: Gateway) -> ASGIApp:
-    """The console, imported on its first request: workers that only relay never load Jinja2 and its pages."""
-    from relaygate.web.console.app import build_console_app as build
-
-    return build(gw)
 
 
 def build_app(settings: Settings, gateway: Gateway | None = None,
