@@ -219,6 +219,7 @@ async def test_every_page_in_both_languages_has_no_browser_errors(site: Any, chr
         for name, path in pages.items():
             await tab.go(path)
             assert await tab.page.locator("html").get_attribute("lang") == lang
+            assert "built-in method" not in await tab.page.content(), path  # a dict method, not a value
             if lang == "zh-CN" or name in ("audit", "team", "rollout", "models", "owners"):
                 await shoot(tab, name, lang, tmp_path)
         tab.assert_clean()
@@ -239,6 +240,7 @@ async def test_switch_and_roll_back_a_batch(site: Any, chromium: Any, tmp_path: 
     await form.locator("button[type=submit]").click()
     await page.wait_for_selector("[data-testid=done]")
     assert await page.locator("[data-testid=state]").inner_text() == "switched"
+    assert "built-in method" not in await page.content()
     await shoot(tab, "batch", "en", tmp_path)
     form = page.locator("[data-testid=move-rollback]")
     await form.locator("input[name=reason]").fill("errors from pilot users")
