@@ -44,6 +44,7 @@ from relaygate.store.counters import CounterStore
 from relaygate.store.counters_memory import MemoryCounters
 from relaygate.store.db import make_engine, upgrade
 from relaygate.store.spool import Spool
+from relaygate.store.secret_rows import prepare_secrets
 
 log = logging.getLogger("relaygate")
 
@@ -155,6 +156,7 @@ class Gateway:
         s = self.settings
         if s.auto_migrate:
             await upgrade(self.engine)
+        await prepare_secrets(self.engine, s.secrets_key, s.secrets_key_file, s.data_dir)  # before any channel row
         self.first_run = await first_run(self.engine, s, sorted(self.providers))
         if s.demo_upstream:
             await self._start_demo()

@@ -43,7 +43,9 @@ def _refuse(settings: Settings, where: str) -> None:
 
 def run_with_engine(fn: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``fn(engine)`` against the configured database (migrated first); print InvalidInput nicely."""
+    from relaygate.core.secrets import SecretsKeyError
     from relaygate.store.db import make_engine, upgrade
+    from relaygate.store.secret_rows import prepare_secrets
 
     settings = settings_from()
     refuse_new_database(settings)
@@ -58,13 +60,14 @@ def run_with_engine(fn: Callable[[Any], Awaitable[T]]) -> T:
                     _refuse(settings, settings.database_url.rpartition("@")[2])
             if settings.auto_migrate:
                 await upgrade(engine)
+            await prepare_secrets(engine, settings.secrets_key, settings.secrets_key_file, settings.data_dir)
             return await fn(engine)
         finally:
             await engine.dispose()
 
     try:
         return asyncio.run(go())
-    except InvalidInput as exc:
+    except (InvalidInput, SecretsKeyError) as exc:
         from relaygate.cli.text import say
 
         console.print(f"[red]{say(settings, 'error', message=exc.message(settings.lang_code()))}[/red]")

@@ -162,10 +162,12 @@ async def _prepare(settings: Settings) -> Any:
     from relaygate.providers import protocols
     from relaygate.services.operate.setup import first_run
     from relaygate.store.db import make_engine, upgrade
+    from relaygate.store.secret_rows import prepare_secrets
 
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
+        await prepare_secrets(engine, settings.secrets_key, settings.secrets_key_file, settings.data_dir)
         done = await first_run(engine, settings, protocols())
     finally:
         await engine.dispose()
@@ -194,6 +196,7 @@ def serve(host: str = typer.Option(None, help="Listen address (RELAYGATE_HOST)."
         if value is not None:
             os.environ[f"RELAYGATE_{name.upper()}"] = str(value)
     from relaygate.core.errors import InvalidInput
+    from relaygate.core.secrets import SecretsKeyError
     from relaygate.core.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
@@ -202,7 +205,7 @@ def serve(host: str = typer.Option(None, help="Listen address (RELAYGATE_HOST)."
         console.print(say(settings, "serve.new_db", path=db_file), markup=False, highlight=False)
     try:
         done = asyncio.run(_prepare(settings))
-    except InvalidInput as exc:
+    except (InvalidInput, SecretsKeyError) as exc:  # a database sealed with a key this machine lacks
         console.print(say(settings, "error", message=exc.message(settings.lang_code())), style="red",
                       markup=False, highlight=False)
         raise typer.Exit(2) from None

@@ -13,6 +13,7 @@ def register(app: typer.Typer) -> None:
     from relaygate.cli.logs import logs_app
     from relaygate.cli.operators import operators_app, tokens_app
     from relaygate.cli.routing import channels_app, models_app
+    from relaygate.cli.secrets import secrets_app
     from relaygate.cli.support import COMMANDS as SUPPORT_COMMANDS  # support diagnose, notices render, stats
 
     if any(group.name == "owners" for group in app.registered_groups):
@@ -21,7 +22,7 @@ def register(app: typer.Typer) -> None:
                       ("channels", channels_app), ("models", models_app), ("logs", logs_app),
                       ("config", config_app), ("balance", balance_app), ("prices", prices_app),
                       ("migrate", __import__("relaygate.cli.migrate", fromlist=["migrate_app"]).migrate_app),
-                      ("alerts", alerts_app), *SUPPORT_COMMANDS,
+                      ("alerts", alerts_app), ("secrets", secrets_app), *SUPPORT_COMMANDS,
                       ("media", __import__("relaygate.cli.media", fromlist=["media_app"]).media_app),
                       ("codes", __import__("relaygate.cli.codes", fromlist=["codes_app"]).codes_app),
                       ("operators", operators_app), ("admin-tokens", tokens_app),

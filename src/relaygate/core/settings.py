@@ -149,6 +149,14 @@ class Settings:
         12.0, "Longest life of a console sign-in; an idle one ends after 2 hours.")
     rollup_seconds: float = _setting(
         30.0, "How often the hourly usage rollups behind the console's charts are brought up to date.")
+    secrets_key: str = _setting(
+        "", "Key that encrypts upstream (channel) secrets at rest: base64url of 32 bytes (`relaygate secrets "
+        "new-key` prints one). Several, comma-separated: the first encrypts, all decrypt (during a rotation). "
+        "Empty: the key file below.")
+    secrets_key_file: str = _setting(
+        "", "File with the secrets key (one per line, the first encrypts). Empty: secrets.key beside the SQLite "
+        "file, or in data_dir for PostgreSQL/MariaDB; created (mode 0600) at the first start while the database "
+        "holds no encrypted secret. Back it up apart from the database.")
     redis_url: str = _setting(
         "", "Redis URL for state shared by several workers or machines (holds, caps, rate limits).",
         "REDIS_URL")

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from relaygate.core.clock import now_ms
+from relaygate.store.sealed import attach_default_keys
 from relaygate.store.tables import meta
 from relaygate.store.wide import register_sqlite
 
@@ -25,6 +26,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        attach_default_keys(engine)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -40,7 +42,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if backend in {"mysql", "mariadb"}:
         kwargs.setdefault("pool_recycle", 3600)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    attach_default_keys(engine)  # channel secrets are sealed: the keys travel with the engine
+    return engine
 
 
 def _alembic_config(connection: Connection) -> Any:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from relaygate.store.sealed import SealedJSON
 from relaygate.store.wide import WideInt
 
 metadata = MetaData()
@@ -86,7 +87,7 @@ channels = Table(
     Column("name", String(128), nullable=False, unique=True),
     Column("protocol", String(32), nullable=False, default="openai"),
     Column("base_url", String(512), nullable=False),
-    Column("secrets", JSON, nullable=False),
+    Column("secrets", SealedJSON, nullable=False),  # encrypted at rest (store/sealed.py)
     Column("models", JSON, nullable=False),  # {public name: upstream name}
     Column("groups", JSON),  # null: every group
     Column("priority", Integer, nullable=False, default=0),

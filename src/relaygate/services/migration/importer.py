@@ -25,6 +25,7 @@ from relaygate.services.migration.source import Source
 from relaygate.services.migration.survey import stale_abilities, take_survey
 from relaygate.services.migration.units import Units
 from relaygate.store.db import bump_config_version, set_meta
+from relaygate.store.secret_rows import ensure_secrets
 
 
 def check_units(plan: dict[str, Any], settings: Settings, source_qpu: Fraction) -> Units:
@@ -58,6 +59,7 @@ async def run_import(plan: dict[str, Any], engine: AsyncEngine, settings: Settin
                      logs_dsn: str | None = None) -> dict[str, Any]:
     """Import (or, without ``apply``, show what importing would change); returns the report."""
 
+    await ensure_secrets(engine, settings)  # channel secrets are written sealed
     started = time.monotonic()
     timings = Timings()
     src_plan = plan["source"]

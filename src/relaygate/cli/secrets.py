@@ -1,0 +1,83 @@
+"""`relaygate secrets status|rotate|new-key`: the key that encrypts upstream (channel) secrets at rest."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import typer
+
+from relaygate.cli.common import console, emit, settings_from
+from relaygate.cli.helpers import json_option, tell
+from relaygate.cli.text import say
+from relaygate.core.secrets import SecretsKeyError, new_key
+from relaygate.core.settings import Settings
+
+T = TypeVar("T")
+secrets_app = typer.Typer(help="Encryption of upstream secrets at rest: status, key rotation. "
+                               "（上游密钥的静态加密：状态、密钥轮换）", no_args_is_help=True)
+
+
+def _run(fn: Callable[[Any, Settings], Awaitable[T]]) -> T:
+    from relaygate.store.db import make_engine, upgrade
+
+    settings = settings_from()
+
+    async def go() -> T:
+        engine = make_engine(settings.database_url)
+        try:
+            if settings.auto_migrate:
+                await upgrade(engine)
+            return await fn(engine, settings)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(go())
+    except SecretsKeyError as exc:
+        console.print(say(settings, "error", message=exc.message(settings.lang_code())), style="red",
+                      markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@secrets_app.command("status")
+def status(as_json: bool = json_option()) -> None:
+    """Where the key comes from and which key sealed how many channels. （密钥来源与加密情况）"""
+    async def go(engine: Any, s: Settings) -> dict[str, Any]:
+        from relaygate.store.secret_rows import prepare_secrets
+
+        state = await prepare_secrets(engine, s.secrets_key, s.secrets_key_file, s.data_dir)
+        return {"source": state.ring.source, "current_key": state.ring.current_id,
+                "keys": state.ring.ids, "sealed_channels": state.sealed, "clear_channels": state.clear}
+
+    view = _run(go)
+    if as_json:
+        emit(view, [], True)
+        return
+    tell("secrets.status", style="", source=view["source"], kid=view["current_key"],
+         sealed=sum(view["sealed_channels"].values()), clear=view["clear_channels"])
+
+
+@secrets_app.command("rotate")
+def rotate(new: str = typer.Option(None, "--new-key", help="Use this key (base64url, 32 bytes) instead of a "
+                                                           "fresh one; key file only.")) -> None:
+    """Re-encrypt every channel secret under a new key. （用新密钥重新加密所有渠道密钥）
+
+    With the key file (the default), a new key is generated, every channel is re-sealed, and the file
+    keeps only the new key; running gateways read the file again by themselves. With
+    RELAYGATE_SECRETS_KEY, set it to "<new>,<old>" on every process first, run this, then drop <old>.
+    """
+    async def go(engine: Any, s: Settings) -> tuple[str | None, str | None, int]:
+        from relaygate.store.secret_rows import rotate_secrets
+
+        return await rotate_secrets(engine, s.secrets_key, s.secrets_key_file, s.data_dir, new)
+
+    old_id, new_id, count = _run(go)
+    tell("secrets.rotated", old=old_id or "-", new=new_id or "-", count=count)
+
+
+@secrets_app.command("new-key")
+def make_key() -> None:
+    """Print a fresh key for RELAYGATE_SECRETS_KEY. （生成新密钥）"""
+    typer.echo(new_key())
