@@ -43,8 +43,8 @@ from relaygate.services.rollout.service import Rollout
 from relaygate.store.counters import CounterStore
 from relaygate.store.counters_memory import MemoryCounters
 from relaygate.store.db import make_engine, upgrade
-from relaygate.store.spool import Spool
 from relaygate.store.secret_rows import prepare_secrets
+from relaygate.store.spool import Spool
 
 log = logging.getLogger("relaygate")
 

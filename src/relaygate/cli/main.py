@@ -196,8 +196,8 @@ def serve(host: str = typer.Option(None, help="Listen address (RELAYGATE_HOST)."
         if value is not None:
             os.environ[f"RELAYGATE_{name.upper()}"] = str(value)
     from relaygate.core.errors import InvalidInput
-    from relaygate.core.secrets import SecretsKeyError
     from relaygate.core.logs import configure_logging
+    from relaygate.core.secrets import SecretsKeyError
 
     configure_logging(settings.log_level, settings.log_format)
     db_file = settings.sqlite_path()

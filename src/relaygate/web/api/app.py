@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import Depends, FastAPI, Query, Request, Security
+from fastapi.responses import PlainTextResponse
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 
 from relaygate import __version__
 from relaygate.app import Gateway
 from relaygate.core.clock import parse_time
-from relaygate.core.errors import InvalidInput, prefers_chinese
+from relaygate.core.errors import GatewayError
 from relaygate.core.keys import hash_secret
 from relaygate.services.operate.audit import AuditLog
 from relaygate.services.operate.config import apply_config, dump_yaml, export_config, parse_document
 from relaygate.services.operate.usage import UsageFilter
+from relaygate.web.api import errors
 from relaygate.web.api.billing import add_billing_routes
 from relaygate.web.api.codes import add_code_routes
 from relaygate.web.api.media import add_media_routes
 from relaygate.web.api.rollout import add_rollout_routes
 from relaygate.web.api.support import add_support_routes
 from relaygate.web.api.user import add_user_routes
+
+INT64 = 2**63 - 1
+Int64 = Annotated[int, Field(ge=-INT64, le=INT64)]
+Limit = Annotated[int, Field(ge=1, le=INT64, description="A positive whole number; null: no limit.")]
+Cap = Annotated[str, Field(description="Most the key may spend, a decimal amount in the deployment's currency "
+                                       "such as '25'; null: no cap.")]
 
 
 class OwnerIn(BaseModel):
@@ -46,6 +54,15 @@ class KeyIn(BaseModel):
     expires_at: str | None = Field(None, description="ISO time (UTC) or relative such as 30d.")
     allowed_models: list[str] | None = None
     allowed_networks: list[str] | None = None
+    cap_total: Cap | None = None
+    cap_daily: Cap | None = None
+    cap_monthly: Cap | None = None
+    rpm: Limit | None = None
+    tpm: Limit | None = None
+    concurrency: Limit | None = None
+
+
+KEY_TERMS = ("cap_total", "cap_daily", "cap_monthly", "rpm", "tpm", "concurrency")
 
 
 class KeyPatch(BaseModel):
@@ -58,6 +75,12 @@ class KeyPatch(BaseModel):
     expires_at: str | None = None
     allowed_models: list[str] | None = None
     allowed_networks: list[str] | None = None
+    cap_total: Cap | None = Field(None, description="Null clears the cap.")
+    cap_daily: Cap | None = Field(None, description="Null clears the cap.")
+    cap_monthly: Cap | None = Field(None, description="Null clears the cap.")
+    rpm: Limit | None = Field(None, description="Null clears the limit.")
+    tpm: Limit | None = Field(None, description="Null clears the limit.")
+    concurrency: Limit | None = Field(None, description="Null clears the limit.")
 
 
 class ChannelIn(BaseModel):
@@ -67,8 +90,8 @@ class ChannelIn(BaseModel):
     secrets: list[str]
     models: dict[str, str] | list[str]
     groups: list[str] | None = None
-    priority: int = 0
-    weight: int = 1
+    priority: Int64 = 0
+    weight: Int64 = 1
     enabled: bool = True
     disabled_reason: str | None = None
     connect_timeout: float = 10.0
@@ -84,8 +107,8 @@ class ChannelPatch(BaseModel):
     secrets: list[str] | None = None
     models: dict[str, str] | list[str] | None = None
     groups: list[str] | None = None
-    priority: int | None = None
-    weight: int | None = None
+    priority: Int64 | None = None
+    weight: Int64 | None = None
     enabled: bool | None = None
     disabled_reason: str | None = None
     connect_timeout: float | None = None
@@ -98,7 +121,7 @@ class AlertRuleIn(BaseModel):
     owner: str | None = Field(None, description="Owner id or name, with balance_below.")
     balance_below: str | None = Field(None, description="Decimal amount.")
     key: str | None = Field(None, description="Key id, with cap_percent.")
-    cap_percent: int | None = None
+    cap_percent: Int64 | None = None
     cap: str | None = Field(None, description="total, daily or monthly; null: every cap of the key.")
 
 
@@ -116,17 +139,32 @@ def _future(value: str | None) -> int | None:
     if value is None:
         return None
     value = value.strip()
-    if value and value[-1] in "smhd" and value[:-1].isdigit():
+    if value and value[-1] in "smhd" and value[:-1].isdigit() and len(value) < 12:
         from relaygate.core.clock import now_ms
 
         units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
         return now_ms() + int(value[:-1]) * units[value[-1]] * 1000
-    return parse_time(value)
+    return _time(value, "expires_at")
+
+
+def _time(value: str, name: str) -> int:
+    try:
+        when = parse_time(value)
+    except (ValueError, OverflowError) as exc:
+        raise GatewayError("bad_request", param=name,
+                           detail=f"'{value}' is not a time for '{name}': use an ISO date/time (UTC) or a "
+                                  "relative time such as 15m, 2h or 7d.",
+                           detail_zh=f"'{value}' 不是有效的 '{name}' 时间：请使用 ISO 日期时间（UTC）或 15m、2h、"
+                                     "7d 这样的相对时间。") from exc
+    if not -INT64 <= when <= INT64:
+        raise GatewayError("bad_request", param=name, detail=f"'{value}' is out of range for '{name}'.",
+                           detail_zh=f"'{value}' 超出 '{name}' 的范围。")
+    return when
 
 
 def build_admin_app(gw: Gateway) -> FastAPI:
     app = FastAPI(title="relaygate admin API", version=__version__, openapi_url="/api/openapi.json",
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, dependencies=[Depends(errors.refuse_unknown_query)])
 
     @app.get("/api/docs", include_in_schema=False)
     async def docs() -> Any:
@@ -138,21 +176,17 @@ def build_admin_app(gw: Gateway) -> FastAPI:
                                    swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
                                    swagger_css_url=f"{vendor}/swagger-ui.css",
                                    swagger_favicon_url=f"{vendor}/favicon-32x32.png")
+    errors.install(app, gw.settings.docs_url)
+    bearer = HTTPBearer(auto_error=False, scheme_name=errors.BEARER, description="An admin token.")
 
-    async def admin(authorization: str = Header("", description="Bearer <admin token>")) -> None:
+    async def admin(request: Request, _declared: Any = Security(bearer)) -> None:
         # Bearer, or the bare token One API's management scripts send
+        authorization = request.headers.get("authorization", "")
         token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else authorization.strip()
         if not token or hash_secret(token) not in gw.admin_hashes:
             gw.admin_hashes = await gw.accounts.admin_token_hashes()  # a token made by another process
             if not token or hash_secret(token) not in gw.admin_hashes:
-                raise InvalidInput("This admin endpoint needs 'Authorization: Bearer <admin token>'.",
-                                   "管理接口需要 'Authorization: Bearer <管理令牌>'。", status=401)
-
-    @app.exception_handler(InvalidInput)
-    async def invalid(request: Request, exc: InvalidInput) -> JSONResponse:
-        lang = "zh-CN" if prefers_chinese(request.headers.get("accept-language")) else "en"
-        return JSONResponse({"error": {"message": exc.message(lang), "code": "invalid_input"}},
-                            status_code=exc.status)
+                raise GatewayError("admin_unauthorized", headers={"WWW-Authenticate": "Bearer"})
 
     auth = [Depends(admin)]
     add_billing_routes(app, gw, auth)  # prices, group terms, balances, statements
@@ -171,7 +205,7 @@ def build_admin_app(gw: Gateway) -> FastAPI:
         return await gw.alerts_admin.add_rule(**body.model_dump())
 
     @app.delete("/api/alerts/rules/{rule_id}", dependencies=auth, status_code=204)
-    async def delete_alert_rule(rule_id: int) -> None:
+    async def delete_alert_rule(rule_id: Annotated[int, Field(ge=-INT64, le=INT64)]) -> None:
         await gw.alerts_admin.delete_rule(rule_id)
 
     @app.get("/api/alerts/events", dependencies=auth)
@@ -234,9 +268,10 @@ def build_admin_app(gw: Gateway) -> FastAPI:
 
     @app.post("/api/keys", dependencies=auth, status_code=201)
     async def create_key(body: KeyIn) -> dict[str, Any]:
+        terms = {k: v for k, v in body.model_dump().items() if k in KEY_TERMS and v is not None}
         view, secret = await gw.accounts.create_key(body.name, body.owner, body.group, body.environment,
                                                     _future(body.expires_at), body.allowed_models,
-                                                    body.allowed_networks)
+                                                    body.allowed_networks, **terms)
         return {**view, "secret": secret, "note": "The secret is shown this once; only its hash is stored."}
 
     @app.get("/api/keys/{ident}", dependencies=auth)
@@ -297,13 +332,14 @@ def build_admin_app(gw: Gateway) -> FastAPI:
     # usage records
     @app.get("/api/usage", dependencies=auth)
     async def usage(key_id: str | None = None, owner_id: str | None = None, model: str | None = None,
-                    status: int | None = None, errors_only: bool = False, error_code: str | None = None,
-                    request_id: str | None = None,
+                    status: int | None = Query(None, ge=100, le=599), errors_only: bool = False,
+                    error_code: str | None = None, request_id: str | None = None,
                     since: str | None = Query(None, description="ISO time or relative (15m, 2h, 7d)."),
-                    until: str | None = None, limit: int = Query(50, ge=1, le=1000),
-                    before_id: int | None = None) -> dict[str, Any]:
+                    until: str | None = Query(None, description="ISO time or relative (15m, 2h, 7d)."),
+                    limit: int = Query(50, ge=1, le=1000),
+                    before_id: int | None = Query(None, ge=-INT64, le=INT64)) -> dict[str, Any]:
         flt = UsageFilter(key_id, owner_id, model, status, errors_only, error_code, request_id,
-                          parse_time(since) if since else None, parse_time(until) if until else None)
+                          _time(since, "since") if since else None, _time(until, "until") if until else None)
         rows = await gw.usage_query.search(flt, limit, before_id)
         return {"data": rows, "next_before_id": rows[-1]["id"] if len(rows) == limit else None}
 
