@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from relaygate.core.secrets import new_key
 from relaygate.fakeupstream import FakeUpstream
 from tests.dbreset import reset_database
 from tests.harness import PG_URL, free_socket
@@ -31,10 +32,13 @@ def _port() -> int:
     return port
 
 
+SHARED_KEY = new_key()  # machines that share a database share the key of its channel secrets (docs/secrets.md)
+
+
 def _start(tmp: Path, port: int) -> subprocess.Popen[str]:
     env = {**os.environ, "RELAYGATE_PORT": str(port), "RELAYGATE_DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL,
            "RELAYGATE_DEMO_UPSTREAM": "false", "RELAYGATE_DATA_DIR": str(tmp / str(port)), "COLUMNS": "200",
-           "RELAYGATE_CONFIG_POLL_SECONDS": "0.2"}
+           "RELAYGATE_CONFIG_POLL_SECONDS": "0.2", "RELAYGATE_SECRETS_KEY": SHARED_KEY}
     return subprocess.Popen([sys.executable, "-m", "relaygate.cli", "serve"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, cwd=tmp)
 

@@ -168,3 +168,25 @@ async def test_an_altered_row_is_refused(sqlite_url: str, tmp_path: Path, fake: 
             await conn.execute(t.channels.update().values(secrets=type_coerce(flipped, JSON)))
         with pytest.raises(Exception, match="altered"):
             await gw.gateway.routing.list_channels()
+
+
+async def test_first_starts_racing_on_one_database_agree_on_one_key(backend_url: str, tmp_path: Path) -> None:
+    """Two machines starting at once on an empty shared database, each without a key: one key wins, the
+    other machine stops with the message (and leaves no key file behind) instead of sealing with its own."""
+    engines = [make_engine(backend_url) for _ in range(2)]
+    try:
+        await upgrade(engines[0])
+        dirs = [tmp_path / "a", tmp_path / "b"]
+        results = await asyncio.gather(*(prepare_secrets(e, "", str(d / "secrets.key"), str(d))
+                                         for e, d in zip(engines, dirs, strict=True)), return_exceptions=True)
+        won = [r for r in results if not isinstance(r, BaseException)]
+        lost = [r for r in results if isinstance(r, BaseException)]
+        assert len(won) == 1 and len(lost) == 1 and isinstance(lost[0], SecretsKeyError), results
+        assert won[0].ring.current_id in lost[0].en
+        assert sum((d / "secrets.key").exists() for d in dirs) == 1
+        loser_dir = dirs[results.index(lost[0])]
+        with pytest.raises(SecretsKeyError):  # and stays refused on its next start
+            await prepare_secrets(engines[1], "", str(loser_dir / "secrets.key"), str(loser_dir))
+    finally:
+        for e in engines:
+            await e.dispose()

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, select, type_coerce
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relaygate.core.secrets import (
@@ -20,10 +21,12 @@ from relaygate.core.secrets import (
     sealed_key_id,
     write_key_file,
 )
+from relaygate.store.db import get_meta, set_meta
 from relaygate.store.sealed import KeyHolder, attach_keyring, default_key_path, keyring_of
-from relaygate.store.tables import channels
+from relaygate.store.tables import channels, meta
 
 log = logging.getLogger("relaygate.secrets")
+BOUND_KEY = "secrets_key_id"  # meta row: the key that seals this database, so no process starts with another
 
 
 @dataclass(frozen=True)
@@ -61,19 +64,27 @@ async def prepare_secrets(engine: AsyncEngine, env_keys: str, key_file: str, dat
     ring = load_keyring(env_keys, key_file or str(default_key_path(engine.url, data_dir)), data_dir)
     async with engine.connect() as conn:
         sealed, clear = _census(await _raw_rows(conn))
+        bound = await get_meta(conn, BOUND_KEY)
+    needed = sorted(set(sealed) | ({bound} if bound else set()))
     created = False
     if not ring.keys:
-        if sealed:
-            raise missing_key_error(ring, sorted(sealed))
+        if needed:  # never a new key for a database another process or machine has sealed
+            raise missing_key_error(ring, needed)
         assert ring.path is not None
         created = write_key_file(ring.path, [parse_key(new_key())], exclusive=True)
         ring = load_keyring("", str(ring.path), data_dir)  # ours, or the one a racing process wrote first
-        if created:
-            log.warning("created the secrets key file %s: back it up, channel secrets cannot be read without it",
-                        ring.path)
-    missing = sorted(set(sealed) - set(ring.ids))
+    missing = sorted(set(needed) - set(ring.ids))
     if missing:
         raise missing_key_error(ring, missing)
+    if bound is None:
+        bound = await _bind(engine, str(ring.current_id))
+        if bound not in ring.ids:  # another process bound its own key first (several first starts at once)
+            if created and ring.path is not None:
+                ring.path.unlink(missing_ok=True)
+            raise missing_key_error(ring, [bound])
+    if created:
+        log.warning("created the secrets key file %s: back it up, channel secrets cannot be read without it",
+                    ring.path)
     attach_keyring(engine, ring)
     if clear and seal_clear:
         await _reseal(engine, ring, clear)
@@ -81,6 +92,17 @@ async def prepare_secrets(engine: AsyncEngine, env_keys: str, key_file: str, dat
         sealed = {**sealed, str(ring.current_id): sealed.get(str(ring.current_id), 0) + len(clear)}
         clear = []
     return SealState(ring, sealed, len(clear), created)
+
+
+async def _bind(engine: AsyncEngine, kid: str) -> str:
+    """Record which key seals this database, unless a racing process did first; returns the bound id."""
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(meta.insert().values(key=BOUND_KEY, value=kid))
+        return kid
+    except IntegrityError:
+        async with engine.connect() as conn:
+            return str(await get_meta(conn, BOUND_KEY))
 
 
 async def ensure_secrets(engine: AsyncEngine, settings: Any) -> None:
@@ -106,6 +128,8 @@ async def _reseal(engine: AsyncEngine, ring: Keyring, ids: list[int] | None) -> 
             await conn.execute(channels.update().where(channels.c.id == row_id)
                                .values(secrets=type_coerce(ring.seal(orjson.dumps(value)), JSON)))
             count += 1
+        if ids is None:  # a rotation: the database is now sealed with the ring's first key
+            await set_meta(conn, BOUND_KEY, str(ring.current_id))
     return count
 
 
