@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relaygate.core.errors import GatewayError, InvalidInput, prefers_chinese
@@ -128,11 +128,19 @@ def install(app: FastAPI, docs_url: str = "") -> None:
             err = GatewayError("bad_request", detail=str(exc.detail), detail_zh=str(exc.detail))
         return error_response(request, err, docs_url)
 
-    @app.exception_handler(DataError)
-    async def data_error(request: Request, exc: DataError) -> Response:
+    async def out_of_range(request: Request, exc: Exception) -> Response:
         return error_response(request, GatewayError(
             "bad_request", detail="A value is out of range or too long for the database.",
             detail_zh="某个值超出范围或过长，数据库无法保存。"), docs_url)
+
+    app.add_exception_handler(DataError, out_of_range)
+    app.add_exception_handler(OverflowError, out_of_range)  # SQLite: an integer beyond 64 bits
+
+    @app.exception_handler(StatementError)
+    async def statement_error(request: Request, exc: StatementError) -> Response:
+        if isinstance(exc.orig, OverflowError | ValueError):
+            return await out_of_range(request, exc)
+        return await defect(request, exc)
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> Response:
