@@ -35,7 +35,8 @@ ERROR_SCHEMA = {
 }
 RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad input (`bad_request`): the message names the parameter and what is expected."},
-    401: {"description": "No or wrong admin token (`admin_unauthorized`)."},
+    401: {"description": "No or wrong admin token (`admin_unauthorized`); on key-holder routes the relay's "
+                         "key codes (`missing_api_key`, `invalid_api_key`, ...)."},
     404: {"description": "No such resource (`resource_not_found`)."},
     409: {"description": "Conflicts with what exists (`conflict`)."},
 }
@@ -45,10 +46,10 @@ def _lang(request: Request) -> str:
     return "zh-CN" if prefers_chinese(request.headers.get("accept-language")) else "en"
 
 
-def error_response(request: Request, err: GatewayError, docs_url: str = "") -> Response:
+def error_response(request: Request, err: GatewayError, docs_url: str = "", status: int | None = None) -> Response:
     rid = new_request_id()
     body = openai_error_body(err, rid, _lang(request), docs_url)
-    return Response(body, status_code=err.status, media_type="application/json",
+    return Response(body, status_code=status or err.status, media_type="application/json",
                     headers={"x-request-id": rid, **err.headers})
 
 
@@ -111,7 +112,8 @@ def install(app: FastAPI, docs_url: str = "") -> None:
 
     @app.exception_handler(InvalidInput)
     async def invalid(request: Request, exc: InvalidInput) -> Response:
-        return error_response(request, from_invalid(exc), docs_url)
+        # a status without a code of its own (410 for an expired redemption code) keeps its status
+        return error_response(request, from_invalid(exc), docs_url, exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def validation(request: Request, exc: RequestValidationError) -> Response:
@@ -172,7 +174,9 @@ def install(app: FastAPI, docs_url: str = "") -> None:
                 responses = op.setdefault("responses", {})
                 responses.pop("422", None)
                 for status, spec in RESPONSES.items():
-                    if str(status) == "401" and not op.get("security"):
+                    if str(status) == "401" and not op.get("security") and not any(
+                            p.get("in") == "header" and p.get("name", "").lower() == "authorization"
+                            for p in op.get("parameters", [])):
                         continue
                     responses.setdefault(str(status), {**spec, "content": ref})
         app.openapi_schema = doc

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from relaygate.app import Gateway
 from relaygate.core.clock import parse_time
 from relaygate.core.domain import KeyRecord
-from relaygate.core.errors import GatewayError, InvalidInput, prefers_chinese
+from relaygate.core.errors import InvalidInput, prefers_chinese
 from relaygate.services.gateway.accounts import authenticate, presented_key
 from relaygate.services.notices.clients import BaseForms
 from relaygate.services.notices.setup import client_setup
@@ -50,11 +50,9 @@ def add_user_routes(app: FastAPI, gw: Gateway) -> None:
     async def caller(request: Request,
                      authorization: str = Header("", description="Bearer <your API key>")) -> KeyRecord:
         headers = {k.lower(): v for k, v in request.headers.items()}
-        try:
-            key, _ = authenticate(gw.state.snapshot, presented_key(headers, None),
-                                  request.client.host if request.client else None)
-        except GatewayError as exc:  # the relay's own words for a wrong or disabled key
-            raise InvalidInput(exc.message("en"), exc.message("zh-CN"), status=exc.status) from exc
+        # a wrong or disabled key answers the relay's own code and words (missing_api_key, key_disabled, ...)
+        key, _ = authenticate(gw.state.snapshot, presented_key(headers, None),
+                              request.client.host if request.client else None)
         return key
 
     me = Depends(caller)
