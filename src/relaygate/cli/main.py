@@ -43,6 +43,8 @@ LAZY: dict[str, tuple[tuple[str, ...], str, str]] = {
                 "(从 One API / New API 迁移：盘点、计划、导入、验证)"),
     "alerts": (("relaygate.cli.alerts",), "relaygate.cli.alerts:alerts_app",
                "Budget alerts: thresholds on balances and key caps."),
+    "secrets": (("relaygate.cli.secrets",), "relaygate.cli.secrets:secrets_app",
+                "Encryption of upstream secrets at rest: status, key rotation."),
     "support": (("relaygate.cli.support",), "relaygate.cli.support:support_app",
                 "Answer support tickets from safe fields: never a full key, never a prompt."),
     "notices": (("relaygate.cli.support",), "relaygate.cli.support:notices_app",

@@ -15,8 +15,8 @@ from relaygate.core.secrets import SecretsKeyError, new_key
 from relaygate.core.settings import Settings
 
 T = TypeVar("T")
-secrets_app = typer.Typer(help="Encryption of upstream secrets at rest: status, key rotation. "
-                               "（上游密钥的静态加密：状态、密钥轮换）", no_args_is_help=True)
+secrets_app = typer.Typer(help="Encryption of upstream secrets at rest: status, key rotation.",
+                          no_args_is_help=True)
 
 
 def _run(fn: Callable[[Any, Settings], Awaitable[T]]) -> T:
@@ -43,7 +43,7 @@ def _run(fn: Callable[[Any, Settings], Awaitable[T]]) -> T:
 
 @secrets_app.command("status")
 def status(as_json: bool = json_option()) -> None:
-    """Where the key comes from and which key sealed how many channels. （密钥来源与加密情况）"""
+    """Where the key comes from and which key sealed how many channels."""
     async def go(engine: Any, s: Settings) -> dict[str, Any]:
         from relaygate.store.secret_rows import prepare_secrets
 
@@ -62,7 +62,7 @@ def status(as_json: bool = json_option()) -> None:
 @secrets_app.command("rotate")
 def rotate(new: str = typer.Option(None, "--new-key", help="Use this key (base64url, 32 bytes) instead of a "
                                                            "fresh one; key file only.")) -> None:
-    """Re-encrypt every channel secret under a new key. （用新密钥重新加密所有渠道密钥）
+    """Re-encrypt every channel secret under a new key.
 
     With the key file (the default), a new key is generated, every channel is re-sealed, and the file
     keeps only the new key; running gateways read the file again by themselves. With
@@ -79,5 +79,5 @@ def rotate(new: str = typer.Option(None, "--new-key", help="Use this key (base64
 
 @secrets_app.command("new-key")
 def make_key() -> None:
-    """Print a fresh key for RELAYGATE_SECRETS_KEY. （生成新密钥）"""
+    """Print a fresh key for RELAYGATE_SECRETS_KEY."""
     typer.echo(new_key())
