@@ -37,6 +37,7 @@ from relaygate.services.operate.setup import first_run
 from relaygate.store import tables as t
 from relaygate.store.db import make_engine, upgrade
 from relaygate.store.holds import open_holds
+from relaygate.store.secret_rows import prepare_secrets
 from tests.harness import PG_URL, free_socket, plan, start_fake
 
 PRICE = Price(parse_amount("2"), parse_amount("8"))
@@ -120,6 +121,7 @@ async def test_kill_9_under_load_loses_nothing_and_leaves_no_hold(tmp_path: Path
     engine = make_engine(url)
     try:
         await upgrade(engine)
+        await prepare_secrets(engine, "", "", str(tmp_path))  # the key the served gateway finds (data dir)
         seeded = await first_run(engine, Settings(database_url=url, demo_upstream=False), sorted(load_providers()))
         assert seeded is not None
         await RoutingAdmin(engine, sorted(load_providers())).create_channel(
