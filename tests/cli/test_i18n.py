@@ -31,6 +31,7 @@ ALLOWED = {
     "req", "key", "oa", "na", "quota", "concurrency", "all", "free", "max", "bool", "text", "integer",
     "float", "path", "old", "db", "user", "pass", "host", "tcp", "example", "com", "v1", "public", "upstream",
     "ago", "report", "plan", "lt", "gt", "true", "false", "english", "base", "markdown", "timeout",
+    "bcrypt", "scrypt", "root", "admin", "support", "viewer", "kling", "vertex",
 }
 CODE = re.compile(
     r"https?://\S+|--[\w-]+|(?<![A-Za-z])\$?[A-Z][A-Z0-9_]{1,}\b|`[^`]*`|'[^']*'|\"[^\"]*\"|<[^>]*>|\{[^}]*\}|\[[^\]]*\]"

@@ -51,6 +51,8 @@ LAZY: dict[str, tuple[tuple[str, ...], str, str]] = {
                 "Client-ready notices: announcement, per-client emails, FAQ, replies, checklist."),
     "stats": (("relaygate.cli.support",), "relaygate.cli.support:stats_app",
               "Errors per class per day and the most repeated codes per client and owner."),
+    "users": (("relaygate.cli.users",), "relaygate.cli.users:users_app",
+              "Portal users: key holders who sign in to see their balance, keys and requests."),
     "codes": (("relaygate.cli.codes",), "relaygate.cli.codes:codes_app",
               "Redemption codes: batches operators hand out, redeemed into an owner's balance."),
     "media": (("relaygate.cli.media",), "relaygate.cli.media:media_app",

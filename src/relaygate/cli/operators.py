@@ -14,8 +14,9 @@ import typer
 from relaygate.cli.common import console, emit, run_with_engine, settings_from
 from relaygate.core.redact import redact
 
-operators_app = typer.Typer(help="Console operators (admin, support, viewer). 控制台操作员。", no_args_is_help=True)
-tokens_app = typer.Typer(help="Admin tokens for /api and console sign-in. 管理令牌。", no_args_is_help=True)
+operators_app = typer.Typer(help="Console operators (admin, support, viewer). (控制台操作员)", no_args_is_help=True)
+tokens_app = typer.Typer(help="Admin tokens for /api and console sign-in: create, list, revoke. (管理令牌)",
+                         no_args_is_help=True)
 
 TEXT: dict[str, tuple[str, str]] = {
     "added": ("Operator {name} added with role {role}.", "已添加操作员 {name}，角色 {role}。"),

@@ -26,5 +26,6 @@ def register(app: typer.Typer) -> None:
                       ("media", __import__("relaygate.cli.media", fromlist=["media_app"]).media_app),
                       ("codes", __import__("relaygate.cli.codes", fromlist=["codes_app"]).codes_app),
                       ("operators", operators_app), ("admin-tokens", tokens_app),
+                      ("users", __import__("relaygate.cli.users", fromlist=["users_app"]).users_app),
                       ("rollout", __import__("relaygate.cli.rollout", fromlist=["rollout_app"]).rollout_app)):
         app.add_typer(sub, name=name)

@@ -37,7 +37,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
     "serve.console": ("Web console: http://{host}:{port}/ (sign in with the admin token, or an operator from "
                       "`relaygate operators add`)",
-                      "Web 控制台：http://{host}:{port}/（用管理令牌或 `relaygate operators add` 创建的操作员登录）"),
+                      "网页控制台：http://{host}:{port}/（用管理令牌或 `relaygate operators add` 创建的操作员登录）"),
     "db.upgraded": ("Database upgraded to revision {rev}.", "数据库已升级到版本 {rev}。"),
     "demo.listening": ("Demo upstream (not a real model) on http://{host}:{port}/v1",
                        "演示上游（非真实模型）运行于 http://{host}:{port}/v1"),

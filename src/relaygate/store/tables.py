@@ -535,3 +535,21 @@ usage_hourly = Table(  # charts read these, never usage_records; rebuilt per hou
     Column("ttft_hist", JSON, nullable=False),
     Index("ix_usage_hourly_hour", "hour"),
 )
+
+
+portal_users = Table(  # key holders who sign in to the portal: each belongs to one owner and sees only its data
+    "portal_users", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner_id", String(32), nullable=False),
+    Column("username", String(128), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),  # scrypt$…, or One API / New API's bcrypt as it was
+    Column("email", String(255)),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("source", String(16), nullable=False, default="native"),  # native | oneapi | newapi
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", BigInteger),
+    Column("last_login_at", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_portal_users_owner", "owner_id"),
+)

@@ -165,6 +165,11 @@ class OperatorsAdmin:
         """The current role of a signed-in operator, None when disabled or gone (sessions end at once)."""
         if kind == "token":
             return "admin" if subject_id in admin_hashes else None
+        if kind == "user":  # a portal user (operate/portal_users.py): the 'holder' role while enabled
+            async with self.engine.connect() as conn:
+                user = (await conn.execute(select(t.portal_users.c.enabled).where(
+                    t.portal_users.c.id == subject_id))).first()
+            return "holder" if user is not None and user.enabled else None
         if kind != "operator":
             return None
         async with self.engine.connect() as conn:

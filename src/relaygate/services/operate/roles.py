@@ -18,6 +18,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rollout": frozenset({"admin"}),  # switch, rollback, complete batches
     "operators": frozenset({"admin"}),  # operators, sessions, admin tokens
     "audit": frozenset({"admin", "support"}),
+    "self": frozenset({"holder"}),  # a portal user: their own owner's balance, keys and requests only
 }
 
 

@@ -22,6 +22,7 @@ from relaygate.web.console.pages import (
     models,
     overview,
     owners,
+    portal,
     rollout,
     support,
     team,
@@ -42,6 +43,7 @@ def build_services(gw: Gateway) -> Services:
 def build_console_app(gw: Gateway) -> ASGIApp:
     svc = build_services(gw)
     routes: list[BaseRoute] = [Mount("/console/static", app=StaticFiles(directory=STATIC), name="static")]
-    for module in (auth, overview, channels, models, owners, keys, balances, usage, support, rollout, team):
+    for module in (auth, overview, channels, models, owners, keys, balances, usage, support, rollout, team,
+                   portal):
         routes.extend(module.routes(svc))
     return Guarded(Starlette(routes=routes), gw.settings)

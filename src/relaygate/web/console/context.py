@@ -33,7 +33,10 @@ NAV = [("/console/", "nav.overview", "read"), ("/console/channels", "nav.channel
        ("/console/keys", "nav.keys", "read"), ("/console/balances", "nav.balances", "read"),
        ("/console/usage", "nav.usage", "read"), ("/console/support", "nav.support", "support"),
        ("/console/rollout", "nav.rollout", "read"), ("/console/audit", "nav.audit", "audit"),
-       ("/console/team", "nav.team", "operators")]
+       ("/console/team", "nav.team", "operators"),
+       ("/portal/", "nav.portal.home", "self"), ("/portal/keys", "nav.portal.keys", "self"),
+       ("/portal/requests", "nav.portal.requests", "self"), ("/portal/setup", "nav.portal.setup", "self"),
+       ("/portal/redeem", "nav.portal.redeem", "self")]
 STATIC_VERSION = "1"
 
 
@@ -73,6 +76,8 @@ class Ctx:
     def actor(self) -> str:
         if self.session is None:
             return "anonymous"
+        if self.session.subject_kind == "user":
+            return f"user:{self.session.subject_name}"
         return self.session.subject_name if self.session.subject_kind == "operator" else "admin-token"
 
     @property

@@ -95,7 +95,8 @@ class RelayApp:
                 await self.media(scope, receive, send, route)
             elif (path == "/api" or path.startswith("/api/")) and self.admin_factory is not None:
                 await self.admin_app()(scope, receive, send)
-            elif self.console_factory is not None and (path.startswith("/console") or _browser_at_root(scope)):
+            elif self.console_factory is not None and (path.startswith(("/console", "/portal"))
+                                                       or _browser_at_root(scope)):
                 await self.console_app()(scope, receive, send)
             else:
                 await self.misc(scope, receive, send)
