@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.core.clock import iso, now_ms
 from relaygate.core.errors import InvalidInput
 from relaygate.core.ids import short_id
-from relaygate.core.passwords import MIN_LENGTH, dummy_verify, hash_password, is_bcrypt, verify_password
+from relaygate.core.passwords import MIN_LENGTH, hash_password, is_bcrypt
 from relaygate.services.operate.accounts import AccountsAdmin
-from relaygate.services.operate.operators import LOCK_AFTER, LOCK_MS, Principal, SignInRefused
+from relaygate.services.operate.operators import Principal, check_password
 from relaygate.store import tables as t
 
 U = t.portal_users
@@ -105,22 +105,7 @@ class PortalUsers:
     async def sign_in(self, username: str, password: str) -> Principal:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(U).where(U.c.username == username.strip()))).first()
-        now = now_ms()
-        if row is None:
-            dummy_verify(password)
-            raise SignInRefused("bad")
-        if row.locked_until and row.locked_until > now:
-            raise SignInRefused("locked")
-        if not row.enabled or not verify_password(password, row.password_hash):
-            failed = int(row.failed_logins) + 1
-            locked = now + LOCK_MS if failed >= LOCK_AFTER else None
-            async with self.engine.begin() as conn:
-                await conn.execute(update(U).where(U.c.id == row.id).values(
-                    failed_logins=0 if locked else failed, locked_until=locked))
-            raise SignInRefused("locked" if locked else "bad")
-        async with self.engine.begin() as conn:
-            await conn.execute(update(U).where(U.c.id == row.id).values(failed_logins=0, locked_until=None,
-                                                                        last_login_at=now))
+        row = await check_password(self.engine, U, row, password)
         return Principal("user", row.id, row.username, HOLDER)
 
     async def owner_of(self, user_id: str) -> str | None:
