@@ -156,7 +156,8 @@ class Gateway:
         s = self.settings
         if s.auto_migrate:
             await upgrade(self.engine)
-        await prepare_secrets(self.engine, s.secrets_key, s.secrets_key_file, s.data_dir)  # before any channel row
+        # before any channel row
+        await prepare_secrets(self.engine, s.secrets_key, s.secrets_key_file, str(s.data_path))
         self.first_run = await first_run(self.engine, s, sorted(self.providers))
         if s.demo_upstream:
             await self._start_demo()

@@ -190,3 +190,34 @@ async def test_first_starts_racing_on_one_database_agree_on_one_key(backend_url:
     finally:
         for e in engines:
             await e.dispose()
+
+
+def test_the_key_file_of_a_server_database_lives_in_the_data_folder_not_the_current_directory(
+        tmp_path: Path) -> None:
+    """With PostgreSQL/MariaDB and no RELAYGATE_DATA_DIR, the key belongs in the default data folder
+    ($XDG_DATA_HOME/relaygate), as documented: a command run from a project folder must neither drop a
+    secrets.key there (one was once committed that way) nor look for the key there next time."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.harness import PG_URL
+
+    if not PG_URL:
+        pytest.skip("needs PostgreSQL (a server database, where the key does not sit beside a file)")
+    asyncio.run(_reset(PG_URL))
+    cwd, xdg = tmp_path / "project", tmp_path / "xdg"
+    cwd.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYGATE_")}
+    env.update(RELAYGATE_DATABASE_URL=PG_URL, XDG_DATA_HOME=str(xdg), RELAYGATE_INIT="true", RELAYGATE_LANG="en")
+    done = subprocess.run([sys.executable, "-m", "relaygate.cli", "secrets", "status"], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (cwd / "secrets.key").exists()
+    assert (xdg / "relaygate" / "secrets.key").is_file()
+
+
+async def _reset(url: str) -> None:
+    from tests.dbreset import reset_database
+
+    await reset_database(url)

@@ -60,7 +60,7 @@ def run_with_engine(fn: Callable[[Any], Awaitable[T]]) -> T:
                     _refuse(settings, settings.database_url.rpartition("@")[2])
             if settings.auto_migrate:
                 await upgrade(engine)
-            await prepare_secrets(engine, settings.secrets_key, settings.secrets_key_file, settings.data_dir)
+            await prepare_secrets(engine, settings.secrets_key, settings.secrets_key_file, str(settings.data_path))
             return await fn(engine)
         finally:
             await engine.dispose()

@@ -171,7 +171,7 @@ async def _prepare(settings: Settings) -> Any:
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
-        await prepare_secrets(engine, settings.secrets_key, settings.secrets_key_file, settings.data_dir)
+        await prepare_secrets(engine, settings.secrets_key, settings.secrets_key_file, str(settings.data_path))
         done = await first_run(engine, settings, protocols())
     finally:
         await engine.dispose()

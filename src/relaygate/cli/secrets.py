@@ -47,7 +47,7 @@ def status(as_json: bool = json_option()) -> None:
     async def go(engine: Any, s: Settings) -> dict[str, Any]:
         from relaygate.store.secret_rows import prepare_secrets
 
-        state = await prepare_secrets(engine, s.secrets_key, s.secrets_key_file, s.data_dir)
+        state = await prepare_secrets(engine, s.secrets_key, s.secrets_key_file, str(s.data_path))
         return {"source": state.ring.source, "current_key": state.ring.current_id,
                 "keys": state.ring.ids, "sealed_channels": state.sealed, "clear_channels": state.clear}
 
@@ -71,7 +71,7 @@ def rotate(new: str = typer.Option(None, "--new-key", help="Use this key (base64
     async def go(engine: Any, s: Settings) -> tuple[str | None, str | None, int]:
         from relaygate.store.secret_rows import rotate_secrets
 
-        return await rotate_secrets(engine, s.secrets_key, s.secrets_key_file, s.data_dir, new)
+        return await rotate_secrets(engine, s.secrets_key, s.secrets_key_file, str(s.data_path), new)
 
     old_id, new_id, count = _run(go)
     tell("secrets.rotated", old=old_id or "-", new=new_id or "-", count=count)

@@ -62,7 +62,8 @@ def _from_environment(url: Any) -> Keyring:
     from relaygate.core.settings import Settings
 
     s = Settings.from_env()
-    return load_keyring(s.secrets_key, s.secrets_key_file or str(default_key_path(url, s.data_dir)), s.data_dir)
+    data = str(s.data_path)
+    return load_keyring(s.secrets_key, s.secrets_key_file or str(default_key_path(url, data)), data)
 
 
 def attach_keyring(engine: AsyncEngine, ring: Keyring) -> None:

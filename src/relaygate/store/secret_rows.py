@@ -108,7 +108,7 @@ async def _bind(engine: AsyncEngine, kid: str) -> str:
 async def ensure_secrets(engine: AsyncEngine, settings: Any) -> None:
     """prepare_secrets for an engine made outside the usual start paths (import, tools), once."""
     if keyring_of(engine) is None:
-        await prepare_secrets(engine, settings.secrets_key, settings.secrets_key_file, settings.data_dir)
+        await prepare_secrets(engine, settings.secrets_key, settings.secrets_key_file, str(settings.data_path))
 
 
 async def _reseal(engine: AsyncEngine, ring: Keyring, ids: list[int] | None) -> int:
