@@ -34,6 +34,7 @@ from relaygate.services.media.service import Media
 from relaygate.services.operate.accounts import AccountsAdmin
 from relaygate.services.operate.alerts import AlertsAdmin
 from relaygate.services.operate.balances import LedgerAdmin
+from relaygate.services.operate.portal_runtime import PortalRuntime
 from relaygate.services.operate.pricing import PricingAdmin
 from relaygate.services.operate.rollups import Rollups
 from relaygate.services.operate.routing import RoutingAdmin
@@ -102,6 +103,7 @@ class Gateway:
     tracing: Any = None  # services.gateway.tracing.Tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set
     spool: Spool | None = None
     recovery: Recovery | None = None
+    portal: PortalRuntime | None = None  # the key holders' portal: e-mail, notices, single sign-on
 
     @classmethod
     def build(cls, settings: Settings, engine: AsyncEngine | None = None) -> Gateway:
@@ -202,6 +204,8 @@ class Gateway:
             self.supervisor.start("recovery", self.recovery.run)
         self.supervisor.start("rollout-guard", lambda: rollout.guard.run(lambda: self.session))
         self.supervisor.start("usage-rollups", Rollups(self.engine, s.rollup_seconds).run)  # console charts
+        self.portal = PortalRuntime.build(s, self.engine, self.counters, lambda: self.session)
+        self.portal.start(self.supervisor)  # portal e-mail outbox, key holders' low-balance notices
         if self.billing is not None:
             self.supervisor.start("balance-sync", lambda: self.balance_sync.run(lambda: self.state.snapshot))
             self.supervisor.start("expired-holds", self._expire_holds)
@@ -231,6 +235,8 @@ class Gateway:
     async def stop(self) -> None:
         """Graceful stop: end background loops, write every buffered usage record, close pools."""
         await self.supervisor.stop(drains=[self.usage.drain, lambda: self.alerts.deliver(self.session)])
+        if self.portal is not None:
+            await self.portal.stop()
         if self.recovery is not None:
             try:
                 await self.recovery.stop()

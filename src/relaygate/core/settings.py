@@ -147,6 +147,36 @@ class Settings:
         "the public base URL's host are always allowed; '*' allows any, only behind a proxy that checks it).")
     console_session_hours: float = _setting(
         12.0, "Longest life of a console sign-in; an idle one ends after 2 hours.")
+    # the key holders' portal: accounts, e-mail, single sign-on, notices (docs/portal.md)
+    portal_signup: str = _setting(
+        "off", "Self-registration in the portal: 'off' (only accounts operators create or invite), 'invite' "
+        "(a sign-up code an operator made is needed) or 'open' (anyone; each account gets its own owner).")
+    portal_signup_keys: int = _setting(
+        3, "Keys a self-registered account may create itself (its owner's self-service policy; 0: none).")
+    portal_reset_minutes: int = _setting(60, "Life of a password-reset link (single use).")
+    smtp_host: str = _setting(
+        "", "SMTP server for the portal's e-mails (verification, password reset, invites, low-balance notices). "
+        "Empty: no e-mail; sign-ups are not verified and resets are done by an operator.")
+    smtp_port: int = _setting(587, "SMTP port.")
+    smtp_security: str = _setting("starttls", "SMTP transport security: 'starttls', 'tls' (implicit, port 465) "
+                                  "or 'none' (only for a relay on the same machine or network).")
+    smtp_username: str = _setting("", "SMTP user name (empty: no authentication).")
+    smtp_password: str = _setting("", "SMTP password (never logged).")
+    smtp_from: str = _setting("", "Sender address of the portal's e-mails, e.g. 'AI gateway <ai@example.com>'.")
+    oidc_issuer: str = _setting(
+        "", "OpenID Connect issuer URL (its /.well-known/openid-configuration is read). Empty: no single "
+        "sign-on button in the portal.")
+    oidc_client_id: str = _setting("", "OpenID Connect client id registered for relaygate.")
+    oidc_client_secret: str = _setting("", "OpenID Connect client secret (never logged).")
+    oidc_scopes: str = _setting("openid email profile", "Scopes requested at sign-in.")
+    oidc_label: str = _setting("Single sign-on", "Label of the portal's single sign-on button.")
+    oidc_new_users: str = _setting(
+        "", "What a first OpenID Connect sign-in without a linked account does: empty refuses (an operator "
+        "invites the person, or their verified e-mail matches a portal user's), 'own' gives each person a new "
+        "owner of their own, any other value is the owner new accounts join.")
+    notice_check_seconds: float = _setting(
+        30.0, "How often key holders' low-balance notices are checked (off the request path); a crossing is "
+        "noticed within this time and sent once.")
     rollup_seconds: float = _setting(
         30.0, "How often the hourly usage rollups behind the console's charts are brought up to date.")
     secrets_key: str = _setting(

@@ -551,5 +551,68 @@ portal_users = Table(  # key holders who sign in to the portal: each belongs to 
     Column("last_login_at", BigInteger),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("email_verified_at", BigInteger),
+    Column("verify_pending", Boolean, nullable=False, default=False),  # signed up; may sign in once verified
+    Column("oidc_subject", String(64)),  # hash of (issuer, sub) of the OpenID Connect identity linked
     Index("ix_portal_users_owner", "owner_id"),
+    Index("ix_portal_users_oidc", "oidc_subject", unique=True),
+    Index("ix_portal_users_email", "email"),
+)
+
+portal_tokens = Table(  # invites, password resets and e-mail verifications: only the token's hash is kept
+    "portal_tokens", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("purpose", String(16), nullable=False),  # invite | reset | verify
+    Column("user_id", String(32)),  # reset, verify: whose
+    Column("owner_id", String(32)),  # invite: the owner the account joins (null: a new owner per account)
+    Column("username", String(128)),  # invite: the username it is for (null: the person picks)
+    Column("email", String(255)),
+    Column("uses_left", Integer, nullable=False),
+    Column("max_uses", Integer, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger),
+    Column("revoked_at", BigInteger),
+    Column("note", String(255)),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_portal_tokens_purpose_user", "purpose", "user_id"),
+)
+
+owner_portal = Table(  # what an owner's key holders may do themselves (self-service keys and their bounds)
+    "owner_portal", metadata,
+    Column("owner_id", String(32), primary_key=True),
+    Column("self_keys", Boolean, nullable=False, default=False),
+    Column("max_keys", Integer),  # enabled keys the owner may hold at once (null: no bound)
+    Column("group_name", String(64)),  # group of keys they create (null: default)
+    Column("models", JSON),  # models their keys may be limited to (null: what the group allows)
+    Column("max_cap_total", BigInteger),  # the most a self-made key's cap may be (nanos); null: no bound
+    Column("max_cap_daily", BigInteger),
+    Column("max_cap_monthly", BigInteger),
+    Column("max_rpm", BigInteger),
+    Column("max_tpm", BigInteger),
+    Column("max_concurrency", BigInteger),
+    Column("max_days", Integer),  # longest life of a self-made key
+    Column("keys_created", Integer, nullable=False, default=0),
+    Column("updated_by", String(128)),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+balance_notices = Table(  # a key holder's low-balance notice: once per crossing, off the request path
+    "balance_notices", metadata,
+    Column("owner_id", String(32), primary_key=True),
+    Column("threshold", BigInteger, nullable=False),  # nanos
+    Column("email", String(255)),
+    Column("webhook_url", String(1024)),
+    Column("lang", String(8), nullable=False, default="en"),
+    Column("state", String(8), nullable=False, default="armed"),  # armed | due | sent
+    Column("pending", JSON),  # channels still to deliver while due: ["email", "webhook"]
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", BigInteger),
+    Column("crossed_at", BigInteger),
+    Column("balance", WideInt),  # the balance seen at the crossing
+    Column("last_sent_at", BigInteger),
+    Column("last_error", String(255)),
+    Column("updated_by", String(128)),
+    Column("updated_at", BigInteger, nullable=False),
 )

@@ -151,23 +151,32 @@ class AccountsAdmin:
                          secret: str | None = None, source: str = "native",
                          **terms: Any) -> tuple[dict[str, Any], str]:
         """Create a key; returns its view and the secret, which is shown this once and never stored."""
+        async with self.engine.begin() as conn:
+            return await self.insert_key(conn, name, owner, group, environment, expires_at, allowed_models,
+                                         allowed_networks, secret, source, **terms)
+
+    async def insert_key(self, conn: AsyncConnection, name: str, owner: str, group: str = "default",
+                         environment: str = "production", expires_at: int | None = None,
+                         allowed_models: list[str] | None = None, allowed_networks: list[str] | None = None,
+                         secret: str | None = None, source: str = "native",
+                         **terms: Any) -> tuple[dict[str, Any], str]:
+        """``create_key`` inside the caller's transaction (a key holder's own key: bounds checked in the same one)."""
         _check_key_fields(environment, allowed_networks)
         secret = secret or generate_key()
         hashed = key_hash(secret)
-        async with self.engine.begin() as conn:
-            owner_row = await self.resolve_owner(conn, owner)
-            await self._require_group(conn, group)
-            if (await conn.execute(select(t.api_keys.c.id).where(t.api_keys.c.key_hash == hashed))).first():
-                raise InvalidInput("That key already exists.", "该密钥已存在。", status=409)
-            now = now_ms()
-            values = {"id": key_id_for(hashed), "key_hash": hashed, "masked": mask_key(secret),
-                      "name": name, "owner_id": owner_row.id, "group_name": group,
-                      "environment": environment, "enabled": True, "disabled_reason": None,
-                      "expires_at": expires_at, "allowed_models": allowed_models or None,
-                      "allowed_networks": allowed_networks or None, "source": source,
-                      "created_at": now, "updated_at": now, **dict.fromkeys(KEY_TERMS), **_key_terms(terms)}
-            await conn.execute(t.api_keys.insert().values(**values))
-            await bump_config_version(conn)
+        owner_row = await self.resolve_owner(conn, owner)
+        await self._require_group(conn, group)
+        if (await conn.execute(select(t.api_keys.c.id).where(t.api_keys.c.key_hash == hashed))).first():
+            raise InvalidInput("That key already exists.", "该密钥已存在。", status=409)
+        now = now_ms()
+        values = {"id": key_id_for(hashed), "key_hash": hashed, "masked": mask_key(secret),
+                  "name": name, "owner_id": owner_row.id, "group_name": group,
+                  "environment": environment, "enabled": True, "disabled_reason": None,
+                  "expires_at": expires_at, "allowed_models": allowed_models or None,
+                  "allowed_networks": allowed_networks or None, "source": source,
+                  "created_at": now, "updated_at": now, **dict.fromkeys(KEY_TERMS), **_key_terms(terms)}
+        await conn.execute(t.api_keys.insert().values(**values))
+        await bump_config_version(conn)
         return key_view(_Row(values)), secret
 
     @staticmethod

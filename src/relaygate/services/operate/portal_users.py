@@ -8,6 +8,7 @@ minutes; an unknown name costs the same time as a known one; a disabled user's s
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import select, update
@@ -18,7 +19,7 @@ from relaygate.core.errors import InvalidInput
 from relaygate.core.ids import short_id
 from relaygate.core.passwords import MIN_LENGTH, hash_password, is_bcrypt
 from relaygate.services.operate.accounts import AccountsAdmin
-from relaygate.services.operate.operators import Principal, check_password
+from relaygate.services.operate.operators import Principal, SignInRefused, check_password
 from relaygate.store import tables as t
 
 U = t.portal_users
@@ -28,6 +29,8 @@ HOLDER = "holder"  # the one portal role (services/operate/roles.py)
 def user_view(row: Any) -> dict[str, Any]:
     return {"id": row.id, "username": row.username, "owner_id": row.owner_id, "email": row.email,
             "enabled": bool(row.enabled), "source": row.source, "last_login_at": iso(row.last_login_at),
+            "email_verified": row.email_verified_at is not None, "verify_pending": bool(row.verify_pending),
+            "sso": row.oidc_subject is not None,
             "locked_until": iso(row.locked_until) if row.locked_until and row.locked_until > now_ms() else None}
 
 
@@ -54,7 +57,8 @@ class PortalUsers:
             values = {"id": short_id("usr"), "owner_id": owner_row.id, "username": username,
                       "password_hash": password_hash, "email": email, "enabled": True, "source": source,
                       "failed_logins": 0, "locked_until": None, "last_login_at": None, "created_at": now,
-                      "updated_at": now}
+                      "updated_at": now, "verify_pending": False, "oidc_subject": None,
+                      "email_verified_at": now if email and source == "native" else None}  # an operator vouches
             await conn.execute(U.insert().values(**values))
             row = (await conn.execute(select(U).where(U.c.id == values["id"]))).one()
         return user_view(row)
@@ -94,7 +98,13 @@ class PortalUsers:
         if len(password) < MIN_LENGTH:
             raise InvalidInput(f"A password needs at least {MIN_LENGTH} characters.",
                                f"密码至少需要 {MIN_LENGTH} 个字符。")
-        return await self._set(ident, password_hash=hash_password(password), failed_logins=0, locked_until=None)
+        view = await self._set(ident, password_hash=await asyncio.to_thread(hash_password, password), failed_logins=0,
+                               locked_until=None)
+        async with self.engine.begin() as conn:  # older reset links die with the old password
+            await conn.execute(update(t.portal_tokens).where(
+                t.portal_tokens.c.user_id == view["id"], t.portal_tokens.c.purpose == "reset",
+                t.portal_tokens.c.revoked_at.is_(None)).values(revoked_at=now_ms()))
+        return view
 
     async def disable(self, ident: str) -> dict[str, Any]:
         return await self._set(ident, enabled=False)
@@ -106,6 +116,8 @@ class PortalUsers:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(U).where(U.c.username == username.strip()))).first()
         row = await check_password(self.engine, U, row, password)
+        if row.verify_pending:  # the password was right: saying so reveals nothing new
+            raise SignInRefused("unverified")
         return Principal("user", row.id, row.username, HOLDER)
 
     async def owner_of(self, user_id: str) -> str | None:
