@@ -26,20 +26,28 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from relaygate.core.clock import iso, now_ms
 from relaygate.core.errors import InvalidInput
 from relaygate.core.ids import short_id
-from relaygate.core.passwords import MIN_LENGTH, hash_password
+from relaygate.core.passwords import hash_password
 from relaygate.core.settings import Settings
 from relaygate.services.operate import portal_tokens as tokens
 from relaygate.services.operate.accounts import AccountsAdmin
 from relaygate.services.operate.mail import Mail, Mailer, mail_text, valid_email
-from relaygate.services.operate.portal_users import user_view
+from relaygate.services.operate.portal_users import check_new_password, end_sessions, user_view
 from relaygate.store import tables as t
 from relaygate.store.db import bump_config_version
 
 U = t.portal_users
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}$")
-MAX_PASSWORD = 256
 VERIFY_HOURS = 48
 DAY_MS = 86_400_000
+
+
+def link_base(public_base_url: str, scheme: str, host: str) -> str:
+    """Where links in e-mails point: the public base URL (without /v1) when set, else the request's own
+    scheme and Host (which the console's Host check has already allowed)."""
+    base = public_base_url.strip().rstrip("/")
+    if base:
+        return base[:-3] if base.endswith("/v1") else base
+    return f"{scheme}://{host}" if host else ""
 
 
 def check_username(username: str) -> str:
@@ -48,13 +56,6 @@ def check_username(username: str) -> str:
         raise InvalidInput("A username has 3 to 64 letters, digits or . _ - @, starting with a letter or digit.",
                            "用户名为 3 到 64 个字母、数字或 . _ - @，且以字母或数字开头。")
     return username
-
-
-def check_password(password: str) -> str:
-    if not MIN_LENGTH <= len(password) <= MAX_PASSWORD:
-        raise InvalidInput(f"A password has {MIN_LENGTH} to {MAX_PASSWORD} characters.",
-                           f"密码长度为 {MIN_LENGTH} 到 {MAX_PASSWORD} 个字符。")
-    return password
 
 
 def check_email(email: str | None, required: bool = False) -> str | None:
@@ -138,7 +139,7 @@ class PortalAccounts:
         """A new portal account: by an invite (its owner, or a new one for a sign-up code) or, when sign-up is
         open, with a new owner. Returns the user and whether a confirmation e-mail went out."""
         username = check_username(username)
-        password_hash = await asyncio.to_thread(hash_password, check_password(password))
+        password_hash = await asyncio.to_thread(hash_password, check_new_password(password))
         invite = (invite or "").strip() or None
         mode = self.signup_mode()
         if invite is None and mode != "open":
@@ -256,7 +257,7 @@ class PortalAccounts:
 
     async def reset_password(self, raw: str, password: str) -> dict[str, Any]:
         """Use a reset link: new password, lock-out cleared, every session and other reset link ended."""
-        password_hash = await asyncio.to_thread(hash_password, check_password(password))
+        password_hash = await asyncio.to_thread(hash_password, check_new_password(password))
         async with self.engine.begin() as conn:
             taken = await tokens.take(conn, raw, "reset")
             if taken is None or taken.user_id is None:
@@ -272,12 +273,6 @@ class PortalAccounts:
             await tokens.end_for_user(conn, row.id, "reset")
             await end_sessions(conn, row.id)
         return {"user": row.username}
-
-
-async def end_sessions(conn: AsyncConnection, user_id: str) -> None:
-    S = t.web_sessions
-    await conn.execute(update(S).where(S.c.subject_kind == "user", S.c.subject_id == user_id,
-                                       S.c.revoked_at.is_(None)).values(revoked_at=now_ms()))
 
 
 class _Row:

@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relaygate.core.clock import iso, now_ms
 from relaygate.core.errors import InvalidInput
@@ -24,6 +24,25 @@ from relaygate.store import tables as t
 
 U = t.portal_users
 HOLDER = "holder"  # the one portal role (services/operate/roles.py)
+
+
+MAX_PASSWORD = 256
+
+
+def check_new_password(password: str) -> str:
+    if not MIN_LENGTH <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(f"A password has {MIN_LENGTH} to {MAX_PASSWORD} characters.",
+                           f"密码长度为 {MIN_LENGTH} 到 {MAX_PASSWORD} 个字符。")
+    return password
+
+
+async def end_sessions(conn: AsyncConnection, user_id: str, keep: str | None = None) -> None:
+    """End a user's sessions (all, or all but ``keep``, the session that made the change)."""
+    S = t.web_sessions
+    conds = [S.c.subject_kind == "user", S.c.subject_id == user_id, S.c.revoked_at.is_(None)]
+    if keep:
+        conds.append(S.c.id_hash != keep)
+    await conn.execute(update(S).where(*conds).values(revoked_at=now_ms()))
 
 
 def user_view(row: Any) -> dict[str, Any]:
@@ -119,6 +138,31 @@ class PortalUsers:
         if row.verify_pending:  # the password was right: saying so reveals nothing new
             raise SignInRefused("unverified")
         return Principal("user", row.id, row.username, HOLDER)
+
+    async def get(self, ident: str) -> dict[str, Any]:
+        return user_view(await self._row(ident))
+
+    async def change_password(self, user_id: str, current: str, new: str, keep: str | None = None) -> None:
+        """The holder's own change: the current password first (wrong ones count toward the lock-out), then
+        every other session of theirs and every open reset link ends."""
+        row = await self._row(user_id)
+        if row.password_hash:  # an account made by single sign-on has none yet
+            try:
+                await check_password(self.engine, U, row, current)
+            except SignInRefused as exc:
+                bad = exc.reason == "bad"
+                raise InvalidInput("The current password is wrong." if bad else
+                                   "Too many wrong passwords: the account is locked for 15 minutes.",
+                                   "当前密码不正确。" if bad else "密码错误次数过多：账户已锁定 15 分钟。",
+                                   status=403) from None
+        password_hash = await asyncio.to_thread(hash_password, check_new_password(new))
+        async with self.engine.begin() as conn:
+            await conn.execute(update(U).where(U.c.id == row.id).values(password_hash=password_hash,
+                                                                        updated_at=now_ms()))
+            await conn.execute(update(t.portal_tokens).where(
+                t.portal_tokens.c.user_id == row.id, t.portal_tokens.c.purpose == "reset",
+                t.portal_tokens.c.revoked_at.is_(None)).values(revoked_at=now_ms()))
+            await end_sessions(conn, row.id, keep)
 
     async def owner_of(self, user_id: str) -> str | None:
         """The owner a signed-in user acts for; None when the user was disabled or removed."""

@@ -93,6 +93,14 @@ class SelfKeys:
             row = (await conn.execute(select(P).where(P.c.owner_id == owner_id))).first()
         return policy_view(row, self.currency)
 
+    async def policies(self) -> list[dict[str, Any]]:
+        """Every owner with a policy row, by owner name."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(P, t.owners.c.name.label("owner_name"))
+                                       .join(t.owners, t.owners.c.id == P.c.owner_id)
+                                       .order_by(t.owners.c.name))).all()
+        return [{"owner_id": r.owner_id, "owner": r.owner_name, **policy_view(r, self.currency)} for r in rows]
+
     async def set_policy(self, owner: str, actor: str, **changes: Any) -> dict[str, Any]:
         """An operator's change to an owner's policy; absent fields keep their value, None clears a bound."""
         values: dict[str, Any] = {}

@@ -18,11 +18,13 @@ from relaygate.web.console.pages import (
     auth,
     balances,
     channels,
+    holders,
     keys,
     models,
     overview,
     owners,
     portal,
+    portal_public,
     rollout,
     support,
     team,
@@ -44,6 +46,6 @@ def build_console_app(gw: Gateway) -> ASGIApp:
     svc = build_services(gw)
     routes: list[BaseRoute] = [Mount("/console/static", app=StaticFiles(directory=STATIC), name="static")]
     for module in (auth, overview, channels, models, owners, keys, balances, usage, support, rollout, team,
-                   portal):
+                   portal, portal_public, holders):
         routes.extend(module.routes(svc))
     return Guarded(Starlette(routes=routes), gw.settings)

@@ -33,10 +33,10 @@ NAV = [("/console/", "nav.overview", "read"), ("/console/channels", "nav.channel
        ("/console/keys", "nav.keys", "read"), ("/console/balances", "nav.balances", "read"),
        ("/console/usage", "nav.usage", "read"), ("/console/support", "nav.support", "support"),
        ("/console/rollout", "nav.rollout", "read"), ("/console/audit", "nav.audit", "audit"),
-       ("/console/team", "nav.team", "operators"),
+       ("/console/team", "nav.team", "operators"), ("/console/holders", "nav.holders", "read"),
        ("/portal/", "nav.portal.home", "self"), ("/portal/keys", "nav.portal.keys", "self"),
        ("/portal/requests", "nav.portal.requests", "self"), ("/portal/setup", "nav.portal.setup", "self"),
-       ("/portal/redeem", "nav.portal.redeem", "self")]
+       ("/portal/redeem", "nav.portal.redeem", "self"), ("/portal/account", "nav.portal.account", "self")]
 STATIC_VERSION = "1"
 
 

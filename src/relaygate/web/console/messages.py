@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from relaygate.web.console.portal_messages import PORTAL_MESSAGES
+
 MESSAGES: dict[str, tuple[str, str]] = {
     "app.name": ("Console", "控制台"),
     "lang.en": ("English", "English"),
@@ -362,3 +364,4 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "keys.cap_daily": ("Cap, per day", "每日上限"),
     "keys.cap_monthly": ("Cap, per month", "每月上限"),
 }
+MESSAGES.update(PORTAL_MESSAGES)  # the portal's accounts, keys and notices; the operators' key holders page

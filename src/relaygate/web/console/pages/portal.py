@@ -4,29 +4,22 @@ text), set up my client, redeem a code. Every read is scoped to the signed-in us
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from relaygate.core.clock import parse_time
-from relaygate.core.errors import InvalidInput
+from relaygate.core.errors import GatewayError, InvalidInput
 from relaygate.services.notices.clients import CLIENTS, BaseForms
 from relaygate.services.notices.setup import client_setup
 from relaygate.services.operate.codes import RedemptionCodes
-from relaygate.services.operate.operators import SignInRefused
 from relaygate.services.operate.portal_users import PortalUsers
 from relaygate.services.operate.selfservice import SelfService
-from relaygate.web.console.context import Ctx, Services, new_pre_token, page, read_form, set_cookie
-from relaygate.web.console.i18n import pick_lang
-from relaygate.web.console.security import LANG_COOKIE, PRE_COOKIE, SESSION_COOKIE, same_token
-
-LOGIN = "/portal/login"
-
-
-def _next(value: str | None) -> str:
-    if value and value.startswith("/portal") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/portal/"
+from relaygate.web.console.context import Ctx, Services, page
+from relaygate.web.console.pages.portal_public import LOGIN, runtime
+from relaygate.web.console.security import SESSION_COOKIE
 
 
 def routes(svc: Services) -> list[Route]:
@@ -42,40 +35,6 @@ def routes(svc: Services) -> list[Route]:
         if owner is None:
             raise InvalidInput("This account is disabled.", "该账户已停用。", status=403)
         return owner
-
-    def login_page(ctx: Ctx, error: str | None = None, status: int = 200) -> Response:
-        pre = new_pre_token()
-        response = ctx.render("portal_login.html", status=status, pre=pre, error=error,
-                              next=_next(ctx.q("next") or ctx.f("next")), name=ctx.f("name"))
-        set_cookie(response, ctx.request, svc, PRE_COOKIE, pre, max_age=3600)
-        return response
-
-    async def login(request: Request) -> Response:
-        ctx = Ctx(request, svc, None, pick_lang(request.cookies.get(LANG_COOKIE),
-                                                 request.headers.get("accept-language")))
-        if request.method == "GET":
-            return login_page(ctx)
-        ctx.form = await read_form(request)
-        if not same_token(ctx.form.get("pre"), request.cookies.get(PRE_COOKIE)):
-            return login_page(ctx, ctx.t("login.expired"), 403)
-        who = ctx.ip or "-"
-        if svc.throttle.blocked(who):
-            return login_page(ctx, ctx.t("login.throttled"), 429)
-        try:
-            principal = await users.sign_in(ctx.f("name"), ctx.form.get("password", ""))
-        except SignInRefused as exc:
-            svc.throttle.failed(who)
-            await svc.audit.record(f"user:{ctx.f('name') or '-'}", "portal", "sign_in", ctx.f("name"), ip=ctx.ip,
-                                   outcome="refused", after={"reason": exc.reason})
-            return login_page(ctx, ctx.t("login.locked" if exc.reason == "locked" else "login.bad"), 401)
-        svc.throttle.succeeded(who)
-        raw, _ = await svc.sessions.create(principal.kind, principal.id, principal.name, principal.role, ctx.ip,
-                                           request.headers.get("user-agent"))
-        await svc.audit.record(f"user:{principal.name}", "portal", "sign_in", principal.name, ip=ctx.ip)
-        response = RedirectResponse(_next(ctx.f("next")), status_code=303)
-        set_cookie(response, request, svc, SESSION_COOKIE, raw, max_age=int(svc.sessions.absolute_ms / 1000))
-        response.delete_cookie(PRE_COOKIE, path="/")
-        return response
 
     @me
     async def logout(ctx: Ctx) -> Response:
@@ -109,9 +68,82 @@ def routes(svc: Services) -> list[Route]:
         disposition = f'attachment; filename="statement.{fmt}"'
         return Response(text, media_type=media, headers={"Content-Disposition": disposition})
 
+    async def keys_page(ctx: Ctx, owner: str, status: int = 200, error: str | None = None,
+                        created: dict[str, Any] | None = None, secret: str | None = None) -> Response:
+        policy = await runtime(svc).self_keys.policy(owner)
+        return ctx.render("portal_keys.html", status=status, title_key="nav.portal.keys", keys=await mine.keys(owner),
+                          policy=policy, error=error, created=created, secret=secret, form=ctx.form)
+
     @me
     async def keys(ctx: Ctx) -> Response:
-        return ctx.render("portal_keys.html", title_key="nav.portal.keys", keys=await mine.keys(await owner_of(ctx)))
+        return await keys_page(ctx, await owner_of(ctx))
+
+    @me
+    async def create_key(ctx: Ctx) -> Response:
+        owner = await owner_of(ctx)
+        terms = {name: ctx.f(name) or None for name in ("cap_total", "cap_daily", "cap_monthly", "rpm", "tpm",
+                                                          "concurrency")}
+        try:
+            view, secret = await runtime(svc).self_keys.create(owner, ctx.actor, ctx.f("name"),
+                                                               models=ctx.f("models") or None,
+                                                               days=ctx.f("days") or None, **terms)
+        except InvalidInput as exc:
+            await ctx.audit("failed.key.create", owner, after={"error": exc.message("en")}, outcome="failed")
+            return await keys_page(ctx, owner, exc.status, exc.message(ctx.lang))
+        await ctx.audit("key.create", view["id"], None, {"owner_id": owner, "name": view["name"],
+                                                         "caps": view["caps"], "limits": view["limits"]})
+        await gw.state.refresh_if_changed()
+        ctx.form = {}
+        return await keys_page(ctx, owner, 201, created=view, secret=secret)
+
+    @me
+    async def disable_key(ctx: Ctx) -> Response:
+        owner = await owner_of(ctx)
+        view = await runtime(svc).self_keys.disable(owner, ctx.request.path_params["key_id"], ctx.actor)
+        await ctx.audit("key.disable", view["id"], {"enabled": True}, {"enabled": False})
+        await gw.state.refresh_if_changed()
+        return RedirectResponse("/portal/keys", status_code=303)
+
+    async def account_page(ctx: Ctx, owner: str, status: int = 200, error: str | None = None,
+                           done: str | None = None) -> Response:
+        assert ctx.session is not None
+        rt = runtime(svc)
+        me_view = await rt.users.get(ctx.session.subject_id)
+        return ctx.render("portal_account.html", status=status, title_key="nav.portal.account", me=me_view,
+                          notice=await rt.notices.get(owner), error=error, done=done)
+
+    @me
+    async def account(ctx: Ctx) -> Response:
+        return await account_page(ctx, await owner_of(ctx))
+
+    @me
+    async def set_notice(ctx: Ctx) -> Response:
+        owner = await owner_of(ctx)
+        try:
+            view = await runtime(svc).notices.set(owner, ctx.actor, threshold=ctx.f("threshold") or None,
+                                                  email=ctx.f("email") or None,
+                                                  webhook_url=ctx.f("webhook_url") or None, lang=ctx.lang)
+        except (InvalidInput, GatewayError) as exc:
+            text = exc.message(ctx.lang)
+            return await account_page(ctx, owner, 400, error=text)
+        await ctx.audit("notice.set", owner, None, {k: view[k] for k in ("enabled", "threshold", "email",
+                                                                            "webhook_url")})
+        return await account_page(ctx, owner, done=ctx.t("pp.notice.saved" if view["enabled"] else "pp.notice.off"))
+
+    @me
+    async def change_password(ctx: Ctx) -> Response:
+        owner = await owner_of(ctx)
+        assert ctx.session is not None
+        if ctx.form.get("password", "") != ctx.form.get("password2", ""):
+            return await account_page(ctx, owner, 400, error=ctx.t("pp.mismatch"))
+        try:
+            await runtime(svc).users.change_password(ctx.session.subject_id, ctx.form.get("current", ""),
+                                                     ctx.form.get("password", ""), keep=ctx.session.id_hash)
+        except InvalidInput as exc:
+            await ctx.audit("failed.password.change", ctx.actor, outcome="failed")
+            return await account_page(ctx, owner, exc.status, error=exc.message(ctx.lang))
+        await ctx.audit("password.change", ctx.actor)
+        return await account_page(ctx, owner, done=ctx.t("pp.password.changed"))
 
     @me
     async def requests(ctx: Ctx) -> Response:
@@ -142,16 +174,32 @@ def routes(svc: Services) -> list[Route]:
     async def redeem(ctx: Ctx) -> Response:
         done = None
         if ctx.request.method == "POST":
-            result = await codes.redeem(await owner_of(ctx), ctx.f("code"), ctx.actor)
+            owner = await owner_of(ctx)
+            abuse = runtime(svc).abuse
+            if await abuse.blocked("redeem", ctx.ip or "-") or await abuse.blocked("redeem", owner):
+                return ctx.render("portal_redeem.html", status=429, title_key="nav.portal.redeem",
+                                  error=ctx.t("pp.slow_down"))
+            try:
+                result = await codes.redeem(owner, ctx.f("code"), ctx.actor)
+            except InvalidInput as exc:
+                await abuse.failed("redeem", ctx.ip or "-")
+                await abuse.failed("redeem", owner)
+                return ctx.render("portal_redeem.html", status=exc.status, title_key="nav.portal.redeem",
+                                  error=exc.message(ctx.lang))
             done = ctx.t("portal.redeem.done", amount=result["amount_text"])
         return ctx.render("portal_redeem.html", title_key="nav.portal.redeem", done=done)
 
     async def form_first(request: Request) -> Response:  # GET /portal → /portal/
         return RedirectResponse("/portal/", status_code=303)
 
-    return [Route(LOGIN, login, methods=["GET", "POST"]), Route("/portal/logout", logout, methods=["POST"]),
+    return [Route("/portal/logout", logout, methods=["POST"]),
             Route("/portal", form_first, methods=["GET"]), Route("/portal/", home, methods=["GET"]),
             Route("/portal/statement.{fmt}", statement_file, methods=["GET"]),
-            Route("/portal/keys", keys, methods=["GET"]), Route("/portal/requests", requests, methods=["GET"]),
+            Route("/portal/keys", keys, methods=["GET"]), Route("/portal/keys", create_key, methods=["POST"]),
+            Route("/portal/keys/{key_id}/disable", disable_key, methods=["POST"]),
+            Route("/portal/account", account, methods=["GET"]),
+            Route("/portal/account/notice", set_notice, methods=["POST"]),
+            Route("/portal/account/password", change_password, methods=["POST"]),
+            Route("/portal/requests", requests, methods=["GET"]),
             Route("/portal/requests/{request_id}", one_request, methods=["GET"]),
             Route("/portal/setup", setup, methods=["GET"]), Route("/portal/redeem", redeem, methods=["GET", "POST"])]
