@@ -94,3 +94,119 @@ def enable(name: str = typer.Argument(...)) -> None:
     """Enable a user again."""
     run_with_engine(lambda e: PortalUsers(e).enable(name))
     console.print(_t("enabled", name=name), style="green", markup=False)
+
+
+TEXT.update({
+    "invite": ("Invite link (shown this once; only its hash is stored; expires {expires}):",
+               "邀请链接（只显示这一次，系统只保存其哈希；过期时间 {expires}）："),
+    "code": ("Sign-up code for {uses} account(s) (shown this once; expires {expires}):",
+             "可注册 {uses} 个账户的注册码（只显示这一次；过期时间 {expires}）："),
+    "emailed": ("Also e-mailed to {email}.", "也已发送至 {email}。"),
+    "relative": ("Set RELAYGATE_PUBLIC_BASE_URL (or pass --base-url) so links carry your gateway's address.",
+                 "请设置 RELAYGATE_PUBLIC_BASE_URL（或使用 --base-url），让链接带上网关的地址。"),
+    "reset": ("Reset link for {name} (works once; expires {expires}):",
+              "{name} 的重置链接（仅可使用一次；过期时间 {expires}）："),
+    "revoked": ("Invite {id} revoked.", "已撤销邀请 {id}。"),
+})
+
+
+def _base(given: str | None) -> str:
+    from relaygate.services.operate.portal_accounts import link_base
+
+    base = link_base(settings_from().public_base_url, "http", "") if given is None else given.rstrip("/")
+    if not base:
+        console.print(_t("relative"), style="yellow", markup=False)
+    return base
+
+
+def _accounts(engine: Any) -> Any:
+    from relaygate.services.operate.mail import Mailer
+    from relaygate.services.operate.portal_accounts import PortalAccounts
+
+    settings = settings_from()
+    return PortalAccounts(engine, settings, Mailer(settings))
+
+
+@users_app.command("invite")
+def invite(owner: str = typer.Option(None, "--owner", help="Owner id or name the account joins; without it: a "
+                                                           "sign-up code, each account its own owner."),
+           username: str = typer.Option(None, "--username", help="The username it is for (else the person picks)."),
+           email: str = typer.Option(None, "--email", help="Also send the link there (needs RELAYGATE_SMTP_HOST)."),
+           days: float = typer.Option(7.0, "--days", help="Days the link works."),
+           uses: int = typer.Option(1, "--uses", help="Accounts it may make (sign-up codes)."),
+           note: str = typer.Option(None, "--note", help="What it is for (shown in listings)."),
+           base_url: str = typer.Option(None, "--base-url", help="Gateway address for the link; default: "
+                                                                 "RELAYGATE_PUBLIC_BASE_URL."),
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """Create an invite link for an owner, or a sign-up code (shown once)."""
+    base = _base(base_url)
+    lang = settings_from().lang_code()
+    made = run_with_engine(lambda e: _accounts(e).invite(owner=owner, actor="cli", username=username, email=email,
+                                                         days=days, uses=uses, note=note, base=base, lang=lang))
+    if as_json:
+        emit(made, (), True)
+        return
+    text = _t("invite", expires=made["expires_at"]) if owner else _t("code", uses=uses, expires=made["expires_at"])
+    console.print(text, markup=False)
+    console.print(made["link"] if owner or username or email else f"{made['token']}  ({made['link']})",
+                  style="bold", markup=False, soft_wrap=True)
+    if made["emailed"]:
+        console.print(_t("emailed", email=email), style="green", markup=False)
+
+
+@users_app.command("invites")
+def invites(as_json: bool = typer.Option(False, "--json")) -> None:
+    """List invite links and sign-up codes (never the links themselves)."""
+    emit(run_with_engine(lambda e: _accounts(e).invites()),
+         ("id", "owner", "username", "email", "uses_left", "max_uses", "state", "expires_at", "created_by"), as_json)
+
+
+@users_app.command("invite-revoke")
+def invite_revoke(invite_id: str = typer.Argument(..., help="Invite id from `relaygate users invites`.")) -> None:
+    """Revoke an invite link or sign-up code."""
+    run_with_engine(lambda e: _accounts(e).revoke_invite(invite_id))
+    console.print(_t("revoked", id=invite_id), style="green", markup=False)
+
+
+@users_app.command("reset-link")
+def reset_link(name: str = typer.Argument(..., help="Username or user id."),
+               send: bool = typer.Option(False, "--email", help="Also e-mail it to the user's address."),
+               base_url: str = typer.Option(None, "--base-url", help="Gateway address for the link; default: "
+                                                                     "RELAYGATE_PUBLIC_BASE_URL.")) -> None:
+    """Make a single-use link for a user to choose a new password."""
+    base = _base(base_url)
+    lang = settings_from().lang_code()
+    made = run_with_engine(lambda e: _accounts(e).reset_link(name, "cli", base, send=send, lang=lang))
+    console.print(_t("reset", name=made["user"], expires=made["expires_at"]), markup=False)
+    console.print(made["link"], style="bold", markup=False, soft_wrap=True)
+    if made["emailed"]:
+        console.print(_t("emailed", email=name), style="green", markup=False)
+
+
+@users_app.command("policy")
+def policy(owner: str = typer.Argument(..., help="Owner id or name."),
+           self_keys: bool = typer.Option(None, "--self-keys/--no-self-keys",
+                                          help="Whether its key holders may create their own keys."),
+           max_keys: int = typer.Option(None, "--max-keys", help="Most enabled keys the owner may hold."),
+           group: str = typer.Option(None, "--group", help="Group of the keys they create."),
+           models: str = typer.Option(None, "--models", help="Comma-separated models their keys may use."),
+           max_cap_total: str = typer.Option(None, "--max-cap-total", help="Most a key's total cap may be."),
+           max_cap_daily: str = typer.Option(None, "--max-cap-daily", help="Most a key's daily cap may be."),
+           max_cap_monthly: str = typer.Option(None, "--max-cap-monthly", help="Most a key's monthly cap may be."),
+           max_rpm: int = typer.Option(None, "--max-rpm", help="Most requests per minute per key."),
+           max_tpm: int = typer.Option(None, "--max-tpm", help="Most tokens per minute per key."),
+           max_concurrency: int = typer.Option(None, "--max-concurrency", help="Most requests at once per key."),
+           max_days: int = typer.Option(None, "--max-days", help="Longest life of a key, in days."),
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show or change what an owner's key holders may do themselves (their own keys and the bounds)."""
+    from relaygate.services.operate.self_keys import SelfKeys
+
+    given = {"self_keys": self_keys, "max_keys": max_keys, "group": group, "models": models,
+             "max_cap_total": max_cap_total, "max_cap_daily": max_cap_daily, "max_cap_monthly": max_cap_monthly,
+             "max_rpm": max_rpm, "max_tpm": max_tpm, "max_concurrency": max_concurrency, "max_days": max_days}
+    changes = {k: v for k, v in given.items() if v is not None}
+    currency = settings_from().currency
+    view = run_with_engine(lambda e: SelfKeys(e, currency).set_policy(owner, "cli", **changes) if changes
+                           else SelfKeys(e, currency).policy_of(owner))
+    emit(view, ("owner", "self_keys", "max_keys", "group", "models", "max_cap_total", "max_cap_daily",
+                "max_cap_monthly", "max_rpm", "max_tpm", "max_concurrency", "max_days"), as_json)

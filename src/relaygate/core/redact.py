@@ -6,6 +6,7 @@ import re
 
 _PATTERNS = [
     re.compile(r"\b(sk|rga|pk|rk|ak)-[A-Za-z0-9_\-]{8,}"),  # sk-..., sk-proj-..., sk-ant-...
+    re.compile(r"\brg[irv]_[A-Za-z0-9_\-]{16,}"),  # the portal's invite, reset and verification tokens
     re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}"),  # Google API keys
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{12,}"),
     re.compile(r"(?i)(api[_-]?key[\"'=:\s]+)[A-Za-z0-9._\-]{12,}"),

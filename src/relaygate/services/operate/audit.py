@@ -14,7 +14,8 @@ from relaygate.store import tables as t
 
 A = t.audit_log
 _SECRET_FIELDS = {"secret", "secrets", "password", "password_hash", "token", "token_hash", "key_hash",
-                  "authorization", "csrf", "api_key"}
+                  "authorization", "csrf", "api_key", "password2", "current", "invite", "code", "link",
+                  "webhook_secret"}
 
 
 def scrub(value: Any) -> Any:

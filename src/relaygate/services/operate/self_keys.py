@@ -93,6 +93,13 @@ class SelfKeys:
             row = (await conn.execute(select(P).where(P.c.owner_id == owner_id))).first()
         return policy_view(row, self.currency)
 
+    async def policy_of(self, owner: str) -> dict[str, Any]:
+        """An owner's policy by id or name (for operators)."""
+        async with self.engine.connect() as conn:
+            owner_row = await AccountsAdmin(self.engine).resolve_owner(conn, owner)
+            row = (await conn.execute(select(P).where(P.c.owner_id == owner_row.id))).first()
+        return {"owner_id": owner_row.id, "owner": owner_row.name, **policy_view(row, self.currency)}
+
     async def policies(self) -> list[dict[str, Any]]:
         """Every owner with a policy row, by owner name."""
         async with self.engine.connect() as conn:

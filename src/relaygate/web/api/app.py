@@ -25,6 +25,7 @@ from relaygate.web.api.media import add_media_routes
 from relaygate.web.api.rollout import add_rollout_routes
 from relaygate.web.api.support import add_support_routes
 from relaygate.web.api.user import add_user_routes
+from relaygate.web.api.users import add_users_routes
 
 INT64 = 2**63 - 1
 Int64 = Annotated[int, Field(ge=-INT64, le=INT64)]
@@ -195,6 +196,7 @@ def build_admin_app(gw: Gateway) -> FastAPI:
     add_media_routes(app, gw, auth)  # media prices per unit, a task's support view
     add_code_routes(app, gw, auth)  # redemption code batches
     add_user_routes(app, gw)  # a key holder's own balance, statement, keys, requests, set-up, redeem
+    add_users_routes(app, gw, auth)  # portal users, invites, reset links, owner policies; sign-up and reset
 
     @app.get("/api/alerts/rules", dependencies=auth)
     async def alert_rules() -> list[dict[str, Any]]:

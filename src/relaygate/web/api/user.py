@@ -7,7 +7,7 @@ asks for and a ready 'send to support' text, client set-up, and redeeming a code
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from relaygate.app import Gateway
 from relaygate.core.clock import parse_time
 from relaygate.core.domain import KeyRecord
-from relaygate.core.errors import InvalidInput, prefers_chinese
+from relaygate.core.errors import GatewayError, InvalidInput, prefers_chinese
 from relaygate.services.gateway.accounts import authenticate, presented_key
 from relaygate.services.notices.clients import BaseForms
 from relaygate.services.notices.setup import client_setup
@@ -27,6 +27,31 @@ TYPES = {"md": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
 class RedeemIn(BaseModel):
     code: str = Field(description="The redemption code, as given.")
+
+
+Amount = Annotated[str, Field(max_length=40, description="A decimal amount in the deployment's currency, e.g. '5'.")]
+Count = Annotated[int, Field(ge=1, le=2**62)]
+
+
+class OwnKeyIn(BaseModel):
+    name: str = Field(max_length=64, description="What the key is for.")
+    models: list[str] | None = Field(None, max_length=100, description="Models the key may use (within what the "
+                                                                       "owner allows); null: all allowed.")
+    days: int | None = Field(None, ge=1, le=36_500, description="Days the key stays valid; null: the owner's bound.")
+    cap_total: Amount | None = None
+    cap_daily: Amount | None = None
+    cap_monthly: Amount | None = None
+    rpm: Count | None = None
+    tpm: Count | None = None
+    concurrency: Count | None = None
+
+
+class NoticeIn(BaseModel):
+    threshold: Amount | None = Field(None, description="Notify when the balance falls below this; null turns the "
+                                                       "notice off.")
+    email: str | None = Field(None, max_length=255, description="A confirmed e-mail address of one of the owner's "
+                                                                "portal accounts.")
+    webhook_url: str | None = Field(None, max_length=1024, description="Receives a signed POST (event balance.low).")
 
 
 def _lang(request: Request) -> str:
@@ -94,6 +119,52 @@ def add_user_routes(app: FastAPI, gw: Gateway) -> None:
                                        request.url.scheme)
         return client_setup(client, forms, gw.state.snapshot.allowed_models(key), _lang(request))
 
+    def portal() -> Any:
+        assert gw.portal is not None, "the gateway was not started"
+        return gw.portal
+
     @app.post("/api/user/redeem", tags=tags)
-    async def redeem(body: RedeemIn, key: KeyRecord = me) -> dict[str, Any]:
-        return await codes.redeem(key.owner_id, body.code, f"key:{key.id}")
+    async def redeem(body: RedeemIn, request: Request, key: KeyRecord = me) -> dict[str, Any]:
+        abuse = portal().abuse
+        ip = request.client.host if request.client else "-"
+        for who in (ip, key.owner_id):
+            wait = await abuse.blocked("redeem", who)
+            if wait is not None:
+                raise GatewayError("rate_limited", headers={"Retry-After": str(int(wait) + 1)},
+                                   detail="Too many failed redemptions; wait and try again.",
+                                   detail_zh="兑换失败次数过多，请稍后再试。")
+        try:
+            return await codes.redeem(key.owner_id, body.code, f"key:{key.id}")
+        except InvalidInput:
+            await abuse.failed("redeem", ip)
+            await abuse.failed("redeem", key.owner_id)
+            raise
+
+    @app.get("/api/user/keys/policy", tags=tags)
+    async def key_policy(key: KeyRecord = me) -> dict[str, Any]:
+        """Whether this owner's key holders may create keys, and the most each term may be."""
+        return dict(await portal().self_keys.policy(key.owner_id))
+
+    @app.post("/api/user/keys", tags=tags, status_code=201)
+    async def create_own_key(body: OwnKeyIn, key: KeyRecord = me) -> dict[str, Any]:
+        """A new key of the caller's owner, within the owner's bounds (403 when not allowed); the secret once."""
+        terms = body.model_dump(exclude={"name", "models", "days"})
+        view, secret = await portal().self_keys.create(key.owner_id, f"key:{key.id}", body.name, models=body.models,
+                                                       days=body.days, **terms)
+        return {**view, "secret": secret, "note": "The secret is shown this once; only its hash is stored."}
+
+    @app.post("/api/user/keys/{key_id}/disable", tags=tags)
+    async def disable_own_key(key_id: str, key: KeyRecord = me) -> dict[str, Any]:
+        """Disable one of the owner's keys (another owner's id is not found, as an unknown one)."""
+        return dict(await portal().self_keys.disable(key.owner_id, key_id, f"key:{key.id}"))
+
+    @app.get("/api/user/notice", tags=tags)
+    async def get_notice(key: KeyRecord = me) -> dict[str, Any]:
+        """The owner's low-balance notice and the secret its webhook POSTs are signed with."""
+        return dict(await portal().notices.get(key.owner_id))
+
+    @app.put("/api/user/notice", tags=tags)
+    async def put_notice(body: NoticeIn, request: Request, key: KeyRecord = me) -> dict[str, Any]:
+        """Turn the low-balance notice on (sent once per crossing) or, with a null threshold, off."""
+        return dict(await portal().notices.set(key.owner_id, f"key:{key.id}", threshold=body.threshold,
+                                               email=body.email, webhook_url=body.webhook_url, lang=_lang(request)))
