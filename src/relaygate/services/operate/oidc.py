@@ -14,11 +14,13 @@ account whose e-mail address equals the identity's *verified* e-mail (linked fro
 
 from __future__ import annotations
 
+import base64
 import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote_plus
 
 import aiohttp
 from authlib.common.security import generate_token
@@ -135,17 +137,17 @@ class Oidc:
         s = self.settings
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
                 "code_verifier": verifier}
-        auth = None
+        headers = {"Accept": "application/json"}
         methods = meta.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
-        if s.oidc_client_secret and "client_secret_basic" in methods:
-            auth = aiohttp.BasicAuth(s.oidc_client_id, s.oidc_client_secret)
+        if s.oidc_client_secret and "client_secret_basic" in methods:  # RFC 6749 2.3.1: form-encoded, then base64
+            pair = f"{quote_plus(s.oidc_client_id)}:{quote_plus(s.oidc_client_secret)}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
         else:
             form["client_id"] = s.oidc_client_id
             if s.oidc_client_secret:
                 form["client_secret"] = s.oidc_client_secret
         try:
-            async with session.post(meta["token_endpoint"], data=form, auth=auth, allow_redirects=False,
-                                    headers={"Accept": "application/json"},
+            async with session.post(meta["token_endpoint"], data=form, allow_redirects=False, headers=headers,
                                     timeout=aiohttp.ClientTimeout(total=10)) as resp:
                 data = await resp.json(content_type=None)
                 if resp.status != 200 or not isinstance(data, dict):
