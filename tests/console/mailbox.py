@@ -19,7 +19,7 @@ class Mailbox:
     server: asyncio.AbstractServer | None = None
     port: int = 0
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
 
@@ -40,8 +40,8 @@ class Mailbox:
         return {"smtp_host": "127.0.0.1", "smtp_port": self.port, "smtp_security": "none",
                 "smtp_from": "AI gateway <ai@example.com>"}
 
-    async def wait(self, count: int, timeout: float = 10.0) -> list[Message]:
-        for _ in range(int(timeout * 20)):
+    async def wait(self, count: int, seconds: float = 10.0) -> list[Message]:
+        for _ in range(int(seconds * 20)):
             if len(self.messages) >= count:
                 return self.messages
             await asyncio.sleep(0.05)

@@ -140,7 +140,8 @@ async def test_low_balance_notice_once_per_crossing_by_email_and_signed_webhook(
         async with s.put(gw.root + "/api/user/notice", json={"threshold": "5", "webhook_url": "http://169.254.169.254/"
                                                                                            "latest"}) as resp:
             assert resp.status == 400 and (await resp.json())["error"]["code"] == "url_not_allowed"
-        async with s.put(gw.root + "/api/user/notice", json={"threshold": "5", "email": "stranger@example.com"}) as resp:
+        async with s.put(gw.root + "/api/user/notice",
+                         json={"threshold": "5", "email": "stranger@example.com"}) as resp:
             assert resp.status == 400  # only an address one of the owner's accounts holds
         async with s.put(gw.root + "/api/user/notice", json={"threshold": "5", "email": "erin@example.com",
                                                              "webhook_url": hooks.url}) as resp:

@@ -63,7 +63,7 @@ async def test_sign_up_reset_and_invites_over_the_api(sqlite_url: str, tmp_path:
         status, made = await call(gw, "POST", "/api/user/signup",
                                   json={"username": "ned", "password": "ned-pass-1", "invite": invite["token"]})
         assert status == 201 and made["verification_sent"] is False, made
-        status, again = await call(gw, "POST", "/api/user/signup",
+        status, _ = await call(gw, "POST", "/api/user/signup",
                                    json={"username": "ned2", "password": "ned-pass-1", "invite": invite["token"]})
         assert status == 410
         _, users = await call(gw, "GET", "/api/users", admin)
@@ -113,6 +113,7 @@ async def test_every_portal_route_is_in_the_openapi_document(gw: Running) -> Non
                          ("/api/user/keys/policy", "get"), ("/api/user/notice", "put"), ("/api/user/notice", "get"),
                          ("/api/user/signup", "post"), ("/api/user/verify", "post"),
                          ("/api/user/password/forgot", "post"), ("/api/user/password/reset", "post"),
-                         ("/api/users", "get"), ("/api/users/invites", "post"), ("/api/users/{ident}/reset-link", "post"),
+                         ("/api/users", "get"), ("/api/users/invites", "post"),
+                         ("/api/users/{ident}/reset-link", "post"),
                          ("/api/owners/{owner}/portal", "put")):
         assert method in paths.get(path, {}), (path, method)

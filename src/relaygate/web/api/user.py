@@ -21,6 +21,7 @@ from relaygate.services.notices.clients import BaseForms
 from relaygate.services.notices.setup import client_setup
 from relaygate.services.operate.codes import RedemptionCodes
 from relaygate.services.operate.selfservice import SelfService
+from relaygate.web.api.user_account import ERROR, LIMITED
 
 TYPES = {"md": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
@@ -52,6 +53,10 @@ class NoticeIn(BaseModel):
     email: str | None = Field(None, max_length=255, description="A confirmed e-mail address of one of the owner's "
                                                                 "portal accounts.")
     webhook_url: str | None = Field(None, max_length=1024, description="Receives a signed POST (event balance.low).")
+
+
+NOT_ALLOWED: dict[int | str, dict[str, Any]] = {
+    403: {"description": "The owner's policy does not let its key holders create keys.", "content": ERROR}}
 
 
 def _lang(request: Request) -> str:
@@ -123,7 +128,7 @@ def add_user_routes(app: FastAPI, gw: Gateway) -> None:
         assert gw.portal is not None, "the gateway was not started"
         return gw.portal
 
-    @app.post("/api/user/redeem", tags=tags)
+    @app.post("/api/user/redeem", tags=tags, responses=LIMITED)
     async def redeem(body: RedeemIn, request: Request, key: KeyRecord = me) -> dict[str, Any]:
         abuse = portal().abuse
         ip = request.client.host if request.client else "-"
@@ -145,7 +150,7 @@ def add_user_routes(app: FastAPI, gw: Gateway) -> None:
         """Whether this owner's key holders may create keys, and the most each term may be."""
         return dict(await portal().self_keys.policy(key.owner_id))
 
-    @app.post("/api/user/keys", tags=tags, status_code=201)
+    @app.post("/api/user/keys", tags=tags, status_code=201, responses=NOT_ALLOWED)
     async def create_own_key(body: OwnKeyIn, key: KeyRecord = me) -> dict[str, Any]:
         """A new key of the caller's owner, within the owner's bounds (403 when not allowed); the secret once."""
         terms = body.model_dump(exclude={"name", "models", "days"})

@@ -16,6 +16,14 @@ from relaygate.core.errors import GatewayError, InvalidInput, prefers_chinese
 from relaygate.services.operate.portal_accounts import link_base
 from relaygate.web.console.security import allowed_hosts, host_name, is_https
 
+ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+FORBIDDEN: dict[int | str, dict[str, Any]] = {403: {"description": "Sign-up is off here, or needs an invite code.",
+                                                    "content": ERROR}}
+GONE: dict[int | str, dict[str, Any]] = {410: {"description": "The link's token is unknown, used, expired or revoked.",
+                                               "content": ERROR}}
+LIMITED: dict[int | str, dict[str, Any]] = {429: {"description": "Too many attempts from this address (`rate_limited`, "
+                                                                 "with Retry-After).", "content": ERROR}}
+
 
 class SignupIn(BaseModel):
     username: str = Field(max_length=64, description="3 to 64 letters, digits or . _ - @.")
@@ -68,7 +76,7 @@ def add_account_routes(app: FastAPI, gw: Gateway) -> None:
                                detail="Too many attempts from here; wait and try again.",
                                detail_zh="此处尝试次数过多，请稍后再试。")
 
-    @app.post("/api/user/signup", tags=tags, status_code=201)
+    @app.post("/api/user/signup", tags=tags, status_code=201, responses={**FORBIDDEN, **GONE, **LIMITED})
     async def signup(body: SignupIn, request: Request) -> dict[str, Any]:
         """A new account: with an invite's token (its owner), with a sign-up code, or (sign-up open) on its own.
         403 when sign-up is off or needs a code; 410 for a used, expired or revoked invite."""
@@ -81,7 +89,7 @@ def add_account_routes(app: FastAPI, gw: Gateway) -> None:
                 "next": "Confirm the e-mail address, then sign in at /portal/login." if made["verification_sent"]
                 else "Sign in at /portal/login."}
 
-    @app.post("/api/user/verify", tags=tags)
+    @app.post("/api/user/verify", tags=tags, responses={**GONE, **LIMITED})
     async def verify(body: TokenIn, request: Request) -> dict[str, Any]:
         """Confirm an e-mail address with the token from the confirmation link (410 when it no longer works)."""
         await limit(request, "reset")
@@ -91,7 +99,7 @@ def add_account_routes(app: FastAPI, gw: Gateway) -> None:
                                "该确认链接不存在、已使用或已过期。", status=410)
         return {"username": user["username"], "email_verified": True}
 
-    @app.post("/api/user/password/forgot", tags=tags, status_code=202)
+    @app.post("/api/user/password/forgot", tags=tags, status_code=202, responses=LIMITED)
     async def forgot(body: ForgotIn, request: Request, response: Response) -> dict[str, Any]:
         """Send a reset link to the account named by username or e-mail. The answer is the same whether or
         not such an account exists (and the e-mail goes out in the background)."""
@@ -102,7 +110,7 @@ def add_account_routes(app: FastAPI, gw: Gateway) -> None:
         return {"status": "accepted",
                 "message": "If an account with that name or address has an e-mail address, a link is on its way."}
 
-    @app.post("/api/user/password/reset", tags=tags)
+    @app.post("/api/user/password/reset", tags=tags, responses={**GONE, **LIMITED})
     async def reset(body: ResetIn, request: Request) -> dict[str, Any]:
         """Choose a new password with a reset link's token (410 when used, expired or replaced); every session
         of the account ends."""
