@@ -6,6 +6,7 @@ and every door is rate-limited (``operate/abuse.py``)."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -109,6 +110,28 @@ def routes(svc: Services) -> list[Route]:
 
     # --- sign up and invites -------------------------------------------------------------------
 
+    async def register(ctx: Ctx, fresh: bool, again: Callable[[str, int], Response], username: str,
+                       email: str | None, invite: str | None, action: str) -> Response:
+        """The sign-up and invite forms' common end: checks, the account, then a session or 'check your mail'."""
+        if not fresh:
+            return again(ctx.t("login.expired"), 403)
+        if await limited(ctx, "signup", ctx.ip or "-"):
+            return again(ctx.t("pp.slow_down"), 429)
+        if ctx.form.get("password", "") != ctx.form.get("password2", ""):
+            return again(ctx.t("pp.mismatch"), 400)
+        try:
+            made = await runtime(svc).accounts.register(username, ctx.form.get("password", ""), email, invite,
+                                                        ctx.lang, base_of(ctx))
+        except InvalidInput as exc:
+            return again(exc.message(ctx.lang), exc.status)
+        user = made["user"]
+        await svc.audit.record(f"user:{user['username']}", "portal", action, user["username"], ip=ctx.ip,
+                               after={"owner_id": user["owner_id"], "invite": invite is not None,
+                                      "verification_sent": made["verification_sent"]})
+        if made["verification_sent"]:
+            return ctx.render("portal_message.html", title_key="pp.check_mail", message=ctx.t("pp.check_mail_text"))
+        return await start_session(ctx, Principal("user", user["id"], user["username"], "holder"), "/portal/", action)
+
     async def signup(request: Request) -> Response:
         rt = runtime(svc)
         if request.method == "GET":
@@ -122,25 +145,8 @@ def routes(svc: Services) -> list[Route]:
             return form(ctx, "portal_signup.html", status, mode=rt.accounts.signup_mode(), code=values["code"],
                         values=values, error=error, needs_email=rt.mailer.configured)
 
-        if not fresh:
-            return again(ctx.t("login.expired"), 403)
-        if await limited(ctx, "signup", ctx.ip or "-"):
-            return again(ctx.t("pp.slow_down"), 429)
-        if ctx.form.get("password", "") != ctx.form.get("password2", ""):
-            return again(ctx.t("pp.mismatch"), 400)
-        try:
-            made = await rt.accounts.register(values["username"], ctx.form.get("password", ""),
-                                              values["email"] or None, values["code"] or None, ctx.lang, base_of(ctx))
-        except InvalidInput as exc:
-            return again(exc.message(ctx.lang), exc.status)
-        user = made["user"]
-        await svc.audit.record(f"user:{user['username']}", "portal", "sign_up", user["username"], ip=ctx.ip,
-                               after={"owner_id": user["owner_id"], "invite": bool(values["code"]),
-                                      "verification_sent": made["verification_sent"]})
-        if made["verification_sent"]:
-            return ctx.render("portal_message.html", title_key="pp.check_mail", message=ctx.t("pp.check_mail_text"))
-        return await start_session(ctx, Principal("user", user["id"], user["username"], "holder"), "/portal/",
-                                   "sign_up")
+        return await register(ctx, fresh, again, values["username"], values["email"] or None, values["code"] or None,
+                              "sign_up")
 
     async def invite(request: Request) -> Response:
         rt = runtime(svc)
@@ -159,25 +165,8 @@ def routes(svc: Services) -> list[Route]:
             return form(ctx, "portal_invite.html", status, token=raw, fixed=taken.username if taken else None,
                         email=taken.email if taken else None, error=error, username=ctx.f("username"))
 
-        if not fresh:
-            return again(ctx.t("login.expired"), 403)
-        if await limited(ctx, "signup", ctx.ip or "-"):
-            return again(ctx.t("pp.slow_down"), 429)
-        if ctx.form.get("password", "") != ctx.form.get("password2", ""):
-            return again(ctx.t("pp.mismatch"), 400)
-        try:
-            made = await rt.accounts.register(taken.username if taken and taken.username else ctx.f("username"),
-                                              ctx.form.get("password", ""), ctx.f("email") or None, raw, ctx.lang,
-                                              base_of(ctx))
-        except InvalidInput as exc:
-            return again(exc.message(ctx.lang), exc.status)
-        user = made["user"]
-        await svc.audit.record(f"user:{user['username']}", "portal", "invite.accept", user["username"], ip=ctx.ip,
-                               after={"owner_id": user["owner_id"]})
-        if made["verification_sent"]:
-            return ctx.render("portal_message.html", title_key="pp.check_mail", message=ctx.t("pp.check_mail_text"))
-        return await start_session(ctx, Principal("user", user["id"], user["username"], "holder"), "/portal/",
-                                   "invite")
+        return await register(ctx, fresh, again, taken.username if taken and taken.username else ctx.f("username"),
+                              ctx.f("email") or None, raw, "invite.accept")
 
     async def verify(request: Request) -> Response:
         ctx = ctx_for(request)
