@@ -98,7 +98,10 @@ async def test_openapi_declares_codes_and_the_bearer_scheme(gw: Running) -> None
             codes = set(op["responses"])
             assert "422" not in codes, (method, path)
             assert {"400", "404", "409"} <= codes, (method, path, codes)
-            if path.startswith("/api/user/"):  # key holders: their own API key, the relay's key codes
+            if path in ("/api/user/signup", "/api/user/verify", "/api/user/password/forgot",
+                        "/api/user/password/reset"):  # the portal's doors: no key, rate-limited
+                assert "429" in codes and not op.get("security"), (method, path)
+            elif path.startswith("/api/user/"):  # key holders: their own API key, the relay's key codes
                 assert "401" in codes, (method, path)
             elif path.startswith("/api/") and "/api/v1" not in path:
                 assert op.get("security") == [{"adminToken": []}], (method, path)
