@@ -258,7 +258,7 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
         dict(id=11, type=41, name="vertex-na", key=vertex_key(openai_base.removesuffix("/v1"), "acme-na"),
              base_url=openai_base.removesuffix("/v1"),
              other='{"default": "us-east5", "gemini-2.5-pro": "europe-west4"}',
-             models="gemini-2.5-pro", group="default", status=1, priority=0,
+             models="gemini-2.5-pro,claude-opus-4-1-20250805", group="default", status=1, priority=0,
              settings='{"vertex_key_type": "json"}'),
     ]
     for c in chans:
@@ -269,7 +269,8 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
         ("QuotaPerUnit", "500000"), ("LogConsumeEnabled", "true"),
         ("ModelRatio", json.dumps({"gpt-4o": 1.25, "gpt-4o-mini": 0.075, "gpt-4.1": 1, "deepseek-chat": 0.135,
                                    "claude-sonnet-4-20250514": 1.5, "gemini-2.5-flash": 0.15,
-                                   "internal-chat": 0.5, "gpt-4o(3)": 9, "gpt-4o-vip": 1})),
+                                   "internal-chat": 0.5, "gpt-4o(3)": 9, "gpt-4o-vip": 1,
+                                   "claude-opus-4-1-20250805": 7.5})),
         ("CompletionRatio", ""), ("ModelPrice", json.dumps({"suno_music": 0.1, "kling-v1": 0.35})),
         ("CacheRatio", json.dumps({"gpt-4o": 0.5})), ("GroupRatio", json.dumps({"default": 1, "vip": 0.9})),
         ("AutoGroups", '["default","vip"]'), ("general_setting.quota_display_type", "USD"),

@@ -5,26 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.cli.accounts import groups_app
 from relaygate.cli.common import emit, run_with_engine, settings_from
 from relaygate.cli.helpers import fail, json_option, moment, show, split_list, tell, text
 from relaygate.core.money import MoneyError, format_amount, parse_amount, plain_amount
-from relaygate.services.operate.accounts import AccountsAdmin
-from relaygate.services.operate.balances import LedgerAdmin
-from relaygate.services.operate.pricing import PricingAdmin
-from relaygate.services.operate.statements import (
-    balance_check,
-    build_statement,
-    render_statement,
-    stale_holds_check,
-)
-from relaygate.store import tables as t
+
+if TYPE_CHECKING:  # SQLAlchemy and the services load when a command runs: `relaygate balance …` starts fast
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from relaygate.services.operate.pricing import PricingAdmin
 
 balance_app = typer.Typer(help="Owner balances: show, top up, adjust, statements, reconciliation.",
                           no_args_is_help=True)
@@ -63,6 +56,11 @@ def _actor(by: str | None) -> str:
 
 async def _balance(engine: AsyncEngine, owner: str) -> dict[str, Any]:
     """Balance, held and available of an owner as materialised in the ``balances`` table."""
+    from sqlalchemy import select
+
+    from relaygate.services.operate.accounts import AccountsAdmin
+    from relaygate.store import tables as t
+
     async with engine.connect() as conn:
         row = await AccountsAdmin(engine).resolve_owner(conn, owner)
         bal = (await conn.execute(select(t.balances).where(t.balances.c.owner_id == row.id))).first()
@@ -98,6 +96,8 @@ def balance_show(owner: str = typer.Argument(..., metavar="OWNER", help=_OWNER_H
 def _record(owner: str, kind: str, amount: int, reason: str, by: str | None, ref: str | None,
             as_json: bool) -> None:
     async def go(engine: AsyncEngine) -> tuple[dict[str, Any], dict[str, Any]]:
+        from relaygate.services.operate.balances import LedgerAdmin
+
         done = await LedgerAdmin(engine, _currency()).record(owner, kind, amount, reason, _actor(by), ref)
         return done, await _balance(engine, owner)
 
@@ -144,6 +144,8 @@ def balance_statement(subject: str = typer.Argument(..., metavar="OWNER|KEY",
         fail("format.invalid", value=fmt, known=", ".join(STATEMENT_FORMATS))
     from_ms, to_ms = moment(since), moment(until)
     settings = settings_from()
+    from relaygate.services.operate.statements import build_statement, render_statement
+
     statement = run_with_engine(lambda engine: build_statement(engine, subject, from_ms, to_ms, settings.currency))
     rendered = render_statement(statement, fmt, settings.lang_code())
     if output is None:
@@ -163,6 +165,9 @@ def balance_check_cmd(as_json: bool = json_option()) -> None:
     settings = settings_from()
 
     async def go(engine: AsyncEngine) -> tuple[list[dict[str, Any]], list[Any], dict[str, str]]:
+        from relaygate.services.operate.accounts import AccountsAdmin
+        from relaygate.services.operate.statements import balance_check, stale_holds_check
+
         names = {o["id"]: o["name"] for o in await AccountsAdmin(engine).list_owners()}
         rows = [{**row, "owner": names.get(row["owner_id"], row["owner_id"])} for row in await balance_check(engine)]
         stale = await stale_holds_check(engine, settings.data_path / "spool", settings.instance_stale_seconds)
@@ -196,6 +201,12 @@ def balance_check_cmd(as_json: bool = json_option()) -> None:
 # --- prices ---------------------------------------------------------------------------------
 
 
+def _pricing(engine: AsyncEngine) -> PricingAdmin:
+    from relaygate.services.operate.pricing import PricingAdmin
+
+    return PricingAdmin(engine, _currency())
+
+
 def _price_summary(view: dict[str, Any]) -> str:
     cur = _currency()
 
@@ -227,7 +238,7 @@ def _price_row(view: dict[str, Any]) -> dict[str, Any]:
 @prices_app.command("list")
 def prices_list(as_json: bool = json_option()) -> None:
     """List model prices (per 1M tokens unless per request or free)."""
-    rows = run_with_engine(lambda engine: PricingAdmin(engine, _currency()).list_prices())
+    rows = run_with_engine(lambda engine: _pricing(engine).list_prices())
     if as_json:
         emit(rows, PRICE_COLUMNS, True)
         return
@@ -248,7 +259,7 @@ def prices_set(model: str = typer.Argument(..., help="Public model name."),
                                                                 "sends no max_tokens."),
                as_json: bool = json_option()) -> None:
     """Set (or replace) the price of a model."""
-    view = run_with_engine(lambda engine: PricingAdmin(engine, _currency()).set_price(
+    view = run_with_engine(lambda engine: _pricing(engine).set_price(
         model, input_per_m=input_price, output_per_m=output_price, cached_input_per_m=cached_input,
         per_request=per_request, free=free, max_output_tokens=max_output_tokens))
     if as_json:
@@ -260,7 +271,7 @@ def prices_set(model: str = typer.Argument(..., help="Public model name."),
 @prices_app.command("delete")
 def prices_delete(model: str = typer.Argument(..., help="Public model name.")) -> None:
     """Remove a model's price (the model is then unpriced: see RELAYGATE_UNPRICED_MODELS)."""
-    run_with_engine(lambda engine: PricingAdmin(engine, _currency()).delete_price(model))
+    run_with_engine(lambda engine: _pricing(engine).delete_price(model))
     tell("price.deleted", model=model)
 
 
@@ -285,7 +296,7 @@ def groups_terms(name: str = typer.Argument(..., help="Group name."),
         fail("terms.set_and_clear", value=", ".join(both))
     if multiplier is None and rpm is None and tpm is None and concurrency is None and not cleared:
         fail("update.nothing")
-    view = run_with_engine(lambda engine: PricingAdmin(engine, _currency()).set_group_terms(
+    view = run_with_engine(lambda engine: _pricing(engine).set_group_terms(
         name, multiplier=multiplier, rpm=rpm, tpm=tpm, concurrency=concurrency, clear=cleared))
     if as_json:
         show(view, True)

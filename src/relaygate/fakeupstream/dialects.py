@@ -51,10 +51,15 @@ async def anthropic_messages(fake: FakeUpstream, request: web.Request) -> web.St
     if isinstance(begun, web.StreamResponse):
         return begun
     body, behavior = begun
+    return await anthropic_answer(request, body, behavior, str(body.get("model")))
+
+
+async def anthropic_answer(request: web.Request, body: dict[str, Any], behavior: dict[str, Any],
+                           model: str) -> web.StreamResponse:
+    """A Messages answer (JSON, or SSE when the body asks for a stream) from ``model``."""
     text = _said(_anthropic_text(body))
     prompt = _tokens(orjson.dumps(body.get("messages") or []).decode())
     output = _tokens(text)
-    model = str(body.get("model"))
     usage_in = {"input_tokens": prompt, "output_tokens": 1, "cache_read_input_tokens": 0,
                 "cache_creation_input_tokens": 0}
     if not body.get("stream"):

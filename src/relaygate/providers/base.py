@@ -23,6 +23,11 @@ class Provider(Protocol):
     ``dialect`` names the wire format the upstream speaks (openai, anthropic, gemini, responses);
     when it equals the caller's, bytes pass through; otherwise the relay translates.
     ``operations``: chat, completions, embeddings, count_tokens.
+
+    Optional hooks: ``prepare(session, channel, secret)`` turns the channel's secret into the
+    credential ``build`` sends (Vertex AI: an access token); ``for_model(model)`` hands a model to a
+    sibling provider when one protocol serves models in several wire formats (Vertex AI: Gemini
+    models in Gemini's, Claude models in Anthropic's). ``provider_for`` applies it.
     """
 
     protocol: str
@@ -41,3 +46,9 @@ class Provider(Protocol):
 
 def join(base_url: str, path: str) -> str:
     return f"{base_url.rstrip('/')}/{path.lstrip('/')}"
+
+
+def provider_for(provider: Provider | None, model: str) -> Provider | None:
+    """The provider that serves ``model`` on a channel of ``provider``'s protocol."""
+    pick = getattr(provider, "for_model", None)
+    return pick(model) if pick is not None else provider

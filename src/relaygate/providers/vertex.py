@@ -1,4 +1,5 @@
-"""Google Vertex AI: Gemini models on ``{region}-aiplatform.googleapis.com``, the Gemini wire format.
+"""Google Vertex AI: Gemini models (Gemini's wire format) and Claude models (Anthropic's) on
+``{region}-aiplatform.googleapis.com``.
 
 A channel's secret is a service-account key (the JSON Google issues; One API kept it in
 ``config.vertex_ai_adc``, New API in the key column) or, with ``options.key_type: api_key``, an API
@@ -10,7 +11,13 @@ The base URL is ``https://{region}-aiplatform.googleapis.com`` unless the channe
 A service-account key is exchanged for an access token (a JWT signed with the key, RS256, posted to
 the key's ``token_uri``) by ``prepare``, which the relay awaits before ``build``; tokens are kept
 until five minutes before they expire, so a request pays for the exchange about once an hour.
-Claude models on Vertex (the ``anthropic`` publisher) are not served by this provider.
+
+A model whose name starts with ``claude`` goes to the ``anthropic`` publisher (``for_model`` hands it
+to ``ClaudeOnVertex``): the Messages body without ``model``, with ``anthropic_version:
+vertex-2023-10-16``, posted to ``…/publishers/anthropic/models/{model}:rawPredict`` (a stream:
+``:streamRawPredict``; Anthropic's SSE comes back), as the official ``AnthropicVertex`` client
+sends it; token counting at ``…/models/count-tokens:rawPredict``. Claude needs a service-account
+key: Vertex's API keys (express mode) reach Gemini models only.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import orjson
 from relaygate.core.domain import ChannelRecord
 from relaygate.protocols import openai as wire
 from relaygate.protocols.usage import Usage
+from relaygate.providers.anthropic import anthropic_usage
 from relaygate.providers.base import UpstreamRequest, join
 from relaygate.providers.gemini import gemini_usage
 
@@ -34,6 +42,7 @@ SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_REGION = "us-central1"
 TOKEN_URI = "https://oauth2.googleapis.com/token"
 REFRESH_MARGIN = 300.0  # seconds before expiry a token is renewed
+ANTHROPIC_VERSION = "vertex-2023-10-16"  # the only value Vertex accepts in a Claude request body
 
 
 class VertexAuthError(ValueError):
@@ -91,6 +100,11 @@ class Vertex:
     def __init__(self) -> None:
         self._tokens: dict[tuple[str, str, str], _Token] = {}
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self.claude = ClaudeOnVertex(self)
+
+    def for_model(self, model: str) -> Vertex | ClaudeOnVertex:
+        """The publisher that serves ``model``: Anthropic's for Claude models, Google's for the rest."""
+        return self.claude if model.startswith("claude") else self
 
     # --- auth -----------------------------------------------------------------------------------
 
@@ -131,7 +145,7 @@ class Vertex:
     # --- requests -------------------------------------------------------------------------------
 
     @staticmethod
-    def _place(channel: ChannelRecord) -> tuple[str, str, str]:
+    def place(channel: ChannelRecord) -> tuple[str, str, str]:
         opts = channel.options
         region = str(opts.get("region") or DEFAULT_REGION)
         host = "https://aiplatform.googleapis.com" if region == "global" else \
@@ -141,7 +155,7 @@ class Vertex:
 
     def build(self, channel: ChannelRecord, secret: str, operation: str, body: bytes, model: str,
               stream: bool, headers: dict[str, str]) -> UpstreamRequest:
-        base, project, region = self._place(channel)
+        base, project, region = self.place(channel)
         action = "streamGenerateContent?alt=sse" if stream else "generateContent"
         if channel.options.get("key_type") == "api_key":
             url = join(base, f"v1/publishers/google/models/{model}:{action}")
@@ -152,7 +166,7 @@ class Vertex:
         return UpstreamRequest("POST", url, {"Content-Type": "application/json", **auth, **headers}, body)
 
     def probe(self, channel: ChannelRecord, secret: str) -> UpstreamRequest:
-        base, project, region = self._place(channel)
+        base, project, region = self.place(channel)
         if channel.options.get("key_type") == "api_key":
             return UpstreamRequest("GET", join(base, "v1/publishers/google/models"), {"x-goog-api-key": secret}, None)
         return UpstreamRequest("GET", join(base, f"v1/projects/{project}/locations/{region}/publishers/google/models"),
@@ -161,6 +175,56 @@ class Vertex:
     def usage(self, operation: str, body: bytes) -> Usage | None:
         try:
             return gemini_usage(orjson.loads(body))
+        except orjson.JSONDecodeError:
+            return None
+
+    def error_detail(self, body: bytes) -> str:
+        return wire.error_message(body)
+
+
+class ClaudeOnVertex:
+    """Claude models on Vertex AI: Anthropic's Messages API behind Google's auth and URLs."""
+
+    protocol = "vertex"
+    dialect = "anthropic"
+    operations = frozenset({"chat", "count_tokens"})
+
+    def __init__(self, vertex: Vertex) -> None:
+        self.vertex = vertex  # one token cache for both publishers
+
+    async def prepare(self, session: aiohttp.ClientSession, channel: ChannelRecord, secret: str) -> str:
+        return await self.vertex.prepare(session, channel, secret)
+
+    def build(self, channel: ChannelRecord, secret: str, operation: str, body: bytes, model: str,
+              stream: bool, headers: dict[str, str]) -> UpstreamRequest:
+        base, project, region = Vertex.place(channel)
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            data = None
+        if isinstance(data, dict):  # the model is in the URL; the API version in the body
+            if operation == "count_tokens":
+                data["model"] = model
+            else:
+                data.pop("model", None)
+            data.setdefault("anthropic_version", ANTHROPIC_VERSION)
+            body = orjson.dumps(data)
+        target = "count-tokens:rawPredict" if operation == "count_tokens" else \
+            f"{model}:{'streamRawPredict' if stream else 'rawPredict'}"
+        if channel.options.get("key_type") == "api_key":
+            url = join(base, f"v1/publishers/anthropic/models/{target}")
+            auth = {"x-goog-api-key": secret}
+        else:
+            url = join(base, f"v1/projects/{project}/locations/{region}/publishers/anthropic/models/{target}")
+            auth = {"Authorization": f"Bearer {secret}"}
+        return UpstreamRequest("POST", url, {"Content-Type": "application/json", **auth, **headers}, body)
+
+    def probe(self, channel: ChannelRecord, secret: str) -> UpstreamRequest:
+        return self.vertex.probe(channel, secret)
+
+    def usage(self, operation: str, body: bytes) -> Usage | None:
+        try:
+            return anthropic_usage(orjson.loads(body))
         except orjson.JSONDecodeError:
             return None
 

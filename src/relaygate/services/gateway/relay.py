@@ -19,7 +19,7 @@ from relaygate.core.settings import Settings
 from relaygate.protocols.openai import BadBody, RequestFacts, error_message, parse_request, rewrite_body
 from relaygate.protocols.sse import SSEFramer, event_data
 from relaygate.protocols.validate import check_body
-from relaygate.providers.base import Provider
+from relaygate.providers.base import Provider, provider_for
 from relaygate.providers.forwarding import client_headers, with_query
 from relaygate.services.gateway.accounts import (
     authenticate,
@@ -161,7 +161,8 @@ class Relay:
     async def count_tokens(self, inbound: Inbound, ex: Exchange, public: str, group: str, routes: list[Route],
                            data: dict[str, Any], facts: RequestFacts) -> Outcome:
         """Anthropic's count_tokens: asked of an Anthropic upstream, else estimated here. Never billed."""
-        native = [r for r in routes if getattr(self.providers.get(r.channel.protocol), "dialect", "") == "anthropic"]
+        native = [r for r in routes if "count_tokens" in getattr(self.provider_of(r), "operations", ())
+                  and getattr(self.provider_of(r), "dialect", "") == "anthropic"]
         if native:
             return await self.forward(inbound, ex, public, group, native, data, facts)
         tokens = int(self.dialects.get("anthropic").count_tokens_estimate(data))
@@ -259,7 +260,7 @@ class Relay:
         top = usable[0].channel.priority
         tier = [r for r in usable if r.channel.priority == top]
         if dialect is not None and len(tier) > 1:
-            native = [r for r in tier if getattr(self.providers.get(r.channel.protocol), "dialect", "") == dialect]
+            native = [r for r in tier if getattr(self.provider_of(r), "dialect", "") == dialect]
             tier = native or tier
         if len(tier) == 1:
             return tier[0]
@@ -267,6 +268,10 @@ class Relay:
         if not any(weights):
             return random.choice(tier)
         return random.choices(tier, weights=weights)[0]
+
+    def provider_of(self, route: Route) -> Provider | None:
+        """The provider of the route's protocol that serves its model (Vertex AI: Gemini or Claude)."""
+        return provider_for(self.providers.get(route.channel.protocol), route.upstream_model)
 
     def secret_for(self, route: Route, session: str | None = None) -> str:
         secrets = route.channel.secrets
@@ -394,7 +399,7 @@ class Relay:
     async def attempt(self, inbound: Inbound, ex: Exchange, route: Route,
                       data: dict[str, Any], facts: RequestFacts, session: str | None = None) -> Outcome:
         rec = ex.rec
-        provider = self.providers.get(route.channel.protocol)
+        provider = self.provider_of(route)
         operation = inbound.operation
         if provider is None or operation not in provider.operations or (
                 provider.dialect != inbound.dialect and operation != "chat"):

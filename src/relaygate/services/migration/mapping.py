@@ -18,8 +18,11 @@ _LOWER_TIERS = ("mini", "nano", "lite", "flash", "haiku", "small", "tiny", "3.5"
 def usable(route: Route, kind: str, protocols: list[str]) -> bool:
     """Whether relaygate can call this route's channel today (OpenAI-compatible, or its adapter exists)."""
     proto = type_info(kind, route.channel.type).protocol
-    if proto == "vertex" and not route.upstream.startswith("gemini"):
-        return False  # the source sent it to Vertex's Claude publisher: relaygate's vertex serves Gemini only
+    if proto == "vertex":
+        from relaygate.services.migration.vertex_plan import serves
+
+        if not serves(kind, route.channel, route.upstream):
+            return False  # an open model or Imagen on Vertex, or Claude behind an API key
     return proto == OPENAI or proto in protocols
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.core.domain import ChannelRecord
 from relaygate.core.errors import InvalidInput
 from relaygate.core.redact import redact
-from relaygate.providers.base import Provider
+from relaygate.providers.base import Provider, provider_for
 from relaygate.services.gateway.translate import Dialects
 from relaygate.store import tables as t
 from relaygate.store.repo import channel_from_row
@@ -70,7 +70,7 @@ class ChannelTester:
         out: dict[str, Any] = {"channel_id": channel.id, "channel": channel.name, "model": public,
                                "upstream_model": upstream_model, "ok": False, "status": None, "latency_ms": None,
                                "answer": None, "error": None}
-        provider = self.providers.get(channel.protocol)
+        provider = provider_for(self.providers.get(channel.protocol), upstream_model)
         if provider is None or not channel.secrets:
             out["error"] = "no provider for this protocol" if provider is None else "the channel has no secret"
             return out
@@ -78,16 +78,24 @@ class ChannelTester:
         chat = {"model": upstream_model, "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 16,
                 "stream": False}
         body = orjson.dumps(dialect.request_from_chat(chat))
-        req = provider.build(channel, channel.secrets[0], "chat", body, upstream_model, False, {})
         timeout = aiohttp.ClientTimeout(total=min(channel.total_timeout, 30.0), sock_connect=channel.connect_timeout)
         start = time.perf_counter()
         try:
+            secret = channel.secrets[0]
+            prepare = getattr(provider, "prepare", None)  # Vertex AI: the key's access token
+            if prepare is not None:
+                secret = await prepare(session, channel, secret)
+            req = provider.build(channel, secret, "chat", body, upstream_model, False, {})
             async with session.request(req.method, req.url, headers=req.headers, data=req.body,
                                        timeout=timeout) as resp:
                 raw = await resp.read()
                 out["status"] = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             out["error"] = f"{type(exc).__name__}: could not reach the upstream"
+            out["latency_ms"] = round((time.perf_counter() - start) * 1000)
+            return out
+        except ValueError as exc:  # a key the token exchange refused
+            out["error"] = _clean(f"no access token: {exc}", channel.secrets)
             out["latency_ms"] = round((time.perf_counter() - start) * 1000)
             return out
         out["latency_ms"] = round((time.perf_counter() - start) * 1000)
