@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,13 +72,82 @@ def test_tables_to_a_pipe_keep_whole_names(source: tuple[Backend, int], tmp_path
     assert "…" not in done.stdout
 
 
-@pytest.mark.parametrize("command", [["migrate", "--help"], ["migrate", "import", "--help"]])
-def test_commands_start_without_the_database_layers(command: list[str]) -> None:
-    """Start time is import time: a migrate or balance command loads its database, HTTP and service
-    modules when it runs, not when it starts (figures in docs/benchmarks.md)."""
-    done = _cli(*command, env=dict(os.environ), extra=("-X", "importtime"))
-    assert done.returncode == 0, done.stderr
-    loaded = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
-    heavy = sorted(m for m in loaded if m.split(".")[0] in ("sqlalchemy", "aiohttp", "alembic", "asyncpg")
-                   or m.startswith(("relaygate.services", "relaygate.store", "relaygate.providers")))
-    assert heavy == [], heavy
+# Start time is import time (figures in docs/benchmarks.md). One process runs each command in turn, as
+# the real entry point does, and after each one lists the modules it loaded: help and argument errors
+# load no database, HTTP, YAML or service module; a real run loads what its work needs and no more.
+_RUNNER = """
+import json, sys
+from relaygate.cli.main import app
+
+steps, out = json.loads(sys.argv[1]), []
+for argv in steps:
+    try:
+        code = app(argv, prog_name="relaygate", standalone_mode=False)
+    except SystemExit as exc:
+        code = exc.code
+    except Exception as exc:
+        code = getattr(exc, "exit_code", repr(exc))
+    out.append({"argv": argv, "code": code, "modules": sorted(sys.modules)})
+with open(sys.argv[2], "w") as f:
+    json.dump(out, f)
+"""
+HEAVY = ("sqlalchemy", "aiosqlite", "asyncpg", "aiomysql", "aiohttp", "alembic", "yaml", "cryptography",
+         "relaygate.services", "relaygate.store", "relaygate.providers", "relaygate.web", "relaygate.app")
+SUBCOMMANDS = {"migrate": ("inspect", "plan", "import", "verify", "statuses"),
+               "balance": ("show", "topup", "adjust", "statement", "check"),
+               "prices": ("list", "set", "delete"), "groups": ("terms",)}
+
+
+def _heavy(modules: list[str], banned: tuple[str, ...] = HEAVY) -> list[str]:
+    return sorted(m for m in modules if m.startswith(banned) and (m in banned or m.startswith(
+        tuple(b + "." for b in banned))))
+
+
+def test_commands_start_without_heavy_modules(source: tuple[Backend, int], tmp_path: Path) -> None:
+    backend, _ = source
+    import asyncio
+
+    from relaygate.services.operate.accounts import AccountsAdmin
+    from relaygate.store.db import make_engine, upgrade
+
+    async def owner() -> None:
+        engine = make_engine(backend.dst_url)
+        await upgrade(engine)
+        await AccountsAdmin(engine).create_owner("acme")
+        await engine.dispose()
+
+    asyncio.run(owner())
+    helps = [[group, "--help"] for group in SUBCOMMANDS] + [
+        [group, sub, "--help"] for group, subs in SUBCOMMANDS.items() for sub in subs]
+    refused = [["balance", "topup", "acme", "ten", "--reason", "x"],
+               ["balance", "statement", "acme", "--format", "xml"],
+               ["migrate", "inspect", "--source", backend.src_dsn, "--now", "soon"],
+               ["migrate", "verify", "--plan", str(tmp_path / "p.yaml")], ["migrate", "statuses", "neither"],
+               ["groups", "terms", "default", "--clear", "speed"]]
+    real = [["balance", "show", "acme"],
+            ["migrate", "inspect", "--source", backend.src_dsn, "-o", str(tmp_path / "i.md")]]
+    env = {**os.environ, "RELAYGATE_ADMIN_TOKEN": ""}
+
+    def run_steps(steps: list[list[str]], name: str) -> list[dict[str, Any]]:
+        out = tmp_path / f"{name}.json"
+        done = subprocess.run([sys.executable, "-c", _RUNNER, json.dumps(steps), str(out)], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return list(json.loads(out.read_text()))
+
+    steps = run_steps(helps + refused, "light")  # one process: what any of them loads stays loaded
+    assert [s["code"] for s in steps[:len(helps)]] == [0] * len(helps)  # each help was printed
+    assert [s["code"] for s in steps[len(helps):]] == [2] * len(refused)  # each error said, before any work
+    assert _heavy(steps[-1]["modules"]) == [], "help or an argument error loaded: " + ", ".join(_heavy(
+        steps[-1]["modules"]))
+    show, inspect = run_steps(real, "real")
+    assert show["code"] is None and inspect["code"] is None, (show["code"], inspect["code"])  # both returned
+    assert (tmp_path / "i.md").read_text().startswith("# Inventory")
+    # a real run loads its database layer, and not the HTTP client, the schema migrator, other commands' services
+    # or typer's help renderer (markdown_it)
+    assert _heavy(show["modules"], ("aiohttp", "alembic", "yaml", "markdown_it", "relaygate.providers",
+                                    "relaygate.web", "relaygate.app", "relaygate.services.migration",
+                                    "relaygate.services.gateway")) == []
+    assert "relaygate.services.operate.accounts" in show["modules"] and "sqlalchemy.ext.asyncio" in show["modules"]
+    assert _heavy(inspect["modules"], ("aiohttp", "alembic", "markdown_it", "relaygate.providers", "relaygate.web",
+                                       "relaygate.app", "relaygate.services.gateway")) == []

@@ -136,6 +136,8 @@ _ORIGINALS: dict[str, Any] = {}
 
 def install(zh: bool) -> None:
     """Switch typer's and click's own words to Chinese for this process, or back to English."""
+    if not zh and not _ORIGINALS:  # English and never switched: nothing to undo, typer's help loads when shown
+        return
     from typer import rich_utils
     from typer._click import core as click_core
     from typer._click import exceptions as click_exceptions

@@ -130,14 +130,13 @@ def inspect_cmd(source: str = SOURCE, logs_source: str = LOGS, kind: str = FROM,
                                                             "token states and the log window, for reproducible "
                                                             "reports. Default: the current time.")) -> None:
     """Read-only inventory: channels, models, groups, tokens and their real state, balances, callers, errors."""
-    from relaygate.services.migration.inventory import inspect_source
-    from relaygate.services.migration.report_md import inventory_markdown
-    from relaygate.services.migration.source import Source
-
     if fmt not in ("md", "json"):
         err.print(say("format", value=fmt), style="red")
         raise typer.Exit(2)
     now_s = _moment(now) if now else None
+    from relaygate.services.migration.inventory import inspect_source
+    from relaygate.services.migration.report_md import inventory_markdown
+    from relaygate.services.migration.source import Source
 
     async def go() -> dict[str, Any]:
         src = await Source.open(source, logs_source, kind)
@@ -228,13 +227,12 @@ def verify_cmd(plan: Path = typer.Option(..., "--plan", help="The plan whose map
                output: Path = typer.Option(None, "-o", "--output", help="Write the plan here (default: in place)."),
                as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")) -> None:
     """Probe every mapped model through relaygate (normal, stream, 402, 429, 404); results go into the plan."""
-    from relaygate.services.migration.plan import load_plan, save_plan
-    from relaygate.services.migration.report_md import verify_markdown
-    from relaygate.services.migration.verify import verify
-
     if not admin_token:
         err.print(say("token"), style="red")
         raise typer.Exit(2)
+    from relaygate.services.migration.plan import load_plan, save_plan
+    from relaygate.services.migration.report_md import verify_markdown
+    from relaygate.services.migration.verify import verify
     doc = _checked(lambda: load_plan(plan))
     settings = settings_from()
     url = gateway or settings.public_base_url or f"http://{settings.host}:{settings.port}"
@@ -258,6 +256,9 @@ def verify_cmd(plan: Path = typer.Option(..., "--plan", help="The plan whose map
 def statuses_cmd(mode: str = typer.Argument(..., help="source (the old system's HTTP status codes) or relaygate "
                                                        "(relaygate's own).")) -> None:
     """Switch the HTTP status of refusals to imported keys: source (One API / New API's) or relaygate's."""
+    from relaygate.core.compat import check_status_mode
+
+    _checked(lambda: check_status_mode(mode))  # before the database is opened
     from relaygate.services.migration.import_rules import set_statuses
 
     async def go(engine: Any) -> int:

@@ -21,6 +21,15 @@ STATUS_MODES = ("source", "relaygate")
 SYSTEMS = ("oneapi", "newapi")
 
 
+def check_status_mode(mode: str) -> None:
+    """Refuse a statuses setting other than ``source`` or ``relaygate`` (InvalidInput, both languages)."""
+    if mode not in STATUS_MODES:
+        from relaygate.core.errors import InvalidInput
+
+        raise InvalidInput(f"statuses must be one of {', '.join(STATUS_MODES)} (got {mode!r}).",
+                           f"statuses 只能是 {'、'.join(STATUS_MODES)}（当前为 {mode!r}）。")
+
+
 @dataclass(frozen=True, slots=True)
 class KeyRules:
     system: str  # oneapi | newapi

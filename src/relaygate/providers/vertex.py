@@ -26,9 +26,8 @@ import asyncio
 import base64
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 
 from relaygate.core.domain import ChannelRecord
@@ -37,6 +36,9 @@ from relaygate.protocols.usage import Usage
 from relaygate.providers.anthropic import anthropic_usage
 from relaygate.providers.base import UpstreamRequest, join
 from relaygate.providers.gemini import gemini_usage
+
+if TYPE_CHECKING:  # the relay has aiohttp loaded; the migration planner reads keys without it
+    import aiohttp
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_REGION = "us-central1"
@@ -129,7 +131,9 @@ class Vertex:
             now = time.time()
             form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
                     "assertion": signed_assertion(key, now)}
-            async with session.post(uri, data=form, timeout=aiohttp.ClientTimeout(total=15)) as resp:
+            from aiohttp import ClientTimeout
+
+            async with session.post(uri, data=form, timeout=ClientTimeout(total=15)) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
                     raise VertexAuthError(f"the token exchange at {uri} answered HTTP {resp.status}: "

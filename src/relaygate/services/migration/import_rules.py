@@ -198,12 +198,10 @@ async def redemptions(ctx: Ctx) -> dict[str, Any]:
 
 async def set_statuses(engine: Any, mode: str) -> int:
     """Switch every imported key's refusals to the old system's statuses (``source``) or relaygate's."""
-    from relaygate.core.errors import InvalidInput
+    from relaygate.core.compat import check_status_mode
     from relaygate.store.db import bump_config_version
 
-    if mode not in STATUS_MODES:
-        raise InvalidInput(f"statuses must be one of {', '.join(STATUS_MODES)} (got {mode!r}).",
-                           f"statuses 只能是 {'、'.join(STATUS_MODES)}（当前为 {mode!r}）。")
+    check_status_mode(mode)
     changed = 0
     async with engine.begin() as conn:
         for row in list(await conn.execute(select(t.key_rules))):
