@@ -80,6 +80,17 @@ async def test_imported_keys_work_in_every_form(backend: Backend, tmp_path: Path
             # an image model is never forwarded on chat completions (One API's channel listed it)
             status, code, message = await refused(gw.base_url, "sk-" + tok["laptop"], "dall-e-3")
             assert (status, code) == (400, "media_not_served") and "/v1/images/generations" in message
+            # image and speech models on their own endpoints, at One API's per-unit charge carried by the import:
+            # dall-e-3 ratio 20 × 1000 quota × 2 (1792x1024) × 1.5 (hd) = 60,000 quota = $0.12 an image
+            img = await client(gw.base_url, "sk-" + laptop).images.with_raw_response.generate(
+                model="dall-e-3", prompt="a lighthouse", size="1792x1024", quality="hd", n=1)
+            assert img.http_response.status_code == 200 and img.parse().data
+            assert (await gw.usage_for(img.headers["x-request-id"]))["cost"] == USD.nanos(60_000)
+            async with aiohttp.ClientSession() as http, http.post(  # tts-1: 7.5 quota per byte of input
+                    f"{gw.base_url}/audio/speech", json={"model": "tts-1", "input": "hello", "voice": "alloy"},
+                    headers={"Authorization": f"Bearer sk-{laptop}"}) as resp:
+                assert resp.status == 200 and await resp.read()
+                assert (await gw.usage_for(resp.headers["x-request-id"]))["cost"] == USD.nanos(5 * 7.5)
             await gw.gateway.usage.flush()
             engine = gw.gateway.engine
             assert all(r["ok"] for r in await balance_check(engine))

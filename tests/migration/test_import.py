@@ -40,7 +40,7 @@ async def test_import_is_exact_and_idempotent(backend: Backend, kind: str) -> No
 
     first = await import_plan(backend, plan)
     assert [s["step"] for s in first["steps"]] == ["read source", "groups", "channels", "models and prices",
-                                                   "owners", "balances", "keys", "key rules",
+                                                   "media prices", "owners", "balances", "keys", "key rules",
                                                    "redemption codes", "admin tokens"]
     keys = {r.name: r for r in await rows(backend, t.api_keys)}
     for name, fact in facts.tokens.items():

@@ -83,6 +83,25 @@ async def test_newapi_groups_pins_and_statuses(backend: Backend, tmp_path: Path)
             status, body = await http(base, tok["na-auto"], "gpt-unpriced")
             assert status == 400 and body["error"]["code"] == "model_price_missing"  # type: ignore[index]
 
+            # media models at New API's ModelPrice: per image × its dall-e size ratio, per call for speech
+            oai = client(base, tok["na-laptop"])
+            img = await oai.images.with_raw_response.generate(model="dall-e-3", prompt="x", size="256x256", n=1)
+            assert (await gw.usage_for(img.headers["x-request-id"]))["cost"] == 16_000_000  # $0.04 × 0.4
+            speech = await oai.audio.speech.with_raw_response.create(model="tts-1", input="hello", voice="alloy")
+            assert (await gw.usage_for(speech.headers["x-request-id"]))["cost"] == 15_000_000  # $0.015 a call
+            form = aiohttp.FormData({"model": "whisper-1"})
+            form.add_field("file", b"RIFF0000WAVE", filename="a.wav", content_type="audio/wav")
+            async with aiohttp.ClientSession() as s, s.post(  # whisper-1: New API had no price and refused it
+                    f"{base}/audio/transcriptions", data=form,
+                    headers={"Authorization": f"Bearer {tok['na-laptop']}"}) as resp:
+                assert resp.status == 400 and (await resp.json())["error"]["code"] == "model_price_missing"
+            # the token group rules hold on the media endpoints too (never svip's multiplier for a default user)
+            try:
+                await client(base, tok["na-svip"]).images.generate(model="dall-e-3", prompt="x", n=1)
+                raise AssertionError("na-svip was served an image")
+            except openai.APIStatusError as exc:
+                assert (exc.status_code, exc.body["code"]) == (403, "group_not_allowed")  # type: ignore[index]
+
             # sk-<key>-<channel id>: refused for a common user, refused to a disabled channel, served for an admin
             assert (await refused(base, f"{tok['na-laptop']}-1"))[:2] == (403, "channel_pin_not_allowed")
             assert (await refused(base, f"{tok['na-admin']}-10"))[:2] == (403, "channel_pin_disabled")

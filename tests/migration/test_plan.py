@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from relaygate.core.errors import InvalidInput
+from relaygate.providers import protocols
 from relaygate.services.migration.plan import load_plan, save_plan
 from tests.migration.conftest import make_backend
 from tests.migration.helpers import source_and_plan
@@ -19,8 +20,15 @@ async def test_oneapi_plan(tmp_path: Path) -> None:
     assert {n: models[n]["class"] for n in ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "my-finetune",
                                             "doubao-pro-32k", "dall-e-3", "claude-3-haiku-20240307", "gpt-4")} == {
         "gpt-4o": "same", "gpt-4o-mini": "same", "text-embedding-3-small": "same", "my-finetune": "substitute",
-        "doubao-pro-32k": "substitute", "dall-e-3": "unsupported", "claude-3-haiku-20240307": "unsupported",
+        "doubao-pro-32k": "substitute", "dall-e-3": "same", "claude-3-haiku-20240307": "unsupported",
         "gpt-4": "unsupported"}  # gpt-4 only ran on Azure, whose adapter relaygate lacks
+    # media models: their own endpoint, One API's per-unit charge carried (ratio 20 × size ratio × 1000 quota)
+    dalle = models["dall-e-3"]["media_price"]
+    assert (dalle["unit"], dalle["endpoint"]) == ("image", "/v1/images/generations")
+    assert dalle["amounts"] == {"*": "0.04", "1024x1792": "0.08", "1792x1024": "0.08", "1024x1024/hd": "0.08",
+                                "1024x1792/hd": "0.12", "1792x1024/hd": "0.12"}
+    tts = models["tts-1"]["media_price"]  # One API's built-in ratio 7.5 per input byte: $15 per 1M characters
+    assert (tts["unit"], tts["amounts"], tts["endpoint"]) == ("mchars", {"*": "15"}, "/v1/audio/speech")
     assert models["text-embedding-3-small"]["tasks"] == ["embeddings"]
     assert "differently per channel" in models["gpt-4o"]["risk"]  # gpt-4o(3) priced Azure apart
     assert models["gpt-4o"]["price"] == {"basis": "ratio", "billed_as": "gpt-4o", "source_key": "gpt-4o",
@@ -63,7 +71,18 @@ async def test_newapi_plan(tmp_path: Path) -> None:
     assert models["gpt-4o"]["price"]["cached_input_per_m"] == "1.25"  # CacheRatio 0.5
     assert models["gpt-4o"]["price"]["billed_as"] == "gpt-4o"  # New API bills the requested name
     assert models["suno_music"]["class"] == "unsupported" and models["suno_music"]["price"]["per_request"] == "0.1"
-    assert models["kling-v1"]["class"] == "unsupported"
+    assert models["kling-v1"]["class"] == "unsupported"  # a video model whose channel needs the kling adapter
+    _, full = await source_and_plan(backend, "newapi", "http://upstream.test", protocols=protocols())
+    kling = {m["old_name"]: m for m in full["models"]}["kling-v1"]  # with it: New API's ModelPrice per task
+    assert (kling["class"], kling["media_price"]["unit"], kling["media_price"]["amounts"]) == ("same", "call",
+                                                                                                {"*": "0.35"})
+    dalle = models["dall-e-3"]["media_price"]  # ModelPrice per image × New API's dall-e size/quality ratios
+    assert dalle["amounts"]["*"] == "0.04" and dalle["amounts"]["256x256"] == "0.016"
+    assert dalle["amounts"]["1024x1792/hd"] == "0.12" and models["dall-e-3"]["class"] == "same"
+    assert models["tts-1"]["media_price"] == {"unit": "call", "amounts": {"*": "0.015"}, "endpoint": "/v1/audio/speech",
+                                               "basis": "New API ModelPrice $0.015 per call",
+                                               "source_quota": {"*": "7500"}}
+    assert models["whisper-1"]["media_price"]["source_refused"]  # no price, no ratio: New API refused it
     chans = {c["id"]: c for c in plan["channels"]}
     assert chans[2]["base_url"] == "https://api.deepseek.com/v1" and chans[2]["type_name"] == "DeepSeek"
     assert not chans[7]["enabled"] and "New API failed every request" in chans[7]["disabled_reason"]
@@ -97,3 +116,16 @@ async def test_channels_for_the_adapters_relaygate_has(tmp_path: Path) -> None:
     models = {m["old_name"]: m for m in plan["models"]}
     assert models["gpt-4"]["class"] == "substitute" and models["claude-3-haiku-20240307"]["class"] == "same"
     assert chans[8]["protocol"] == "openai" and any("'aws' adapter" in n for n in chans[8]["notes"])
+
+
+def test_media_tasks_are_what_the_media_protocols_serve() -> None:
+    """The planner decides from providers.MEDIA_TASKS without loading the media modules: it must agree."""
+    from relaygate.providers import MEDIA_TASKS, load_media
+
+    sync, tasks = load_media()
+    found: dict[str, set[str]] = {}
+    for name, media in sync.items():
+        found.setdefault(name, set()).update(op.split(".")[0] for op in media.operations)
+    for name in tasks:
+        found.setdefault(name, set()).add("video")
+    assert {name: set(kinds) for name, kinds in MEDIA_TASKS.items()} == found

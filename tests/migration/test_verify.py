@@ -28,13 +28,13 @@ async def test_verify_writes_results_into_the_plan(tmp_path: Path) -> None:
             facts, plan = await source_and_plan(backend, "oneapi", fake.base_url.removesuffix("/v1"),
                                                 int(time.time()))
             models = {m["old_name"]: m for m in plan["models"]}
-            models["dall-e-3"]["replacement"] = "gpt-4o"  # the operator's answer to an unsupported model
+            models["gpt-4"]["replacement"] = "gpt-4o"  # the operator's answer to an unsupported model
             await run_import(plan, gw.gateway.engine, gw.gateway.settings, ["openai"], apply=True)
             await gw.gateway.state.reload()
             owners_before = {o["name"] for o in await gw.gateway.accounts.list_owners()}
             keys_before = len(await gw.gateway.accounts.list_keys())
             await script(fake, "gpt-4o", {"kind": "status", "status": 500}, sticky=True)
-            wanted = ["gpt-4o-mini", "text-embedding-3-small", "gpt-4o", "dall-e-3", "claude-3-haiku-20240307"]
+            wanted = ["gpt-4o-mini", "text-embedding-3-small", "gpt-4o", "gpt-4", "dall-e-3", "claude-3-haiku-20240307"]
             result = await verify(plan, gw.base_url, facts.admin_tokens["carol"], wanted)
             assert {o["name"] for o in await gw.gateway.accounts.list_owners()} == owners_before
             assert len(await gw.gateway.accounts.list_keys()) == keys_before
@@ -49,10 +49,14 @@ async def test_verify_writes_results_into_the_plan(tmp_path: Path) -> None:
     emb = outcome["text-embedding-3-small"]["probes"]
     assert emb["normal"]["outcome"] == "pass" and emb["stream"]["outcome"] == "n/a"
     assert outcome["gpt-4o"]["result"] == "fail" and "normal" in outcome["gpt-4o"]["why"]
-    assert outcome["dall-e-3"]["probes"]["unavailable"] == {"outcome": "pass", "status": 404,
-                                                            "detail": "404 model_unsupported"}
+    assert outcome["gpt-4"]["probes"]["unavailable"] == {"outcome": "pass", "status": 404,
+                                                         "detail": "404 model_unsupported"}
+    # an image model is probed on its own endpoint and charged the plan's per-image price; never on chat
+    dalle = outcome["dall-e-3"]["probes"]
+    assert dalle["normal"]["outcome"] == "pass" and "charged 40000000 nanos" in dalle["normal"]["detail"]
+    assert dalle["insufficient_balance"]["status"] == 402 and dalle["unavailable"]["status"] == 400
     assert outcome["claude-3-haiku-20240307"]["result"] == "pass"  # refused clearly: 503, channel disabled
-    assert result["summary_text"] == "4 passed, 1 failed, 0 skipped"
+    assert result["summary_text"] == "5 passed, 1 failed, 0 skipped"
     assert models["gpt-4o-mini"]["verification"]["result"] == "pass"
     assert models["gpt-4o"]["verification"]["result"] == "fail" and models["gpt-4o"]["verification"]["why"]
     assert models["gpt-3.5-turbo"]["verification"] == {"result": "not run"}

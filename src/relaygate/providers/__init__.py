@@ -22,6 +22,9 @@ _MEDIA_MODULES = {
     "openai": "relaygate.providers.openai_media",
     "kling": "relaygate.providers.kling",
 }
+# protocol -> the media tasks it serves (what load_media() finds there; tests/migration/test_plan.py checks),
+# readable without importing the media modules (the migration planner decides with it)
+MEDIA_TASKS: dict[str, tuple[str, ...]] = {"openai": ("images", "audio", "video"), "kling": ("video",)}
 
 
 def load_providers() -> dict[str, Provider]:

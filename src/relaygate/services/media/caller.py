@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from relaygate.core.clock import monotonic
 from relaygate.core.domain import KeyRecord
-from relaygate.services.gateway.accounts import authenticate, presented_key
+from relaygate.core.errors import GatewayError
+from relaygate.services.gateway.accounts import authenticate, auto_group, check_old_rules, old_status, presented_key
 from relaygate.services.gateway.catalog import Route, Snapshot
 from relaygate.services.gateway.exchange import Exchange, Inbound
 from relaygate.services.gateway.gate import Gate, Pass
@@ -25,10 +26,22 @@ def begin(relay: Relay, inbound: Inbound) -> tuple[Exchange, Snapshot]:
     return Exchange(relay.new_record(inbound), monotonic()), relay.state.snapshot
 
 
-def authenticated(relay: Relay, inbound: Inbound, ex: Exchange, snap: Snapshot) -> KeyRecord:
-    key, _ = authenticate(snap, presented_key(inbound.headers, inbound.query_key), inbound.client_ip)
+def authenticated(relay: Relay, inbound: Inbound, ex: Exchange, snap: Snapshot, model: str = "") -> KeyRecord:
+    """The calling key; an imported key under its old system's rules as on chat (its New API token group
+    refused or tried as 'auto' for ``model``, its channel pin refused), with the old system's statuses."""
+    key, pinned = authenticate(snap, presented_key(inbound.headers, inbound.query_key), inbound.client_ip)
     relay.fill_key(ex.rec, snap, key)
     ex.key = key
+    rules = snap.rules.get(key.id) if snap.rules else None
+    if rules is not None:
+        try:
+            check_old_rules(snap, key, rules, pinned)
+            if rules.auto_groups and model:
+                key = ex.key = auto_group(snap, key, rules.auto_groups, snap.resolve(model))
+                ex.rec["group_name"] = key.group
+        except GatewayError as exc:
+            old_status(exc, snap, key)
+            raise
     return key
 
 

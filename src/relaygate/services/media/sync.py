@@ -22,6 +22,7 @@ from relaygate.core.settings import Settings
 from relaygate.protocols import openai as wire
 from relaygate.providers.base import UpstreamRequest
 from relaygate.providers.media import SyncMedia
+from relaygate.services.gateway.accounts import old_status
 from relaygate.services.gateway.catalog import Route
 from relaygate.services.gateway.exchange import Exchange, Inbound, Outcome
 from relaygate.services.gateway.gate import Gate
@@ -159,7 +160,7 @@ class MediaCalls:
         limits = None
         hold: Hold | None = None
         try:
-            key = authenticated(self.relay, inbound, ex, snap)
+            key = authenticated(self.relay, inbound, ex, snap, str(fields.get("model") or ""))
             model = _str(fields, "model")
             rec["requested_model"] = model
             public, routes, any_route = routes_for(snap, key, model, self.protocols_for(operation))
@@ -194,6 +195,7 @@ class MediaCalls:
             await self.relay.finish(ex, resp.status, None)
             return Outcome(resp.status, resp.headers.get("Content-Type", "application/json"), body=raw)
         except GatewayError as exc:
+            old_status(exc, snap, ex.key)  # an imported key: its old system's status
             if hold is not None:
                 await self.money.end(hold.hold_id, 0)
             await self.relay.finish(ex, exc.status, exc.code)

@@ -36,6 +36,7 @@ from relaygate.core.money import unit_cost
 from relaygate.core.settings import Settings
 from relaygate.providers.base import UpstreamRequest
 from relaygate.providers.media import TERMINAL, TaskProtocol, TaskStatus, VideoJob
+from relaygate.services.gateway.accounts import old_status
 from relaygate.services.gateway.catalog import Route
 from relaygate.services.gateway.exchange import Inbound, Outcome
 from relaygate.services.gateway.gate import Gate
@@ -135,7 +136,7 @@ class VideoTasks:
         limits = None
         hold = None
         try:
-            key = authenticated(self.relay, inbound, ex, snap)
+            key = authenticated(self.relay, inbound, ex, snap, req.model)
             public, routes, any_route = routes_for(snap, key, req.model, set(self.protocols))
             if not routes and any_route:
                 raise GatewayError("media_not_served", model=req.model, what="video tasks", what_zh="视频任务",
@@ -210,6 +211,7 @@ class VideoTasks:
             created = await repo.get(self.engine, task_id, key.owner_id)
             return Outcome(200, "application/json", body=orjson.dumps(self.render(created, inbound)))
         except GatewayError as exc:
+            old_status(exc, snap, ex.key)  # an imported key: its old system's status
             if hold is not None:
                 await self.money.end(hold.hold_id, 0)
             await self.relay.finish(ex, exc.status, exc.code)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.errors import InvalidInput
 from relaygate.core.settings import Settings
-from relaygate.services.migration import import_accounts, import_routing, import_rules
+from relaygate.services.migration import import_accounts, import_routing, import_rules, media_prices
 from relaygate.services.migration.context import Ctx
 from relaygate.services.migration.dsn import expand, mask_dsn
 from relaygate.services.migration.progress import NULL, Progress, Timings
@@ -84,6 +84,7 @@ async def run_import(plan: dict[str, Any], engine: AsyncEngine, settings: Settin
                                 + shown + (" …" if len(stale) > 10 else ""))
         for name, step in (("groups", import_routing.groups), ("channels", import_routing.channels),
                            ("models and prices", import_routing.models_and_prices),
+                           ("media prices", media_prices.media_prices),
                            ("owners", import_accounts.owners), ("balances", import_accounts.balances),
                            ("keys", import_accounts.keys), ("key rules", import_rules.key_rules),
                            ("redemption codes", import_rules.redemptions),
@@ -104,6 +105,7 @@ async def run_import(plan: dict[str, Any], engine: AsyncEngine, settings: Settin
                   "usd_rate": str(units.usd_rate)},
         "steps": timings.steps, "seconds": round(time.monotonic() - started, 3),
         "changes": ctx.changes.as_dict(), "prices": ctx.facts.get("prices", []),
+        "media_prices": ctx.facts.get("media_prices", []),
         "balances": ctx.facts.get("balances", {}), "stale_abilities": ctx.facts.get("stale_abilities", []),
         "redemptions": ctx.facts.get("redemptions", {}), "warnings": ctx.warnings, "differences": differences(ctx),
     }

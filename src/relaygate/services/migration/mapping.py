@@ -38,6 +38,24 @@ def model_class(name: str, upstream: str) -> tuple[str, str]:
     return "substitute", f"callers asking for {name} get {upstream}"
 
 
+def serves_media(route: Route, kind: str, protocols: list[str], task: str) -> bool:
+    """Whether relaygate serves ``task`` (images, audio, video) on this route's channel today."""
+    from relaygate.providers import MEDIA_TASKS
+
+    proto = type_info(kind, route.channel.type).protocol
+    return (proto == OPENAI or proto in protocols) and task in MEDIA_TASKS.get(proto, ())
+
+
+def media_endpoint(task: str, model: str, kind: str, route: Route) -> str:
+    if task == "images":
+        return "/v1/images/generations"
+    if task == "audio":
+        from relaygate.services.migration.media_prices import audio_kind
+
+        return "/v1/audio/speech" if audio_kind(model) == "speech" else "/v1/audio/transcriptions"
+    return "/kling/v1/videos/text2video" if type_info(kind, route.channel.type).protocol == "kling" else "/v1/videos"
+
+
 def _primary(routes: list[Route], kind: str, protocols: list[str]) -> Route:
     """The route relaygate will use first: enabled and callable, else callable, else enabled, else any."""
     ranked = sorted(routes, key=lambda r: (not (r.enabled and usable(r, kind, protocols)),
@@ -55,11 +73,25 @@ def mapping_entry(name: str, routes: list[Route], survey: Survey, units: Units,
     prop = propose(survey.ratios, units, name, primary.upstream, primary.channel.type)
     risks.extend(prop.notes)
     unsupported = [t for t in tasks if t not in RELAYED_TASKS]
-    if unsupported:
+    media_routes = [r for r in routes if unsupported and serves_media(r, kind, protocols, unsupported[0])]
+    media: dict[str, Any] | None = None
+    if media_routes:  # images, audio, video: on their own endpoint, at the source's per-unit price
+        from relaygate.services.migration.media_prices import TASK_NOUN, propose_media
+
+        primary = _primary(media_routes, kind, protocols)
+        task = unsupported[0]
+        cls, why = model_class(name, primary.upstream)
+        media = propose_media(survey.ratios, units, name, primary.upstream, primary.channel.type, task)
+        media["endpoint"] = media_endpoint(task, primary.upstream, kind, primary)
+        risks.insert(0, f"{TASK_NOUN[task]} model: served on {media['endpoint']}, never forwarded on chat "
+                        "completions (400 media_not_served)" + (f"; {why}" if why else ""))
+        if not media.get("unit"):
+            risks.append(f"no per-unit price carried: {media['why']}")
+    elif unsupported:
         cls = "unsupported"
         risks.insert(0, f"a {', '.join(unsupported)} model: never forwarded on chat completions (400 "
-                        "media_not_served); relaygate serves images and audio on their own endpoints with per-unit "
-                        "prices, which the import does not carry: set them with `relaygate media prices`")
+                        "media_not_served), and no channel serving it has a relaygate protocol for "
+                        f"{', '.join(unsupported)}")
     elif not ok_routes:
         cls = "unsupported"
         needs = sorted({type_info(kind, r.channel.type).protocol for r in routes})
@@ -87,7 +119,8 @@ def mapping_entry(name: str, routes: list[Route], survey: Survey, units: Units,
     entry: dict[str, Any] = {
         "old_name": name, "new_name": name, "upstream": primary.upstream, "channels": [r.channel.id for r in routes],
         "tasks": tasks, "class": cls, "risk": "; ".join(risks) or "none", "replacement": None,
-        "price": prop.plan_entry(), "verification": {"result": "not run"},
+        "price": prop.plan_entry(), **({"media_price": media} if media is not None else {}),
+        "verification": {"result": "not run"},
     }
     if len(set(upstreams.values())) > 1:
         entry["upstreams"] = upstreams

@@ -17,7 +17,9 @@ _L: dict[str, tuple[str, str]] = {
     "dry": ("Dry run: nothing was written. Run again with --apply to write.",
             "试运行：未写入任何数据。加 --apply 以实际写入。"),
     "applied": ("Applied.", "已写入。"), "steps": ("Steps and timing", "步骤与耗时"),
-    "changes": ("Changes", "变更"), "prices": ("Prices: old and new cost of the same request",
+    "changes": ("Changes", "变更"),
+    "media_prices": ("Media prices: per image, second, 1M characters or call", "媒体价格：按图片、秒、百万字符或次"),
+    "prices": ("Prices: old and new cost of the same request",
                                             "价格：同一请求的旧成本与新成本"),
     "balances": ("Balances", "余额"), "warnings": ("Warnings", "警告"),
     "differences": ("What differs after the move", "迁移后有哪些不同"),
@@ -137,6 +139,11 @@ def import_markdown(rep: dict[str, Any], lang: str = "en") -> str:
         out += [f"Request priced: {rep['prices'][0]['request']}. The old cost follows the source's own formula "
                 "(One API rounds each request up to a whole quota unit, $0.000002); the new one is exact to the nano.",
                 ""]
+    if rep.get("media_prices"):
+        out += [f"## {_t('media_prices', lang)}", ""]
+        out += table(rep["media_prices"], ["model", "unit", "variant", "old_cost", "new_price"])
+        out += ["The old cost is what the source charged for one unit (before the group ratio, which relaygate "
+                "applies as the group multiplier); `relaygate media prices list` shows them.", ""]
     bal = rep.get("balances") or {}
     if bal:
         out += [f"## {_t('balances', lang)}", "",

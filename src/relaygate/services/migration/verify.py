@@ -10,97 +10,31 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import orjson
 
 from relaygate.core.errors import InvalidInput
 from relaygate.services.migration.progress import NULL, Progress
 from relaygate.services.migration.records import when
+from relaygate.services.migration.verify_session import PROBES, Probe, Session, call, error_code, expect, probe_request
 
-PROBES = ("normal", "stream", "insufficient_balance", "rate_limit", "unavailable")
 TOPUP = "5"
-
-
-@dataclass
-class Probe:
-    outcome: str  # pass | fail | n/a
-    status: int | None = None
-    detail: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "status": self.status, "detail": self.detail[:300]}
-
-
-@dataclass
-class Session:
-    http: aiohttp.ClientSession
-    root: str
-    admin: dict[str, str]
-    suffix: str
-    owners: dict[str, str] = field(default_factory=dict)  # role -> owner id
-    keys: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (role, group) -> (id, secret)
-    groups: list[str] = field(default_factory=list)
-    plan: dict[str, Any] = field(default_factory=dict)
-
-    async def api(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 204)) -> Any:
-        async with self.http.request(method, self.root + path, json=body, headers=self.admin) as resp:
-            data = await resp.read()
-            if resp.status not in ok:
-                raise InvalidInput(f"{method} {path} answered {resp.status}: {data[:300].decode(errors='replace')}",
-                                   f"{method} {path} 返回 {resp.status}：{data[:300].decode(errors='replace')}")
-            return orjson.loads(data) if data else None
-
-    async def key(self, role: str, group: str) -> str:
-        if (role, group) not in self.keys:
-            view = await self.api("POST", "/api/keys", {"name": f"migration verification ({role})",
-                                                        "owner": self.owners[role], "group": group,
-                                                        "environment": "testing"})
-            self.keys[(role, group)] = (view["id"], view["secret"])
-        return self.keys[(role, group)][1]
-
-
-async def _call(s: Session, key: str, path: str, body: dict[str, Any]) -> tuple[int, bytes, str]:
-    headers = {"Authorization": f"Bearer {key}"}
-    async with s.http.post(s.root + path, json=body, headers=headers) as resp:
-        return resp.status, await resp.read(), resp.headers.get("content-type", "")
-
-
-def _code(body: bytes) -> str:
-    try:
-        return str(orjson.loads(body).get("error", {}).get("code") or "")
-    except (orjson.JSONDecodeError, AttributeError):
-        return ""
-
-
-def _expect(status: int, body: bytes, want_status: int, want_code: str, what: str) -> Probe:
-    code = _code(body)
-    if status == want_status and (not want_code or code == want_code):
-        return Probe("pass", status, f"{status} {code}".strip())
-    return Probe("fail", status, f"expected {want_status} {want_code} for {what}, got {status} {code}: "
-                                 f"{body[:200].decode(errors='replace')}")
-
-
-def _request(model: str, tasks: list[str], stream: bool = False) -> tuple[str, dict[str, Any]]:
-    if "embeddings" in tasks:
-        return "/v1/embeddings", {"model": model, "input": "ping"}
-    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 8}
-    if stream:
-        body["stream"] = True
-    return "/v1/chat/completions", body
 
 
 async def probe_model(s: Session, entry: dict[str, Any], group: str) -> dict[str, Probe]:
     name = str(entry.get("new_name") or entry["old_name"])
     tasks = list(entry.get("tasks") or ["chat"])
     out = {p: Probe("n/a") for p in PROBES}
+    if entry.get("media_price") is not None and entry.get("class") != "unsupported":
+        from relaygate.services.migration.verify_media import probe_media
+
+        return await probe_media(s, entry, name, group, out, expected_refusal(entry, s.plan))
     if entry.get("class") == "unsupported":
-        status, raw, _ = await _call(s, await s.key("paid", group), *_request(str(entry["old_name"]), tasks))
-        code = _code(raw)
+        status, raw, _ = await call(s, await s.key("paid", group), *probe_request(str(entry["old_name"]), tasks))
+        code = error_code(raw)
         if entry.get("replacement"):
-            out["unavailable"] = _expect(status, raw, 404, "model_unsupported", "an unsupported model")
+            out["unavailable"] = expect(status, raw, 404, "model_unsupported", "an unsupported model")
         elif status in (404, 503) and code:
             out["unavailable"] = Probe("pass", status, f"{status} {code}: refused as expected (unsupported)")
         elif status == 400 and code == "media_not_served":  # an image/audio model is never answered on chat
@@ -109,45 +43,45 @@ async def probe_model(s: Session, entry: dict[str, Any], group: str) -> dict[str
         else:
             out["unavailable"] = Probe("fail", status, f"an unsupported model answered {status} {code}")
         return out
-    path, payload = _request(name, tasks)
+    path, payload = probe_request(name, tasks)
     refusal = expected_refusal(entry, s.plan)
-    status, raw, _ = await _call(s, await s.key("paid", group), path, payload)
+    status, raw, _ = await call(s, await s.key("paid", group), path, payload)
     # the source refused it too (channels disabled there; unpriced, when this gateway refuses unpriced
     # models): the right refusal is a pass, with its reason, and the paid probes do not apply
     if refusal is not None and (refusal[1] != "model_price_missing" or status != 200):
         want_status, want_code, reason = refusal
-        probe = _expect(status, raw, want_status, want_code, reason)
+        probe = expect(status, raw, want_status, want_code, reason)
         if probe.outcome == "pass":
             probe.detail = f"{status} {want_code}: refused as expected ({reason})"
         out["normal"] = probe
         missing = f"{name}-missing-{s.suffix}"
-        status, raw, _ = await _call(s, await s.key("paid", group), *_request(missing, tasks))
-        out["unavailable"] = _expect(status, raw, 404, "model_not_found", "a model that does not exist")
+        status, raw, _ = await call(s, await s.key("paid", group), *probe_request(missing, tasks))
+        out["unavailable"] = expect(status, raw, 404, "model_not_found", "a model that does not exist")
         return out
     out["normal"] = Probe("pass", status, "200") if status == 200 and raw.startswith(b"{") else Probe(
         "fail", status, raw[:300].decode(errors="replace"))
     if "embeddings" not in tasks:
-        path, payload = _request(name, tasks, stream=True)
-        status, raw, ctype = await _call(s, await s.key("paid", group), path, payload)
+        path, payload = probe_request(name, tasks, stream=True)
+        status, raw, ctype = await call(s, await s.key("paid", group), path, payload)
         done = status == 200 and "event-stream" in ctype and b"data: [DONE]" in raw
         out["stream"] = Probe("pass" if done else "fail", status, "200 stream ended with [DONE]" if done
                               else raw[:300].decode(errors="replace"))
     free = bool((entry.get("price") or {}).get("free"))
-    path, payload = _request(name, tasks)
-    status, raw, _ = await _call(s, await s.key("broke", group), path, payload)
+    path, payload = probe_request(name, tasks)
+    status, raw, _ = await call(s, await s.key("broke", group), path, payload)
     if free:
         out["insufficient_balance"] = Probe("pass" if status == 200 else "fail", status,
                                             "free model: no balance needed" if status == 200 else
                                             raw[:300].decode(errors="replace"))
     else:
-        out["insufficient_balance"] = _expect(status, raw, 402, "insufficient_balance", "an owner without balance")
+        out["insufficient_balance"] = expect(status, raw, 402, "insufficient_balance", "an owner without balance")
     limited = await s.key("paid", s.groups[0])
-    await _call(s, limited, path, payload)
-    status, raw, _ = await _call(s, limited, path, payload)
-    out["rate_limit"] = _expect(status, raw, 429, "rate_limited", "a second request in a minute with rpm 1")
+    await call(s, limited, path, payload)
+    status, raw, _ = await call(s, limited, path, payload)
+    out["rate_limit"] = expect(status, raw, 429, "rate_limited", "a second request in a minute with rpm 1")
     missing = f"{name}-missing-{s.suffix}"
-    status, raw, _ = await _call(s, await s.key("paid", group), *_request(missing, tasks))
-    out["unavailable"] = _expect(status, raw, 404, "model_not_found", "a model that does not exist")
+    status, raw, _ = await call(s, await s.key("paid", group), *probe_request(missing, tasks))
+    out["unavailable"] = expect(status, raw, 404, "model_not_found", "a model that does not exist")
     return out
 
 
@@ -161,6 +95,17 @@ def expected_refusal(entry: dict[str, Any], plan: dict[str, Any]) -> tuple[int, 
     if channels and not any(c.get("enabled") for c in channels):
         reasons = sorted({str(c.get("disabled_reason") or "disabled") for c in channels})
         return 503, "no_healthy_channel", "every channel serving it is disabled: " + "; ".join(reasons)[:200]
+    media = entry.get("media_price")
+    if isinstance(media, dict):  # an image, audio or video model: its per-unit price decides
+        from relaygate.services.migration.media_prices import plan_rows
+
+        try:
+            unit, _ = plan_rows(entry)
+        except ValueError:
+            unit = None
+        if unit is None and media.get("source_refused"):
+            return 403, "model_price_missing", "it has no price, and the source refused it too"
+        return None
     try:
         price = price_from_plan(entry.get("price") or {})
     except ValueError:
