@@ -204,6 +204,7 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
              deleted_at=deleted),
         dict(id=5, username="grace", role=10, status=1, quota=3_000_003, group="vip",
              access_token="grace0admin0token0000000000001", aff_code="GRAC"),
+        dict(id=6, username="hank", role=1, status=2, quota=400_000, group="default", aff_code="HANK"),
     ]
     for u in users:
         u.setdefault("password", "$2a$10$abcdefghijklmnopqrstuuJ3eHf3pXQm0F6oXvGZ0Zl9lXQ0y8H2a")
@@ -212,7 +213,7 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
     f.balances = {u["username"]: u["quota"] for u in users if not u.get("deleted_at")}
     f.skipped_users = ["gone"]
     f.admin_tokens = {"root": users[0]["access_token"], "grace": users[4]["access_token"]}
-    E, F_, G, GR = (2, "erin"), (3, "frank"), (4, "gone"), (5, "grace")
+    E, F_, G, GR, H = (2, "erin"), (3, "frank"), (4, "gone"), (5, "grace"), (6, "hank")
     toks: list[dict[str, Any]] = []
     _tok(toks, f, "newapi", 1, E, "na-laptop", "active", unlimited_quota=True, group="")
     _tok(toks, f, "newapi", 2, E, "na-limited", "active", model_limits_enabled=True,
@@ -234,6 +235,8 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
     _tok(toks, f, "newapi", 12, E, "na-svip", "active", group="svip", unlimited_quota=True)
     _tok(toks, f, "newapi", 13, E, "na-legacy", "active", group="legacy", unlimited_quota=True)
     _tok(toks, f, "newapi", 14, GR, "na-admin", "active", unlimited_quota=True)
+    _tok(toks, f, "newapi", 15, F_, "na-broke", "active")  # frank owes $2: New API refused his user (403)
+    _tok(toks, f, "newapi", 16, H, "na-banned", "owner_disabled", unlimited_quota=True)  # hank is disabled
     chans = [
         dict(id=1, type=1, name="oa", key="sk-na-openai-1\nsk-na-openai-2\nsk-na-openai-3", base_url=openai_base,
              models="gpt-4o,gpt-4o-mini,gpt-4.1,dall-e-3,tts-1,whisper-1", group="default,vip", priority=5, weight=10,

@@ -42,3 +42,32 @@ async def import_plan(backend: Backend, plan: dict[str, Any], apply: bool = True
 def counts(report: dict[str, Any], kind: str) -> tuple[int, int, int, int]:
     c = report["changes"].get(kind, {"create": 0, "update": 0, "unchanged": 0, "skip": 0})
     return c["create"], c["update"], c["unchanged"], c["skip"]
+
+
+ASK = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 20}
+
+
+def client(base_url: str, key: str) -> Any:
+    import openai
+
+    return openai.AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0)
+
+
+async def refused(base_url: str, key: str, model: str = "gpt-4o-mini") -> tuple[int, str, str]:
+    """(status, code, message) of a refusal, through the official openai SDK; plain HTTP must get the same
+    status and code (the two clients the old systems' callers use)."""
+    import aiohttp
+    import openai
+
+    try:
+        await client(base_url, key).chat.completions.create(model=model, **ASK)
+    except openai.APIStatusError as exc:
+        body = exc.body if isinstance(exc.body, dict) else {}
+        got = exc.status_code, str(body.get("code")), str(body.get("message"))
+    else:
+        raise AssertionError(f"{key[:8]}… on {model} was not refused")
+    async with aiohttp.ClientSession() as s, s.post(f"{base_url}/chat/completions", json={"model": model, **ASK},
+                                                    headers={"Authorization": f"Bearer {key}"}) as resp:
+        plain = resp.status, str((await resp.json())["error"].get("code"))
+    assert plain == got[:2], (model, plain, got)
+    return got

@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.migration.conftest import Backend, make_backend
-from tests.migration.fixtures import DAY, build_source
+from tests.harness import MYSQL_URL, PG_URL
+from tests.migration.conftest import Backend, backend_params, make_backend
+from tests.migration.fixtures import DAY, build_source, sibling_url
 from tests.migration.test_cli import run
 
 
@@ -26,6 +29,18 @@ def _cli(*args: str, env: dict[str, str], extra: tuple[str, ...] = ()) -> subpro
 @pytest.fixture
 async def source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Backend, int]:
     backend = await make_backend("sqlite", tmp_path)
+    now = int(time.time())
+    await build_source(backend.src_url, backend.logs_url, "oneapi", now)
+    monkeypatch.setenv("RELAYGATE_DATABASE_URL", backend.dst_url)
+    monkeypatch.setenv("RELAYGATE_LANG", "en")
+    return backend, now
+
+
+@pytest.fixture(params=backend_params())
+async def any_source(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
+        Backend, int]:
+    """The One API fixture on SQLite, PostgreSQL and MariaDB."""
+    backend = await make_backend(request.param, tmp_path)
     now = int(time.time())
     await build_source(backend.src_url, backend.logs_url, "oneapi", now)
     monkeypatch.setenv("RELAYGATE_DATABASE_URL", backend.dst_url)
@@ -45,8 +60,36 @@ def test_dry_run_import_creates_no_database(source: tuple[Backend, int], tmp_pat
     assert not target.exists() and not list(tmp_path.glob("relaygate.db*"))  # not even an empty database
 
 
-def test_inspect_now_makes_reports_reproducible(source: tuple[Backend, int]) -> None:
-    backend, now = source
+@pytest.mark.parametrize("server", [p for p in backend_params() if p.id != "sqlite"])  # type: ignore[attr-defined]
+def test_dry_run_against_a_server_database_that_does_not_exist(source: tuple[Backend, int], tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch, server: str) -> None:
+    """A PostgreSQL or MariaDB target database that does not exist yet is an empty target: the dry run shows
+    every record as new and creates nothing (it crashed with a traceback before)."""
+    backend, _ = source
+    name = f"rg_mig_nowhere_{os.getpid()}"
+    url = sibling_url(PG_URL if server == "postgres" else MYSQL_URL, name)
+    monkeypatch.setenv("RELAYGATE_DATABASE_URL", url)
+    plan = tmp_path / "plan.yaml"
+    run("plan", "--source", backend.src_dsn, "--logs-source", backend.logs_dsn, "-o", str(plan))
+    dry = run("import", "--plan", str(plan))
+    assert "empty target" in dry.output and "+ sk-" in dry.stdout
+    engine = create_async_engine(sibling_url(url, "postgres" if server == "postgres" else "mysql"))
+
+    async def exists() -> bool:
+        query = ("SELECT 1 FROM pg_database WHERE datname = :n" if server == "postgres" else
+                 "SELECT 1 FROM information_schema.schemata WHERE schema_name = :n")
+        async with engine.connect() as conn:
+            found = (await conn.execute(text(query), {"n": name})).first() is not None
+        await engine.dispose()
+        return found
+
+    import asyncio
+
+    assert not asyncio.run(exists())
+
+
+def test_inspect_now_makes_reports_reproducible(any_source: tuple[Backend, int]) -> None:
+    backend, now = any_source
     src = ["--source", backend.src_dsn, "--logs-source", backend.logs_dsn, "--format", "json", "--limit", "0"]
     first = json.loads(run("inspect", *src, "--now", str(now)).stdout)
     second = json.loads(run("inspect", *src, "--now", str(now)).stdout)

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import aiohttp
-import openai
 from sqlalchemy import select
 
 from relaygate.services.migration.importer import run_import
@@ -14,22 +13,9 @@ from relaygate.services.operate.statements import balance_check, build_statement
 from relaygate.store import tables as t
 from tests.harness import running_gateway, start_fake
 from tests.migration.conftest import Backend
-from tests.migration.helpers import USD, source_and_plan
+from tests.migration.helpers import USD, client, refused, source_and_plan
 
 ASK = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 20}
-
-
-def client(base_url: str, key: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0)
-
-
-async def refused(base_url: str, key: str, model: str = "gpt-4o-mini") -> tuple[int, str, str]:
-    try:
-        await client(base_url, key).chat.completions.create(**{**ASK, "model": model})  # type: ignore[call-overload]
-    except openai.APIStatusError as exc:
-        body = exc.body if isinstance(exc.body, dict) else {}
-        return exc.status_code, str(body.get("code")), str(body.get("message"))
-    raise AssertionError(f"{key[:8]}… on {model} was not refused")
 
 
 async def test_imported_keys_work_in_every_form(backend: Backend, tmp_path: Path) -> None:
@@ -99,6 +85,10 @@ async def test_imported_keys_work_in_every_form(backend: Backend, tmp_path: Path
                     owner = (await conn.execute(select(t.owners).where(t.owners.c.name == user))).one()
                     bal = (await conn.execute(select(t.balances).where(t.balances.c.owner_id == owner.id))).one()
                 assert bal.balance == USD.nanos(facts.balances[user]), user  # root too: exact, never capped
+            # root's $1,000,000,000 is one import entry of the full amount: no cap, no adjustment of any kind
+            st = await build_statement(engine, "root", None, None, "USD")
+            assert [(m["kind"], m["amount"]) for m in st["movements"]] == [("import", USD.nanos(500_000_000_000_000))]
+            assert st["closing_balance"] == USD.nanos(500_000_000_000_000) and st["reconciles"]
             st = await build_statement(engine, "alice", None, None, "USD")
             imported = [m for m in st["movements"] if m["kind"] == "import"]
             assert [m["amount"] for m in imported] == [USD.nanos(12_345_678)] and "users.id=2" in imported[0]["ref"]

@@ -19,22 +19,9 @@ from relaygate.services.migration.importer import run_import
 from relaygate.store import tables as t
 from tests.harness import running_gateway, start_fake
 from tests.migration.conftest import Backend
-from tests.migration.helpers import source_and_plan
+from tests.migration.helpers import client, refused, source_and_plan
 
 ASK = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 20}
-
-
-def client(base_url: str, key: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0)
-
-
-async def refused(base_url: str, key: str, model: str = "gpt-4o-mini") -> tuple[int, str, str]:
-    try:
-        await client(base_url, key).chat.completions.create(model=model, **ASK)  # type: ignore[call-overload]
-    except openai.APIStatusError as exc:
-        body = exc.body if isinstance(exc.body, dict) else {}
-        return exc.status_code, str(body.get("code")), str(body.get("message"))
-    raise AssertionError(f"{key[:8]}… on {model} was not refused")
 
 
 async def http(base_url: str, key: str, model: str) -> tuple[int, dict[str, object]]:
@@ -72,11 +59,17 @@ async def test_newapi_groups_pins_and_statuses(backend: Backend, tmp_path: Path)
             raw = await client(base, tok["na-auto"]).chat.completions.with_raw_response.create(
                 model="gpt-4o-mini", **ASK)  # type: ignore[call-overload]
             assert (await gw.usage_for(raw.headers["x-request-id"]))["group_name"] == "default"
+            status, body = await http(base, tok["na-auto"], "gpt-4o-vip")  # plain HTTP: the same auto group
+            assert status == 200 and body["choices"]
             # a token whose own group is vip never reaches vip-only models through default (no auto)
             assert (await refused(base, tok["na-laptop"], "gpt-4o-vip"))[0] == 503
 
-            # New API statuses: exhausted token 401, unknown model 503, unpriced model 400
+            # New API statuses: exhausted token 401, user out of quota 403 (with the real, negative figure),
+            # disabled user 403, unknown model 503, unpriced model 400
             assert (await refused(base, tok["na-exhausted"]))[:2] == (401, "insufficient_balance")
+            status, code, message = await refused(base, tok["na-broke"])
+            assert (status, code) == (403, "insufficient_balance") and "-$2.00" in message
+            assert (await refused(base, tok["na-banned"]))[:2] == (403, "key_disabled")
             assert (await refused(base, tok["na-expired"]))[:2] == (401, "key_expired")
             assert (await refused(base, tok["na-laptop"], "gpt-5"))[:2] == (503, "model_not_found")
             assert (await refused(base, tok["na-auto"], "gpt-unpriced"))[:2] == (400, "model_price_missing")

@@ -16,7 +16,7 @@ from relaygate.services.migration.plan import load_plan, save_plan
 from relaygate.services.migration.verify import verify
 from tests.harness import plan as script
 from tests.harness import running_gateway, start_fake
-from tests.migration.conftest import make_backend
+from tests.migration.conftest import Backend, make_backend
 from tests.migration.helpers import source_and_plan
 
 
@@ -89,10 +89,9 @@ async def test_verify_on_the_command_line(tmp_path: Path, monkeypatch: pytest.Mo
     assert {m["old_name"]: m["verification"]["result"] for m in saved["models"]}["gpt-4o-mini"] == "pass"
 
 
-async def test_a_consistent_source_verifies_clean(tmp_path: Path) -> None:
-    """Every model of a One API source whose channels all answer: refusals the source made too (disabled
-    channels, image models on chat) pass with their reason; nothing fails."""
-    backend = await make_backend("sqlite", tmp_path)
+async def test_a_consistent_source_verifies_clean(backend: Backend, tmp_path: Path) -> None:
+    """Every model of a One API source (SQLite, PostgreSQL, MariaDB) whose channels all answer: refusals the
+    source made too (disabled channels, image models on chat) pass with their reason; nothing fails."""
     fake = await start_fake()
     try:
         async with running_gateway(backend.dst_url, data_dir=str(tmp_path), unpriced_models="refuse") as gw:

@@ -293,6 +293,7 @@ def _dry_run(fn: Callable[[Any], Awaitable[T]]) -> T:
     import tempfile
 
     from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import DBAPIError
 
     from relaygate.store.db import MIGRATIONS, current_revision, make_engine, upgrade
 
@@ -305,7 +306,15 @@ def _dry_run(fn: Callable[[Any], Awaitable[T]]) -> T:
         engine = None
         if path is None or (path.exists() and path.stat().st_size > 0):
             engine = make_engine(url)
-            revision = await current_revision(engine)
+            try:
+                revision = await current_revision(engine)
+            except DBAPIError as exc:  # a server database that does not exist yet is an empty target
+                await engine.dispose()
+                if not _missing_database(exc):
+                    detail = str(exc.orig or exc).splitlines()[0][:300]
+                    raise InvalidInput(f"Cannot open the target database ({where}): {detail}",
+                                       f"无法打开目标库（{where}）：{detail}") from None
+                revision = None
             if revision is None:
                 await engine.dispose()
                 engine = None
@@ -326,6 +335,14 @@ def _dry_run(fn: Callable[[Any], Awaitable[T]]) -> T:
 
     with tempfile.TemporaryDirectory(prefix="relaygate-dry-run-") as scratch:
         return _run(lambda: go(scratch))
+
+
+def _missing_database(exc: Exception) -> bool:
+    """PostgreSQL's 'database … does not exist' (3D000) or MySQL's 'Unknown database' (1049)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig or exc)
+    return getattr(orig, "sqlstate", None) == "3D000" or "1049" in text.split(",")[0] or (
+        "database" in text and "does not exist" in text)
 
 
 def _sqlite_file(url: str) -> Path | None:

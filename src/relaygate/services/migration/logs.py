@@ -121,7 +121,9 @@ async def read_logs(source: Source, since: int, limit: int, progress: Any = None
     calls = func.count().label("requests")
     query = (select(logs.c.user_id, logs.c.username, logs.c.token_name, calls, func.max(logs.c.created_at),
                     func.sum(logs.c.quota)).where(consume)
-             .group_by(logs.c.user_id, logs.c.username, logs.c.token_name).order_by(calls.desc()))
+             .group_by(logs.c.user_id, logs.c.username, logs.c.token_name)
+             # ties broken by name: the same report from every database, run after run (inspect --now)
+             .order_by(calls.desc(), logs.c.user_id, logs.c.token_name, logs.c.username))
     if limit:
         query = query.limit(limit)
     for user_id, username, token_name, count, last, quota in await source.execute("logs", query):
