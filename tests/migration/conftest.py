@@ -2,7 +2,10 @@
 
 The One API / New API fixtures live in their own databases (rg_mig_src, and rg_mig_logs for the logs
 table, as LOG_SQL_DSN would put it) and the relaygate target in rg_mig_dst, so they never collide with
-the tables other tests create in the shared ``test`` database.
+the tables other tests create in the shared ``test`` database. The target is on the other server when
+both are configured (MariaDB source → PostgreSQL target, PostgreSQL source → MariaDB target; SQLite →
+SQLite), so the SQLite and PostgreSQL targets the migration issue names are both covered, by sources of
+another engine.
 """
 
 from __future__ import annotations
@@ -57,9 +60,13 @@ async def make_backend(name: str, tmp_path: Path) -> Backend:
         return Backend(name, f"sqlite+aiosqlite:///{src}", f"sqlite+aiosqlite:///{logs}",
                        f"sqlite+aiosqlite:///{tmp_path}/relaygate.db", str(src), str(logs))
     base = PG_URL if name == "postgres" else MYSQL_URL
+    # relaygate's database on the other server when both are there: a MariaDB source is imported into
+    # PostgreSQL and a PostgreSQL source into MariaDB (SQLite into SQLite), so every import crosses engines
+    target = (MYSQL_URL if name == "postgres" else PG_URL) or base
     # suffixed with the test database's name, so engineers sharing a server never share these databases
     suffix = make_url(base).database or "test"
-    src, logs, dst = (sibling_url(base, f"{db}_{suffix}") for db in (SRC_DB, LOGS_DB, DST_DB))
+    src, logs = (sibling_url(base, f"{db}_{suffix}") for db in (SRC_DB, LOGS_DB))
+    dst = sibling_url(target, f"{DST_DB}_{make_url(target).database or 'test'}")
     await ensure_database(dst)
     await reset_database(dst)
     return Backend(name, src, logs, dst, _dsn(src), _dsn(logs))
