@@ -17,26 +17,30 @@ from relaygate.services.migration.source import Source
 from relaygate.store import tables as t
 from relaygate.store.db import make_engine, upgrade
 from relaygate.store.ledger_repo import check_balances
-from tests.migration.fixtures import load_tables
+from tests.migration.conftest import Backend
+from tests.migration.fixtures import ensure_database, load_tables
 from tests.migration.helpers import USD
 from tests.migration.schemas import oneapi_logs_metadata, oneapi_metadata
 
 QUOTAS = {1: 500_000_000_000_000, 2: 2**53 + 1, 3: 2**63 - 1, 4: -(2**63 - 1), 5: 0, 6: 2**63}
 
 
-async def _source(tmp_path: Path, quotas: dict[int, int]) -> Path:
-    src = tmp_path / "one-api.db"
-    users = [{"id": uid, "username": f"u{uid}", "password": "x", "display_name": f"u{uid}", "role": 1, "status": 1,
+def _users(quotas: dict[int, int]) -> list[dict[str, object]]:
+    return [{"id": uid, "username": f"u{uid}", "password": "x", "display_name": f"u{uid}", "role": 1, "status": 1,
               # SQLite stores an integer beyond int64 as REAL: write it the way it would be read back
               "quota": float(q) if q >= 2**63 else q, "used_quota": 0, "request_count": 0, "group": "default",
               "aff_code": f"A{uid}"} for uid, q in quotas.items()]
-    await load_tables(f"sqlite+aiosqlite:///{src}", oneapi_metadata(), {"users": users, "options": [
+
+
+async def _source(tmp_path: Path, quotas: dict[int, int]) -> Path:
+    src = tmp_path / "one-api.db"
+    await load_tables(f"sqlite+aiosqlite:///{src}", oneapi_metadata(), {"users": _users(quotas), "options": [
         {"key": "QuotaPerUnit", "value": "500000"}]})
     await load_tables(f"sqlite+aiosqlite:///{tmp_path}/logs.db", oneapi_logs_metadata(), {})
     return src
 
 
-async def _import(src: Path, url: str) -> dict[str, int]:
+async def _import(src: Path | str, url: str) -> dict[str, int]:
     source = await Source.open(str(src), None)
     try:
         plan = await build_plan(source, USD, [])
@@ -66,3 +70,16 @@ async def test_huge_and_negative_balances_are_imported_exactly(tmp_path: Path, b
     src = await _source(tmp_path, {**QUOTAS, 3: 2**63 - 2})  # the old system charged one unit
     again = await _import(src, backend_url)
     assert again[f"own_{tag}_3"] == (2**63 - 2) * 2000 and again[f"own_{tag}_1"] == balances[f"own_{tag}_1"]
+
+
+async def test_bigint_balances_from_server_sources(backend: Backend) -> None:
+    """The same from a One API on PostgreSQL or MariaDB (BIGINT quota up to 2^63 - 1, and its negative), into
+    relaygate on the other engine: exact, never capped."""
+    quotas = {uid: q for uid, q in QUOTAS.items() if q < 2**63}
+    await ensure_database(backend.src_url)
+    await load_tables(backend.src_url, oneapi_metadata(), {"users": _users(quotas), "options": [
+        {"key": "QuotaPerUnit", "value": "500000"}]})
+    balances = await _import(backend.src_dsn, backend.dst_url)
+    assert {o: b for o, b in balances.items() if o.startswith("own_oa_")} == {
+        f"own_oa_{uid}": USD.nanos(q) for uid, q in quotas.items()}
+    assert balances["own_oa_3"] == (2**63 - 1) * 2000  # 18,446,744,073,709,551,614,000 nanos
