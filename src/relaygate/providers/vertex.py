@@ -33,7 +33,7 @@ import orjson
 from relaygate.core.domain import ChannelRecord
 from relaygate.protocols import openai as wire
 from relaygate.protocols.usage import Usage
-from relaygate.providers.anthropic import anthropic_usage
+from relaygate.providers.anthropic import PROVIDER as ANTHROPIC
 from relaygate.providers.base import UpstreamRequest, join
 from relaygate.providers.gemini import gemini_usage
 
@@ -157,24 +157,27 @@ class Vertex:
         base = channel.base_url.rstrip("/") or host
         return base, str(opts.get("project") or ""), region
 
+    @classmethod
+    def request(cls, method: str, channel: ChannelRecord, secret: str, path: str, headers: dict[str, str],
+                body: bytes | None) -> UpstreamRequest:
+        """``path`` under the channel's project and region (an API key: under the global publishers),
+        with the credential of the channel's key type."""
+        base, project, region = cls.place(channel)
+        if channel.options.get("key_type") == "api_key":
+            url, auth = join(base, f"v1/{path}"), {"x-goog-api-key": secret}
+        else:
+            url = join(base, f"v1/projects/{project}/locations/{region}/{path}")
+            auth = {"Authorization": f"Bearer {secret}"}
+        return UpstreamRequest(method, url, {**({"Content-Type": "application/json"} if body is not None else {}),
+                                             **auth, **headers}, body)
+
     def build(self, channel: ChannelRecord, secret: str, operation: str, body: bytes, model: str,
               stream: bool, headers: dict[str, str]) -> UpstreamRequest:
-        base, project, region = self.place(channel)
         action = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        if channel.options.get("key_type") == "api_key":
-            url = join(base, f"v1/publishers/google/models/{model}:{action}")
-            auth = {"x-goog-api-key": secret}
-        else:
-            url = join(base, f"v1/projects/{project}/locations/{region}/publishers/google/models/{model}:{action}")
-            auth = {"Authorization": f"Bearer {secret}"}
-        return UpstreamRequest("POST", url, {"Content-Type": "application/json", **auth, **headers}, body)
+        return self.request("POST", channel, secret, f"publishers/google/models/{model}:{action}", headers, body)
 
     def probe(self, channel: ChannelRecord, secret: str) -> UpstreamRequest:
-        base, project, region = self.place(channel)
-        if channel.options.get("key_type") == "api_key":
-            return UpstreamRequest("GET", join(base, "v1/publishers/google/models"), {"x-goog-api-key": secret}, None)
-        return UpstreamRequest("GET", join(base, f"v1/projects/{project}/locations/{region}/publishers/google/models"),
-                               {"Authorization": f"Bearer {secret}"}, None)
+        return self.request("GET", channel, secret, "publishers/google/models", {}, None)
 
     def usage(self, operation: str, body: bytes) -> Usage | None:
         try:
@@ -201,7 +204,6 @@ class ClaudeOnVertex:
 
     def build(self, channel: ChannelRecord, secret: str, operation: str, body: bytes, model: str,
               stream: bool, headers: dict[str, str]) -> UpstreamRequest:
-        base, project, region = Vertex.place(channel)
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -215,25 +217,16 @@ class ClaudeOnVertex:
             body = orjson.dumps(data)
         target = "count-tokens:rawPredict" if operation == "count_tokens" else \
             f"{model}:{'streamRawPredict' if stream else 'rawPredict'}"
-        if channel.options.get("key_type") == "api_key":
-            url = join(base, f"v1/publishers/anthropic/models/{target}")
-            auth = {"x-goog-api-key": secret}
-        else:
-            url = join(base, f"v1/projects/{project}/locations/{region}/publishers/anthropic/models/{target}")
-            auth = {"Authorization": f"Bearer {secret}"}
-        return UpstreamRequest("POST", url, {"Content-Type": "application/json", **auth, **headers}, body)
+        return Vertex.request("POST", channel, secret, f"publishers/anthropic/models/{target}", headers, body)
 
     def probe(self, channel: ChannelRecord, secret: str) -> UpstreamRequest:
         return self.vertex.probe(channel, secret)
 
     def usage(self, operation: str, body: bytes) -> Usage | None:
-        try:
-            return anthropic_usage(orjson.loads(body))
-        except orjson.JSONDecodeError:
-            return None
+        return ANTHROPIC.usage(operation, body)  # Anthropic's answers, Anthropic's usage
 
     def error_detail(self, body: bytes) -> str:
-        return wire.error_message(body)
+        return ANTHROPIC.error_detail(body)
 
 
 PROVIDER = Vertex()

@@ -169,7 +169,9 @@ def dump_plan(plan: dict[str, Any]) -> str:
     header = ("# relaygate migration plan. Review and edit, then: relaygate migrate import --plan THIS_FILE\n"
               "# models[].class: same | substitute | downgrade | unsupported; new_name renames (the old name stays\n"
               "# an alias); replacement: what callers of an unsupported model are told to use; price: per 1M tokens\n"
-              "# in the target currency. channels[]: target_name, protocol, base_url, enabled, import are yours.\n")
+              "# in the target currency; media_price (image, audio, video models): unit (image, second, mchars =\n"
+              "# 1M characters, call) and amounts per variant (size, size/hd, or *).\n"
+              "# channels[]: target_name, protocol, base_url, enabled, import are yours.\n")
     return header + yaml.safe_dump(plan, sort_keys=False, allow_unicode=True, width=110)
 
 
