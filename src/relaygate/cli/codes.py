@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from relaygate.cli.common import console, emit, run_with_engine, settings_from
 from relaygate.cli.helpers import expiry, json_option, show
 from relaygate.core.money import MoneyError, parse_amount
-from relaygate.services.operate.accounts import AccountsAdmin
-from relaygate.services.operate.codes import RedemptionCodes
+
+if TYPE_CHECKING:  # the services (and SQLAlchemy) load when a command runs, not for --help
+    from relaygate.services.operate.codes import RedemptionCodes
 
 codes_app = typer.Typer(help="Redemption codes: batches operators hand out, redeemed into an owner's balance.",
                         no_args_is_help=True)
@@ -28,6 +29,8 @@ def say(key: str, **params: Any) -> str:
 
 
 def _codes(engine: Any) -> RedemptionCodes:
+    from relaygate.services.operate.codes import RedemptionCodes
+
     return RedemptionCodes(engine, settings_from().currency)
 
 
@@ -73,6 +76,8 @@ def redeem(code: str = typer.Argument(..., help="The code."),
            owner: str = typer.Option(..., "--owner", help="Owner id or name to credit."),
            as_json: bool = json_option()) -> None:
     """Redeem a code for an owner (as support would for a caller)."""
+
+    from relaygate.services.operate.accounts import AccountsAdmin
 
     async def go(engine: Any) -> dict[str, Any]:
         async with engine.connect() as conn:

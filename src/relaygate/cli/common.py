@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -64,6 +63,8 @@ def run_with_engine(fn: Callable[[Any], Awaitable[T]]) -> T:
             return await fn(engine)
         finally:
             await engine.dispose()
+
+    import asyncio  # loaded by the commands that run, not by --help
 
     try:
         return asyncio.run(go())

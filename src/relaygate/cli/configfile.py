@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.cli.common import console, emit, run_with_engine
 from relaygate.cli.helpers import fail, json_option, tell
-from relaygate.providers import protocols
-from relaygate.services.operate.config import ApplyReport, apply_config, dump_yaml, export_config, parse_document
+
+if TYPE_CHECKING:  # the services (and SQLAlchemy) load when a command runs, not for --help
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from relaygate.services.operate.config import ApplyReport
 
 config_app = typer.Typer(help="Routing configuration as YAML: export, review, apply. Keys are never included.",
                          no_args_is_help=True)
@@ -21,6 +24,8 @@ config_app = typer.Typer(help="Routing configuration as YAML: export, review, ap
 def config_export(output: Path = typer.Option(None, "--output", "-o", help="Write to this file (default: "
                                                                            "standard output).")) -> None:
     """Export groups, models and channels (secrets masked) as YAML."""
+    from relaygate.services.operate.config import dump_yaml, export_config
+
     async def go(engine: AsyncEngine) -> str:
         return dump_yaml(await export_config(engine))
 
@@ -47,6 +52,8 @@ def config_apply(file: str = typer.Argument(..., metavar="FILE", help="YAML file
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         fail("file.unreadable", path=file, reason=reason)
+    from relaygate.providers import protocols
+    from relaygate.services.operate.config import apply_config, parse_document
 
     async def go(engine: AsyncEngine) -> ApplyReport:
         return await apply_config(engine, protocols(), parse_document(document), dry_run=dry_run, prune=prune)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -67,6 +67,9 @@ LAZY: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 
 
+_I18N = "relaygate.cli.i18n"  # loaded only in zh-CN (or once a process has switched to it)
+
+
 class LazyGroup(TyperGroup):
     """The root command: loads command groups on first use, and speaks zh-CN when asked to."""
 
@@ -74,11 +77,12 @@ class LazyGroup(TyperGroup):
     _zh = False
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        from relaygate.cli import i18n
-
         self._zh = settings_from().lang_code() == "zh-CN"
-        i18n.install(self._zh)
-        i18n.localize(self, self._zh)
+        if self._zh or _I18N in sys.modules:  # English, never switched in this process: nothing to load
+            from relaygate.cli import i18n
+
+            i18n.install(self._zh)
+            i18n.localize(self, self._zh)
         return super().main(*args, **kwargs)
 
     def list_commands(self, ctx: _click.Context) -> list[str]:
@@ -101,7 +105,7 @@ class LazyGroup(TyperGroup):
             cmd = typer.main.get_command(sub)
             cmd.name = cmd_name
             self.commands[cmd_name] = cmd
-        if cmd is not None:
+        if cmd is not None and (self._zh or _I18N in sys.modules):
             from relaygate.cli import i18n
 
             i18n.localize(cmd, self._zh)
@@ -208,6 +212,8 @@ def serve(host: str = typer.Option(None, help="Listen address (RELAYGATE_HOST)."
     if db_file is not None and not db_file.exists():
         console.print(say(settings, "serve.new_db", path=db_file), markup=False, highlight=False)
     try:
+        import asyncio
+
         done = asyncio.run(_prepare(settings))
     except (InvalidInput, SecretsKeyError) as exc:  # a database sealed with a key this machine lacks
         console.print(say(settings, "error", message=exc.message(settings.lang_code())), style="red",
@@ -234,6 +240,8 @@ def demo(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8791)) 
     from relaygate.fakeupstream import serve_forever
 
     console.print(say(settings_from(), "demo.listening", host=host, port=port))
+    import asyncio
+
     try:
         asyncio.run(serve_forever(host, port))
     except KeyboardInterrupt:
@@ -260,6 +268,8 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
         finally:
             await engine.dispose()
 
+    import asyncio
+
     rev = asyncio.run(run())
     if rev is None and not settings.init:
         from relaygate.cli.common import _refuse
@@ -276,7 +286,6 @@ def _register() -> None:
 
 
 def main() -> None:
-    import sys
 
     try:
         app()

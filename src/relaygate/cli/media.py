@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from relaygate.cli.common import console, emit, run_with_engine, settings_from
 from relaygate.cli.helpers import json_option, show
-from relaygate.services.media.callbacks import key_secret, load_secret
-from relaygate.services.operate.accounts import AccountsAdmin
-from relaygate.services.operate.media import UNITS, MediaPricing
+
+if TYPE_CHECKING:  # the services (and SQLAlchemy) load when a command runs, not for --help
+    from relaygate.services.operate.media import MediaPricing
+
+UNITS = ("image", "second", "mchars", "call")  # services/operate/media.py's UNITS (a test keeps them equal)
 
 media_app = typer.Typer(help="Images, audio and video tasks: per-unit prices, tasks, callback secrets.",
                         no_args_is_help=True)
@@ -36,6 +38,8 @@ def say(key: str, **params: Any) -> str:
 
 
 def _pricing(engine: Any) -> MediaPricing:
+    from relaygate.services.operate.media import MediaPricing
+
     return MediaPricing(engine, settings_from().currency)
 
 
@@ -83,6 +87,8 @@ def task(task_id: str = typer.Argument(..., help="A task id (task_…)."), as_js
 @media_app.command("callback-secret")
 def callback_secret(key: str = typer.Argument(..., help="Key id (key_…) or name.")) -> None:
     """The secret a key's callback receiver verifies signatures with."""
+    from relaygate.services.operate.accounts import AccountsAdmin
+
     settings = settings_from()
 
     async def go(engine: Any) -> str:
@@ -91,5 +97,7 @@ def callback_secret(key: str = typer.Argument(..., help="Key id (key_…) or nam
         return str(row.id)
 
     key_id = run_with_engine(go)
+    from relaygate.services.media.callbacks import key_secret, load_secret
+
     secret = key_secret(load_secret(settings.media_callback_secret, settings.data_path), key_id)
     console.print(say("secret", key_id=key_id, secret=secret), markup=False, soft_wrap=True)

@@ -3,7 +3,6 @@ lost admin token. Also the CLI's entry in the audit log (every changing command 
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import os
 import sys
@@ -269,6 +268,8 @@ def audit_command(argv: list[str], code: object) -> None:
                                           outcome="ok" if code in (0, None) else "failed")
         finally:
             await engine.dispose()
+
+    import asyncio
 
     try:
         asyncio.run(go())

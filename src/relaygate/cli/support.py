@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.cli.common import console, emit, run_with_engine, settings_from
 from relaygate.cli.helpers import json_option
-from relaygate.services.notices.context import gather
-from relaygate.services.notices.plan import MigrationPlan, load_plan
-from relaygate.services.notices.render import lang_code, render_notices, write_notices
-from relaygate.services.support.diagnose import Diagnosis, SupportDesk
-from relaygate.services.support.stats import error_stats
+
+if TYPE_CHECKING:  # the services (and SQLAlchemy) load when a command runs, not for --help
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from relaygate.services.notices.plan import MigrationPlan
+    from relaygate.services.support.diagnose import Diagnosis
 
 support_app = typer.Typer(help="Answer support tickets from safe fields: never a full key, never a prompt.",
                           no_args_is_help=True)
@@ -59,6 +58,8 @@ def _zh() -> bool:
 
 
 def _plan(path: Path | None) -> MigrationPlan:
+    from relaygate.services.notices.plan import MigrationPlan, load_plan
+
     return load_plan(path) if path is not None else MigrationPlan()
 
 
@@ -75,6 +76,9 @@ def diagnose(ident: str = typer.Argument(..., help="Request id (req_…), key id
              templates: Path = typer.Option(None, "--templates", help="Folder overriding reply templates."),
              as_json: bool = json_option()) -> None:
     """Safe evidence, likely cause and next action for one request, key or masked key."""
+    from relaygate.services.notices.render import lang_code
+    from relaygate.services.support.diagnose import SupportDesk
+
     settings = settings_from()
 
     async def go(engine: AsyncEngine) -> tuple[Diagnosis, str | None]:  # bad input: InvalidInput, exit code 2
@@ -118,6 +122,9 @@ def notices_render(lang: str = typer.Option(..., "--lang", help="zh-CN or en."),
                                                   "the built-in ones (same names, optionally under <lang>/)."),
                    as_json: bool = json_option()) -> None:
     """Write the announcement, one email per client, the FAQ, reply templates and a checklist (.md and .html)."""
+    from relaygate.services.notices.context import gather
+    from relaygate.services.notices.render import lang_code, render_notices, write_notices
+
     settings = settings_from()
 
     async def go(engine: AsyncEngine) -> tuple[list[Path], Any, MigrationPlan, str]:
@@ -151,6 +158,10 @@ def stats(days: int = typer.Option(7, min=1, max=366, help="Days to cover, today
           top: int = typer.Option(10, min=1, max=100, help="Rows per ranking."),
           as_json: bool = json_option()) -> None:
     """Errors per class per day, the codes repeated most per client and per owner, and the FAQ to write next."""
+    from rich.table import Table
+
+    from relaygate.services.support.stats import error_stats
+
     data = run_with_engine(lambda engine: error_stats(engine, days, utc_offset, top))
     if as_json:
         emit(data, [], True)

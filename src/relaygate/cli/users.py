@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import getpass
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from relaygate.cli.common import console, emit, run_with_engine, settings_from
-from relaygate.services.operate.portal_users import PortalUsers
+
+if TYPE_CHECKING:  # the services (and SQLAlchemy) load when a command runs, not for --help
+    from relaygate.services.operate.portal_users import PortalUsers
 
 users_app = typer.Typer(help="Portal users: key holders who sign in to see their balance, keys and requests.",
                         no_args_is_help=True)
@@ -26,6 +28,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "again": ("Repeat it", "再输入一次"),
     "mismatch": ("The two passwords differ.", "两次输入的密码不一致。"),
 }
+
+
+def _users(engine: Any) -> PortalUsers:
+    from relaygate.services.operate.portal_users import PortalUsers
+
+    return PortalUsers(engine)
 
 
 def _t(key: str, **values: Any) -> str:
@@ -53,7 +61,7 @@ def add(name: str = typer.Argument(..., help="Username."),
         email: str = typer.Option(None, "--email")) -> None:
     """Add a portal user for an owner."""
     secret = _password(name, password)
-    view = run_with_engine(lambda e: PortalUsers(e).add(name, owner, secret, email=email))
+    view = run_with_engine(lambda e: _users(e).add(name, owner, secret, email=email))
     console.print(_t("added", name=view["username"], owner=view["owner_id"]), style="green", markup=False)
 
 
@@ -63,14 +71,14 @@ def import_hash(name: str = typer.Argument(..., help="Username as on the old sys
                 password_hash: str = typer.Option(..., "--hash", help="The bcrypt hash from One API / New API."),
                 source: str = typer.Option("oneapi", "--source", help="oneapi or newapi.")) -> None:
     """Import a One API / New API user with their bcrypt hash: their password keeps working."""
-    view = run_with_engine(lambda e: PortalUsers(e).import_hashed(name, owner, password_hash, source))
+    view = run_with_engine(lambda e: _users(e).import_hashed(name, owner, password_hash, source))
     console.print(_t("imported" if view else "exists", name=name), style="green", markup=False)
 
 
 @users_app.command("list")
 def list_users(owner: str = typer.Option(None, "--owner"), as_json: bool = typer.Option(False, "--json")) -> None:
     """List portal users."""
-    emit(run_with_engine(lambda e: PortalUsers(e).list(owner)),
+    emit(run_with_engine(lambda e: _users(e).list(owner)),
          ("id", "username", "owner_id", "enabled", "source", "last_login_at", "locked_until"), as_json)
 
 
@@ -78,21 +86,21 @@ def list_users(owner: str = typer.Option(None, "--owner"), as_json: bool = typer
 def passwd(name: str = typer.Argument(...), password: str = typer.Option(None, "--password")) -> None:
     """Set a user's password (clears a lock-out)."""
     secret = _password(name, password)
-    run_with_engine(lambda e: PortalUsers(e).passwd(name, secret))
+    run_with_engine(lambda e: _users(e).passwd(name, secret))
     console.print(_t("passwd", name=name), style="green", markup=False)
 
 
 @users_app.command("disable")
 def disable(name: str = typer.Argument(...)) -> None:
     """Disable a user: their portal sessions end at once."""
-    run_with_engine(lambda e: PortalUsers(e).disable(name))
+    run_with_engine(lambda e: _users(e).disable(name))
     console.print(_t("disabled", name=name), style="green", markup=False)
 
 
 @users_app.command("enable")
 def enable(name: str = typer.Argument(...)) -> None:
     """Enable a user again."""
-    run_with_engine(lambda e: PortalUsers(e).enable(name))
+    run_with_engine(lambda e: _users(e).enable(name))
     console.print(_t("enabled", name=name), style="green", markup=False)
 
 
