@@ -31,7 +31,7 @@ class LineWriter:
         self.json = fmt.strip().lower() == "json"
         self.stream = stream if stream is not None else sys.stderr
         self.interval = interval
-        self._lines: list[str] = []
+        self._lines: list[bytes] = []
         self._size = 0
         self._second = -1
         self._stamp = ""
@@ -48,12 +48,12 @@ class LineWriter:
 
     def write(self, fields: dict[str, Any]) -> None:
         now = time.time()
-        if self.json:
-            line = orjson.dumps({"ts": self._ts(now), "level": "info", "logger": "relaygate.access", "msg": "access",
-                                 **fields}, default=str).decode() + "\n"
+        if self.json:  # orjson writes the fields; the fixed head is spliced in front of them as bytes
+            body = orjson.dumps(fields, default=str, option=orjson.OPT_APPEND_NEWLINE)
+            rest = _JSON_HEAD + body[1:] if len(body) > 3 else _JSON_HEAD[:-1] + b"}\n"
+            line = b'{"ts":"' + self._ts(now).encode() + rest
         else:
-            line = (f"{self._ts(now)} INFO relaygate.access access "
-                    + " ".join(f"{k}={_text(v)}" for k, v in fields.items() if v is not None) + "\n")
+            line = (f"{self._ts(now)} INFO relaygate.access access " + _pairs(fields) + "\n").encode()
         self._lines.append(line)
         self._size += len(line)
         if self._size >= 65536:
@@ -71,12 +71,22 @@ class LineWriter:
             self._scheduled.cancel()
             self._scheduled = None
         if self._lines:
-            text, self._lines, self._size = "".join(self._lines), [], 0
+            data, self._lines, self._size = b"".join(self._lines), [], 0
+            stream = self.stream
             try:
-                self.stream.write(text)
-                self.stream.flush()
+                buffer = getattr(stream, "buffer", None)
+                if buffer is not None:  # stderr: the bytes as they are, after whatever its text layer holds
+                    stream.flush()
+                    buffer.write(data)
+                    buffer.flush()
+                else:
+                    stream.write(data.decode())
+                    stream.flush()
             except (OSError, ValueError):
                 pass  # a closed stderr must not fail requests
+
+
+_JSON_HEAD = b'","level":"info","logger":"relaygate.access","msg":"access",'
 
 
 class JsonFormatter(logging.Formatter):
@@ -101,13 +111,28 @@ class TextFormatter(logging.Formatter):
         line = super().format(record)
         fields = getattr(record, "fields", None)
         if fields:
-            line += " " + " ".join(f"{k}={_text(v)}" for k, v in fields.items() if v is not None)
+            line += " " + _pairs(fields)
         return line
 
 
+def _pairs(fields: dict[str, Any]) -> str:
+    """``key=value`` for each field that is set; a value with a space or a control character (a caller's
+    model name or client header could carry a newline), or an empty one, is JSON-quoted: one event, one line."""
+    parts = []
+    for k, v in fields.items():
+        if v is None:
+            continue
+        c = v.__class__
+        if c is int or (c is str and v and " " not in v and v.isprintable()):
+            parts.append(f"{k}={v}")
+        else:
+            parts.append(f"{k}={_text(v)}")
+    return " ".join(parts)
+
+
 def _text(value: Any) -> str:
-    s = str(value)
-    return orjson.dumps(s).decode() if (" " in s or not s) else s
+    s = value if value.__class__ is str else str(value)
+    return orjson.dumps(s).decode() if (" " in s or not s or not s.isprintable()) else s
 
 
 def configure_logging(level: str = "info", fmt: str = "text") -> None:

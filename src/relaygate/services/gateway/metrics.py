@@ -4,8 +4,8 @@ Labels are bounded by construction: endpoints and dialects come from a fixed tab
 only when the catalog knows them (anything else is ``other``), channels by their configured name,
 error codes from the catalogue. No key id, request id, owner or caller-chosen text is ever a label.
 Every label set is also capped (``MAX_SERIES``): a misbehaving name cannot grow the exposition
-without bound. A request costs a few dict additions (bench/observers.py); prometheus-client builds
-the exposition from them when scraped.
+without bound. A request costs one dict lookup for its cached label child and a few list additions
+(bench/observers.py, bench/observers_instr.sh); prometheus-client builds the exposition when scraped.
 """
 
 from __future__ import annotations
@@ -50,41 +50,45 @@ def endpoint_of(path: str) -> tuple[str, str]:
 
 
 class _Counter:
-    """Plain dict counts per label tuple; turned into a metric family only when scraped."""
+    """Counts per label tuple, each in a one-element list a cached label child adds to directly."""
 
     __slots__ = ("doc", "labels", "name", "values")
 
     def __init__(self, name: str, doc: str, labels: tuple[str, ...]) -> None:
         self.name, self.doc, self.labels = name, doc, labels
-        self.values: dict[tuple[str, ...], float] = {}
+        self.values: dict[tuple[str, ...], list[float]] = {}
+
+    def cell(self, key: tuple[str, ...]) -> list[float]:
+        """The counter of one label set (created at 0); past MAX_SERIES new label sets share 'other'."""
+        cell = self.values.get(key)
+        if cell is None:
+            if len(self.values) >= MAX_SERIES:
+                key = tuple("other" for _ in key)
+                cell = self.values.get(key)
+            if cell is None:
+                cell = self.values[key] = [0.0]
+        return cell
 
     def inc(self, key: tuple[str, ...], amount: float = 1) -> None:
-        values = self.values
-        if key in values:
-            values[key] += amount
-        elif len(values) < MAX_SERIES:
-            values[key] = amount
-        else:
-            other = tuple("other" for _ in key)
-            values[other] = values.get(other, 0) + amount
+        self.cell(key)[0] += amount
 
     def family(self) -> CounterMetricFamily:
         fam = CounterMetricFamily(self.name, self.doc, labels=self.labels)
-        for key, value in self.values.items():
-            fam.add_metric(key, value)
+        for key, cell in self.values.items():
+            fam.add_metric(key, cell[0])
         return fam
 
 
 class _Histogram:
-    """Bucket counts per label tuple (one bisect and two additions per observation)."""
+    """Bucket counts per label tuple: a row of counts per bucket (+Inf last), then the sum."""
 
     __slots__ = ("bounds", "doc", "labels", "name", "values")
 
     def __init__(self, name: str, doc: str, labels: tuple[str, ...], bounds: tuple[float, ...]) -> None:
         self.name, self.doc, self.labels, self.bounds = name, doc, labels, bounds
-        self.values: dict[tuple[str, ...], list[float]] = {}  # counts per bucket (+Inf last), then the sum
+        self.values: dict[tuple[str, ...], list[float]] = {}
 
-    def observe(self, key: tuple[str, ...], value: float) -> None:
+    def row(self, key: tuple[str, ...]) -> list[float]:
         row = self.values.get(key)
         if row is None:
             if len(self.values) >= MAX_SERIES:
@@ -92,6 +96,10 @@ class _Histogram:
                 row = self.values.get(key)
             if row is None:
                 row = self.values[key] = [0.0] * (len(self.bounds) + 2)
+        return row
+
+    def observe(self, key: tuple[str, ...], value: float) -> None:
+        row = self.row(key)
         row[bisect_left(self.bounds, value)] += 1
         row[-1] += value
 
@@ -106,11 +114,83 @@ class _Histogram:
         return fam
 
 
+class _Child:
+    """The cells one kind of request adds to (its endpoint, model, status, error code and group resolved once)."""
+
+    __slots__ = ("cached", "group", "input", "latency", "meter", "model", "output", "overhead", "refusal",
+                 "requests", "spend", "ttft")
+
+    def __init__(self, meter: Meter, key: tuple[Any, ...], snap: Snapshot) -> None:
+        path, requested, status, code, group = key
+        endpoint, dialect = endpoint_of(path)
+        model = ""
+        if requested is not None:
+            name = snap.aliases.get(requested, requested)
+            model = name if (name in snap.routes or name in snap.models) else "other"
+        code = code or ""
+        self.meter, self.model = meter, model
+        self.group = "other" if group and group not in snap.groups else (group or "")
+        self.requests = meter.requests.cell((endpoint, dialect, model, f"{status // 100}xx", code))
+        self.latency = meter.latency.row((endpoint, model))
+        self.overhead = meter.overhead.row((endpoint,))
+        self.refusal = meter.refusals.cell((str(status), code)) if status in REFUSALS else None
+        self.ttft: list[float] | None = None  # the cells below only once a request of this kind needs them
+        self.input: list[float] | None = None
+        self.output: list[float] | None = None
+        self.cached: list[float] | None = None
+        self.spend: list[float] | None = None
+
+    def tokens(self) -> None:
+        tokens, key = self.meter.tokens, (self.model, self.group)
+        self.input, self.output = tokens.cell((*key, "input")), tokens.cell((*key, "output"))
+
+    def more(self, kind: str) -> list[float]:
+        m = self.meter
+        if kind == "ttft":
+            self.ttft = m.ttft.row((self.model,))
+            return self.ttft
+        if kind == "cached":
+            self.cached = m.tokens.cell((self.model, self.group, "cached"))
+            return self.cached
+        self.spend = m.spend.cell((self.model, self.group, m.currency))
+        return self.spend
+
+
+class _Channel:
+    """A channel's cells: attempts, failovers, failures by kind."""
+
+    __slots__ = ("attempts", "failovers", "failures", "meter", "name")
+
+    def __init__(self, meter: Meter, name: str) -> None:
+        self.meter, self.name = meter, name
+        self.attempts = meter.attempts.cell((name,))
+        self.failovers: list[float] | None = None
+        self.failures: dict[str, list[float]] = {}
+
+    def failed(self, kind: str) -> None:
+        cell = self.failures.get(kind)
+        if cell is None:
+            cell = self.meter.failures.cell((self.name, kind))
+            if len(self.failures) < 64:  # kinds are a short fixed list; never let a cache grow unbounded
+                self.failures[kind] = cell
+        cell[0] += 1
+
+    def failed_over(self) -> None:
+        if self.failovers is None:
+            self.failovers = self.meter.failovers.cell((self.name,))
+        self.failovers[0] += 1
+
+
+CHILDREN = 1024  # cached kinds of request; past it the cache starts again (model names are caller text)
+
+
 class Meter(Collector):
     """The gateway's request metrics, in a registry of its own (one per Gateway, so tests can run many).
 
-    ``observe`` only adds to dicts (no locks, no metric objects: it runs on the event loop, as does the
-    scrape); the exposition is built from them by ``collect`` when /metrics is read.
+    ``observe`` only adds to lists it found through one dict lookup (a cached label child per kind of
+    request: path, model, status, error code, group); no locks, no metric objects. It runs on the event
+    loop, as does the scrape; the exposition is built by ``collect`` when /metrics is read. The child
+    cache starts again whenever the routing snapshot changes (a model or group may have become known).
     """
 
     def __init__(self, snapshot: Callable[[], Snapshot], currency: str = "USD") -> None:
@@ -142,6 +222,9 @@ class Meter(Collector):
         self.failovers = _Counter("relaygate_upstream_failovers", "Requests moved on to another channel after "
                                   "this channel failed.", ("channel",))
         self._holds = 0
+        self._snap: Snapshot | None = None
+        self._children: dict[tuple[Any, ...], _Child] = {}
+        self._channels: dict[Any, _Channel] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -161,57 +244,74 @@ class Meter(Collector):
         rec = ex.rec
         if ex.admitted is not None:
             self._holds -= 1
-        endpoint, dialect = endpoint_of(rec["entry_path"])
         snap = self.snapshot()
-        requested = rec["requested_model"]
-        model = ""
-        if requested is not None:
-            name = snap.aliases.get(requested, requested)
-            model = name if (name in snap.routes or name in snap.models) else "other"
+        if snap is not self._snap:
+            self._snap = snap
+            self._children.clear()
+            self._channels.clear()
         status: int = rec["status"] or 0
-        code = rec["error_code"] or ""
-        self.requests.inc((endpoint, dialect, model, f"{status // 100}xx", code))
-        self.latency.observe((endpoint, model), rec["latency_ms"] / 1000)
+        key = (rec["entry_path"], rec["requested_model"], status, rec["error_code"], rec["group_name"])
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= CHILDREN:
+                self._children.clear()
+            child = self._children[key] = _Child(self, key, snap)
+        child.requests[0] += 1
+        seconds = rec["latency_ms"] / 1000
+        row = child.latency
+        row[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        row[-1] += seconds
         if rec["ttft_ms"] is not None:
-            self.ttft.observe((model,), rec["ttft_ms"] / 1000)
-        if status in REFUSALS:
-            self.refusals.inc((str(status), code))
+            seconds = rec["ttft_ms"] / 1000
+            row = child.ttft or child.more("ttft")
+            row[bisect_left(TTFT_BUCKETS, seconds)] += 1
+            row[-1] += seconds
+        if child.refusal is not None:
+            child.refusal[0] += 1
         if ex.overhead is not None:
-            self.overhead.observe((endpoint,), ex.overhead)
+            row = child.overhead
+            row[bisect_left(OVERHEAD_BUCKETS, ex.overhead)] += 1
+            row[-1] += ex.overhead
         if rec["total_tokens"]:
-            group = rec["group_name"] or ""
-            if group and group not in snap.groups:
-                group = "other"
-            self.tokens.inc((model, group, "input"), rec["prompt_tokens"])
-            self.tokens.inc((model, group, "output"), rec["completion_tokens"])
+            if child.input is None:
+                child.tokens()
+            child.input[0] += rec["prompt_tokens"]  # type: ignore[index]
+            child.output[0] += rec["completion_tokens"]  # type: ignore[index]
             if rec["cached_tokens"]:
-                self.tokens.inc((model, group, "cached"), rec["cached_tokens"])
+                (child.cached or child.more("cached"))[0] += rec["cached_tokens"]
             if rec["cost"]:
-                self.spend.inc((model, group, self.currency), rec["cost"] / NANOS)
+                (child.spend or child.more("spend"))[0] += rec["cost"] / NANOS
         if rec["attempts"]:
             self._attempts(rec, snap)
 
+    def _channel(self, channel_id: Any, snap: Snapshot) -> _Channel:
+        found = self._channels.get(channel_id)
+        if found is None:
+            channel = snap.channels.get(channel_id)
+            name = channel.name if channel is not None else "other"
+            found = _Channel(self, name)
+            if channel is not None:  # only configured channels are cached: the dict stays as small as the config
+                self._channels[channel_id] = found
+        return found
+
     def _attempts(self, rec: dict[str, Any], snap: Snapshot) -> None:
-        channels = snap.channels
         detail = rec["detail"]
         tried = detail.get("attempts") if isinstance(detail, dict) else None
         if not tried:  # one attempt, the record's channel
-            channel = channels.get(rec["channel_id"])
-            self.attempts.inc((channel.name if channel else "other",))
+            channel = self._channel(rec["channel_id"], snap)
+            channel.attempts[0] += 1
             if (rec["status"] or 0) >= 500 and rec["error_code"] != "client_disconnected":
-                self.failures.inc((channel.name if channel else "other", rec["error_code"] or "error"))
+                channel.failed(rec["error_code"] or "error")
             return
         # a non-streamed answer is recorded inside its attempt, before that attempt joins the list
         answering = rec["attempts"] > len(tried)
         last = len(tried) if answering else len(tried) - 1
         for i, attempt in enumerate(tried):
-            channel = channels.get(attempt["channel_id"])
-            name = channel.name if channel else "other"
-            self.attempts.inc((name,))
+            channel = self._channel(attempt["channel_id"], snap)
+            channel.attempts[0] += 1
             if attempt["error"] is not None:
-                self.failures.inc((name, attempt["error"]))
+                channel.failed(attempt["error"])
                 if i < last:
-                    self.failovers.inc((name,))
+                    channel.failed_over()
         if answering:
-            channel = channels.get(rec["channel_id"])
-            self.attempts.inc((channel.name if channel else "other",))
+            self._channel(rec["channel_id"], snap).attempts[0] += 1
