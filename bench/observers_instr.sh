@@ -4,6 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-2000}
+export PYTHONHASHSEED=0  # the same dict and set layouts in both runs: the difference is the calls alone
 count() {  # total instructions of one run of bench/observers.py
   local out; out=$(mktemp)
   valgrind --tool=callgrind --callgrind-out-file="$out" .venv/bin/python bench/observers.py "$1" "$2" >/dev/null 2>&1

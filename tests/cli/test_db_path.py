@@ -43,12 +43,32 @@ def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_a_command_refuses_to_create_an_empty_database_and_names_the_path(
         clean_env: Path, monkeypatch: pytest.MonkeyPatch, lang: str) -> None:
     monkeypatch.setenv("RELAYGATE_LANG", lang)
-    for args in (["channels", "list"], ["db", "upgrade"], ["keys", "list"]):
+    for args in (["channels", "list"], ["db", "upgrade"], ["keys", "list"], ["secrets", "status"]):
         result = CliRunner().invoke(cli_main.app, args)
         assert result.exit_code == 2, result.output
         assert str(clean_env) in result.output.replace("\n", "")
         assert ("--init" in result.output) and not clean_env.exists()
     assert ("新建" in result.output) == (lang == "zh-CN")
+
+
+# a read command of every group that has one (and `secrets rotate`, which once made a key file and a database)
+READS = (["owners", "list"], ["groups", "list"], ["models", "list"], ["logs", "search"], ["config", "export"],
+         ["prices", "list"], ["alerts", "list"], ["stats"], ["users", "list"], ["codes", "list"],
+         ["media", "prices", "list"], ["operators", "list"], ["admin-tokens", "list"], ["rollout", "status"],
+         ["secrets", "rotate"], ["channels", "health"], ["balance", "check"])
+
+
+def test_no_command_creates_a_database_by_accident(clean_env: Path) -> None:
+    for args in READS:
+        result = CliRunner().invoke(cli_main.app, args)
+        assert result.exit_code == 2 and "--init" in result.output, (args, result.output)
+        assert not clean_env.parent.exists(), args  # neither the database nor a secrets key file beside it
+    # the real entry point: a refused changing command is not followed by an audit record that creates the file
+    env = {**os.environ, "RELAYGATE_LANG": "en"}
+    done = subprocess.run([sys.executable, "-m", "relaygate.cli", "keys", "create", "--name", "a", "--owner", "b"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "would create a new, empty one" in done.stdout.replace("\n", " "), done
+    assert "audit" not in done.stderr and not clean_env.parent.exists()
 
 
 def test_init_creates_it_and_then_every_command_finds_it_from_anywhere(

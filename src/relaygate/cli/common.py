@@ -32,6 +32,15 @@ def refuse_new_database(settings: Settings) -> None:
         _refuse(settings, str(path))
 
 
+async def refuse_empty_server(settings: Settings, engine: Any) -> None:
+    """A PostgreSQL/MariaDB database without relaygate's tables is refused like a missing SQLite file."""
+    if not settings.database_url.startswith("sqlite") and not settings.init:
+        from relaygate.store.db import current_revision
+
+        if await current_revision(engine) is None:
+            _refuse(settings, settings.database_url.rpartition("@")[2])
+
+
 def _refuse(settings: Settings, where: str) -> None:
     from relaygate.cli.text import say
 
@@ -52,11 +61,7 @@ def run_with_engine(fn: Callable[[Any], Awaitable[T]]) -> T:
     async def go() -> T:
         engine = make_engine(settings.database_url)
         try:
-            if not settings.database_url.startswith("sqlite") and not settings.init:
-                from relaygate.store.db import current_revision
-
-                if await current_revision(engine) is None:
-                    _refuse(settings, settings.database_url.rpartition("@")[2])
+            await refuse_empty_server(settings, engine)
             if settings.auto_migrate:
                 await upgrade(engine)
             await prepare_secrets(engine, settings.secrets_key, settings.secrets_key_file, str(settings.data_path))

@@ -257,6 +257,9 @@ def audit_command(argv: list[str], code: object) -> None:
         return
     if "--help" in argv or "--dry-run" in argv:
         return
+    path = settings_from().sqlite_path()
+    if path is not None and (not path.exists() or path.stat().st_size == 0):
+        return  # the command found no database (it refused): the audit log must not create one either
     from relaygate.services.operate.audit import AuditLog
     from relaygate.store.db import make_engine
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -11,7 +10,6 @@ import typer
 from relaygate.cli.common import console, emit, settings_from
 from relaygate.cli.helpers import json_option, tell
 from relaygate.cli.text import say
-from relaygate.core.secrets import SecretsKeyError, new_key
 from relaygate.core.settings import Settings
 
 T = TypeVar("T")
@@ -20,18 +18,25 @@ secrets_app = typer.Typer(help="Encryption of upstream secrets at rest: status, 
 
 
 def _run(fn: Callable[[Any, Settings], Awaitable[T]]) -> T:
+    from relaygate.cli.common import refuse_empty_server, refuse_new_database
     from relaygate.store.db import make_engine, upgrade
 
     settings = settings_from()
+    refuse_new_database(settings)  # nor a new key file beside an empty database
 
     async def go() -> T:
         engine = make_engine(settings.database_url)
         try:
+            await refuse_empty_server(settings, engine)
             if settings.auto_migrate:
                 await upgrade(engine)
             return await fn(engine, settings)
         finally:
             await engine.dispose()
+
+    import asyncio
+
+    from relaygate.core.secrets import SecretsKeyError
 
     try:
         return asyncio.run(go())
@@ -80,4 +85,6 @@ def rotate(new: str = typer.Option(None, "--new-key", help="Use this key (base64
 @secrets_app.command("new-key")
 def make_key() -> None:
     """Print a fresh key for RELAYGATE_SECRETS_KEY."""
+    from relaygate.core.secrets import new_key
+
     typer.echo(new_key())
