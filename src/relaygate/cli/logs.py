@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -128,6 +127,8 @@ def logs_tail(interval: float = typer.Option(1.0, min=0.01, help="Seconds betwee
                 if count is not None and shown >= count:
                     return
             if not rows:
+                import asyncio
+
                 await asyncio.sleep(interval)
 
     err_console.print(text("logs.following"), markup=False, highlight=False, soft_wrap=True)

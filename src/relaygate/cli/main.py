@@ -94,9 +94,11 @@ class LazyGroup(TyperGroup):
         if cmd is None and cmd_name in LAZY:
             modules, target, short = LAZY[cmd_name]
             if self._listing:  # the root's --help lists groups without importing them
-                from relaygate.cli import i18n
+                if self._zh:
+                    from relaygate.cli import i18n
 
-                return TyperGroup(name=cmd_name, help=i18n.translate_help(short) if self._zh else short)
+                    short = i18n.translate_help(short) or short
+                return TyperGroup(name=cmd_name, help=short)
             for module in modules:
                 importlib.import_module(module)
             module, _, attr = target.partition(":")
