@@ -132,6 +132,8 @@ async def test_health_live_and_ready(gw: Running) -> None:
                 doc = await r.json()
                 assert r.status == 503 and doc["status"] == "not_ready"
                 assert doc["checks"]["database"]["ok"] is False and doc["checks"]["config"]["ok"] is True
+                reason = doc["checks"]["database"]["error"]  # the driver's reason, not just a class name
+                assert ("refused" in reason or "Connect call failed" in reason) and "nobody" not in reason, reason
         finally:
             await gw.gateway.engine.dispose()
             gw.gateway.engine = real
@@ -204,13 +206,40 @@ async def test_probe_failure_keeps_the_reason(gw: Running) -> None:
     assert reason != "probe failed: ClientConnectorError"
 
 
+async def test_ready_fails_until_keys_and_routing_are_loaded(gw: Running) -> None:
+    state = gw.gateway.state
+    loaded, state.loaded_at = state.loaded_at, 0.0  # as before the first load finished
+    try:
+        async with aiohttp.ClientSession() as s, s.get(f"{gw.root}/health/ready") as r:
+            doc = await r.json()
+            assert r.status == 503 and doc["status"] == "not_ready", doc
+            assert doc["checks"]["config"] == {"ok": False, "error": "keys and routing not loaded yet"}
+            assert doc["checks"]["database"]["ok"] is True
+    finally:
+        state.loaded_at = loaded
+
+
 @pytest.mark.skipif(not os.environ.get("RELAYGATE_TEST_REDIS_URL"), reason="needs Redis (RELAYGATE_TEST_REDIS_URL)")
 async def test_ready_checks_redis_when_configured(sqlite_url: str, tmp_path: Path) -> None:
     async with running_gateway(sqlite_url, data_dir=str(tmp_path),
                                redis_url=os.environ["RELAYGATE_TEST_REDIS_URL"]) as gw:
-        async with aiohttp.ClientSession() as s, s.get(f"{gw.root}/health/ready") as r:
-            doc = await r.json()
-            assert r.status == 200 and doc["checks"]["redis"]["ok"] is True, doc
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"{gw.root}/health/ready") as r:
+                doc = await r.json()
+                assert r.status == 200 and doc["checks"]["redis"]["ok"] is True, doc
+            # Redis stops answering: not ready, with the reason
+            from redis.asyncio import Redis
+
+            counters = gw.gateway.counters
+            real, counters.client = counters.client, Redis.from_url("redis://127.0.0.1:9/0")  # type: ignore[attr-defined]
+            try:
+                async with s.get(f"{gw.root}/health/ready") as r:
+                    doc = await r.json()
+                    assert r.status == 503 and doc["checks"]["redis"]["ok"] is False, doc
+                    assert "refused" in doc["checks"]["redis"]["error"].lower(), doc
+            finally:
+                await counters.client.aclose()  # type: ignore[attr-defined]
+                counters.client = real  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("fmt", ["json", "text"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 import time
 import weakref
 from collections.abc import Iterator
@@ -20,9 +21,11 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from relaygate.app import Gateway
+from relaygate.core.redact import redact
 
 READY_TIMEOUT = 2.0  # seconds each readiness check may take
 _WITH_STATE: weakref.WeakSet[Any] = weakref.WeakSet()  # registries that carry the state collector
+_CREDENTIALS = re.compile(r"(\w+://)[^\s/@]*@")  # user:password@ in a URL a driver may quote
 
 
 class StateCollector(Collector):
@@ -89,8 +92,16 @@ async def _timed(check: Any) -> dict[str, Any]:
         return {"ok": True, "ms": round((time.perf_counter() - t0) * 1000, 1)}
     except TimeoutError:
         return {"ok": False, "error": f"no answer within {READY_TIMEOUT:.0f}s"}
-    except Exception as exc:  # the class name and message; database URLs carry no password here
-        return {"ok": False, "error": type(exc).__name__}
+    except Exception as exc:  # what failed and why (the driver's own words), never a URL's credentials
+        return {"ok": False, "error": _reason(exc)}
+
+
+def _reason(exc: BaseException) -> str:
+    """``Class: first line of the message`` of the driver's error (not SQLAlchemy's wrapper), bounded, redacted."""
+    inner = getattr(exc, "orig", None) or exc.__cause__ or exc
+    first = (str(inner).strip().splitlines() or [""])[0]
+    first = redact(_CREDENTIALS.sub(r"\1…@", first))[:200]
+    return f"{type(inner).__name__}: {first}" if first else type(inner).__name__
 
 
 async def _db_ping(gateway: Gateway) -> None:
