@@ -146,6 +146,8 @@ async def test_ready_reports_a_stuck_usage_writer(sqlite_url: str, tmp_path: Pat
             async with aiohttp.ClientSession() as s, s.get(f"{gw.root}/health/ready") as r:
                 doc = await r.json()
                 assert r.status == 503 and doc["checks"]["usage_writer"]["ok"] is False
+            m = await scrape(gw)  # the same queue and lag as gauges
+            assert value(m, "relaygate_usage_pending") == 1 and value(m, "relaygate_usage_lag_seconds") > 1e9
         finally:
             gw.gateway.usage._buffer.clear()
 
@@ -185,10 +187,17 @@ async def test_channel_cooldown_and_recovery_are_logged_with_the_reason(
     with caplog.at_level(logging.WARNING, logger="relaygate.health"):
         for _ in range(board.threshold):
             board.failure(cid, "http_503: upstream says overloaded")
+        m = await scrape(gw)  # channel health as gauges while it cools down
+        assert value(m, "relaygate_channel_cooling", channel="flaky") == 1
+        assert value(m, "relaygate_channel_consecutive_failures", channel="flaky") == board.threshold
+        assert value(m, "relaygate_channel_enabled", channel="flaky") == 1
         board.success(cid, "a probe succeeded")
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "channel 'flaky'" in text and "cools down" in text and "upstream says overloaded" in text
     assert "recovered: a probe succeeded" in text
+    m = await scrape(gw)
+    assert value(m, "relaygate_channel_cooling", channel="flaky") == 0
+    assert value(m, "relaygate_channel_consecutive_failures", channel="flaky") == 0
 
 
 async def test_probe_failure_keeps_the_reason(gw: Running) -> None:
