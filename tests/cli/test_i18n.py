@@ -31,7 +31,7 @@ ALLOWED = {
     "req", "key", "oa", "na", "quota", "concurrency", "all", "free", "max", "bool", "text", "integer",
     "float", "path", "old", "db", "user", "pass", "host", "tcp", "example", "com", "v1", "public", "upstream",
     "ago", "report", "plan", "lt", "gt", "true", "false", "english", "base", "markdown", "timeout",
-    "bcrypt", "scrypt", "root", "admin", "support", "viewer", "kling", "vertex",
+    "bcrypt", "scrypt", "root", "admin", "support", "viewer", "kling", "vertex", "unix",
 }
 CODE = re.compile(
     r"https?://\S+|--[\w-]+|(?<![A-Za-z])\$?[A-Z][A-Z0-9_]{1,}\b|`[^`]*`|'[^']*'|\"[^\"]*\"|<[^>]*>|\{[^}]*\}|\[[^\]]*\]"
@@ -135,12 +135,48 @@ def test_every_cli_message_and_error_code_reads_in_chinese() -> None:
     assert not errors, errors
 
 
+def test_stats_table_reads_in_chinese(zh: None, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAYGATE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("RELAYGATE_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(cli_main.app, ["stats"])
+    assert result.exit_code == 0, result.output
+    assert "日期" in result.output and "错误数" in result.output and "按类别" in result.output
+    assert not english_words(result.output, tree()[1]), result.output
+
+
 def test_english_stays_english(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RELAYGATE_LANG", "zh-CN")
     CliRunner().invoke(cli_main.app, ["keys", "--help"])
     monkeypatch.setenv("RELAYGATE_LANG", "en")
     out = CliRunner().invoke(cli_main.app, ["keys", "--help"]).output
     assert "Usage:" in out and "Caller API keys" in out and "用法" not in out
+
+
+def test_every_cli_modules_own_messages_read_in_chinese() -> None:
+    """Each command module's (English, Chinese) table: codes, media, migrate, operators, rollout, support, users…"""
+    import importlib
+    import pkgutil
+
+    import relaygate.cli
+
+    _, names = tree()
+    bad: dict[str, set[str]] = {}
+    tables = 0
+    for info in pkgutil.iter_modules(relaygate.cli.__path__):
+        if info.name == "__main__":
+            continue
+        module = importlib.import_module(f"relaygate.cli.{info.name}")
+        for attr, table in vars(module).items():
+            if not (isinstance(table, dict) and table and all(
+                    isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, str) for x in v)
+                    for v in table.values())):
+                continue
+            tables += 1
+            for key, (_, zh) in table.items():
+                words = english_words(zh.format_map(_Any()), names)
+                if words:
+                    bad[f"{info.name}.{attr}[{key}]"] = words
+    assert tables >= 8 and not bad, bad
 
 
 class _Any(dict[str, Any]):

@@ -76,6 +76,7 @@ HEADERS = {
     "entry_path": "入口路径", "stream": "流式", "estimated": "估算", "caller_ip": "调用方 IP",
     "cap_total": "总上限", "cap_daily": "日上限", "cap_monthly": "月上限", "spent_total": "总花费",
     "spent_today": "今日花费", "spent_month": "本月花费", "assignee": "负责人", "done": "完成", "item": "事项",
+    "errors": "错误数", "by class": "按类别",
 }
 VALUES = {
     "yes": "是", "no": "否", "healthy": "健康", "cooling": "冷却中", "active": "可用", "disabled": "已停用",

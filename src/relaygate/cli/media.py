@@ -21,8 +21,8 @@ prices_app = typer.Typer(help="Media prices: per image, per second, per 1M chara
 media_app.add_typer(prices_app, name="prices")
 
 MESSAGES: dict[str, tuple[str, str]] = {
-    "none": ("No media prices yet: relaygate media prices set MODEL --unit image --amount 0.04",
-             "尚无媒体价格：relaygate media prices set 模型 --unit image --amount 0.04"),
+    "none": ("No media prices yet: `relaygate media prices set MODEL --unit image --amount 0.04`",
+             "尚无媒体价格：`relaygate media prices set 模型 --unit image --amount 0.04`"),
     "deleted": ("Deleted {n} media price(s) of {model}.", "已删除 {model} 的 {n} 条媒体价格。"),
     "no_task": ("No task {task_id}.", "找不到任务 {task_id}。"),
     "secret": ("Callback signing secret of key {key_id}: {secret}\nVerify X-Relaygate-Signature as docs/media.md "

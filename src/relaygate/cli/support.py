@@ -169,8 +169,10 @@ def stats(days: int = typer.Option(7, min=1, max=366, help="Days to cover, today
     zh = _zh()
     label = {k: v["zh" if zh else "en"] for k, v in data["classes"].items()}
     table = Table(title=_t("per_day", offset=f"{utc_offset:+g}" if utc_offset else ""))
+    if zh:
+        from relaygate.cli.i18n import header
     for col in ("day", "requests", "errors", "", "by class"):
-        table.add_column(col)
+        table.add_column(header(col) if zh and col else col)
     most = max((d["errors"] for d in data["per_day"]), default=0)
     for d in data["per_day"]:
         classes = ", ".join(f"{label.get(c, c)} {n}" for c, n in d["by_class"].items())
