@@ -30,10 +30,10 @@ def _answers(port: int) -> bool:
         return False
 
 
-async def _postgres(db: str) -> None:
+async def _postgres(db: str, port: int = 5432) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(user="postgres", host="127.0.0.1", port=5432, database="postgres", timeout=3)
+    conn = await asyncpg.connect(user="postgres", host="127.0.0.1", port=port, database="postgres", timeout=3)
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", db):
             await conn.execute(f'CREATE DATABASE "{db}"')
@@ -41,10 +41,10 @@ async def _postgres(db: str) -> None:
         await conn.close()
 
 
-async def _mysql(db: str) -> None:
+async def _mysql(db: str, port: int = 3306) -> None:
     import aiomysql
 
-    conn = await aiomysql.connect(host="127.0.0.1", port=3306, user="root", connect_timeout=3)
+    conn = await aiomysql.connect(host="127.0.0.1", port=port, user="root", connect_timeout=3)
     try:
         async with conn.cursor() as cur:
             await cur.execute("SHOW DATABASES LIKE %s", (db,))
@@ -86,8 +86,8 @@ def detect(environ: os._Environ[str] | dict[str, str] = os.environ) -> list[Foun
                                               f"${env})"))
             continue
         try:
-            check = (_postgres("relaygate_test") if name == "PostgreSQL" else
-                     _mysql("relaygate_test") if name == "MariaDB" else _redis(url))
+            check = (_postgres("relaygate_test", port) if name == "PostgreSQL" else
+                     _mysql("relaygate_test", port) if name == "MariaDB" else _redis(url))
             asyncio.run(asyncio.wait_for(check, 10))
         except Exception as exc:  # wrong credentials, a different server on that port, …
             out.append(Found(name, env, None, f"skipped: 127.0.0.1:{port} answers but refused us "
