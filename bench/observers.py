@@ -126,9 +126,10 @@ def main() -> None:
 
 def one(name: str, n: int) -> None:
     snap, ex = snapshot(), exchange()
+    fn: Any
     logging.getLogger().setLevel(logging.WARNING)
     if name == "meter":
-        fn: Any = Meter(lambda: snap).observe
+        fn = Meter(lambda: snap).observe
     elif name == "access-off":
         fn = AccessLog(lambda: snap)
     elif name in ("access-text", "access-json"):
@@ -148,6 +149,17 @@ def one(name: str, n: int) -> None:
         fn(ex)
         in_loop(fn, ex, n)  # as under serve: lines batched by the event loop's timer, written at 64 KiB
         return
+    elif name == "traces-off":  # what Relay does per request when OTEL_EXPORTER_OTLP_ENDPOINT is unset
+        from relaygate.services.gateway.relay import Relay
+
+        relay = Relay.__new__(Relay)
+        relay.traced = False
+
+        def fn(e: Exchange) -> None:
+            if relay.traced:
+                e.traceparent = "set"
+
+        assert not any(m.startswith("opentelemetry") for m in sys.modules), "tracing off imports OpenTelemetry"
     elif name == "traces":
         from relaygate.services.gateway.tracing import Tracing
 
