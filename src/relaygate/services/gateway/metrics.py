@@ -49,6 +49,18 @@ def endpoint_of(path: str) -> tuple[str, str]:
     return ("other", "other")
 
 
+def _slot(values: dict[tuple[str, ...], list[float]], key: tuple[str, ...], size: int) -> list[float]:
+    """The list of one label set (created at zeros); past MAX_SERIES new label sets share 'other'."""
+    found = values.get(key)
+    if found is None:
+        if len(values) >= MAX_SERIES:
+            key = tuple("other" for _ in key)
+            found = values.get(key)
+        if found is None:
+            found = values[key] = [0.0] * size
+    return found
+
+
 class _Counter:
     """Counts per label tuple, each in a one-element list a cached label child adds to directly."""
 
@@ -60,14 +72,7 @@ class _Counter:
 
     def cell(self, key: tuple[str, ...]) -> list[float]:
         """The counter of one label set (created at 0); past MAX_SERIES new label sets share 'other'."""
-        cell = self.values.get(key)
-        if cell is None:
-            if len(self.values) >= MAX_SERIES:
-                key = tuple("other" for _ in key)
-                cell = self.values.get(key)
-            if cell is None:
-                cell = self.values[key] = [0.0]
-        return cell
+        return _slot(self.values, key, 1)
 
     def inc(self, key: tuple[str, ...], amount: float = 1) -> None:
         self.cell(key)[0] += amount
@@ -89,14 +94,7 @@ class _Histogram:
         self.values: dict[tuple[str, ...], list[float]] = {}
 
     def row(self, key: tuple[str, ...]) -> list[float]:
-        row = self.values.get(key)
-        if row is None:
-            if len(self.values) >= MAX_SERIES:
-                key = tuple("other" for _ in key)
-                row = self.values.get(key)
-            if row is None:
-                row = self.values[key] = [0.0] * (len(self.bounds) + 2)
-        return row
+        return _slot(self.values, key, len(self.bounds) + 2)
 
     def observe(self, key: tuple[str, ...], value: float) -> None:
         row = self.row(key)
