@@ -111,7 +111,7 @@ async def running_gateway(database_url: str, **settings: Any) -> AsyncIterator[R
                             access_log=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
+    for _ in range(3000):  # 30 s: a schema upgrade on a MariaDB shared by busy neighbours takes 5 s and more
         if server.started or task.done():
             break
         await asyncio.sleep(0.01)

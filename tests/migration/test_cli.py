@@ -62,7 +62,7 @@ def test_inspect_plan_import_from_the_command_line(sqlite_source: Backend, tmp_p
     assert "| gpt-4o-mini | same | ratio | $0.00045 | $0.00045 | $0.00 |" in applied.stdout
     again = json.loads(run("import", "--plan", str(plan), "--apply", "--json").stdout)
     assert again["changes"]["keys"]["create"] == 0 and again["changes"]["keys"]["unchanged"] == 13
-    assert [s["step"] for s in again["steps"]][-1] == "admin tokens"
+    assert [s["step"] for s in again["steps"]][-1] == "tasks in flight"
 
     monkeypatch.setenv("RELAYGATE_LANG", "zh-CN")
     assert "试运行" in run("import", "--plan", str(plan)).output

@@ -41,7 +41,7 @@ async def test_import_is_exact_and_idempotent(backend: Backend, kind: str) -> No
     first = await import_plan(backend, plan)
     assert [s["step"] for s in first["steps"]] == ["read source", "groups", "channels", "models and prices",
                                                    "media prices", "owners", "balances", "keys", "key rules",
-                                                   "redemption codes", "admin tokens"]
+                                                   "redemption codes", "admin tokens", "tasks in flight"]
     # the stale abilities row (One API: gpt-5 on a deleted channel) is reported as dropped; unused codes carried;
     # image and speech models get their per-unit prices (dall-e-3 by size and quality, tts-1)
     assert any("stale abilities row(s) dropped" in w and "gpt-5" in w for w in first["warnings"]) == (

@@ -451,7 +451,12 @@ media_tasks = Table(
     Column("expires_at", BigInteger, nullable=False),  # expired and released after this when not finished
     Column("next_poll_at", BigInteger),
     Column("poll_failures", Integer, nullable=False, default=0),
+    # a task taken over from New API at `migrate import`: the id its client holds, and the old system's
+    # pre-charge (nanos), already out of the imported balance (docs/billing.md, "Taken-over tasks")
+    Column("source_id", String(191)),
+    Column("prepaid", BigInteger, nullable=False, default=0, server_default="0"),
     Index("ix_media_tasks_owner", "owner_id", "created_at"),
+    Index("ix_media_tasks_source", "source_id"),
     Index("ix_media_tasks_state_poll", "state", "next_poll_at"),
 )
 

@@ -18,12 +18,20 @@ async def insert(conn: AsyncConnection, row: dict[str, Any]) -> None:
 
 
 async def get(engine: AsyncEngine, task_id: str, owner_id: str | None) -> Any | None:
-    """The task, only if it belongs to ``owner_id`` (None: any owner, for operators)."""
-    query = select(T).where(T.c.id == task_id)
-    if owner_id is not None:
-        query = query.where(T.c.owner_id == owner_id)
+    """The task, only if it belongs to ``owner_id`` (None: any owner, for operators).
+
+    A task taken over from New API is also found by the id the old system gave its client
+    (``source_id``), so a migrated script keeps polling with the id it holds.
+    """
     async with engine.connect() as conn:
-        return (await conn.execute(query)).first()
+        for column in (T.c.id, T.c.source_id):
+            query = select(T).where(column == task_id)
+            if owner_id is not None:
+                query = query.where(T.c.owner_id == owner_id)
+            row = (await conn.execute(query.limit(1))).first()
+            if row is not None:
+                return row
+    return None
 
 
 async def list_for(engine: AsyncEngine, owner_id: str, limit: int, after: str | None) -> list[Any]:

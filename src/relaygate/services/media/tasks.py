@@ -42,7 +42,7 @@ from relaygate.services.gateway.exchange import Inbound, Outcome
 from relaygate.services.gateway.gate import Gate
 from relaygate.services.gateway.relay import Relay
 from relaygate.services.gateway.streaming import UpstreamFailure
-from relaygate.services.media import callbacks, repo, upstream, views
+from relaygate.services.media import callbacks, repo, takeover, upstream, views
 from relaygate.services.media.caller import authenticated, begin, give_back, routes_for, take_limits
 from relaygate.services.media.money import MediaMoney, multiplier_of
 from relaygate.services.media.prices import MediaPrices, Quote
@@ -53,6 +53,7 @@ from relaygate.store.ledger_repo import append_entries
 log = logging.getLogger("relaygate.media")
 
 DEFAULT_SECONDS = {"openai": 4, "kling": 5}
+CHANNEL_ROUNDS = 5  # polls that may find a task's channel missing before the task fails for it
 STATE_ZH = {"queued": "排队中", "running": "运行中", "succeeded": "已成功", "failed": "已失败",
             "cancelled": "已取消", "expired": "已过期"}
 
@@ -352,6 +353,8 @@ class VideoTasks:
                   error_code: str | None = None) -> bool:
         """Move the task to ``state`` and settle (succeeded) or release (any other end) in one transaction."""
         assert state in TERMINAL
+        if (row.params or {}).get("imported"):  # nothing was held here (services/media/takeover.py)
+            reason = reason.replace("; hold released in full", "")
         now = now_ms()
         units = dict(row.units or {})
         cost = 0
@@ -381,9 +384,21 @@ class VideoTasks:
             values["result_expires_at"] = now + int(self.settings.media_result_ttl_seconds * 1000)
         if row.callback_url:
             values["callback_state"], values["callback_next_at"] = "pending", now
+        credit: int | None = None
         async with self.engine.begin() as conn:
+            taken_over = bool((row.params or {}).get("imported"))
+            entries: list[dict[str, Any]] = []
+            if taken_over:  # New API pre-charged it before the import: settle nothing, refund on failure
+                values["cost"], entries = takeover.end_entries(
+                    row, state, reason, await takeover.old_system_runs(conn), self.settings.currency, now)
+                if not int(row.prepaid or 0):
+                    entries = []
+                cost = values["cost"]
             if not await repo.end(conn, row.id, values):
                 return False
+            if entries:
+                await append_entries(conn, entries)
+                credit = await takeover.credited_entry(conn, row, now)
             if row.hold:
                 rows = [self.money.row(row.owner_id, row.key_id, row.model, row.request_id, "release", 0,
                                        -int(row.hold), reason[:255], ref=row.id, now=now)]
@@ -393,6 +408,8 @@ class VideoTasks:
                 await append_entries(conn, rows)
             await conn.execute(update(t.usage_records).where(t.usage_records.c.request_id == row.request_id)
                                .values(cost=cost))
+        if credit is not None:
+            await self.money.store.credit(f"owner:{row.owner_id}", int(row.prepaid), f"ledger:{credit}")
         await self.money.end(f"task:{row.id}", cost)
         log.info("task %s %s (%s); charged %d nanos of %d held", row.id, state, reason, cost, row.hold or 0)
         return True
@@ -444,7 +461,13 @@ class VideoTasks:
         try:
             channel, secret, proto = self._upstream_of(row)
         except GatewayError as exc:
-            await self.end(row, "failed", None, f"{exc.message()}; hold released in full", error_code="channel_removed")
+            # a channel this process does not know yet (an import or a change another process made reaches
+            # the snapshot within a config poll) is waited for; one still missing after a few rounds is gone
+            if int(row.poll_failures or 0) + 1 >= CHANNEL_ROUNDS:
+                await self.end(row, "failed", None, f"{exc.message()}; hold released in full",
+                               error_code="channel_removed")
+            else:
+                await self._poll_failed(row, now, "its channel is not known here (yet)")
             return
         req = proto.poll(channel, secret, row.upstream_task_id or "", (row.params or {}).get("action") or "text2video")
         try:
@@ -456,10 +479,7 @@ class VideoTasks:
                 raise ValueError(f"HTTP {resp.status}: {proto.error_detail(raw)}")
             status = proto.status(raw)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            failures = int(row.poll_failures or 0) + 1
-            delay = min(self.poll_ms * 2 ** min(failures, 6), 60_000)
-            log.info("task %s: poll failed (%s), next in %d ms", row.id, exc, delay)
-            await repo.progress(self.engine, row.id, poll_failures=failures, next_poll_at=now + delay, updated_at=now)
+            await self._poll_failed(row, now, str(exc))
             return
         if status.state == "succeeded":
             await self.end(row, "succeeded", status, self._success_reason(row, status))
@@ -475,6 +495,12 @@ class VideoTasks:
             await repo.progress(self.engine, row.id, state=status.state, progress=status.progress,
                                 upstream_started=bool(row.upstream_started or status.started),
                                 poll_failures=0, next_poll_at=now + interval, updated_at=now)
+
+    async def _poll_failed(self, row: Any, now: int, why: str) -> None:
+        failures = int(row.poll_failures or 0) + 1
+        delay = min(self.poll_ms * 2 ** min(failures, 6), 60_000)
+        log.info("task %s: poll failed (%s), next in %d ms", row.id, why, delay)
+        await repo.progress(self.engine, row.id, poll_failures=failures, next_poll_at=now + delay, updated_at=now)
 
     @staticmethod
     def _success_reason(row: Any, status: TaskStatus) -> str:

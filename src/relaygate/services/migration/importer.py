@@ -17,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.errors import InvalidInput
 from relaygate.core.settings import Settings
-from relaygate.services.migration import import_accounts, import_routing, import_rules, media_prices
+from relaygate.services.migration import (
+    import_accounts,
+    import_routing,
+    import_rules,
+    import_tasks,
+    media_prices,
+)
 from relaygate.services.migration.context import Ctx
 from relaygate.services.migration.dsn import expand, mask_dsn
 from relaygate.services.migration.progress import NULL, Progress, Timings
@@ -88,7 +94,8 @@ async def run_import(plan: dict[str, Any], engine: AsyncEngine, settings: Settin
                            ("owners", import_accounts.owners), ("balances", import_accounts.balances),
                            ("keys", import_accounts.keys), ("key rules", import_rules.key_rules),
                            ("redemption codes", import_rules.redemptions),
-                           ("admin tokens", import_accounts.admin_tokens)):
+                           ("admin tokens", import_accounts.admin_tokens),
+                           ("tasks in flight", lambda c: import_tasks.tasks(c, settings))):
             timings.begin(name)
             counts = await step(ctx)
             timings.end(**counts)
@@ -137,8 +144,11 @@ def differences(ctx: Ctx) -> list[str]:
                    "usable groups), as New API did; cross_group_retry (retrying the next group after a failure) "
                    "is not carried.")
     counts = ctx.facts.get("side_tables", {})
+    taken = ctx.facts.get("tasks")
+    if taken is not None:
+        out.append(import_tasks.difference(ctx, taken))
     for name, count in counts.items():
-        if count and name != "redemptions":
+        if count and name not in ("redemptions", "tasks", "midjourneys"):
             out.append(f"{count} row(s) of {src}'s {name} table are not imported (payments, "
                        "async tasks and 2FA have no relaygate counterpart yet).")
     return out
