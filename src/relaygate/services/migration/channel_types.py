@@ -148,7 +148,8 @@ NEWAPI: dict[int, TypeInfo] = {
     52: _t("Vidu", "vidu", "https://api.vidu.cn", tasks=_VIDEO),
     53: _t("Submodel", base="https://llm.submodel.ai"),
     54: _t("DoubaoVideo", "doubao-video", "https://ark.cn-beijing.volces.com", tasks=_VIDEO),
-    55: _t("Sora", "sora", "https://api.openai.com", tasks=_VIDEO),
+    55: _t("Sora", base="https://api.openai.com", tasks=_VIDEO,
+           note="OpenAI's video task API (/v1/videos): relaygate's openai channels serve it"),
     56: _t("Replicate", "replicate", "https://api.replicate.com", tasks=_IMAGES),
     57: _t("Codex", "codex", "https://chatgpt.com", tasks=("chat",)),
 }
