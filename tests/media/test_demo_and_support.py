@@ -39,8 +39,11 @@ async def test_the_demo_upstream_serves_every_media_kind_from_the_first_start(tm
                 await asyncio.sleep(0.05)
             assert video.status == "completed"
             assert (await api.videos.download_content(video.id)).content.startswith(b"RGDEMO-MP4:")
-        diagnosis = await SupportDesk(gw.gateway.engine, gw.gateway.settings).diagnose(video.id)
+        diagnosis = await SupportDesk(gw.gateway.engine, gw.gateway.settings).diagnose(video.id, reply_lang="zh-CN")
         assert diagnosis.view()["evidence"]["request_id"].startswith("req_")
+        assert (diagnosis.found, diagnosis.rule) == ("task", "task_succeeded") and not diagnosis.warnings
+        assert diagnosis.task is not None and diagnosis.task["state"] == "succeeded"
+        assert diagnosis.reply is not None and video.id in diagnosis.reply and "已成功" in diagnosis.reply
         rows = [r for r in await gw.usage_rows() if r["requested_model"] == "demo-video"]
         assert all(r["cost"] == 0 for r in rows)  # demo models are free
 

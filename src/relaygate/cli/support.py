@@ -44,8 +44,15 @@ _TEXT: dict[str, tuple[str, str]] = {
     "mistakes": ("Base-URL mistakes by kind", "Base URL 错误类型"),
     "faq": ("FAQ entries to write next", "接下来应写的常见问题"),
     "none": ("No errors in the last {days} days.", "最近 {days} 天没有错误。"),
+    "task": ("Task", "任务"),
+    "money": ("Money: held {hold}, charged {charged}, refunded {refunded}, pre-charged in New API {prepaid}",
+              "费用：预扣 {hold}，收费 {charged}，退还 {refunded}，New API 预扣 {prepaid}"),
+    "deliveries": ("Callback deliveries", "回调投递"),
 }
-_FOUND_ZH = {"request": "请求 ID", "key": "密钥", "masked_key": "脱敏密钥"}
+_FOUND_ZH = {"request": "请求 ID", "key": "密钥", "masked_key": "脱敏密钥", "task": "任务 ID"}
+TASK_FIELDS = ("task_id", "source_id", "state", "progress", "model", "owner", "masked_key", "channel",
+               "upstream_task_id", "error_code", "error_message", "download_state", "result_expires_at",
+               "expires_at")
 
 
 def _t(key: str, **params: Any) -> str:
@@ -68,14 +75,15 @@ def _say(text: str, style: str | None = None) -> None:
 
 
 @support_app.command("diagnose")
-def diagnose(ident: str = typer.Argument(..., help="Request id (req_…), key id (key_…) or masked key (sk-abcd…wxyz)."),
+def diagnose(ident: str = typer.Argument(..., help="Request id (req_…), task id (task_…, or the id New API gave it), "
+                                                   "key id (key_…) or masked key (sk-abcd…wxyz)."),
              reply: str = typer.Option(None, "--reply", help="Draft the ticket answer in zh-CN or en."),
              plan: Path = typer.Option(None, "--plan", help="Migration plan YAML (old base URL, model mapping)."),
              old_host: list[str] = typer.Option([], "--old-host", help="Host of the old entry (repeatable)."),
              days: int = typer.Option(7, min=1, max=365, help="How far back to look for a key's requests."),
              templates: Path = typer.Option(None, "--templates", help="Folder overriding reply templates."),
              as_json: bool = json_option()) -> None:
-    """Safe evidence, likely cause and next action for one request, key or masked key."""
+    """Safe evidence, likely cause and next action for one request, task, key or masked key."""
     from relaygate.services.notices.render import lang_code
     from relaygate.services.support.diagnose import SupportDesk
 
@@ -94,6 +102,16 @@ def diagnose(ident: str = typer.Argument(..., help="Request id (req_…), key id
     console.rule(_t("title", query=result.query, found=found))
     for warning in result.warnings:
         _say("⚠ " + warning, "bold red")
+    if result.task:
+        from relaygate.core.money import format_amount
+
+        task = result.task
+        emit([{"field": k, "value": task.get(k)} for k in TASK_FIELDS if task.get(k) not in (None, "")],
+             ["field", "value"], False, _t("task"))
+        cur = settings.currency
+        _say(_t("money", **{k: format_amount(task[k], cur) for k in ("hold", "charged", "refunded", "prepaid")}))
+        if task["deliveries"]:
+            emit(task["deliveries"], ["attempt", "host", "status", "error", "at"], False, _t("deliveries"))
     if result.evidence:
         rows = [{"field": k, "value": v} for k, v in result.evidence.items() if k != "attempts" and v not in (None, "")]
         emit(rows, ["field", "value"], False, _t("evidence"))

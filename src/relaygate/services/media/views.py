@@ -45,13 +45,3 @@ def kling_task(row: Any, content_url: str) -> dict[str, Any]:
         duration = units.get("count") or (row.params or {}).get("seconds") or ""
         data["task_result"] = {"videos": [{"id": row.id, "url": content_url, "duration": str(duration)}]}
     return {"code": 0, "message": "SUCCEED", "request_id": row.request_id, "data": data}
-
-
-def support_view(row: Any) -> dict[str, Any]:
-    """Every field support asks for (operators only: includes the channel and upstream id, never secrets)."""
-    return {"task_id": row.id, "request_id": row.request_id, "state": row.state, "model": row.model,
-            "owner_id": row.owner_id, "key_id": row.key_id, "masked_key": row.masked_key,
-            "channel_id": row.channel_id, "upstream_task_id": row.upstream_task_id, "progress": row.progress,
-            "hold": row.hold, "cost": row.cost, "units": row.units, "error_code": row.error_code,
-            "error_message": row.error_message, "review": row.review, "callback_state": row.callback_state,
-            "created_at": row.created_at, "finished_at": row.finished_at, "expires_at": row.expires_at}

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.core.clock import now_ms
 from relaygate.core.errors import InvalidInput
 from relaygate.core.money import MoneyError, format_amount, parse_amount, plain_amount
-from relaygate.services.media.views import support_view
+from relaygate.services.operate.tasks import TaskDesk
 from relaygate.store import tables as t
 from relaygate.store.db import bump_config_version
 
@@ -73,14 +73,5 @@ class MediaPricing:
         return int(n)
 
     async def task(self, task_id: str) -> dict[str, Any] | None:
-        """Every support field of a task, for operators (never the upstream's secret)."""
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(t.media_tasks).where(t.media_tasks.c.id == task_id))).first()
-            if row is None:
-                return None
-            view = support_view(row)
-            view["deliveries"] = [{"attempt": d.attempt, "status": d.status, "error": d.error, "at": d.created_at}
-                                  for d in (await conn.execute(select(t.media_deliveries).where(
-                                      t.media_deliveries.c.task_id == task_id).order_by(
-                                      t.media_deliveries.c.id))).all()]
-        return view
+        """Every support field of a task, for operators (never the upstream's secret or result URL)."""
+        return await TaskDesk(self.engine).detail(task_id)

@@ -24,7 +24,9 @@ from relaygate.services.notices.context import gather
 from relaygate.services.notices.plan import MigrationPlan
 from relaygate.services.notices.render import lang_code, render_reply
 from relaygate.services.operate.accounts import AccountsAdmin, key_view
+from relaygate.services.operate.tasks import TaskDesk
 from relaygate.services.operate.usage import record_view
+from relaygate.services.support import tasks as task_rules
 from relaygate.services.support.rules import Case, judge
 from relaygate.store import tables as t
 
@@ -47,6 +49,7 @@ class Diagnosis:
     action: str
     warnings: list[str] = field(default_factory=list)
     reply: str | None = None
+    task: dict[str, Any] | None = None  # a media task's support view (found by a task id)
 
     def view(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +80,14 @@ class SupportDesk:
                        templates_dir: Path | None = None) -> Diagnosis:
         ident = ident.strip()
         lang = lang_code(lang)
+        since = now_ms() - days * 86_400_000
+        if not ident.startswith(("req_", "key_")) and "…" not in ident and "..." not in ident:
+            task = await TaskDesk(self.engine).detail(ident)  # ours, or the id New API gave a taken-over task
+            if task is not None:
+                return await self._task(task, ident, lang, reply_lang, since, [])
+            if ident.startswith("task_"):
+                raise InvalidInput(f"No media task has id '{ident}'.", f"没有 ID 为 '{ident}' 的媒体任务。",
+                                   status=404)
         shown = mask_key(ident) if _looks_like_full_key(ident) else ident
         warnings = []
         if _looks_like_full_key(ident):
@@ -84,7 +95,6 @@ class SupportDesk:
                             "then a new key)." if lang == "en" else
                             "粘贴了完整密钥：请视为已泄露并更换（relaygate keys disable 后签发新密钥）。")
         plan = plan or MigrationPlan()
-        since = now_ms() - days * 86_400_000
         rec, key_row, found = await self._locate(ident, shown, since)
         key = key_view(key_row) if key_row is not None else None
         if key is None and rec is not None and rec.get("key_id"):
@@ -123,14 +133,32 @@ class SupportDesk:
                 diagnosis.reply = render_reply(live, rl, code, safe, tell, client, templates_dir)
         return diagnosis
 
+    async def _task(self, task: dict[str, Any], shown: str, lang: str, reply_lang: str | None, since: int,
+                    warnings: list[str]) -> Diagnosis:
+        """A media task: its state, money and result decide; its submit request (if any) is the evidence."""
+        rec = None
+        if task["usage_record"]:
+            async with self.engine.connect() as conn:
+                row = (await conn.execute(select(u).where(u.c.request_id == task["request_id"]))).first()
+            rec = await self._with_attempt_names(record_view(row)) if row is not None else None
+        key = await self._key_by_id(task["key_id"]) if task["key_id"] else None
+        recent = await self._recent(key["id"] if key else None, rec, since)
+        rule, cause, action = task_rules.verdict(task, self.settings.currency, lang)
+        if task["callback"]["state"] == "failed":
+            last = task["deliveries"][-1] if task["deliveries"] else {}
+            warnings.append(
+                f"回调 {task['callback']['host']} 已放弃（{task['callback']['attempts']} 次尝试，最后："
+                f"{last.get('status') or last.get('error')}）" if lang.startswith("zh") else
+                f"Callbacks to {task['callback']['host']} gave up after {task['callback']['attempts']} attempts "
+                f"(last: {last.get('status') or last.get('error')}).")
+        evidence = {name: rec.get(name) for name in EVIDENCE_FIELDS} if rec else None
+        if evidence is not None and rec is not None:
+            evidence["attempts"] = rec.get("attempts_detail") or []
+        drafted = task_rules.reply(task, self.settings.currency, lang_code(reply_lang)) if reply_lang else None
+        return Diagnosis(shown, "task", evidence, key, recent, rule, cause, action, warnings, drafted, task)
+
     async def _locate(self, ident: str, shown: str, since: int) -> tuple[dict[str, Any] | None, Any, str]:
         async with self.engine.connect() as conn:
-            if ident.startswith("task_"):  # a media task: its submit request carries the evidence
-                task = (await conn.execute(select(t.media_tasks).where(t.media_tasks.c.id == ident))).first()
-                if task is None:
-                    raise InvalidInput(f"No media task has id '{ident}'.", f"没有 ID 为 '{ident}' 的媒体任务。",
-                                       status=404)
-                ident = task.request_id
             if ident.startswith("req_"):
                 row = (await conn.execute(select(u).where(u.c.request_id == ident))).first()
                 if row is None:

@@ -27,6 +27,7 @@ from relaygate.web.console.pages import (
     portal_public,
     rollout,
     support,
+    tasks,
     team,
     usage,
 )
@@ -45,7 +46,7 @@ def build_services(gw: Gateway) -> Services:
 def build_console_app(gw: Gateway) -> ASGIApp:
     svc = build_services(gw)
     routes: list[BaseRoute] = [Mount("/console/static", app=StaticFiles(directory=STATIC), name="static")]
-    for module in (auth, overview, channels, models, owners, keys, balances, usage, support, rollout, team,
+    for module in (auth, overview, channels, models, owners, keys, balances, usage, tasks, support, rollout, team,
                    portal, portal_public, holders):
         routes.extend(module.routes(svc))
     return Guarded(Starlette(routes=routes), gw.settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from relaygate.web.console.messages_media import MESSAGES_MEDIA
 from relaygate.web.console.portal_messages import PORTAL_MESSAGES
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -255,7 +256,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "us.caller_ip": ("Caller IP", "调用方 IP"),
     # support desk
     "sup.ask": ("Diagnose", "诊断"),
-    "sup.q": ("Request id, key id or masked key", "请求 ID、密钥 ID 或掩码密钥"),
+    "sup.q": ("Request id, task id, key id or masked key", "请求 ID、任务 ID、密钥 ID 或掩码密钥"),
     "sup.reply_lang": ("Reply in", "回复语言"),
     "sup.diagnose": ("Diagnose", "诊断"),
     "sup.by_time": ("Find by time + model + status", "按时间 + 模型 + 状态查找"),
@@ -365,3 +366,4 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "keys.cap_monthly": ("Cap, per month", "每月上限"),
 }
 MESSAGES.update(PORTAL_MESSAGES)  # the portal's accounts, keys and notices; the operators' key holders page
+MESSAGES.update(MESSAGES_MEDIA)  # the media task pages
