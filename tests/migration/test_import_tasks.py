@@ -103,7 +103,8 @@ async def fill_source(backend: Backend, fake: Any) -> dict[str, str]:
             mj = midjourneys(meta)
             await conn.run_sync(lambda c: mj.drop(c, checkfirst=True))
             await conn.run_sync(lambda c: mj.create(c))
-            await conn.execute(tasks.insert(), [as_stored(r, conn.dialect.name) for r in rows])  # the fixture's Suno task (id 1, erin, 50,000) stays in flight
+            # the fixture's Suno task (id 1, erin, 50,000) stays in flight too
+            await conn.execute(tasks.insert(), [as_stored(r, conn.dialect.name) for r in rows])
             await conn.execute(mj.insert(), [
                 {"id": 1, "user_id": GRACE, "action": "IMAGINE", "mj_id": "1700000000000001", "prompt": "a cat",
                  "status": "IN_PROGRESS", "progress": "40%", "submit_time": int(time.time() * 1000), "channel_id": 98,
