@@ -51,6 +51,10 @@ LABELS = {
     "python-sdk": {"en": ["base_url=", "OPENAI_API_KEY", "OPENAI_BASE_URL"],
                    "zh-CN": ["base_url=", "OPENAI_API_KEY", "OPENAI_BASE_URL"]},
     "node-sdk": {"en": ["baseURL:", "apiKey:", "OPENAI_BASE_URL"], "zh-CN": ["baseURL:", "apiKey:", "OPENAI_BASE_URL"]},
+    "openai-media": {lang: ["base_url=", "OPENAI_API_KEY", "images.generate", "videos.create", "download_content",
+                            "callback_url", "X-Relaygate-Signature"] for lang in ("en", "zh-CN")},
+    "kling-http": {lang: ["/kling/v1/videos/text2video", "Authorization: Bearer", '"task_status":"succeed"',
+                          "image2video", "model_name"] for lang in ("en", "zh-CN")},
 }
 SAFETY = {"en": "Never paste the key into chats, tickets or screenshots", "zh-CN": "不要把密钥贴到聊天、工单或截图里"}
 

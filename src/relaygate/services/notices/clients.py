@@ -73,6 +73,13 @@ CLIENTS: tuple[ClientSpec, ...] = (
     ClientSpec("node-sdk", "OpenAI Node.js SDK", ("openai-node",), "openai", "v1",
                ("baseURL (or OPENAI_BASE_URL)", "baseURL（或环境变量 OPENAI_BASE_URL）"),
                ("apiKey (or OPENAI_API_KEY)", "apiKey（或环境变量 OPENAI_API_KEY）")),
+    # image, audio and video clients: the same SDK on the media endpoints, and New API's Kling task routes
+    ClientSpec("openai-media", "OpenAI SDK: images, audio and video", (), "openai", "v1",
+               ("base_url (or OPENAI_BASE_URL)", "base_url（或环境变量 OPENAI_BASE_URL）"),
+               ("api_key (or OPENAI_API_KEY)", "api_key（或环境变量 OPENAI_API_KEY）")),
+    ClientSpec("kling-http", "Kling video task scripts (curl / HTTP)", (), "kling", "root",
+               ("base URL (the scripts add /kling/v1/videos/…)", "Base URL（脚本自己拼接 /kling/v1/videos/…）"),
+               ("Authorization: Bearer header", "Authorization: Bearer 请求头")),
     # clients without an email, known so that a hint can name their setting
     ClientSpec("anthropic-sdk", "Anthropic SDK", ("anthropic-python", "anthropic-node"), "anthropic", "root",
                ("base_url / baseURL (or ANTHROPIC_BASE_URL)", "base_url / baseURL（或 ANTHROPIC_BASE_URL）"),

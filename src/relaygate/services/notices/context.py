@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.settings import Settings
@@ -11,6 +12,7 @@ from relaygate.services.notices.clients import BaseForms
 from relaygate.services.notices.plan import MappingRow, MigrationPlan
 from relaygate.services.operate.accounts import AccountsAdmin
 from relaygate.services.operate.routing import RoutingAdmin
+from relaygate.store import tables as t
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,23 @@ class Check:
         return self.zh if lang.startswith("zh") else self.en
 
 
+@dataclass(frozen=True, slots=True)
+class MediaModels:
+    """Served models by media kind, for the image and video clients' notices (empty: none served yet)."""
+
+    image: tuple[str, ...] = ()
+    video: tuple[str, ...] = ()  # OpenAI's video task API
+    kling: tuple[str, ...] = ()  # Kling's task routes
+
+    def first(self, kind: str, placeholder: str) -> str:
+        names: tuple[str, ...] = getattr(self, kind)
+        return names[0] if names else placeholder
+
+
+IMAGE_WORDS = ("image", "dall-e", "flux", "midjourney", "mj_", "seedream", "imagen")
+VIDEO_WORDS = ("sora", "video", "veo", "kling", "vidu", "seedance", "hailuo", "wan2")
+
+
 @dataclass(frozen=True)
 class Live:
     service: str
@@ -46,6 +65,7 @@ class Live:
     example_model: str
     docs_url: str
     checks: tuple[Check, ...]
+    media: MediaModels = MediaModels()
 
     @property
     def served_models(self) -> list[str]:
@@ -116,4 +136,31 @@ async def gather(engine: AsyncEngine, settings: Settings, plan: MigrationPlan) -
     example = (mapped or served or [r.new for r in mapping if r.new] or ["gpt-4o-mini"])[0]
     return Live(plan.service_name or "relaygate", forms, old_forms, plan, tuple(models), tuple(groups),
                 tuple(mapping), example, settings.docs_url.rstrip("/"),
-                tuple(_checks(settings, plan, forms, models, mapping)))
+                tuple(_checks(settings, plan, forms, models, mapping)), await _media(engine, served))
+
+
+async def _media(engine: AsyncEngine, served: list[str]) -> MediaModels:
+    """Image, video and Kling models among those served: by the channel's protocol and what the model is for
+    (its media price unit, the task an import recorded), else by its name."""
+    channels = [c for c in await RoutingAdmin(engine, []).list_channels() if c["enabled"]]
+    kling = {m for c in channels if c["protocol"] == "kling" for m in c["models"]}
+    tasks = {m: str(task) for c in channels for m, task in ((c.get("options") or {}).get("model_tasks") or {}).items()}
+    async with engine.connect() as conn:
+        units = {(r.model, r.unit) for r in await conn.execute(select(t.media_prices.c.model, t.media_prices.c.unit))}
+
+    images = {m for m, unit in units if unit == "image"} | {m for m, task in tasks.items() if task == "images"}
+    return classify(served, kling, images, {m for m, task in tasks.items() if task == "video"})
+
+
+def classify(models: list[str], kling: set[str], images: set[str], videos: set[str]) -> MediaModels:
+    """Image, video and Kling models among ``models``: what serves or prices them first, then their names."""
+    found: dict[str, list[str]] = {"image": [], "video": [], "kling": []}
+    for name in models:
+        low = name.lower()
+        if name in kling:
+            found["kling"].append(name)
+        elif name in images or any(w in low for w in IMAGE_WORDS):
+            found["image"].append(name)
+        elif name in videos or any(w in low for w in VIDEO_WORDS):
+            found["video"].append(name)
+    return MediaModels(tuple(found["image"]), tuple(found["video"]), tuple(found["kling"]))

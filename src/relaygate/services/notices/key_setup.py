@@ -12,7 +12,10 @@ def client_choices() -> list[tuple[str, str]]:
     return [(c.id, c.name) for c in CLIENTS]
 
 
-def snippet(client_id: str, forms: BaseForms, secret: str, lang: str, model: str = "gpt-4o-mini") -> str:
+def snippet(client_id: str, forms: BaseForms, secret: str, lang: str, model: str = "gpt-4o-mini",
+            media: dict[str, str] | None = None) -> str:
+    """The configuration for one client; ``media`` names an image, video and Kling model for the media clients."""
+    media = media or {}
     spec: ClientSpec = next((c for c in CLIENTS if c.id == client_id), CLIENTS[0])
     base = spec.base_url(forms)
     if spec.id == "python-sdk":
@@ -28,6 +31,18 @@ def snippet(client_id: str, forms: BaseForms, secret: str, lang: str, model: str
         return ('# ~/.codex/config.toml\nmodel_provider = "relaygate"\n[model_providers.relaygate]\n'
                 f'name = "relaygate"\nbase_url = "{base}"\nenv_key = "RELAYGATE_API_KEY"\nwire_api = "responses"\n\n'
                 f"export RELAYGATE_API_KEY={secret}")
+    if spec.id == "openai-media":
+        return (f'from openai import OpenAI\nclient = OpenAI(base_url="{base}", api_key="{secret}")\n'
+                f'image = client.images.generate(model="{media.get("image", "IMAGE_MODEL")}", prompt="a lighthouse")\n'
+                f'video = client.videos.create(model="{media.get("video", "VIDEO_MODEL")}", prompt="waves at dusk")\n'
+                "video = client.videos.retrieve(video.id)  # until video.status is completed (or failed: not charged)\n"
+                'client.videos.download_content(video.id).write_to_file("waves.mp4")')
+    if spec.id == "kling-http":
+        kling = media.get("kling", "KLING_MODEL")
+        return (f'curl -s {base}/kling/v1/videos/text2video -H "Authorization: Bearer {secret}" '
+                f'-H "Content-Type: application/json" \\\n  -d \'{{"model_name": "{kling}", '
+                '"prompt": "waves at dusk"}\'\n'
+                f'curl -s {base}/kling/v1/videos/text2video/TASK_ID -H "Authorization: Bearer {secret}"')
     if spec.id == "gemini-cli":
         return f"export GOOGLE_GEMINI_BASE_URL={base}\nexport GEMINI_API_KEY={secret}\ngemini"
     return f"{spec.base_label(lang)}: {base}\n{spec.key_label(lang)}: {secret}"

@@ -80,7 +80,10 @@ def common_context(live: Live, lang: str) -> dict[str, Any]:
         "example_model": live.example_model, "claude_model": claude[0] if claude else live.example_model,
         "groups": live.groups, "masked": MASKED_PLACEHOLDER, "docs_url": live.docs_url,
         "clients": EMAIL_CLIENTS, "guides": GUIDES, "classes": CLASSES, "caller_codes": CALLER_CODES,
-        "checks": live.checks,
+        "checks": live.checks, "media": live.media,
+        "image_model": live.media.first("image", "IMAGE_MODEL"),
+        "video_model": live.media.first("video", "VIDEO_MODEL"),
+        "kling_model": live.media.first("kling", "KLING_MODEL"),
     }
 
 

@@ -18,7 +18,7 @@ from relaygate.core.domain import KeyRecord
 from relaygate.core.errors import GatewayError, InvalidInput, prefers_chinese
 from relaygate.services.gateway.accounts import authenticate, presented_key
 from relaygate.services.notices.clients import BaseForms
-from relaygate.services.notices.setup import client_setup
+from relaygate.services.notices.setup import client_setup, media_examples
 from relaygate.services.operate.codes import RedemptionCodes
 from relaygate.services.operate.selfservice import SelfService
 from relaygate.web.api.user_account import ERROR, LIMITED
@@ -122,7 +122,8 @@ def add_user_routes(app: FastAPI, gw: Gateway) -> None:
     async def setup(client: str, request: Request, key: KeyRecord = me) -> dict[str, Any]:
         forms = BaseForms.from_setting(gw.settings.public_base_url, request.headers.get("host", ""),
                                        request.url.scheme)
-        return client_setup(client, forms, gw.state.snapshot.allowed_models(key), _lang(request))
+        models = gw.state.snapshot.allowed_models(key)
+        return client_setup(client, forms, models, _lang(request), media_examples(gw.state.snapshot, gw.media, models))
 
     def portal() -> Any:
         assert gw.portal is not None, "the gateway was not started"

@@ -56,4 +56,7 @@ MESSAGES_MEDIA: dict[str, tuple[str, str]] = {
     "tk.open_request": ("Open the submit request", "打开提交请求"),
     "tk.yes": ("yes", "是"),
     "tk.no": ("no", "否"),
+    # the portal's set-up page (its example reads services/notices/key_setup.py, as the notices do)
+    "portal.setup.example": ("Example (your key is masked here: paste the whole key)",
+                             "示例（此处密钥已脱敏：请粘贴完整密钥）"),
 }

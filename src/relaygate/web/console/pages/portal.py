@@ -13,7 +13,7 @@ from starlette.routing import Route
 from relaygate.core.clock import parse_time
 from relaygate.core.errors import GatewayError, InvalidInput
 from relaygate.services.notices.clients import CLIENTS, BaseForms
-from relaygate.services.notices.setup import client_setup
+from relaygate.services.notices.setup import client_setup, media_examples
 from relaygate.services.operate.codes import RedemptionCodes
 from relaygate.services.operate.portal_users import PortalUsers
 from relaygate.services.operate.selfservice import SelfService
@@ -168,7 +168,7 @@ def routes(svc: Services) -> list[Route]:
         forms = BaseForms.from_setting(gw.settings.public_base_url, ctx.request.headers.get("host", ""),
                                        ctx.request.url.scheme)
         return ctx.render("portal_setup.html", title_key="nav.portal.setup", clients=CLIENTS, client=client,
-                          setup=client_setup(client, forms, models, ctx.lang))
+                          setup=client_setup(client, forms, models, ctx.lang, media_examples(snap, gw.media, models)))
 
     @me
     async def redeem(ctx: Ctx) -> Response:
