@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import openai
 import pytest
 
 from relaygate.services.notices.clients import BaseForms
@@ -70,3 +71,26 @@ async def test_media_notices_name_the_models_and_their_scripts_work(world: Media
     assert any("Authorization" in m for m in setup["mistakes"])
     setup = client_setup("openai-media", forms, models, "en", media_examples(gw.state.snapshot, gw.media, models))
     assert setup["base_url"] == world.root + "/v1" and 'model="img-1"' in setup["example"]
+
+
+async def test_the_statement_and_price_list_state_media_with_their_units(world: MediaWorld) -> None:
+    from relaygate.services.operate.media import MediaPricing
+    from relaygate.services.operate.statements import build_statement, render_statement
+
+    api = openai.AsyncOpenAI(base_url=world.gw.base_url, api_key=world.secret, max_retries=0)
+    world.clients.append(api)
+    await api.images.generate(model="img-1", prompt="a lighthouse", n=2, size="1024x1024")
+    await api.audio.speech.create(model="tts-1", voice="alloy", input="x" * 1200)
+    await plan(world.fake, "video:sora-2", {"kind": "video", "delay": 0.1, "seconds": 8})
+    video = await api.videos.create(model="sora-2", prompt="waves", seconds="12")
+    await world.until(video.id, "succeeded")
+    await world.gw.gateway.usage.flush()
+    st = await build_statement(world.gw.gateway.engine, "studio", None, None, "USD")
+    units = {u["model"]: u["units"] for u in st["usage"]}
+    assert units == {"img-1": {"image": 2}, "tts-1": {"mchars": 1200}, "sora-2": {"second": 8}}  # 8 s delivered
+    md = render_statement(st, "md")
+    assert "| 2 image(s) |" in md and "| 8 second(s) |" in md and "| 1200 character(s) |" in md
+    assert "| 2 张图片 |" in render_statement(st, "md", "zh-CN")
+    assert "8 second(s)" in render_statement(st, "csv")
+    prices = {p["summary"] for p in await MediaPricing(world.gw.gateway.engine, "USD").list_prices()}
+    assert {"$0.04 per image (1024x1024/standard)", "$0.10 per second", "$15.00 per 1M characters"} <= prices

@@ -67,23 +67,50 @@ async def build_statement(engine: AsyncEngine, subject: str, from_ms: int | None
                 movements.append({"time": iso(row.created_at), "kind": row.kind, "amount": int(row.amount),
                                   "reason": row.reason, "actor": row.actor, "ref": row.ref})
         tokens: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+        units: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        tasks: dict[str, tuple[str, str, str]] = {}  # a video task's id -> its cell (units known at its end)
         uscope = [U.c.owner_id == owner.id] + ([U.c.key_id == key_id] if key_id else [])
         result = await conn.stream(select(U.c.ts, U.c.requested_model, U.c.key_id, U.c.prompt_tokens,
-                                          U.c.completion_tokens).where(*uscope, U.c.ts >= from_ms, U.c.ts < to_ms,
-                                                                      U.c.cost != 0))
+                                          U.c.completion_tokens, U.c.detail).where(
+            *uscope, U.c.ts >= from_ms, U.c.ts < to_ms, U.c.cost != 0))
         async for row in result:
             day = datetime.fromtimestamp(row.ts / 1000, tz=UTC).strftime("%Y-%m-%d")
-            cell2 = tokens[(day, row.requested_model or "-", row.key_id or "-")]
+            where = (day, row.requested_model or "-", row.key_id or "-")
+            cell2 = tokens[where]
             cell2[0] += int(row.prompt_tokens)
             cell2[1] += int(row.completion_tokens)
+            media = (row.detail or {}).get("media") if isinstance(row.detail, dict) else None
+            if isinstance(media, dict) and media.get("unit"):
+                if row.detail.get("task_id"):
+                    tasks[str(row.detail["task_id"])] = where
+                else:
+                    units[where][str(media["unit"])] += int(media.get("count") or 0)
+        ids = sorted(tasks)
+        for i in range(0, len(ids), 500):
+            for task in await conn.execute(select(t.media_tasks.c.id, t.media_tasks.c.units).where(
+                    t.media_tasks.c.id.in_(ids[i:i + 500]))):
+                if task.units and task.units.get("unit"):
+                    units[tasks[task.id]][str(task.units["unit"])] += int(task.units.get("count") or 0)
     closing = opening + total_in_range
     lines = [{"day": d, "model": m, "key_id": k, "requests": v["requests"], "amount": v["amount"],
               "prompt_tokens": tokens.get((d, m, k), [0, 0])[0],
-              "completion_tokens": tokens.get((d, m, k), [0, 0])[1]} for (d, m, k), v in sorted(usage.items())]
+              "completion_tokens": tokens.get((d, m, k), [0, 0])[1],
+              "units": dict(units.get((d, m, k), {}))} for (d, m, k), v in sorted(usage.items())]
     return {"owner_id": owner.id, "owner": owner.name, "key_id": key_id, "currency": currency,
             "from": iso(from_ms) if from_ms else None, "to": iso(to_ms), "opening_balance": opening,
             "movements": movements, "usage": lines, "usage_total": sum(x["amount"] for x in lines),
             "holds_in_flight": held, "closing_balance": closing, "reconciles": closing == closing_check}
+
+
+UNIT_NAMES = {"image": ("image(s)", "张图片"), "second": ("second(s)", "秒"), "mchars": ("character(s)", "个字符"),
+              "call": ("call(s)", "次调用")}
+
+
+def units_text(units: dict[str, int] | None, lang: str) -> str:
+    """Media units of a usage line with their unit: "3 image(s), 8 second(s)" (what the prices are per)."""
+    pick = 1 if lang.startswith("zh") else 0
+    return ", ".join(f"{count} {UNIT_NAMES.get(unit, (unit, unit))[pick]}"
+                     for unit, count in sorted((units or {}).items()))
 
 
 def render_statement(st: dict[str, Any], fmt: str, lang: str = "en") -> str:
@@ -102,14 +129,14 @@ def render_statement(st: dict[str, Any], fmt: str, lang: str = "en") -> str:
         out = io.StringIO()
         w = csv.writer(out)
         w.writerow(["section", "time_or_day", "kind_or_model", "key_id", "requests", "prompt_tokens",
-                    "completion_tokens", "amount", "reason", "actor"])
+                    "completion_tokens", "amount", "reason", "actor", "media_units"])
         w.writerow(["opening", st["from"] or "", "", "", "", "", "", plain_amount(st["opening_balance"]), "", ""])
         for m in st["movements"]:
             w.writerow(["movement", m["time"], m["kind"], "", "", "", "", plain_amount(m["amount"]), m["reason"],
                         m["actor"]])
         for u in st["usage"]:
             w.writerow(["usage", u["day"], u["model"], u["key_id"], u["requests"], u["prompt_tokens"],
-                        u["completion_tokens"], plain_amount(u["amount"]), "", ""])
+                        u["completion_tokens"], plain_amount(u["amount"]), "", "", units_text(u.get("units"), "en")])
         w.writerow(["closing", st["to"], "", "", "", "", "", plain_amount(st["closing_balance"]), "", ""])
         w.writerow(["holds_in_flight", "", "", "", "", "", "", plain_amount(st["holds_in_flight"]), "", ""])
         return out.getvalue()
@@ -128,10 +155,11 @@ def render_statement(st: dict[str, Any], fmt: str, lang: str = "en") -> str:
     lines += ["", f"## {'按日、模型、密钥的用量' if zh else 'Usage by day, model and key'}", "",
               f"| {'日期' if zh else 'day'} | {'模型' if zh else 'model'} | key | {'请求' if zh else 'requests'} | "
               f"{'输入 tokens' if zh else 'prompt tokens'} | {'输出 tokens' if zh else 'completion tokens'} | "
-              f"{'金额' if zh else 'amount'} |", "|---|---|---|---:|---:|---:|---:|"]
+              f"{'媒体用量' if zh else 'media units'} | {'金额' if zh else 'amount'} |",
+              "|---|---|---|---:|---:|---:|---|---:|"]
     for u in st["usage"]:
         lines.append(f"| {u['day']} | {u['model']} | {u['key_id']} | {u['requests']} | {u['prompt_tokens']} | "
-                     f"{u['completion_tokens']} | {money(u['amount'])} |")
+                     f"{u['completion_tokens']} | {units_text(u.get('units'), lang) or '—'} | {money(u['amount'])} |")
     ok = "✓" if st["reconciles"] else "✗"
     lines += ["", (f"{ok} 期初余额 + 期间变动 = 期末余额，与账目逐条相符。" if zh else
                    f"{ok} Opening balance + movements + usage = closing balance, entry for entry.")]
