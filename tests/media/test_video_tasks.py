@@ -199,6 +199,42 @@ async def test_callbacks_are_signed_retried_and_recorded(world: MediaWorld) -> N
         await receiver.stop()
 
 
+async def test_an_operator_sets_a_keys_callback_url_and_a_submits_own_wins(world: MediaWorld) -> None:
+    receiver, own = Receiver(fail=0), Receiver(fail=0)
+    url, own_url = await receiver.start(), await own.start()
+    admin = {"Authorization": f"Bearer {world.gw.admin_token}"}
+    try:
+        async with aiohttp.ClientSession(headers=admin) as s:
+            async with s.put(f"{world.root}/api/media/keys/{world.key_id}/callback", json={"url": url}) as r:
+                assert r.status == 200 and (await r.json())["callback_url"] == url
+            async with s.put(f"{world.root}/api/media/keys/{world.key_id}/callback",
+                             json={"url": "http://10.1.2.3/hook"}) as r:  # private: refused, not stored
+                assert r.status == 400 and "private" in (await r.json())["error"]["message"]
+        for body in ({}, {"callback_url": own_url}):
+            await video_plan(world, "sora-2", delay=0.1)
+            async with aiohttp.ClientSession(headers=world.headers()) as s:
+                async with s.post(f"{world.root}/v1/videos", json={"model": "sora-2", "prompt": "x", **body}) as r:
+                    task_id = (await r.json())["id"]
+            for _ in range(200):
+                if (await world.task(task_id)).callback_state == "delivered":
+                    break
+                await asyncio.sleep(0.05)
+            assert (await world.task(task_id)).callback_state == "delivered"
+        assert len(receiver.got) == 1 and len(own.got) == 1  # the key's URL, then the submit's own
+        headers, payload = receiver.got[0]
+        secret = callbacks.key_secret(b"test-callback-secret", world.key_id)
+        assert callbacks.verify(secret, int(headers["x-relaygate-timestamp"]), payload,
+                                headers["x-relaygate-signature"], int(time.time()))
+        async with aiohttp.ClientSession(headers=admin) as s:
+            async with s.delete(f"{world.root}/api/media/keys/{world.key_id}/callback") as r:
+                assert (await r.json())["callback_url"] is None
+            async with s.get(f"{world.root}/api/media/keys/nope/callback") as r:
+                assert r.status == 404
+    finally:
+        await receiver.stop()
+        await own.stop()
+
+
 async def test_a_callback_that_always_fails_is_marked_failed(world: MediaWorld) -> None:
     object.__setattr__(world.gw.gateway.settings, "media_callback_attempts", 2)
     receiver = Receiver(fail=99)

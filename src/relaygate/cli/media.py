@@ -25,6 +25,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
              "尚无媒体价格：`relaygate media prices set 模型 --unit image --amount 0.04`"),
     "deleted": ("Deleted {n} media price(s) of {model}.", "已删除 {model} 的 {n} 条媒体价格。"),
     "no_task": ("No task {task_id}.", "找不到任务 {task_id}。"),
+    "callback_set": ("Video tasks of key {key_id} without their own callback_url report to {url}.",
+                     "密钥 {key_id} 的视频任务（未自带 callback_url 时）将回调 {url}。"),
+    "callback_none": ("Key {key_id} has no callback URL.", "密钥 {key_id} 没有设置回调地址。"),
     "secret": ("Callback signing secret of key {key_id}: {secret}\nVerify X-Relaygate-Signature as docs/media.md "
                "shows; it changes when RELAYGATE_MEDIA_CALLBACK_SECRET (or data/callback-secret) changes.",
                "密钥 {key_id} 的回调签名密钥：{secret}\n请按 docs/media.md 校验 X-Relaygate-Signature；"
@@ -101,3 +104,33 @@ def callback_secret(key: str = typer.Argument(..., help="Key id (key_…) or nam
 
     secret = key_secret(load_secret(settings.media_callback_secret, settings.data_path), key_id)
     console.print(say("secret", key_id=key_id, secret=secret), markup=False, soft_wrap=True)
+
+
+@media_app.command("callback-url")
+def callback_url(key: str = typer.Argument(..., help="Key id (key_…) or name."),
+                 url: str = typer.Argument(None, help="The URL to set (omit to show the current one)."),
+                 clear: bool = typer.Option(False, "--clear", help="Remove the key's callback URL."),
+                 as_json: bool = json_option()) -> None:
+    """The callback URL of a key's video tasks (a submit's own callback_url wins)."""
+    settings = settings_from()
+
+    async def go(engine: Any) -> dict[str, Any]:
+        import getpass
+
+        from relaygate.services.operate.media import KeyCallbacks
+
+        hooks = KeyCallbacks(engine, settings.media_allow_hosts)
+        if clear:
+            return await hooks.clear(key)
+        if url:
+            return await hooks.set(key, url, f"cli:{getpass.getuser()}")
+        return await hooks.get(key)
+
+    view = run_with_engine(go)
+    if as_json:
+        show(view, True)
+        return
+    if view["callback_url"]:
+        console.print(say("callback_set", key_id=view["key_id"], url=view["callback_url"]), markup=False)
+    else:
+        console.print(say("callback_none", key_id=view["key_id"]), markup=False)

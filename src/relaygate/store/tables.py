@@ -460,6 +460,14 @@ media_tasks = Table(
     Index("ix_media_tasks_state_poll", "state", "next_poll_at"),
 )
 
+media_key_callbacks = Table(  # the callback URL an operator set for a key (a submit's own callback_url wins)
+    "media_key_callbacks", metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("callback_url", String(1024), nullable=False),
+    Column("updated_by", String(128)),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 media_deliveries = Table(
     "media_deliveries", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),

@@ -110,3 +110,10 @@ async def deliveries(engine: AsyncEngine, task_id: str) -> list[Any]:
 async def poll_all_now(engine: AsyncEngine, now: int) -> None:
     async with engine.begin() as conn:
         await conn.execute(update(T).where(T.c.state.in_(IN_FLIGHT), T.c.next_poll_at > now).values(next_poll_at=now))
+
+
+async def key_callback(engine: AsyncEngine, key_id: str) -> str | None:
+    """The callback URL an operator set for this key, if any."""
+    async with engine.connect() as conn:
+        return (await conn.execute(select(t.media_key_callbacks.c.callback_url).where(
+            t.media_key_callbacks.c.key_id == key_id))).scalar()

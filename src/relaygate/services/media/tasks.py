@@ -143,6 +143,8 @@ class VideoTasks:
                 raise GatewayError("media_not_served", model=req.model, what="video tasks", what_zh="视频任务",
                                    detail="no channel of a video-task protocol (openai, kling) serves it.",
                                    detail_zh="没有支持视频任务协议（openai、kling）的渠道提供它。")
+            if not req.callback_url:  # the operator may set one per key; the caller's own wins
+                req.callback_url = await self._key_callback(key.id)
             for url, name in ((req.callback_url, "callback_url"), (req.image_url, "image_url")):
                 if url:
                     await self.guard.check(url, name)
@@ -224,6 +226,19 @@ class VideoTasks:
             raise
         finally:
             await give_back(self.gate, limits)
+
+    async def _key_callback(self, key_id: str) -> str | None:
+        """The key's operator-set callback URL; one the guard refuses now is skipped (and logged), since the
+        caller did not choose it and must not be refused for it."""
+        url = await repo.key_callback(self.engine, key_id)
+        if url:
+            try:
+                await self.guard.check(url, "callback_url")
+            except GatewayError as exc:
+                log.warning("key %s: its callback URL is refused now (%s); no callback for this task",
+                            key_id, exc.message())
+                return None
+        return url
 
     def _per_unit(self, public: str, quote: Quote) -> int:
         if quote.amount == 0:

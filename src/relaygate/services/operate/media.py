@@ -8,8 +8,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.clock import now_ms
-from relaygate.core.errors import InvalidInput
+from relaygate.core.errors import GatewayError, InvalidInput
 from relaygate.core.money import MoneyError, format_amount, parse_amount, plain_amount
+from relaygate.services.media.ssrf import UrlGuard
+from relaygate.services.operate.accounts import AccountsAdmin
 from relaygate.services.operate.tasks import TaskDesk
 from relaygate.store import tables as t
 from relaygate.store.db import bump_config_version
@@ -75,3 +77,42 @@ class MediaPricing:
     async def task(self, task_id: str) -> dict[str, Any] | None:
         """Every support field of a task, for operators (never the upstream's secret or result URL)."""
         return await TaskDesk(self.engine).detail(task_id)
+
+
+class KeyCallbacks:
+    """The callback URL an operator sets for a key: every video task of that key without its own
+    ``callback_url`` reports its end there, signed with the key's callback secret (docs/media.md)."""
+
+    def __init__(self, engine: AsyncEngine, allow_hosts: str = "") -> None:
+        self.engine = engine
+        self.guard = UrlGuard(allow_hosts)
+
+    async def _key(self, conn: Any, key: str) -> Any:
+        return await AccountsAdmin(self.engine).resolve_key(conn, key)
+
+    async def set(self, key: str, url: str, actor: str) -> dict[str, Any]:
+        url = url.strip()
+        try:
+            await self.guard.check(url, "callback_url")
+        except GatewayError as exc:
+            raise InvalidInput(exc.message("en"), exc.message("zh-CN")) from exc
+        async with self.engine.begin() as conn:
+            row = await self._key(conn, key)
+            T = t.media_key_callbacks
+            await conn.execute(delete(T).where(T.c.key_id == row.id))
+            await conn.execute(T.insert().values(key_id=row.id, callback_url=url[:1024], updated_by=actor[:128],
+                                                 updated_at=now_ms()))
+        return {"key_id": row.id, "callback_url": url}
+
+    async def get(self, key: str) -> dict[str, Any]:
+        async with self.engine.connect() as conn:
+            row = await self._key(conn, key)
+            url = (await conn.execute(select(t.media_key_callbacks.c.callback_url).where(
+                t.media_key_callbacks.c.key_id == row.id))).scalar()
+        return {"key_id": row.id, "callback_url": url}
+
+    async def clear(self, key: str) -> dict[str, Any]:
+        async with self.engine.begin() as conn:
+            row = await self._key(conn, key)
+            await conn.execute(delete(t.media_key_callbacks).where(t.media_key_callbacks.c.key_id == row.id))
+        return {"key_id": row.id, "callback_url": None}

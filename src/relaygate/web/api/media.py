@@ -9,7 +9,13 @@ from pydantic import BaseModel, Field
 
 from relaygate.app import Gateway
 from relaygate.core.errors import InvalidInput
-from relaygate.services.operate.media import MediaPricing
+from relaygate.services.operate.media import KeyCallbacks, MediaPricing
+
+
+class KeyCallbackIn(BaseModel):
+    url: str = Field(description="http(s) URL every video task of this key reports its end to, signed, unless the "
+                                 "submit gives its own callback_url. Private and loopback addresses are refused "
+                                 "unless allow-listed (RELAYGATE_MEDIA_ALLOW_HOSTS).")
 
 
 class MediaPriceIn(BaseModel):
@@ -34,6 +40,20 @@ def add_media_routes(app: FastAPI, gw: Gateway, auth: list[Any]) -> None:
     async def delete_media_price(model: str, unit: str | None = Query(None),
                                  variant: str | None = Query(None)) -> dict[str, Any]:
         return {"deleted": await pricing.delete_price(model, unit, variant)}
+
+    callbacks = KeyCallbacks(gw.engine, gw.settings.media_allow_hosts)
+
+    @app.get("/api/media/keys/{key}/callback", dependencies=auth, tags=["media"])
+    async def get_key_callback(key: str) -> dict[str, Any]:
+        return await callbacks.get(key)
+
+    @app.put("/api/media/keys/{key}/callback", dependencies=auth, tags=["media"])
+    async def put_key_callback(key: str, body: KeyCallbackIn) -> dict[str, Any]:
+        return await callbacks.set(key, body.url, "api")
+
+    @app.delete("/api/media/keys/{key}/callback", dependencies=auth, tags=["media"])
+    async def delete_key_callback(key: str) -> dict[str, Any]:
+        return await callbacks.clear(key)
 
     @app.get("/api/media/tasks/{task_id}", dependencies=auth, tags=["media"])
     async def media_task(task_id: str) -> dict[str, Any]:
