@@ -71,6 +71,8 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[
         await plan(fake, "video:sora-2", {"kind": "video", "outcome": "never"})
         ids["running"] = (await api.videos.create(model="sora-2", prompt="a long one", seconds="12")).id
         ids["ok"] = ok.id
+        await wait_state(world, ids["ok"], "succeeded")
+        assert (await api.videos.download_content(ids["ok"])).content.startswith(b"RGDEMO-MP4:")
         await api.close()
         await wait_state(world, ids["failed"], "failed")
         await wait_state(world, ids["running"], "running")
@@ -124,6 +126,8 @@ async def test_the_task_list_filters_and_a_task_shows_every_support_field(site: 
         page = await tab.page.content()
         row = await world.task(ids["ok"])
         assert row.upstream_task_id in page and "$0.80" in page  # 8 s at $0.10, as the upstream reported
+        assert ("downloaded 1×" if lang == "en" else "已下载 1 次") in \
+            await tab.page.locator("[data-testid=task-result]").inner_text()
         deliveries = tab.page.locator("[data-testid=task-deliveries] tr")
         assert await deliveries.count() == 4  # header + 500, 500, 204
         assert "receiver-secret" not in page and str(world.fake.port) not in page  # no URL, no upstream address

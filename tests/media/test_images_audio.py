@@ -155,3 +155,18 @@ async def test_an_upload_above_the_limit_is_413(world: MediaWorld, monkeypatch: 
                           headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}) as resp:
             assert resp.status == 413
             assert (await resp.json())["error"]["code"] == "body_too_large"
+
+
+async def test_every_media_path_answers_without_v1_too(world: MediaWorld) -> None:
+    async with aiohttp.ClientSession(headers=world.headers()) as s:
+        async with s.post(f"{world.root}/images/generations", json={"model": "img-1", "prompt": "x"}) as r:
+            assert r.status == 200 and (await r.json())["data"]
+        async with s.post(f"{world.root}/audio/speech", json={"model": "tts-1", "voice": "alloy",
+                                                              "input": "hello"}) as r:
+            assert r.status == 200 and r.content_type == "audio/mpeg" and await r.read()
+        async with s.post(f"{world.root}/videos", json={"model": "sora-2", "prompt": "x"}) as r:
+            video = await r.json()
+        async with s.get(f"{world.root}/videos/{video['id']}") as r:
+            assert r.status == 200 and (await r.json())["id"] == video["id"]
+        async with s.get(f"{world.root}/videos") as r:
+            assert video["id"] in [v["id"] for v in (await r.json())["data"]]

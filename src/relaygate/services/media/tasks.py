@@ -320,6 +320,9 @@ class VideoTasks:
             await self.relay.finish(ex, exc.status, exc.code)
             raise
         await self.relay.finish(ex, 200, None)
+        result = row.result or {}  # the download state support reads: fetched how often, last when
+        await repo.set_values(self.engine, row.id, result={**result, "fetched": int(result.get("fetched") or 0) + 1,
+                                                           "last_fetched_at": now_ms()})
         ctype = resp.headers.get("Content-Type", "video/mp4")
         return Outcome(200, ctype, stream=ResponseStream(resp))
 

@@ -129,6 +129,8 @@ class TaskDesk:
             "hold": int(row.hold or 0), "cost": int(row.cost or 0), "prepaid": int(row.prepaid or 0),
             "charged": charged, "refunded": refunded, "units": row.units,
             "imported": imported, "download_state": row.download_state,
+            "fetched": int((row.result or {}).get("fetched") or 0),
+            "last_fetched_at": iso((row.result or {}).get("last_fetched_at")),
             "result_expires_at": iso(row.result_expires_at),
             "callback": {"host": _host(row.callback_url), "state": row.callback_state,
                          "attempts": int(row.callback_attempts or 0), "next_at": iso(row.callback_next_at)},

@@ -44,6 +44,7 @@ MESSAGES_MEDIA: dict[str, tuple[str, str]] = {
     "tk.review": ("Moderation", "内容审核"),
     "tk.result": ("Result", "结果"),
     "tk.result_until": ("Downloadable until", "可下载至"),
+    "tk.fetched": ("downloaded {n}× (last {at})", "已下载 {n} 次（最近 {at}）"),
     "tk.params": ("Parameters", "参数"),
     "tk.refs": ("Reference material (fingerprints)", "参考素材（指纹）"),
     "tk.money": ("Money", "费用"),
