@@ -5,15 +5,15 @@ callback URL an operator sets per key.
 ``mj_id``): clients keep polling with it. ``prepaid`` is the old system's pre-charge in nanos, already
 out of the imported balance: refunded here if the task fails, never charged again.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
