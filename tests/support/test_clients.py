@@ -66,7 +66,7 @@ def test_client_detection(ua: str, headers: dict[str, str], expected: tuple[str,
 
 def test_every_email_client_and_every_detected_cli_maps_to_a_spec() -> None:
     assert [c.id for c in EMAIL_CLIENTS] == ["cursor", "cherry-studio", "lobechat", "chatbox", "claude-code",
-                                             "codex-cli", "python-sdk", "node-sdk"]
+                                             "codex-cli", "python-sdk", "node-sdk", "openai-media", "kling-http"]
     detected = {exp[0] for _, _, exp in OBSERVED + APPS} - {"curl", "unknown"}
     for name in detected:
         assert spec_for_detected(name) is not None, name
