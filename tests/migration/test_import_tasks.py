@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from relaygate.providers.kling import jwt_token
 from relaygate.services.migration.importer import run_import
+from relaygate.services.migration.plan import build_plan
+from relaygate.services.migration.source import Source
 from relaygate.services.operate.statements import balance_check
 from relaygate.store import tables as t
 from tests.harness import plan, running_gateway, start_fake
@@ -30,7 +32,7 @@ from tests.migration.conftest import Backend
 from tests.migration.helpers import USD, source_and_plan
 
 pytestmark = pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning")
-PROTOCOLS = ["openai", "kling"]
+PROTOCOLS = ["openai", "kling", "midjourney"]
 ERIN, FRANK, GRACE = 2, 3, 5
 PUBLIC = "task_" + "Q" * 32  # New API's public id for task 2 (what erin's script polls with)
 
@@ -45,9 +47,13 @@ def midjourneys(meta: MetaData) -> Table:
 
 async def upstream_task(fake: Any, surface: str, model: str, **behaviour: Any) -> str:
     """A task New API submitted before the import (the fake upstream runs it from now on)."""
-    await plan(fake, f"video:{model}", {"kind": "video", **behaviour})
+    await plan(fake, "mj:imagine" if surface == "mj" else f"video:{model}", {"kind": "video", **behaviour})
     root = fake.base_url.removesuffix("/v1")
     async with aiohttp.ClientSession() as s:
+        if surface == "mj":
+            async with s.post(f"{root}/mj/submit/imagine", json={"prompt": "a cat"},
+                              headers={"mj-api-secret": "mj-proxy-secret"}) as r:
+                return str((await r.json())["result"])
         if surface == "openai":
             async with s.post(f"{root}/v1/videos", json={"model": model, "prompt": "p", "seconds": "4"}) as r:
                 return str((await r.json())["id"])
@@ -81,7 +87,8 @@ async def fill_source(backend: Backend, fake: Any) -> dict[str, str]:
           "fail": await upstream_task(fake, "openai", "sora-2", delay=0.3, outcome="failed"),
           "sub": await upstream_task(fake, "openai", "sora-2", delay=0.3, outcome="failed"),
           "kling": await upstream_task(fake, "kling", "kling-v1", delay=0.3),
-          "never": await upstream_task(fake, "openai", "sora-2", outcome="never")}
+          "never": await upstream_task(fake, "openai", "sora-2", outcome="never"),
+          "mj": await upstream_task(fake, "mj", "", delay=0.3)}
     rows = [
         task_row(2, ERIN, 1, 100_000, "SUBMITTED", PUBLIC, "sora-2", up["ok"], token_id=1, billing_source="wallet"),
         task_row(3, FRANK, 1, 75_000, "IN_PROGRESS", "task_" + "F" * 32, "sora-2", up["fail"], token_id=5),
@@ -98,16 +105,20 @@ async def fill_source(backend: Backend, fake: Any) -> dict[str, str]:
     engine = create_async_engine(backend.src_url)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(lambda c: meta.reflect(c, only=["tasks"]))
+            await conn.run_sync(lambda c: meta.reflect(c, only=["tasks", "channels"]))
             tasks = meta.tables["tasks"]
             mj = midjourneys(meta)
             await conn.run_sync(lambda c: mj.drop(c, checkfirst=True))
             await conn.run_sync(lambda c: mj.create(c))
             # the fixture's Suno task (id 1, erin, 50,000) stays in flight too
             await conn.execute(tasks.insert(), [as_stored(r, conn.dialect.name) for r in rows])
+            channels = meta.tables["channels"]  # New API's midjourney-proxy channel (type 2)
+            await conn.execute(channels.insert().values(
+                id=12, type=2, name="mj-proxy", key="mj-proxy-secret", base_url=fake.base_url.removesuffix("/v1"),
+                models="mj_imagine", group="default", status=1, priority=0, created_time=int(time.time())))
             await conn.execute(mj.insert(), [
-                {"id": 1, "user_id": GRACE, "action": "IMAGINE", "mj_id": "1700000000000001", "prompt": "a cat",
-                 "status": "IN_PROGRESS", "progress": "40%", "submit_time": int(time.time() * 1000), "channel_id": 98,
+                {"id": 1, "user_id": GRACE, "action": "IMAGINE", "mj_id": up["mj"], "prompt": "a cat",
+                 "status": "IN_PROGRESS", "progress": "40%", "submit_time": int(time.time() * 1000), "channel_id": 12,
                  "quota": 20_000, "token_id": 14},
                 {"id": 2, "user_id": GRACE, "action": "IMAGINE", "mj_id": "1700000000000002", "prompt": "", "status":
                  "SUCCESS", "progress": "100%", "submit_time": 0, "channel_id": 98, "quota": 20_000, "token_id": 0}])
@@ -158,11 +169,16 @@ async def test_tasks_in_flight_are_taken_over_and_end_once(backend: Backend, tmp
         async with running_gateway(backend.dst_url, data_dir=str(tmp_path), unpriced_models="refuse",
                                    media_poll_seconds=0.05, media_task_ttl_seconds=6) as gw:
             root = fake.base_url.removesuffix("/v1")
-            facts, mplan = await source_and_plan(backend, "newapi", root, protocols=PROTOCOLS)
+            facts, _ = await source_and_plan(backend, "newapi", root, protocols=PROTOCOLS)
+            up = await fill_source(backend, fake)
+            src = await Source.open(backend.src_dsn, backend.logs_dsn)
+            try:  # planned after the Midjourney channel joined the source
+                mplan = await build_plan(src, USD, PROTOCOLS)
+            finally:
+                await src.close()
             for ch in mplan["channels"]:
                 if ch["id"] == 5:  # New API's Kling channel, pointed at the fake upstream
                     ch["base_url"] = root
-            up = await fill_source(backend, fake)
             dry = await run_import(mplan, gw.gateway.engine, gw.gateway.settings, PROTOCOLS, apply=False)
             assert dry["changes"]["tasks in flight"]["create"] == 7  # 1 Suno, 2, 3, 4, 7, 9 and a Midjourney
             async with gw.gateway.engine.connect() as conn:
@@ -217,13 +233,18 @@ async def test_tasks_in_flight_are_taken_over_and_end_once(backend: Backend, tmp
 
             suno = await until(gw, "task_nat1", "expired", seconds=15)  # no relaygate protocol polls Suno
             assert await entries(gw, "imp:na:t1") == [("refund", n(50_000))]
-            mj = await until(gw, "task_nam1", "expired", seconds=15)
-            assert mj.source_id == "1700000000000001" and await entries(gw, "imp:na:m1") == [("refund", n(20_000))]
+            mj = await until(gw, "task_nam1", "succeeded")  # polled through the imported midjourney channel
+            assert mj.source_id == up["mj"] and mj.cost == n(20_000)
+            assert await entries(gw, "imp:na:m1") == [("settle", 0)]
+            async with aiohttp.ClientSession(headers={"mj-api-secret": "sk-" + facts.tokens["na-admin"].key}) as s:
+                async with s.get(f"{gw.root}/mj/task/{up['mj']}/fetch") as r:  # the script's old mj_id
+                    task = await r.json()
+            assert task["status"] == "SUCCESS" and task["id"] == up["mj"] and "/mj/image/task_nam1?" in task["imageUrl"]
             assert suno.poll_failures == 0 and fake.media.polls > 0
 
             assert await balance(gw, "own_na_2") == n(2_500_000) + n(50_000)  # Suno refunded; 2 and 7 cost 0 more
             assert await balance(gw, "own_na_3") == n(-1_000_000 + 75_000)  # one refund, whoever made it
-            assert await balance(gw, "own_na_5") == n(3_000_003) + n(20_000)  # Midjourney expired: refunded
+            assert await balance(gw, "own_na_5") == n(3_000_003)  # Kling, Midjourney and task 9 succeeded: no refund
             for owner in ("own_na_2", "own_na_3", "own_na_5"):
                 state = await gw.gateway.counters.read(f"owner:{owner}")
                 assert (state.cap or 0) - state.used - state.held == await balance(gw, owner), owner

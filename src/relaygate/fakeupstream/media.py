@@ -2,8 +2,9 @@
 task API. Deterministic and clearly labelled, like the rest of the demo upstream.
 
 Behaviours are planned per model with ``POST /_fake/plan`` like chat ones: ``status`` (answer that
-HTTP status), ``reset`` (drop the connection), ``invalid_json``; for video tasks a ``video`` behaviour
-sets ``delay`` (seconds until done, default 0.3), ``outcome`` (``succeeded`` | ``failed`` |
+HTTP status), ``reset`` (drop the connection), ``invalid_json``; midjourney-proxy's imagine is planned as
+``mj:imagine`` (``refuse``: a banned prompt at submit; else a ``video`` behaviour); for video tasks a
+``video`` behaviour sets ``delay`` (seconds until done, default 0.3), ``outcome`` (``succeeded`` | ``failed`` |
 ``moderation`` | ``never``), ``seconds`` (the duration it reports; default: what was asked),
 ``content_bytes`` (size of the result) and ``chunk_delay`` (a slow download).
 """
@@ -275,9 +276,39 @@ def add_media_routes(fake: Fake) -> MediaState:
             return web.json_response({"code": 1201, "message": "task not found"}, status=404)
         return web.json_response(_kling(job))
 
+    # --- midjourney-proxy --------------------------------------------------------------------
+
+    async def mj_submit(request: web.Request) -> web.StreamResponse:
+        if not request.headers.get("mj-api-secret"):
+            return web.json_response({"code": 401, "description": "no mj-api-secret"}, status=401)
+        body = await request.json()
+        _record(fake, request, {k: v for k, v in body.items() if k != "base64Array"})
+        plan = fake.state.next_behavior("mj:imagine")
+        if plan.get("kind") == "refuse":
+            return web.json_response({"code": 24, "description": "banned prompt detected", "result": None})
+        job = VideoJob(f"{1_700_000_000_000_000 + next(_ids)}", "midjourney", 0, "", time.monotonic(), plan,
+                       "imagine")
+        media.videos[job.id] = job
+        return web.json_response({"code": 1, "description": "提交成功", "result": job.id, "properties": {}})
+
+    async def mj_fetch(request: web.Request) -> web.StreamResponse:
+        media.polls += 1
+        job = media.videos.get(request.match_info["id"])
+        if job is None:
+            return web.json_response({"code": 4, "description": "task not found"}, status=404)
+        status, progress = _state(job)
+        mj = {"queued": "SUBMITTED", "in_progress": "IN_PROGRESS", "completed": "SUCCESS"}.get(status, "FAILURE")
+        fail = ""
+        if mj == "FAILURE":
+            fail = "banned prompt detected" if job.plan.get("outcome") == "moderation" else "scripted failure"
+        return web.json_response({
+            "id": job.id, "action": "IMAGINE", "status": mj, "progress": f"{progress}%", "failReason": fail,
+            "imageUrl": f"http://127.0.0.1:{fake.port}/_fake/media/{job.id}.png" if mj == "SUCCESS" else "",
+            "submitTime": int(job.created * 1000), "description": BANNER})
+
     async def result_file(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        if name == "image.png":
+        if name == "image.png" or (name.endswith(".png") and name.removesuffix(".png") in media.videos):
             return web.Response(body=PNG, content_type="image/png")
         job = media.videos.get(name.removesuffix(".mp4"))
         if job is None:
@@ -299,6 +330,8 @@ def add_media_routes(fake: Fake) -> MediaState:
     r.add_delete("/v1/videos/{id}", video_delete)
     r.add_post("/v1/videos/{action:text2video|image2video}", kling_create)
     r.add_get("/v1/videos/{action:text2video|image2video}/{id}", kling_get)
+    r.add_post("/mj/submit/imagine", mj_submit)
+    r.add_get("/mj/task/{id}/fetch", mj_fetch)
     r.add_get("/_fake/media/{name}", result_file)
     r.add_get("/_fake/media-stats", stats)
     return media

@@ -15,12 +15,14 @@ _MODULES = {
     "gemini": "relaygate.providers.gemini",
     "openai-responses": "relaygate.providers.openai_responses",
     "kling": "relaygate.providers.kling",
+    "midjourney": "relaygate.providers.midjourney",
     "vertex": "relaygate.providers.vertex",
 }
 # protocol -> module defining MEDIA (images, audio) and/or TASKS (asynchronous video tasks)
 _MEDIA_MODULES = {
     "openai": "relaygate.providers.openai_media",
     "kling": "relaygate.providers.kling",
+    "midjourney": "relaygate.providers.midjourney",
 }
 # protocol -> the media tasks it serves (what load_media() finds there; tests/migration/test_plan.py checks),
 # readable without importing the media modules (the migration planner decides with it)

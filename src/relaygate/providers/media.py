@@ -16,6 +16,10 @@ from relaygate.providers.base import UpstreamRequest
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "expired"})
 
 
+class SubmitRefused(ValueError):
+    """The upstream refused a task at submit (a banned prompt, a bad parameter): no other channel will take it."""
+
+
 @dataclass(frozen=True, slots=True)
 class VideoJob:
     """A video task as the caller asked for it, whatever surface it came in through."""

@@ -17,6 +17,8 @@ task ends once even with several workers polling. Tasks in flight at a restart a
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -35,7 +37,7 @@ from relaygate.core.ids import request_id as new_id
 from relaygate.core.money import unit_cost
 from relaygate.core.settings import Settings
 from relaygate.providers.base import UpstreamRequest
-from relaygate.providers.media import TERMINAL, TaskProtocol, TaskStatus, VideoJob
+from relaygate.providers.media import TERMINAL, SubmitRefused, TaskProtocol, TaskStatus, VideoJob
 from relaygate.services.gateway.accounts import old_status
 from relaygate.services.gateway.catalog import Route
 from relaygate.services.gateway.exchange import Inbound, Outcome
@@ -121,7 +123,10 @@ class VideoTasks:
 
     def quote(self, public: str, req: VideoRequest, seconds: int, multiplier: int) -> Quote:
         variants = tuple(v for v in (req.size, req.mode, req.aspect_ratio) if v)
-        found = self.prices.quote(public, "second", seconds, variants, multiplier)
+        if req.surface == "mj":  # one image grid per imagine, else the model's price per call
+            found = self.prices.quote(public, "image", 1, (), multiplier)
+        else:
+            found = self.prices.quote(public, "second", seconds, variants, multiplier)
         if found is not None:
             return found
         row = self.relay.state.snapshot.prices.get(public)
@@ -138,11 +143,15 @@ class VideoTasks:
         hold = None
         try:
             key = authenticated(self.relay, inbound, ex, snap, req.model)
-            public, routes, any_route = routes_for(snap, key, req.model, set(self.protocols))
+            images = req.surface == "mj"  # Midjourney's image tasks run on its channels only, videos on the others
+            wanted = {p for p in self.protocols if (p == "midjourney") == images}
+            public, routes, any_route = routes_for(snap, key, req.model, wanted)
             if not routes and any_route:
-                raise GatewayError("media_not_served", model=req.model, what="video tasks", what_zh="视频任务",
-                                   detail="no channel of a video-task protocol (openai, kling) serves it.",
-                                   detail_zh="没有支持视频任务协议（openai、kling）的渠道提供它。")
+                names = ", ".join(sorted(wanted))
+                raise GatewayError("media_not_served", model=req.model, what="image tasks" if images else
+                                   "video tasks", what_zh="图像任务" if images else "视频任务",
+                                   detail=f"no channel of a task protocol ({names}) serves it.",
+                                   detail_zh=f"没有支持该任务协议（{names}）的渠道提供它。")
             if not req.callback_url:  # the operator may set one per key; the caller's own wins
                 req.callback_url = await self._key_callback(key.id)
             for url, name in ((req.callback_url, "callback_url"), (req.image_url, "image_url")):
@@ -173,6 +182,8 @@ class VideoTasks:
                 proto = self.protocols[routes_by_id[rec["channel_id"]].channel.protocol]
                 try:
                     answer["id"], answer["status"] = proto.submitted(raw)
+                except SubmitRefused as exc:  # the upstream refused the task itself: no other channel will take it
+                    raise UpstreamFailure("refused", 400, str(exc), retryable=False) from exc
                 except ValueError as exc:
                     raise UpstreamFailure("bad_answer", resp.status, str(exc), retryable=True) from exc
                 resp.release()
@@ -185,7 +196,8 @@ class VideoTasks:
             now = now_ms()
             row = {
                 "id": task_id, "request_id": inbound.request_id, "owner_id": key.owner_id, "key_id": key.id,
-                "masked_key": key.masked, "group_name": key.group, "model": public, "kind": "video",
+                "masked_key": key.masked, "group_name": key.group, "model": public,
+                "kind": "image" if images else "video",
                 "surface": req.surface, "protocol": route.channel.protocol, "channel_id": route.channel.id,
                 "upstream_model": route.upstream_model, "upstream_task_id": answer["id"][:255],
                 "state": status.state if status.state in ("queued", "running") else "queued",
@@ -208,10 +220,14 @@ class VideoTasks:
                 if hold is not None:
                     await append_entries(conn, [self.money.row(
                         key.owner_id, key.id, public, inbound.request_id, "hold", 0, hold.amount,
-                        f"video task {task_id} submitted: {quote.count} {quote.unit}(s) held", ref=task_id)])
+                        f"{'image' if images else 'video'} task {task_id} submitted: {quote.count} {quote.unit}(s) "
+                        "held", ref=task_id)])
             rec["detail"] = {**(rec.get("detail") or {}), "task_id": task_id, "media": quote.view()}
             await self.relay.finish(ex, 200, None)
             created = await repo.get(self.engine, task_id, key.owner_id)
+            if req.surface == "mj" and "/mj/" in inbound.path:  # midjourney-proxy's submit answer, our task id
+                return Outcome(200, "application/json", body=orjson.dumps(
+                    {"code": 1, "description": "Submit success", "result": task_id, "properties": {}}))
             return Outcome(200, "application/json", body=orjson.dumps(self.render(created, inbound)))
         except GatewayError as exc:
             old_status(exc, snap, ex.key)  # an imported key: its old system's status
@@ -248,15 +264,19 @@ class VideoTasks:
 
     # --- read, download, cancel ---------------------------------------------------------------
 
-    def base_url(self, inbound: Inbound) -> str:
+    def base_url(self, inbound: Inbound | None) -> str:
         base = self.settings.public_base_url.rstrip("/")
         if base.endswith("/v1"):
             base = base[:-3]
-        return base or f"http://{inbound.host or f'{self.settings.host}:{self.settings.port}'}"
+        host = inbound.host if inbound is not None else ""
+        return base or f"http://{host or f'{self.settings.host}:{self.settings.port}'}"
 
     def render(self, row: Any, inbound: Inbound) -> dict[str, Any]:
+        content = f"{self.base_url(inbound)}/v1/videos/{row.id}/content"
         if row.surface == "kling" and inbound.path.startswith("/kling/"):
-            return views.kling_task(row, f"{self.base_url(inbound)}/v1/videos/{row.id}/content")
+            return views.kling_task(row, content)
+        if row.surface == "mj" and "/mj/" in inbound.path:
+            return views.mj_task(row, self.signed_url(inbound, row))
         return views.openai_video(row)
 
     async def _owned(self, inbound: Inbound, task_id: str) -> tuple[Any, Any, Any]:
@@ -294,6 +314,30 @@ class VideoTasks:
 
     async def content(self, inbound: Inbound, task_id: str) -> Outcome:
         ex, _, row = await self._owned(inbound, task_id)
+        return await self._serve(ex, row)
+
+    def signed_url(self, inbound: Inbound | None, row: Any) -> str:
+        """A short-lived link to the result that needs no key (Midjourney clients show ``imageUrl`` as it is):
+        signed with the server's secret for this task until its result expires, so only its owner has it."""
+        exp = int(row.result_expires_at or now_ms() + self.settings.media_result_ttl_seconds * 1000) // 1000
+        return f"{self.base_url(inbound)}/mj/image/{row.id}?exp={exp}&sig={self._sign(row.id, exp)}"
+
+    def _sign(self, task_id: str, exp: int) -> str:
+        return hmac.new(self.callback_secret, f"result:{task_id}:{exp}".encode(), hashlib.sha256).hexdigest()[:40]
+
+    async def signed_content(self, inbound: Inbound, task_id: str, exp: str, sig: str) -> Outcome:
+        ex, _ = begin(self.relay, inbound)
+        row = await repo.get(self.engine, task_id, None) if exp.isdigit() else None
+        if row is None or int(exp) * 1000 < now_ms() or not hmac.compare_digest(self._sign(row.id, int(exp)), sig):
+            err = GatewayError("task_not_found", task_id=task_id[:64])  # a wrong or stale link finds nothing
+            await self.relay.finish(ex, err.status, err.code)
+            raise err
+        ex.rec["requested_model"], ex.rec["detail"] = row.model, {"task_id": row.id, "signed": True}
+        ex.rec["owner_id"] = row.owner_id
+        return await self._serve(ex, row)
+
+    async def _serve(self, ex: Any, row: Any) -> Outcome:
+        """Stream a task's result through the gateway (the upstream's address and key stay hidden)."""
         try:
             now = now_ms()
             ready = row.state == "succeeded" and row.download_state == "ready" and \
@@ -527,14 +571,15 @@ class VideoTasks:
             secs = math.ceil(status.seconds) if status.seconds else units.get("count")
             at = f" at {units['variant']}" if units.get("variant") not in (None, "*") else ""
             return f"video task succeeded: {secs} s{at}"
-        return "video task succeeded"
+        return f"{row.kind} task succeeded"
 
     async def deliver(self, row: Any) -> None:
         """One callback attempt (the next is scheduled with back-off); recorded either way."""
         now = now_ms()
         attempt = int(row.callback_attempts or 0) + 1
         url = row.callback_url or ""
-        body = orjson.dumps({**views.openai_video(row), "event": f"task.{row.state}"})
+        shown = views.mj_task(row, self.signed_url(None, row)) if row.surface == "mj" else views.openai_video(row)
+        body = orjson.dumps({**shown, "event": f"task.{row.state}"})
         secret = callbacks.key_secret(self.callback_secret, row.key_id)
         ts = now // 1000
         status: int | None = None

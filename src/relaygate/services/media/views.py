@@ -10,6 +10,8 @@ from typing import Any
 
 OPENAI_STATUS = {"queued": "queued", "running": "in_progress", "succeeded": "completed", "failed": "failed",
                  "cancelled": "failed", "expired": "failed"}
+MJ_STATUS = {"queued": "SUBMITTED", "running": "IN_PROGRESS", "succeeded": "SUCCESS", "failed": "FAILURE",
+             "cancelled": "FAILURE", "expired": "FAILURE"}
 KLING_STATUS = {"queued": "submitted", "running": "processing", "succeeded": "succeed", "failed": "failed",
                 "cancelled": "failed", "expired": "failed"}
 
@@ -45,3 +47,14 @@ def kling_task(row: Any, content_url: str) -> dict[str, Any]:
         duration = units.get("count") or (row.params or {}).get("seconds") or ""
         data["task_result"] = {"videos": [{"id": row.id, "url": content_url, "duration": str(duration)}]}
     return {"code": 0, "message": "SUCCEED", "request_id": row.request_id, "data": data}
+
+
+def mj_task(row: Any, content_url: str) -> dict[str, Any]:
+    """midjourney-proxy's task as New API's /mj/task/{id}/fetch answered it; the image through the gateway."""
+    done = row.state == "succeeded"
+    return {"id": row.source_id or row.id, "action": "IMAGINE", "prompt": row.prompt_summary or "", "promptEn": "",
+            "description": "", "state": "", "submitTime": row.created_at, "startTime": row.created_at,
+            "finishTime": row.finished_at or 0, "imageUrl": content_url if done else "",
+            "status": MJ_STATUS[row.state], "progress": f"{100 if done else int(row.progress or 0)}%",
+            "failReason": (row.error_message or "") if row.state in ("failed", "cancelled", "expired") else "",
+            "buttons": [], "properties": {}}

@@ -31,7 +31,8 @@ _AZURE = re.compile(r"^/openai/deployments/(?P<model>[^/]+)/(?P<ep>chat/completi
 _ENGINES = re.compile(r"^(?:/v1)?/engines/(?P<model>[^/]+)/(?P<ep>chat/completions|completions|embeddings)$")
 _HOMEPAGES = ("", "/v1", "/v1beta", "/v1alpha")
 _VIDEO_TASK = re.compile(r"^(?:(?:/v1)?/videos/[^/]+(?:/content)?"
-                         r"|/kling/v1/videos/(?:text2video|image2video)(?:/[^/]+)?)$")
+                         r"|/kling/v1/videos/(?:text2video|image2video)(?:/[^/]+)?"
+                         r"|(?:/mj-(?:fast|relax|turbo))?/mj/(?:submit/imagine|task/[^/]+/fetch|image/[^/]+))$")
 _UNSERVED_OPENAI = re.compile(r"^(?:/v1)?/(moderations|rerank|realtime|files|batches|fine_tuning|"
                               r"fine-tunes|assistants|threads|vector_stores|uploads|edits|containers|evals)(?:/|$)")
 _ONEAPI = re.compile(r"^(?:/v1/oneapi/|/(?:[\w-]+/)?mj/|/suno/|/kling/|/jimeng/|/v1/video/)")

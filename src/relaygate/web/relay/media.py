@@ -1,4 +1,4 @@
-"""The media paths: images, audio, OpenAI's video tasks and New API's Kling task routes.
+"""The media paths: images, audio, OpenAI's video tasks and New API's Kling and Midjourney task routes.
 
 This module only reads HTTP (path, method, JSON or a multipart body streamed to a spool file on
 disk) and hands a request to ``services/media``; ``asgi.py`` owns the response cycle.
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 import orjson
@@ -24,12 +25,17 @@ from relaygate.services.media.service import Media
 from relaygate.services.media.tasks import VideoRequest
 from relaygate.web.asgi_types import Receive, Scope
 
-PREFIXES = ("/v1/images/", "/images/", "/v1/audio/", "/audio/", "/v1/videos", "/videos", "/kling/v1/videos/")
+PREFIXES = ("/v1/images/", "/images/", "/v1/audio/", "/audio/", "/v1/videos", "/videos", "/kling/v1/videos/", "/mj/",
+            "/mj-")
 SYNC = {"images/generations": "images.generations", "images/edits": "images.edits",
         "images/variations": "images.variations", "audio/speech": "audio.speech",
         "audio/transcriptions": "audio.transcriptions", "audio/translations": "audio.translations"}
 _VIDEO = re.compile(r"^(?:/v1)?/videos(?:/(?P<id>[^/]+)(?P<content>/content)?)?$")
 _KLING = re.compile(r"^/kling/v1/videos/(?P<action>text2video|image2video)(?:/(?P<id>[^/]+))?$")
+# New API's Midjourney routes, also under a mode prefix (/mj-fast/mj/…, /mj-relax/mj/…, /mj-turbo/mj/…)
+_MJ = re.compile(r"^(?:/mj-(?:fast|relax|turbo))?/mj/(?:submit/(?P<action>imagine)|task/(?P<id>[^/]+)/fetch|"
+                 r"image/(?P<image>[^/]+))$")
+MJ_MODEL = "mj_imagine"  # New API's model name for Midjourney's imagine action (what it priced and routed)
 SPOOL_IN_MEMORY = 1_048_576  # uploads beyond 1 MiB go to a temporary file, never whole into memory
 
 
@@ -62,6 +68,13 @@ def match(method: str, path: str) -> MediaRoute | None:
         if m.group("id"):
             return MediaRoute("kling.get", "kling", task_id=m.group("id"), action=m.group("action"), allowed="GET")
         return MediaRoute("kling.submit", "kling", action=m.group("action"))
+    m = _MJ.match(path)
+    if m is not None:
+        if m.group("image"):  # a signed result link (views.mj_task's imageUrl): no key needed
+            return MediaRoute("mj.image", "midjourney", task_id=m.group("image"), allowed="GET")
+        if m.group("id"):
+            return MediaRoute("mj.get", "midjourney", task_id=m.group("id"), allowed="GET")
+        return MediaRoute("mj.submit", "midjourney", action=m.group("action"))
     return None
 
 
@@ -257,8 +270,6 @@ async def read(route: MediaRoute, scope: Scope, receive: Receive, settings: Sett
                 except (binascii.Error, ValueError):
                     raise GatewayError("bad_request", detail="'image' must be an http(s) URL or base64 data.",
                                        detail_zh="'image' 必须是 http(s) 地址或 base64 数据。") from None
-                import hashlib
-
                 refs = [{"field": "image", "sha256": hashlib.sha256(image).hexdigest(), "size": len(image),
                          "type": "image"}]
         extra = {k: v for k, v in fields.items() if k in ("negative_prompt", "cfg_scale", "camera_control")}
@@ -274,8 +285,32 @@ async def read(route: MediaRoute, scope: Scope, receive: Receive, settings: Sett
             raise GatewayError("bad_request", detail="The field 'prompt' is missing or not a string.",
                                detail_zh="缺少 'prompt' 字段或它不是字符串。")
         return Request(route, fields, video=video)
+    if route.kind == "mj.submit":
+        return Request(route, {}, video=_mj_request(_json_object(await _read_all(receive, settings.max_body_bytes))))
     await _read_all(receive, settings.max_body_bytes)  # GET / DELETE: drain whatever was sent
     return Request(route, {})
+
+
+def _mj_request(fields: dict[str, Any]) -> VideoRequest:
+    """midjourney-proxy's imagine body: prompt, optional reference images (base64Array), notifyHook, state."""
+    prompt = _need_str(fields, "prompt")
+    images = fields.get("base64Array") or []
+    if not isinstance(images, list) or not all(isinstance(i, str) for i in images):
+        raise GatewayError("bad_request", detail="'base64Array' must be a list of base64 images.",
+                           detail_zh="'base64Array' 必须是 base64 图片的列表。")
+    image, refs = None, []
+    if images:
+        try:
+            image = base64.b64decode(images[0].split(",", 1)[-1], validate=True)
+        except (binascii.Error, ValueError):
+            raise GatewayError("bad_request", detail="'base64Array' holds something that is not base64.",
+                               detail_zh="'base64Array' 中有非 base64 的内容。") from None
+        refs = [{"field": "base64Array", "sha256": hashlib.sha256(image).hexdigest(), "size": len(image),
+                 "type": "image"}]
+    extra = {k: v for k, v in fields.items() if k in ("botType", "state") and isinstance(v, str)}
+    model = _opt_str(fields, "model") or MJ_MODEL
+    return VideoRequest("mj", model, prompt, "imagine", None, None, None, None, image, "image/png", None,
+                        _opt_str(fields, "notifyHook"), refs, extra)
 
 
 def _query(scope: Scope) -> dict[str, str]:
@@ -290,11 +325,17 @@ async def dispatch(media: Media, request: Request, inbound: Inbound, scope: Scop
     if route.kind == "sync":
         assert request.body is not None
         return await media.calls.handle(inbound, route.operation, request.body, request.fields)
-    if route.kind in ("video.submit", "kling.submit"):
+    secret = inbound.headers.get("mj-api-secret")
+    if route.kind.startswith("mj.") and secret and "authorization" not in inbound.headers:  # as New API took it
+        inbound = replace(inbound, headers={**inbound.headers, "authorization": f"Bearer {secret}"})
+    if route.kind in ("video.submit", "kling.submit", "mj.submit"):
         assert request.video is not None
         return await media.tasks.submit(inbound, request.video)
-    if route.kind in ("video.get", "kling.get"):
+    if route.kind in ("video.get", "kling.get", "mj.get"):
         return await media.tasks.get(inbound, route.task_id)
+    if route.kind == "mj.image":
+        query = _query(scope)
+        return await media.tasks.signed_content(inbound, route.task_id, query.get("exp", ""), query.get("sig", ""))
     if route.kind == "video.content":
         return await media.tasks.content(inbound, route.task_id)
     if route.kind == "video.delete":
