@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,63 @@ def test_orphans_are_claimed_only_from_dead_processes(tmp_path: Path) -> None:
         for proc in (alive, dead):
             if proc.stdout is not None:
                 proc.stdout.close()
+
+
+def test_a_watched_stream_is_journalled_before_its_first_byte_then_group_committed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(spool_mod.time, "monotonic", lambda: clock[0])
+    s = Spool(tmp_path, "ddd", sync_seconds=0.05)
+    s.open()
+    sent = {"a": 0, "b": 0}
+    said: dict[str, int] = {}
+
+    def source(rid: str) -> Callable[[], dict[str, object] | None]:
+        def facts() -> dict[str, object] | None:
+            if said.get(rid) == sent[rid]:
+                return None  # unchanged since its last line
+            said[rid] = sent[rid]
+            return {"o": "own", "ct": sent[rid]}
+        return facts
+
+    seg = tmp_path / "ddd.1.jsonl"
+
+    def progress() -> list[tuple[str, int]]:
+        return [(line["p"], line["ct"]) for line in read_lines(seg) if "p" in line]
+
+    s.watch("a", source("a"))
+    s.watch("b", source("b"))
+    assert progress() == [("a", 0), ("b", 0)]  # at once: before the caller gets a byte
+    sent["a"] = 7
+    s.tick()  # the stream sent text, and the last write is more than 50 ms old
+    assert progress()[-1] == ("a", 7)
+    sent["a"], sent["b"] = 9, 3
+    clock[0] += 0.01
+    s.tick()  # 10 ms later: waits for the group commit
+    assert progress()[-1] == ("a", 7)
+    clock[0] += 0.05
+    s.tick()  # one write carries both streams' progress
+    assert progress()[-2:] == [("a", 9), ("b", 3)]
+    s.write_progress()  # nothing changed: nothing written
+    assert len(progress()) == 5
+    s.append(rec(0) | {"request_id": "a"}, None)  # a's record ends its watch
+    sent["a"], sent["b"] = 20, 4
+    s.write_progress()
+    assert progress()[-1] == ("b", 4) and ("a", 20) not in progress()
+
+
+def test_the_sync_loop_writes_progress_nobody_ticked_for(tmp_path: Path) -> None:
+    s = Spool(tmp_path, "eee", sync_seconds=0.01)
+    s.open()
+    sent = [0]
+    s.watch("x", lambda: {"o": "own", "ct": sent[0]} if sent[0] else None)
+    sent[0] = 5  # sent while a write was not due, and then the stream went quiet
+
+    async def run() -> None:
+        task = asyncio.create_task(s.run_sync())
+        await asyncio.sleep(0.1)
+        task.cancel()
+
+    asyncio.run(run())
+    assert {"p": "x", "o": "own", "ct": 5} in read_lines(tmp_path / "eee.1.jsonl")
+    assert s.synced >= 1

@@ -161,7 +161,8 @@ def balance_statement(subject: str = typer.Argument(..., metavar="OWNER|KEY",
 @balance_app.command("check")
 def balance_check_cmd(as_json: bool = json_option()) -> None:
     """Reconcile every owner's stored balance and held amount with the sum of its ledger entries,
-    and find holds that no running request owns (left by a process that was killed)."""
+    and find holds that no running request owns and journals not replayed (left by a process that
+    was killed)."""
     settings = settings_from()
 
     async def go(engine: AsyncEngine) -> tuple[list[dict[str, Any]], list[Any], dict[str, str]]:
@@ -174,13 +175,19 @@ def balance_check_cmd(as_json: bool = json_option()) -> None:
         return rows, stale, names
 
     rows, stale, names = run_with_engine(go)
+    from relaygate.services.operate.statements import journals_check  # loaded by go() already
+
+    journals = journals_check(settings.data_path / "spool")
     bad = [r for r in rows if not r["ok"]]
     amounts = ("stored_balance", "entries_balance", "stored_held", "entries_held")
     if as_json:
-        emit({"ok": not bad and not stale, "owners": [{**r, **{f: plain_amount(r[f]) for f in amounts}} for r in rows],
+        emit({"ok": not bad and not stale and not journals,
+              "owners": [{**r, **{f: plain_amount(r[f]) for f in amounts}} for r in rows],
               "stale_holds": [{"request_id": h.request_id, "owner_id": h.owner_id, "key_id": h.key_id,
                                "held": plain_amount(h.held), "since": h.created_at, "instance": h.instance}
-                              for h in stale]}, [], True)
+                              for h in stale],
+              "unreplayed_journals": [{"instance": j.instance, "records": j.records, "running_streams": j.streams}
+                                      for j in journals]}, [], True)
     else:
         cur = _currency()
         for r in bad:  # to the nano: a difference smaller than a cent still shows
@@ -192,9 +199,11 @@ def balance_check_cmd(as_json: bool = json_option()) -> None:
             tell("balance.stale_hold", style="red", request_id=h.request_id,
                  owner=names.get(h.owner_id, h.owner_id), amount=format_amount(h.held, cur, places=9),
                  instance=h.instance or "?")
-        if not bad and not stale:
+        for j in journals:
+            tell("balance.unreplayed", style="red", instance=j.instance, records=j.records, streams=j.streams)
+        if not bad and not stale and not journals:
             tell("balance.reconciled", count=len(rows))
-    if bad or stale:
+    if bad or stale or journals:
         raise typer.Exit(1)
 
 

@@ -113,6 +113,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "a running one to sweep them.",
                            "过期预留：{owner} 的请求 {request_id} 仍预留 {amount}，"
                            "但其网关进程（{instance}）已不在运行。请启动网关（启动时会释放此类预留），或等待运行中的网关清理。"),
+    "balance.unreplayed": ("Gateway process {instance} stopped (crash or kill) and its journal is not stored yet: "
+                           "{records} finished requests and {streams} streams it was running, whose usage records "
+                           "and charges the database may lack. Start the gateway: it stores them before serving.",
+                           "网关进程 {instance} 已停止（崩溃或被强制结束），其日志尚未入库：{records} 个已完成的请求和 "
+                           "{streams} 个进行中的流式请求，数据库可能缺少它们的用量记录和扣费。"
+                           "请启动网关：它会在开始服务前写入。"),
     "balance.reconciled": ("All {count} owners reconcile: every stored balance equals the sum of its ledger entries.",
                            "全部 {count} 个负责人对账一致：每个余额都等于其账目合计。"),
     "statement.written": ("Statement written to {path}.", "对账单已写入 {path}。"),

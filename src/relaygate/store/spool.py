@@ -5,6 +5,12 @@ Each finished request's usage record and ledger entries are appended as one JSON
 kernel's: ``kill -9`` of the process cannot lose them, only a crash of the machine can, and the
 file is ``fdatasync``-ed every ``sync_seconds`` (group commit), which bounds that loss too.
 
+A running stream is *watched*: its first progress line (what it would be charged, the prompt) is
+written when it starts, before its caller gets a byte; then, at most every ``sync_seconds``, one
+``write`` carries the new progress of every watched stream that sent text since (group commit: a
+stream costs no system call per chunk). What a killed stream had sent in its last ``sync_seconds``
+may be missing from its last line: that is its crash bound.
+
 Files live in ``<data dir>/spool/``: ``<instance>.lock`` (held with ``flock`` for as long as the
 process lives, so the kernel drops it when the process dies, however it dies) and segments
 ``<instance>.<n>.jsonl``. A segment is deleted once every line in it is in the database. At start a
@@ -20,6 +26,7 @@ import fcntl
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +59,9 @@ class Orphan:
         for path in self.files:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+        self.release()
+
+    def release(self) -> None:
         if self.lock is not None:
             os.close(self.lock)
             self.lock = None
@@ -121,6 +131,9 @@ class Spool:
         self._dirty = False
         self._to_close: list[int] = []  # rotated segments, closed after their last fdatasync
         self._progress: dict[str, bytes] = {}  # the last progress line of each stream still running
+        # running streams: request id -> its facts when they changed since the last call, else None
+        self._watched: dict[str, Callable[[], dict[str, Any] | None]] = {}
+        self._progress_at = 0.0  # when the watched streams' progress was last written (monotonic)
         self.synced = 0  # fdatasync calls made
         self.write_errors = 0
 
@@ -173,6 +186,8 @@ class Spool:
 
     def append(self, record: dict[str, Any], entries: list[dict[str, Any]] | None) -> None:
         """Journal one finished request: one line, one write system call."""
+        if self._watched:
+            self._watched.pop(record["request_id"], None)
         fd = self._fd
         if fd is None:
             return
@@ -191,17 +206,45 @@ class Spool:
         self._dirty = True
 
     def progress(self, request_id: str, facts: dict[str, Any]) -> None:
-        """Journal how far a running stream got (what to charge if the process dies before it ends)."""
+        """Journal how far a running stream got (what to charge if the process dies before it ends), now."""
+        self._write_progress([(request_id, facts)])
+
+    def watch(self, request_id: str, source: Callable[[], dict[str, Any] | None]) -> None:
+        """A stream starts: journal its progress now, then whenever ``source`` reports a change, at most
+        every ``sync_seconds`` (``tick``, ``write_progress``). Its record (``append``) ends the watch."""
+        facts = source()
+        self._watched[request_id] = source
+        if facts is not None:
+            self._write_progress([(request_id, facts)])
+
+    def tick(self) -> None:
+        """A watched stream sent a chunk: write every watched stream's progress if it is due."""
+        if time.monotonic() - self._progress_at >= self.sync_seconds:
+            self.write_progress()
+
+    def write_progress(self) -> None:
+        """One write for the progress of every watched stream that changed since its last line."""
+        self._progress_at = time.monotonic()
+        changed = []
+        for request_id, source in self._watched.items():
+            facts = source()
+            if facts is not None:
+                changed.append((request_id, facts))
+        if changed:
+            self._write_progress(changed)
+
+    def _write_progress(self, changed: list[tuple[str, dict[str, Any]]]) -> None:
         fd = self._fd
         if fd is None:
             return
-        line = orjson.dumps({"p": request_id, **facts}) + b"\n"
+        lines = [orjson.dumps({"p": request_id, **facts}) + b"\n" for request_id, facts in changed]
         try:
-            os.write(fd, line)
+            os.write(fd, b"".join(lines) if len(lines) > 1 else lines[0])
         except OSError as exc:
             self._failed(exc)
             return
-        self._progress[request_id] = line
+        for (request_id, _), line in zip(changed, lines, strict=True):
+            self._progress[request_id] = line
         self._dirty = True
 
     def _failed(self, exc: OSError) -> None:
@@ -235,9 +278,12 @@ class Spool:
                 seg.path.unlink()
 
     async def run_sync(self) -> None:
-        """Group commit for machine crashes: one fdatasync per ``sync_seconds`` when anything was written."""
+        """Group commit: every ``sync_seconds`` the watched streams' progress (if a chunk went out since
+        and no chunk wrote it), then one fdatasync when anything was written (for machine crashes)."""
         while True:
             await asyncio.sleep(self.sync_seconds)
+            if self._watched:
+                self.write_progress()
             await self.sync()
 
     async def sync(self) -> None:
@@ -254,24 +300,53 @@ class Spool:
 
     def claim_orphans(self) -> list[Orphan]:
         """Segments of instances that are not running (their lock is free): ours to replay."""
-        if not self.directory.exists():
-            return []
-        by_instance: dict[str, list[Path]] = {}
-        for path in self.directory.glob("*.jsonl"):
-            inst = path.name.split(".", 1)[0]
-            if inst != self.instance:
-                by_instance.setdefault(inst, []).append(path)
-        for lock in self.directory.glob("*.lock"):
-            inst = lock.name[: -len(".lock")]
-            if inst != self.instance:
-                by_instance.setdefault(inst, [])
-        out = []
-        for inst, paths in sorted(by_instance.items()):
-            lock_path = self.directory / f"{inst}.lock"
-            fd = _try_lock(lock_path)
-            if fd is None:
-                continue  # alive
-            paths.sort(key=lambda p: int(p.name.split(".")[1]) if p.name.split(".")[1].isdigit() else 0)
-            lines = [line for p in paths for line in read_lines(p)]
-            out.append(Orphan(inst, lines, [*paths, lock_path], fd))
-        return out
+        return claim_dead(self.directory, self.instance)
+
+
+def claim_dead(directory: Path, me: str | None = None) -> list[Orphan]:
+    """The journals of the instances in ``directory`` that are not running (their lock is free), each
+    with our lock on it: replay and ``done()`` them, or ``release()`` them untouched."""
+    if not directory.exists():
+        return []
+    by_instance: dict[str, list[Path]] = {}
+    for path in directory.glob("*.jsonl"):
+        inst = path.name.split(".", 1)[0]
+        if inst != me:
+            by_instance.setdefault(inst, []).append(path)
+    for lock in directory.glob("*.lock"):
+        inst = lock.name[: -len(".lock")]
+        if inst != me:
+            by_instance.setdefault(inst, [])
+    out = []
+    for inst, paths in sorted(by_instance.items()):
+        lock_path = directory / f"{inst}.lock"
+        fd = _try_lock(lock_path)
+        if fd is None:
+            continue  # alive
+        paths.sort(key=lambda p: int(p.name.split(".")[1]) if p.name.split(".")[1].isdigit() else 0)
+        lines = [line for p in paths for line in read_lines(p)]
+        out.append(Orphan(inst, lines, [*paths, lock_path], fd))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Unreplayed:
+    """A dead instance's journal not stored yet: what ``relaygate balance check`` reports."""
+
+    instance: str
+    records: int  # finished requests journalled (some may be in the database already)
+    streams: int  # streams it was running when it died, to be charged from their last progress line
+
+
+def unreplayed(directory: Path) -> list[Unreplayed]:
+    """The journals dead instances left in ``directory`` that a gateway has not replayed yet (read only)."""
+    out = []
+    for orphan in claim_dead(directory):
+        try:
+            finished = {line["r"].get("request_id") for line in orphan.lines if isinstance(line.get("r"), dict)}
+            running = {line["p"] for line in orphan.lines if "p" in line} - finished
+            if finished or running:
+                out.append(Unreplayed(orphan.instance, len(finished), len(running)))
+        finally:
+            orphan.release()
+    return out

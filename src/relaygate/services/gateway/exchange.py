@@ -18,6 +18,7 @@ from relaygate.core.domain import KeyRecord
 from relaygate.services.gateway.gate import Pass
 from relaygate.services.gateway.health import HealthBoard
 from relaygate.services.gateway.state import GatewayState
+from relaygate.store.spool import Spool
 
 
 class BodyStream(Protocol):
@@ -81,7 +82,11 @@ class Pipeline(Protocol):
     async def finish(self, ex: Exchange, status: int, error_code: str | None,
                      delivered: bool | None = None) -> None: ...
 
-    def progress(self, ex: Exchange, prompt_tokens: int, completion_tokens: int, cached_tokens: int) -> None: ...
+    @property
+    def usage_spool(self) -> Spool | None: ...
+
+    def progress(self, ex: Exchange, prompt_tokens: int, completion_tokens: int,
+                 cached_tokens: int) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,13 @@ At start (before serving) and then every ``heartbeat_seconds`` this process:
    line: usage records by request id, ledger entries by kind and request id, both idempotent, so a
    line stored before the crash is not stored twice (``store/spool.py``);
 3. settles the streams that were running when their process died from their last journalled
-   progress (``Spool.progress``, at most ``CHECKPOINT_SECONDS`` old): charged for what they had
-   delivered then, their hold released, a usage record with ``gateway_interrupted``;
+   progress (``Spool.watch``: written before the stream's first byte, then group-committed at most
+   ``sync_seconds`` behind what it sent): charged for what they had delivered then, a usage record
+   with ``gateway_interrupted``, and their hold released if it had become a ledger row (one that
+   had not lived only in the dead process's counters, with nothing to release in the ledger);
 4. releases the holds that no running request owns and the spool knows nothing of (a process on
-   another machine, or one that died before its stream's first checkpoint), with a ledger entry
-   saying why and a ``gateway_interrupted`` usage record, so no request goes unrecorded.
+   another machine), with a ledger entry saying why and a ``gateway_interrupted`` usage record, so
+   no request goes unrecorded.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ from relaygate.services.gateway.translate import (
     caller_options,
 )
 from relaygate.services.gateway.usage import UsageWriter
+from relaygate.store.spool import Spool
 
 log = logging.getLogger("relaygate.relay")
 
@@ -228,18 +229,31 @@ class Relay:
                 except Exception:  # an observer's bug must never cost a usage record or a settlement
                     log.exception("observer %r failed", observe)
 
-    def progress(self, ex: Exchange, prompt_tokens: int, completion_tokens: int, cached_tokens: int) -> None:
-        """A running stream's charge so far, journalled (one write) for the crash recovery to settle."""
-        spool = self.usage.spool
+    @property
+    def usage_spool(self) -> Spool | None:
+        return self.usage.spool
+
+    def progress(self, ex: Exchange, prompt_tokens: int, completion_tokens: int,
+                 cached_tokens: int) -> dict[str, Any] | None:
+        """A running stream's progress line: what the crash recovery settles it for should the process
+        die now (services/gateway/recovery.py). None once it is finished. A free stream (no charge)
+        has one too, so it is not left without a usage record."""
+        if ex.finished:
+            return None
         admitted = ex.admitted
         charge = admitted.charge if admitted is not None else None
-        if spool is None or charge is None or charge.done:
-            return
-        tariff = charge.tariff
-        spool.progress(charge.request_id, {
-            "o": tariff.owner_id, "k": tariff.key_id, "m": tariff.model, "ts": charge.created_ms,
-            "pt": prompt_tokens, "ct": completion_tokens, "cc": cached_tokens,
-            "cost": tariff.rate.cost(prompt_tokens, completion_tokens, cached_tokens)})
+        if charge is not None:
+            if charge.done:
+                return None
+            tariff = charge.tariff
+            return {"o": tariff.owner_id, "k": tariff.key_id, "m": tariff.model, "ts": charge.created_ms,
+                    "pt": prompt_tokens, "ct": completion_tokens, "cc": cached_tokens,
+                    "cost": tariff.rate.cost(prompt_tokens, completion_tokens, cached_tokens)}
+        rec = ex.rec
+        if not isinstance(rec["owner_id"], str):
+            return None
+        return {"o": rec["owner_id"], "k": rec["key_id"], "m": rec["requested_model"], "ts": rec["ts"],
+                "pt": prompt_tokens, "ct": completion_tokens, "cc": cached_tokens, "cost": 0}
 
     # --- routing and failover ---------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 
@@ -70,8 +71,6 @@ def map_client_error(exc: BaseException, channel: ChannelRecord) -> UpstreamFail
     return UpstreamFailure("network_error", None, f"{type(exc).__name__}", retryable=True)
 
 
-CHECKPOINT_SECONDS = 1.0  # a running stream journals its progress this often (the crash bound for it)
-
 
 class StreamRelay:
     """Forwards upstream SSE events to the caller as they complete and records usage at the end.
@@ -98,7 +97,14 @@ class StreamRelay:
         self.ended = False  # the iteration ran to its end (not abandoned by a caller who left)
         self.sent_chars = 0  # generated text in the chunks the web layer has sent on
         self.sent_bytes = 0
-        self.checkpoint_at = 0.0  # when the progress was last journalled (see ``checkpoint``)
+        # what a crash now should charge: the text sent, or all of it once the last events are on
+        # their way; the spool journals it (``progress``) before the first byte, then group-committed
+        self.owed_chars = 0
+        self.owed_bytes = 0
+        self.journalled: tuple[int, int, int] | None = None
+        self.spool = relay.usage_spool
+        if self.spool is not None:
+            self.spool.watch(self.rec["request_id"], self.progress)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         framer = SSEFramer()
@@ -116,12 +122,11 @@ class StreamRelay:
                     if self.first_yield is None:
                         self.first_yield = monotonic()
                     if strategy.done:  # the last events: journalled first, so a crash right after still charges
-                        self.checkpoint(strategy.completion_chars, strategy.completion_bytes)
+                        self.owe(strategy.completion_chars, strategy.completion_bytes, now=True)
                     yield b"".join(out) if len(out) > 1 else out[0]
                     # resumed: the web layer sent that chunk (a caller who left never resumes us)
                     self.sent_chars, self.sent_bytes = strategy.completion_chars, strategy.completion_bytes
-                    if monotonic() - self.checkpoint_at >= CHECKPOINT_SECONDS:
-                        self.checkpoint(self.sent_chars, self.sent_bytes)
+                    self.owe(self.sent_chars, self.sent_bytes)
                 if strategy.done:
                     break
                 chunk = await self.resp.content.readany()
@@ -154,11 +159,23 @@ class StreamRelay:
         finally:
             await self.close()
 
-    def checkpoint(self, chars: int, size: int) -> None:
-        """Journal what this stream would be charged now, should the process die before it ends."""
-        self.checkpoint_at = monotonic()
-        prompt, completion, cached = self.tokens(chars, size)
-        self.relay.progress(self.ex, prompt, completion, cached)
+    def owe(self, chars: int, size: int, *, now: bool = False) -> None:
+        """What a crash from here on should charge; the spool writes it when due (``now``: at once)."""
+        self.owed_chars, self.owed_bytes = chars, size
+        spool = self.spool
+        if spool is not None:
+            if now:
+                spool.write_progress()
+            else:
+                spool.tick()
+
+    def progress(self) -> dict[str, Any] | None:
+        """The spool asks: this stream's charge should the process die now, if it changed since."""
+        tokens = self.tokens(self.owed_chars, self.owed_bytes)
+        if tokens == self.journalled:
+            return None
+        self.journalled = tokens
+        return self.relay.progress(self.ex, *tokens)
 
     def tokens(self, chars: int, size: int) -> tuple[int, int, int]:
         """(prompt, completion, cached) for a stream that delivered ``chars`` characters (``size`` bytes)."""

@@ -19,6 +19,7 @@ from relaygate.services.operate.accounts import AccountsAdmin
 from relaygate.store import tables as t
 from relaygate.store.holds import OpenHold, stale_holds
 from relaygate.store.ledger_repo import check_balances
+from relaygate.store.spool import Unreplayed, unreplayed
 from relaygate.store.wide import dumps as wide_dumps
 from relaygate.store.wide import wide_sum
 
@@ -175,3 +176,9 @@ async def stale_holds_check(engine: AsyncEngine, spool_dir: Path | None, stale_a
     """Holds no running request owns (their process is gone): money held for nothing."""
     async with engine.connect() as conn:
         return await stale_holds(conn, stale_after_ms=int(stale_after_seconds * 1000), spool_dir=spool_dir)
+
+
+def journals_check(spool_dir: Path) -> list[Unreplayed]:
+    """Journals of gateway processes that died and were not replayed yet: usage and charges the database
+    lacks until a gateway starts (store/spool.py)."""
+    return unreplayed(spool_dir)
