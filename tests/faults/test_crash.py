@@ -140,9 +140,10 @@ def _read_events(buf: bytes, got: Received, at: int) -> bytes:
 
 
 async def _client(base: str, key: str, stream: bool, answered: dict[str, int], started: list[str],
-                  streams: dict[str, Received], stop: asyncio.Event) -> None:
+                  streams: dict[str, Received], stop: asyncio.Event, delay: float = 0.0) -> None:
     body: dict[str, Any] = {"model": "slow" if stream else "paid", "max_tokens": 100, "stream": stream,
                             "messages": [{"role": "user", "content": PROMPT}]}
+    await asyncio.sleep(delay)
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as s:
         while not stop.is_set():
             try:
@@ -166,11 +167,12 @@ async def _client(base: str, key: str, stream: bool, answered: dict[str, int], s
 
 async def _kill_when_a_stream_is_under_way(proc: subprocess.Popen[bytes], engine: Any, answered: dict[str, int],
                                            streams: dict[str, Received]) -> int:
-    """SIGKILL once 20 requests were answered and a stream is mid-way with its hold a ledger row."""
+    """SIGKILL once 20 requests were answered, every streaming client has begun, and a stream is mid-way
+    with its hold a ledger row."""
     deadline = time.monotonic() + 120  # a loaded CI host is slow, never this slow
     while True:
         running = {rid for rid, got in list(streams.items()) if not got.done and 2 <= len(got.pieces) <= 20}
-        if len(answered) >= 20 and running:
+        if len(answered) >= 20 and len(streams) >= 3 and running:  # every streaming client has begun
             async with engine.connect() as conn:
                 if running & {h.request_id for h in await open_holds(conn)}:
                     proc.send_signal(signal.SIGKILL)  # kill -9, mid-load
@@ -212,8 +214,10 @@ async def test_kill_9_under_load_loses_nothing_and_leaves_no_hold(tmp_path: Path
             await _ready(port, proc, log)
             stop = asyncio.Event()
             base = f"http://127.0.0.1:{port}/v1"
+            # three streaming clients out of phase: at the kill one stream may be too young for a hold row
             clients = [asyncio.create_task(_client(base, seeded.api_key, i % 4 == 0, answered, started, streams,
-                                                   stop)) for i in range(12)]
+                                                   stop, delay=(i // 4) * 1.0 if i % 4 == 0 else 0.0))
+                       for i in range(12)]
             killed_at = await _kill_when_a_stream_is_under_way(proc, engine, answered, streams)
             proc.wait(timeout=10)
             stop.set()

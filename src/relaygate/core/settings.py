@@ -46,8 +46,9 @@ class Settings:
         True, "Journal every finished request (usage record and ledger entries) to data/spool/ before "
         "its answer leaves, so a killed process loses none; replayed at the next start.")
     usage_spool_sync_seconds: float = _setting(
-        0.05, "How often the spool is fdatasync-ed (group commit): the most a machine crash (not a "
-        "killed process) can lose.")
+        0.05, "How often running streams' progress is journalled and the spool fdatasync-ed (group "
+        "commit): the most output of a stream a killed process leaves uncharged, and the most a machine "
+        "crash can lose.")
     instance_heartbeat_seconds: float = _setting(
         2.0, "How often each process writes its heartbeat, and sweeps holds of processes that are gone.")
     instance_stale_seconds: float = _setting(
