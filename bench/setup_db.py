@@ -19,6 +19,7 @@ RELAYGATE_BILLING=false to measure without it.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from relaygate.core.settings import Settings
@@ -26,6 +27,7 @@ from relaygate.providers import protocols
 from relaygate.services.operate.accounts import AccountsAdmin
 from relaygate.services.operate.routing import RoutingAdmin
 from relaygate.store.db import make_engine, upgrade
+from relaygate.store.secret_rows import prepare_secrets
 
 
 LARGE = (  # model, protocol, path on the large mock: bench/large.sh's scenarios
@@ -40,6 +42,11 @@ async def setup(url: str, upstream: str, large: str | None = None) -> tuple[str,
     engine = make_engine(url)
     try:
         await upgrade(engine)
+        # channel secrets are sealed: the key file goes where `relaygate serve` looks (beside a SQLite
+        # file, else in the data folder), or the environment's key is used
+        await prepare_secrets(engine, os.environ.get("RELAYGATE_SECRETS_KEY", ""),
+                              os.environ.get("RELAYGATE_SECRETS_KEY_FILE", ""),
+                              os.environ.get("RELAYGATE_DATA_DIR", "data"))
         accounts = AccountsAdmin(engine)
         routing = RoutingAdmin(engine, protocols())
         await accounts.upsert_group("default", None)

@@ -2,7 +2,8 @@
 
 For each fault it checks what the client got, the usage record, the ledger and channel health.
 Faults before the first byte fail over to the backup (the primary's failure counted, the request
-charged once, for the backup's answer); faults after it cut the stream and charge what was delivered.
+charged once, for the backup's answer), and when every channel fails that way the caller gets the
+error and nothing is charged or left held; faults after it cut the stream and charge what was delivered.
 """
 
 from __future__ import annotations
@@ -83,6 +84,34 @@ async def test_garbage_from_every_channel_is_502_upstream_invalid_response(rig: 
     assert rig.health(rig.backup_id).consecutive_failures == 1
 
 
+ALL_FAIL = [  # every channel fails the same way: the caller's answer, and what the record names
+    pytest.param({"kind": "stall", "seconds": 3}, 504, "upstream_timeout", id="stall-before-headers"),
+    pytest.param({"kind": "reset"}, 502, "upstream_error", id="reset"),
+    pytest.param({"kind": "status", "status": 503}, 502, "upstream_error", id="5xx"),
+    pytest.param({"kind": "status", "status": 429}, 502, "upstream_error", id="429"),
+    pytest.param({"kind": "status", "status": 401}, 502, "upstream_error", id="401"),
+]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+@pytest.mark.parametrize(("behavior", "status", "code"), ALL_FAIL)
+async def test_every_channel_failing_answers_the_error_and_charges_nothing(
+        rig: Rig, behavior: dict[str, Any], status: int, code: str, stream: bool) -> None:
+    await plan(rig.primary, MODEL, behavior)
+    await plan(rig.backup, MODEL, behavior)
+    got, raw, rid = await rig.post(chat(stream))
+    assert got == status, raw
+    assert orjson.loads(raw)["error"]["code"] == code  # an error in the caller's dialect, never a stream
+    assert len(rig.primary.state.requests) == 1 and len(rig.backup.state.requests) == 1
+    rec = await rig.record(rid)
+    assert rec["status"] == status and rec["error_code"] == code and rec["attempts"] == 2
+    assert rec["cost"] == 0 and rec["completion_tokens"] == 0
+    rows = await rig.ledger(rid)
+    assert charged(rows) == 0 and not [r for r in rows if r.kind == "settle"]  # nothing charged, nothing held
+    assert rig.health(rig.primary_id).consecutive_failures == 1
+    assert rig.health(rig.backup_id).consecutive_failures == 1
+
+
 async def _check_cut(rig: Rig, raw: bytes, rid: str, code: str, status: int = 200) -> dict[str, Any]:
     """A stream cut after its first byte: charged for the text the client received, marked estimated."""
     events = sse_events(raw) if raw else []
@@ -130,6 +159,8 @@ async def test_error_event_mid_stream_is_not_billed_as_output(rig: Rig) -> None:
     # the upstream's long error message is not output: only the two content chunks before it count
     assert rec["completion_tokens"] == estimate_from_size(len(text), len(text.encode())) < 10
     assert rec["estimated"] is True and charged(await rig.ledger(rid)) == rec["cost"]
+    assert rec["error_code"] == "upstream_stream_incomplete" and rec["status"] == 200
+    assert rig.health(rig.primary_id).consecutive_failures == 1  # a stream that ends in an error is a failure
 
 
 async def test_client_drop_is_499_and_charged_for_what_it_received(rig: Rig) -> None:
