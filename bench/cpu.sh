@@ -11,12 +11,14 @@ rig=${RIG:-/work/shared/bench}
 rounds=${ROUNDS:-3}; n=${N:-6000}; c=${C:-8}; model=${MODEL:-bench-plain}
 port=${RELAYGATE_BENCH_PORT:-8792}
 [ $# -gt 0 ] || { sed -n 2,6p "$0"; exit 2; }
-PIN=0 bash "$rig/start-mock.sh" >/dev/null
+# UPSTREAM: a mock of your own (another nginx from the rig's config), safe from others' reloads of 9100
+upstream=${UPSTREAM:-http://127.0.0.1:9100}
+[ -n "${UPSTREAM:-}" ] || PIN=0 bash "$rig/start-mock.sh" >/dev/null
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
 for ((round = 1; round <= rounds; round++)); do
   for variant in "$@"; do
     tmp=$(mktemp -d /tmp/relaygate-bench-cpu.XXXXXX)
-    key=$(cd "$repo" && .venv/bin/python bench/setup_db.py "sqlite+aiosqlite:///$tmp/bench.db" 2>/dev/null \
+    key=$(cd "$repo" && .venv/bin/python bench/setup_db.py "sqlite+aiosqlite:///$tmp/bench.db" "$upstream" 2>/dev/null \
           | sed -n 's/^KEY=//p')
     (cd "$repo" && RELAYGATE_DATABASE_URL="sqlite+aiosqlite:///$tmp/bench.db" RELAYGATE_DATA_DIR="$tmp/data" \
        RELAYGATE_DEMO_UPSTREAM=false RELAYGATE_LOG_LEVEL=warning VARIANT="$variant" \

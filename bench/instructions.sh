@@ -11,21 +11,28 @@ rig=${RIG:-/work/shared/bench}
 n=${N:-3000}; port=${RELAYGATE_BENCH_PORT:-8791}
 [ $# -gt 0 ] || { sed -n 2,6p "$0"; exit 2; }
 command -v valgrind >/dev/null || { echo "valgrind missing (apt-get install valgrind)" >&2; exit 1; }
-PIN=0 bash "$rig/start-mock.sh" >/dev/null
+# UPSTREAM: a mock of your own (another nginx from the rig's config), safe from others' reloads of 9100
+upstream=${UPSTREAM:-http://127.0.0.1:9100}
+[ -n "${UPSTREAM:-}" ] || PIN=0 bash "$rig/start-mock.sh" >/dev/null
 for variant in "$@"; do
   tmp=$(mktemp -d /tmp/relaygate-bench-instr.XXXXXX)
-  key=$(cd "$repo" && .venv/bin/python bench/setup_db.py "sqlite+aiosqlite:///$tmp/bench.db" | sed -n 's/^KEY=//p')
+  key=$(cd "$repo" && .venv/bin/python bench/setup_db.py "sqlite+aiosqlite:///$tmp/bench.db" "$upstream" | sed -n 's/^KEY=//p')
   (cd "$repo" && RELAYGATE_CONFIG_POLL_SECONDS=3600 RELAYGATE_USAGE_FLUSH_SECONDS=3600 \
      RELAYGATE_DATABASE_URL="sqlite+aiosqlite:///$tmp/bench.db" RELAYGATE_DATA_DIR="$tmp/data" \
      RELAYGATE_DEMO_UPSTREAM=false RELAYGATE_LOG_LEVEL=warning VARIANT="$variant" \
      exec valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$tmp/cg.out" \
        .venv/bin/python bench/variant_serve.py --port "$port" --no-demo) > "$tmp/log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 900); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.2; done
+  # under valgrind on a loaded host the start can take minutes: wait up to 15
+  for _ in $(seq 1 4500); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.2; done
   url="http://127.0.0.1:$port/v1/chat/completions"
-  (cd "$repo" && .venv/bin/python bench/drive.py "$url" "$key" bench-plain 300 8)
+  if ! (cd "$repo" && .venv/bin/python bench/drive.py "$url" "$key" bench-plain 300 8); then
+    echo "$variant: the gateway did not answer (log: $tmp/log)" >&2; kill -TERM "$pid"; wait "$pid"; continue
+  fi
   sleep 2; callgrind_control -z "$pid" >/dev/null
-  (cd "$repo" && .venv/bin/python bench/drive.py "$url" "$key" bench-plain "$n" 8)
+  if ! (cd "$repo" && .venv/bin/python bench/drive.py "$url" "$key" bench-plain "$n" 8); then
+    echo "$variant: requests failed during the measurement (log: $tmp/log)" >&2; kill -TERM "$pid"; wait "$pid"; continue
+  fi
   callgrind_control -d "$pid" >/dev/null; sleep 1
   kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   main=$(grep -h '^summary:' "$tmp"/cg.out.1-01 | awk '{print $2}')

@@ -133,6 +133,7 @@ class Spool:
         self._progress: dict[str, bytes] = {}  # the last progress line of each stream still running
         # running streams: request id -> its facts when they changed since the last call, else None
         self._watched: dict[str, Callable[[], dict[str, Any] | None]] = {}
+        self._moved: set[str] = set()  # watched streams that sent a chunk since their last line
         self._progress_at = 0.0  # when the watched streams' progress was last written (monotonic)
         self.synced = 0  # fdatasync calls made
         self.write_errors = 0
@@ -188,6 +189,7 @@ class Spool:
         """Journal one finished request: one line, one write system call."""
         if self._watched:
             self._watched.pop(record["request_id"], None)
+            self._moved.discard(record["request_id"])
         fd = self._fd
         if fd is None:
             return
@@ -217,17 +219,22 @@ class Spool:
         if facts is not None:
             self._write_progress([(request_id, facts)])
 
-    def tick(self) -> None:
-        """A watched stream sent a chunk: write every watched stream's progress if it is due."""
+    def tick(self, request_id: str) -> None:
+        """A watched stream sent a chunk: noted, and every moved stream's progress written if it is due."""
+        self._moved.add(request_id)
         if time.monotonic() - self._progress_at >= self.sync_seconds:
             self.write_progress()
 
     def write_progress(self) -> None:
-        """One write for the progress of every watched stream that changed since its last line."""
+        """One write for the progress of every watched stream that moved and changed since its last line."""
         self._progress_at = time.monotonic()
+        if not self._moved:
+            return
+        moved, self._moved = self._moved, set()
         changed = []
-        for request_id, source in self._watched.items():
-            facts = source()
+        for request_id in moved:
+            source = self._watched.get(request_id)
+            facts = source() if source is not None else None
             if facts is not None:
                 changed.append((request_id, facts))
         if changed:
@@ -282,7 +289,7 @@ class Spool:
         and no chunk wrote it), then one fdatasync when anything was written (for machine crashes)."""
         while True:
             await asyncio.sleep(self.sync_seconds)
-            if self._watched:
+            if self._moved:
                 self.write_progress()
             await self.sync()
 

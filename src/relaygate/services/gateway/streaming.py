@@ -164,10 +164,9 @@ class StreamRelay:
         self.owed_chars, self.owed_bytes = chars, size
         spool = self.spool
         if spool is not None:
+            spool.tick(self.rec["request_id"])
             if now:
                 spool.write_progress()
-            else:
-                spool.tick()
 
     def progress(self) -> dict[str, Any] | None:
         """The spool asks: this stream's charge should the process die now, if it changed since."""
