@@ -5,6 +5,8 @@
 # are sent 8 at a time, and the counts are dumped per thread. Config polls and the usage flush timer are
 # pushed out of the window (they run per second, and under valgrind a second holds 40 requests, not 3,000,
 # which would overweight them 75 times); usage and ledger rows are written in batches of 500 as under load.
+# So are the spool's per-second work (its 50 ms fdatasync round, the 2 s heartbeat and sweep): bench/spool_cost.py
+# measures those per second. KEEP=1 keeps the callgrind files for callgrind_annotate.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 rig=${RIG:-/work/shared/bench}
@@ -18,6 +20,7 @@ for variant in "$@"; do
   tmp=$(mktemp -d /tmp/relaygate-bench-instr.XXXXXX)
   key=$(cd "$repo" && .venv/bin/python bench/setup_db.py "sqlite+aiosqlite:///$tmp/bench.db" "$upstream" | sed -n 's/^KEY=//p')
   (cd "$repo" && RELAYGATE_CONFIG_POLL_SECONDS=3600 RELAYGATE_USAGE_FLUSH_SECONDS=3600 \
+     RELAYGATE_USAGE_SPOOL_SYNC_SECONDS=3600 RELAYGATE_INSTANCE_HEARTBEAT_SECONDS=3600 \
      RELAYGATE_DATABASE_URL="sqlite+aiosqlite:///$tmp/bench.db" RELAYGATE_DATA_DIR="$tmp/data" \
      RELAYGATE_DEMO_UPSTREAM=false RELAYGATE_LOG_LEVEL=warning VARIANT="$variant" \
      exec valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$tmp/cg.out" \
@@ -39,5 +42,5 @@ for variant in "$@"; do
   all=$(cat "$tmp"/cg.out.1-* | grep -h '^summary:' | awk '{s += $2} END {print s}')
   grep -h "^writestats" "$tmp/log" | tail -1 | cut -c1-300
   printf '%-22s event loop %8d  all threads %8d  instructions/request\n' "$variant" $((main / n)) $((all / n))
-  rm -rf "$tmp"
+  if [ -n "${KEEP:-}" ]; then echo "kept: $tmp (callgrind_annotate $tmp/cg.out.1-01)"; else rm -rf "$tmp"; fi
 done

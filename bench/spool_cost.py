@@ -1,11 +1,17 @@
-"""What the usage spool costs one request: ``Spool.append`` of a realistic record, timed in a loop.
+"""What the usage spool costs: per request (``Spool.append``) and per second (its timers), in CPU time.
 
     .venv/bin/python bench/spool_cost.py [N]      # N appends (default 50,000) into a temp directory
 
-Prints microseconds per append (orjson encoding + one write system call, wall clock, so the kernel's
-share is in it) with and without ledger entries, and how many group-commit fdatasyncs a second of
-that rate costs the sync thread. Compare with the time one request takes at the measured req/s
-(bench/ab.sh base nospool) for the durability mechanism's share of non-stream throughput.
+Prints, as CPU time of the whole process (user + kernel, every thread: ``time.process_time``):
+
+- per request: one append of a realistic usage record (orjson encoding + one ``write`` system
+  call), with and without its settle row;
+- per second, whatever the request rate: the group commit (20 rounds of ``fdatasync`` in a thread),
+  and the heartbeat with its sweep for dead processes' journals and stale holds (every 2 s, one
+  small transaction on SQLite).
+
+bench/instructions.sh counts the per-request part on the whole request path (same run with and
+without the spool, timers out of the window); this script gives what to add per second.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from relaygate.services.gateway.recovery import Recovery
+from relaygate.store.db import make_engine, upgrade
+from relaygate.store.holds import beat
 from relaygate.store.spool import Spool
 
 RECORD = {
@@ -34,30 +43,71 @@ ENTRIES = [{"owner_id": "own_0123456789abcdef", "key_id": "key_0123456789abcdef"
 
 
 def measure(n: int, with_entries: bool) -> float:
+    """CPU microseconds per append."""
     with tempfile.TemporaryDirectory() as tmp:
         spool = Spool(Path(tmp), "bench")
         spool.open()
         entries = ENTRIES if with_entries else None
-        started = time.perf_counter()
+        started = time.process_time()
         for _ in range(n):
             spool.append(RECORD, entries)
-        elapsed = time.perf_counter() - started
-        started = time.perf_counter()
-        asyncio.run(spool.sync())
-        sync_ms = (time.perf_counter() - started) * 1000
+        elapsed = time.process_time() - started
         spool.close(everything_stored=True)
-    print(f"  last fdatasync after {n} lines: {sync_ms:.2f} ms (in the sync thread, not the event loop)")
     return elapsed / n * 1e6
+
+
+async def sync_round_us(rounds: int = 200) -> float:
+    """CPU microseconds of one group-commit round that has something to sync (the append excluded)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        spool = Spool(Path(tmp), "bench")
+        spool.open()
+        appends = 0.0
+        started = time.process_time()
+        for _ in range(rounds):
+            t0 = time.process_time()
+            spool.append(RECORD, ENTRIES)
+            appends += time.process_time() - t0
+            await spool.sync()
+        elapsed = time.process_time() - started - appends
+        spool.close(everything_stored=True)
+    return elapsed / rounds * 1e6
+
+
+async def heartbeat_us(rounds: int = 100) -> float:
+    """CPU microseconds of one heartbeat and sweep (no dead process, no stale hold: the steady state)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp}/bench.db")
+        try:
+            await upgrade(engine)
+            spool = Spool(Path(tmp) / "spool", "bench")
+            spool.open()
+            recovery = Recovery(engine, spool, heartbeat_seconds=2, stale_seconds=15)
+            await recovery.start()
+            started = time.process_time()
+            for _ in range(rounds):
+                async with engine.begin() as conn:
+                    await beat(conn, spool.instance)
+                await recovery.sweep()
+            elapsed = time.process_time() - started
+            spool.close(everything_stored=True)
+        finally:
+            await engine.dispose()
+    return elapsed / rounds * 1e6
 
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
     plain = measure(n, False)
     priced = measure(n, True)
-    print(f"spool append, record only:         {plain:.2f} us")
-    print(f"spool append, record + settle row: {priced:.2f} us")
-    for rps in (1000, 3000, 5000):
-        print(f"  at {rps} req/s a request has {1e6 / rps:.0f} us: the spool is {priced / (1e6 / rps) * 100:.1f}% of it")
+    sync = asyncio.run(sync_round_us())
+    beat = asyncio.run(heartbeat_us())
+    per_second = 20 * sync + beat / 2
+    print(f"per request, spool append, record only:         {plain:.2f} us CPU")
+    print(f"per request, spool append, record + settle row: {priced:.2f} us CPU")
+    print(f"per second, 20 group-commit rounds of {sync:.0f} us: {20 * sync / 1000:.2f} ms CPU")
+    print(f"per second, half a heartbeat + sweep of {beat:.0f} us: {beat / 2000:.2f} ms CPU")
+    for rps in (100, 1000, 3000):
+        print(f"  at {rps} req/s the per-second part adds {per_second / rps:.2f} us a request")
 
 
 if __name__ == "__main__":
