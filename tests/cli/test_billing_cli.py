@@ -203,6 +203,29 @@ def test_key_caps_and_limits(cli: Invoke, cli_json: JsonRun) -> None:
                                        "--cap-total", "-1", ok=False).output
 
 
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_check_fails_while_a_dead_process_journal_is_not_replayed(cli: Invoke, tmp_path: Path, lang: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    _owner(cli)
+    spool = tmp_path / "data" / "spool"
+    spool.mkdir(parents=True)
+    lines = [{"r": {"request_id": "req_a"}}, {"p": "req_b", "o": "own_x", "ct": 3}]
+    (spool / "dead01.1.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (spool / "dead01.lock").touch()  # nobody holds it: the process is gone
+    monkeypatch.setenv("RELAYGATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RELAYGATE_LANG", lang)
+    bad = cli("balance", "check", ok=False)
+    assert bad.exit_code == 1
+    said = {"en": "Gateway process dead01 stopped (crash or kill) and its journal is not stored yet: "
+                  "1 finished requests and 1 streams",
+            "zh-CN": "网关进程 dead01 已停止（崩溃或被强制结束），其日志尚未入库："
+                     "1 个已完成的请求和 1 个进行中的流式请求"}
+    assert "".join(said[lang].split()) in "".join(bad.output.split()), bad.output  # wherever Rich wraps it
+    report = json.loads(cli("balance", "check", "--json", ok=False).stdout)
+    assert report["ok"] is False
+    assert report["unreplayed_journals"] == [{"instance": "dead01", "records": 1, "running_streams": 1}]
+
+
 def test_chinese_output(cli: Invoke, cli_json: JsonRun, monkeypatch: pytest.MonkeyPatch) -> None:
     _owner(cli)
     monkeypatch.setenv("RELAYGATE_LANG", "zh-CN")
