@@ -71,7 +71,6 @@ def map_client_error(exc: BaseException, channel: ChannelRecord) -> UpstreamFail
     return UpstreamFailure("network_error", None, f"{type(exc).__name__}", retryable=True)
 
 
-
 class StreamRelay:
     """Forwards upstream SSE events to the caller as they complete and records usage at the end.
 
@@ -136,6 +135,7 @@ class StreamRelay:
                 if tail:
                     yield b"".join(tail)
                     self.sent_chars, self.sent_bytes = strategy.completion_chars, strategy.completion_bytes
+                    self.owe(self.sent_chars, self.sent_bytes)
             if strategy.done:
                 tail = strategy.finish()
                 if tail:
