@@ -23,6 +23,9 @@ tmp=$(mktemp -d /tmp/relaygate-bench-large.XXXXXX)
 results="$tmp/results.env"
 : > "$results"
 pids=()
+# one secrets key for the run: setup_db.py seals the channels' secrets with it, every gateway opens them
+RELAYGATE_SECRETS_KEY=$("$repo/.venv/bin/python" -c 'from relaygate.core.secrets import new_key; print(new_key())')
+export RELAYGATE_SECRETS_KEY
 log() { printf '[large %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 put() { printf '%s=%s\n' "$1" "$2" >> "$results"; }
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done; redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1; }

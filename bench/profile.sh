@@ -7,6 +7,8 @@
 #   MODEL=bench-stream bench/profile.sh
 #   NATIVE=1 bench/profile.sh        # include C frames (uvloop, httptools, orjson, ...)
 #   BLOCKING=1 bench/profile.sh      # pause the process for each sample (exact stacks, slower gateway)
+#   BODY=claudecode.json MODEL=bench-agent-pass ENDPOINT=/v1/messages DIALECT=anthropic bench/profile.sh
+#                                    # a bench/large.sh scenario: its body (bench/make_payloads.py), the large mock
 #
 # py-spy is installed into .venv if missing. Output: bench/results/profile-<model>[-native][-blocking].{txt,collapsed,svg}.
 set -uo pipefail
@@ -16,7 +18,9 @@ model=${MODEL:-bench-plain}
 conns=${CONNS:-32}
 secs=${SECONDS_TO_SAMPLE:-15}
 port=${RELAYGATE_BENCH_PORT:-8790}
-stream=0; [ "$model" = bench-stream ] && stream=1
+stream=${STREAM:-0}; [ "$model" = bench-stream ] && stream=1
+body=${BODY:-}; endpoint=${ENDPOINT:-/v1/chat/completions}; dialect=${DIALECT:-openai}
+lua="$rig/post.lua"; [ -n "$body" ] && lua="$repo/bench/body.lua" && body="/tmp/relaygate-bench/payloads/$body"
 native=(); [ "${NATIVE:-0}" = 1 ] && native=(--native)
 # --nonblocking (default) does not pause the gateway, so throughput stays as measured; BLOCKING=1 pauses it
 # per sample (slower gateway, exact stacks).
@@ -27,7 +31,9 @@ tmp=$(mktemp -d /tmp/relaygate-bench-profile.XXXXXX)
 
 [ -x "$repo/.venv/bin/py-spy" ] || "$repo/.venv/bin/pip" install -q py-spy
 PIN=0 bash "$rig/start-mock.sh" >/dev/null
-key=$(cd "$repo" && .venv/bin/python bench/setup_db.py "sqlite+aiosqlite:///$tmp/bench.db" 2>"$tmp/setup.err" |
+[ -n "$body" ] && { PIN=0 bash "$repo/bench/start-mock-big.sh" >/dev/null || exit 1; }
+key=$(cd "$repo" && .venv/bin/python bench/setup_db.py "sqlite+aiosqlite:///$tmp/bench.db" http://127.0.0.1:9100 \
+      http://127.0.0.1:9101 2>"$tmp/setup.err" |
       sed -n 's/^KEY=//p')
 [ -n "$key" ] || { echo "setup_db.py failed: $(tail -1 "$tmp/setup.err")" >&2; exit 1; }
 (cd "$repo" && RELAYGATE_DATABASE_URL="sqlite+aiosqlite:///$tmp/bench.db" RELAYGATE_DATA_DIR="$tmp/data" \
@@ -38,9 +44,10 @@ trap 'kill -TERM $pid 2>/dev/null' EXIT
 for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
 curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" ||
   { echo "relaygate did not start: $(tail -1 "$tmp/relaygate.log")" >&2; exit 1; }
-url="http://127.0.0.1:$port/v1/chat/completions"
-KEY=$key MODEL=$model STREAM=$stream taskset -c 0 wrk -t1 -c"$conns" -d3s -s "$rig/post.lua" "$url" >/dev/null
-KEY=$key MODEL=$model STREAM=$stream taskset -c 0 wrk -t1 -c"$conns" -d$((secs + 2))s -s "$rig/post.lua" "$url" \
+url="http://127.0.0.1:$port$endpoint"
+export KEY=$key MODEL=$model STREAM=$stream BODY=$body DIALECT=$dialect
+taskset -c 0 wrk -t1 -c"$conns" -d3s -s "$lua" "$url" >/dev/null
+taskset -c 0 wrk -t1 -c"$conns" -d$((secs + 2))s -s "$lua" "$url" \
   > "$tmp/wrk.txt" 2>&1 &
 wrk_pid=$!
 sleep 1

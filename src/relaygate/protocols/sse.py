@@ -26,6 +26,21 @@ class SSEFramer:
         self._buf = data[start:]
         return events
 
+    def feed_block(self, chunk: bytes) -> bytes:
+        """The complete events so far as one block (no copy when the chunk ends on an event's end)."""
+        data = self._buf + chunk if self._buf else chunk
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+        end = data.rfind(b"\n\n") + 2
+        if end == 1:  # no complete event yet
+            self._buf = data
+            return b""
+        if end == len(data):
+            self._buf = b""
+            return data
+        self._buf = data[end:]
+        return data[:end]
+
     def rest(self) -> bytes:
         """Bytes of an unfinished event left when the stream ended."""
         rest, self._buf = self._buf, b""
@@ -41,3 +56,9 @@ def event_data(event: bytes) -> bytes | None:
         if line.startswith(b"data:"):
             parts.append(line[5:].lstrip(b" "))
     return b"\n".join(parts).strip() if parts else None
+
+
+def events_of(block: bytes) -> list[bytes]:
+    """The events of a block of complete events (terminators dropped; empty ones skipped)."""
+    return [e for e in block.split(b"\n\n") if e]
+

@@ -39,7 +39,9 @@ from relaygate.services.gateway.sessions import StickySessions, session_of
 from relaygate.services.gateway.state import GatewayState
 from relaygate.services.gateway.streaming import StreamRelay, UpstreamFailure, map_client_error
 from relaygate.services.gateway.translate import (
+    NATIVE_EVENTS,
     Dialects,
+    EventPassthrough,
     NativePassthrough,
     OpenAIPassthrough,
     StreamStrategy,
@@ -392,7 +394,9 @@ class Relay:
         if provider.dialect == inbound.dialect:
             if inbound.dialect == "openai":
                 return OpenAIPassthrough(facts.include_usage)
-            return NativePassthrough(self.dialects.get(inbound.dialect), facts.model)
+            if inbound.dialect in NATIVE_EVENTS:
+                return NativePassthrough(self.dialects.get(inbound.dialect), facts.model, inbound.dialect)
+            return EventPassthrough(self.dialects.get(inbound.dialect), facts.model)
         caller = self.dialects.get(inbound.dialect)
         return Translated(self.dialects.get(provider.dialect), caller, facts.model,
                           **caller_options(inbound.dialect, caller, data))
@@ -506,24 +510,46 @@ def check_answer(status: int, raw: bytes) -> None:
 
 
 async def first_events(resp: aiohttp.ClientResponse, first: bytes) -> bytes:
-    """Read ahead to the stream's first complete event and check every complete event so far parses.
+    """Read ahead to the stream's first complete data event and check that it parses.
 
-    Returns the bytes read (the stream relay frames them again). Raises ``UpstreamFailure`` when an
+    Returns the bytes read (the stream relay frames them again). Raises ``UpstreamFailure`` when that
     event's data is not JSON (nor [DONE]) or the stream ends without one: nothing reached the caller
-    yet, so the next channel is tried."""
+    yet, so the next channel is tried. Later events are relayed as the upstream wrote them (reading
+    every event of a first read that holds a whole answer would parse it all twice)."""
     data = first
     while True:
-        seen = events_valid(data)
+        seen = first_event_valid(data)
         if seen is False:
             raise invalid_answer(resp.status, "SSE event (JSON)")
         if seen or len(data) >= PREFETCH_LIMIT:
             return data
         more = await resp.content.readany()
         if not more:
-            if events_valid(data + b"\n\n"):  # an unterminated last event: judged as the relay would
+            if first_event_valid(data + b"\n\n"):  # an unterminated last event: judged as the relay would
                 return data
             raise invalid_answer(resp.status, "SSE stream")
         data += more
+
+
+def first_event_valid(data: bytes) -> bool | None:
+    """Whether the first complete data event in ``data`` parses (JSON or [DONE]): True, False, or None
+    when no data event is complete yet."""
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    start = 0
+    while (end := data.find(b"\n\n", start)) >= 0:
+        payload = event_data(data[start:end])
+        start = end + 2
+        if payload is None:
+            continue  # a comment or keep-alive
+        if payload == b"[DONE]":
+            return True
+        try:
+            orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return False
+        return True
+    return None
 
 
 def events_valid(data: bytes) -> bool | None:

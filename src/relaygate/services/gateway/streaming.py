@@ -112,9 +112,8 @@ class StreamRelay:
         rid = self.rec["request_id"]
         try:
             while chunk:
-                out: list[bytes] = []
-                for event in framer.feed(chunk):
-                    out.extend(strategy.transform(event))
+                block = framer.feed_block(chunk)
+                out = strategy.relay(block) if block else []
                 if out:
                     if self.ttft is None and strategy.completion_chars:
                         self.ttft = monotonic()
@@ -131,7 +130,7 @@ class StreamRelay:
                 chunk = await self.resp.content.readany()
             if not strategy.done:
                 rest = framer.rest()
-                tail = strategy.transform(rest + b"\n\n") if rest.strip() else []
+                tail = strategy.relay(rest + b"\n\n") if rest.strip() else []
                 if tail:
                     yield b"".join(tail)
                     self.sent_chars, self.sent_bytes = strategy.completion_chars, strategy.completion_bytes

@@ -1,8 +1,8 @@
 """Dialects and stream strategies: pass bytes through when caller and upstream agree, else translate.
 
 Every dialect module (protocols/openai_dialect, anthropic, responses, gemini) converts to and from
-one internal form, OpenAI Chat Completions. A stream strategy turns each complete upstream SSE event
-into the bytes the caller gets, and keeps the usage it saw on the way.
+one internal form, OpenAI Chat Completions. A stream strategy turns each block of complete upstream
+SSE events into the bytes the caller gets, and keeps the usage it saw on the way.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import importlib
 from types import ModuleType
 from typing import Any, Protocol
 
+from relaygate.protocols.delivered import COUNTERS, TextCounter
 from relaygate.protocols.openai import StreamObserver, delivered_size, error_event
+from relaygate.protocols.sse import events_of
 from relaygate.protocols.usage import Usage
 
 DIALECT_MODULES = {
@@ -55,6 +57,8 @@ class StreamStrategy(Protocol):
     @property
     def completion_bytes(self) -> int: ...
 
+    def relay(self, block: bytes) -> list[bytes]: ...
+
     def transform(self, event: bytes) -> list[bytes]: ...
 
     def finish(self) -> list[bytes]: ...
@@ -62,10 +66,90 @@ class StreamStrategy(Protocol):
     def error(self, message: str, code: str, request_id: str) -> list[bytes]: ...
 
 
-class OpenAIPassthrough:
+class Passthrough:
+    """Caller and upstream speak one dialect: blocks of complete events go on untouched.
+
+    What the gateway needs of them is read where it is, not from every event: the stream's first
+    events (Anthropic's message_start: the prompt's usage), the last events of each block (the end
+    marker, the usage, an error), read whole by the dialect's own parser; and the text the caller was
+    sent, measured over the whole block by ``protocols/delivered.TextCounter`` (C-level scans). An
+    event read whole may be dropped (OpenAI's usage chunk the caller did not ask for).
+    """
+
+    HEAD_EVENTS = 3  # events read whole at the stream's start, at most
+    TAIL_EVENTS = 4  # events read whole at a block's end, at most, while each is a control event
+
+    def __init__(self, counter: TextCounter, head: tuple[bytes, ...], control: tuple[bytes, ...]) -> None:
+        self.counter = counter
+        self.head = head
+        self.control = control
+        self.completion_chars = 0
+        self.completion_bytes = 0
+        self._started = False
+
+    def read(self, event: bytes) -> tuple[bool, int, int]:
+        """Read one event whole: (forward it?, characters and bytes of the text in it)."""
+        raise NotImplementedError
+
+    def relay(self, block: bytes) -> list[bytes]:
+        spans: list[tuple[int, int]] = []  # the events read whole: (start, end), in order
+        floor = 0
+        if not self._started:
+            self._started = True
+            if self.head:
+                spans, floor = self._head(block)
+        spans += self._tail(block, floor)
+        chars = size = 0
+        pos = 0
+        drop: list[tuple[int, int]] = []
+        for start, end in spans:
+            c, b = self.counter.count(block, pos, start)
+            keep, c2, b2 = self.read(block[start:end])
+            chars += c + c2
+            size += b + b2
+            if not keep:
+                drop.append((start, end))
+            pos = end
+        c, b = self.counter.count(block, pos, len(block))
+        self.completion_chars += chars + c
+        self.completion_bytes += size + b
+        for start, end in reversed(drop):  # last first, so earlier spans keep their offsets
+            block = block[:start] + block[end:]
+        return [block] if block else []
+
+    def transform(self, event: bytes) -> list[bytes]:
+        return self.relay(event if event.endswith(b"\n\n") else event + b"\n\n")
+
+    def _head(self, block: bytes) -> tuple[list[tuple[int, int]], int]:
+        spans = []
+        start = 0
+        for _ in range(self.HEAD_EVENTS):
+            end = block.find(b"\n\n", start) + 2
+            if end < 2:
+                break
+            if any(block.find(token, start, end) >= 0 for token in self.head):
+                spans.append((start, end))
+            start = end
+        return spans, start
+
+    def _tail(self, block: bytes, floor: int) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        end = len(block)
+        while end > floor and len(spans) < self.TAIL_EVENTS:
+            found = block.rfind(b"\n\n", floor, end - 2)
+            start = found + 2 if found >= 0 else floor
+            if not any(block.find(token, start, end) >= 0 for token in self.control):
+                break
+            spans.append((start, end))
+            end = start
+        return spans[::-1]
+
+
+class OpenAIPassthrough(Passthrough):
     """OpenAI in, OpenAI out: events untouched, except the usage chunk the caller did not ask for."""
 
     def __init__(self, caller_asked_usage: bool) -> None:
+        super().__init__(COUNTERS["openai"], (), (b'"usage"', b"[DONE]", b'"error"'))
         self.observer = StreamObserver(hide_usage_chunk=not caller_asked_usage)
 
     @property
@@ -76,16 +160,11 @@ class OpenAIPassthrough:
     def done(self) -> bool:
         return self.observer.done
 
-    @property
-    def completion_chars(self) -> int:
-        return self.observer.completion_chars
-
-    @property
-    def completion_bytes(self) -> int:
-        return self.observer.completion_bytes
-
-    def transform(self, event: bytes) -> list[bytes]:
-        return [event] if self.observer.observe(event) else []
+    def read(self, event: bytes) -> tuple[bool, int, int]:
+        observer = self.observer
+        chars, size = observer.completion_chars, observer.completion_bytes
+        keep = observer.observe(event)
+        return keep, observer.completion_chars - chars, observer.completion_bytes - size
 
     def finish(self) -> list[bytes]:
         return []
@@ -94,8 +173,48 @@ class OpenAIPassthrough:
         return [error_event(message, code, request_id)]
 
 
-class NativePassthrough:
+# per dialect: the tokens of the events read whole at the start, and at a block's end
+NATIVE_EVENTS: dict[str, tuple[tuple[bytes, ...], tuple[bytes, ...]]] = {
+    "anthropic": ((b"message_start",), (b"message_delta", b"message_stop", b'"error"')),
+    "responses": ((), (b"response.completed", b"response.incomplete", b"response.failed", b'"error"')),
+}
+
+
+class NativePassthrough(Passthrough):
     """Same non-OpenAI dialect on both sides: bytes untouched, usage read through the dialect's parser."""
+
+    def __init__(self, dialect: ModuleType, model: str, name: str) -> None:
+        head, control = NATIVE_EVENTS[name]
+        super().__init__(COUNTERS[name], head, control)
+        self.reader = dialect.StreamToChat()
+        self.writer = dialect.StreamFromChat(model)
+
+    @property
+    def usage(self) -> Usage | None:
+        usage: Usage | None = self.reader.usage
+        return usage
+
+    @property
+    def done(self) -> bool:
+        return bool(self.reader.done)
+
+    def read(self, event: bytes) -> tuple[bool, int, int]:
+        chars = size = 0
+        for chunk in self.reader.feed(event):
+            c, b = delivered_size(chunk)
+            chars += c
+            size += b
+        return True, chars, size
+
+    def finish(self) -> list[bytes]:
+        return []
+
+    def error(self, message: str, code: str, request_id: str) -> list[bytes]:
+        return list(self.writer.error(f"{message} (request id: {request_id})", code))
+
+
+class EventPassthrough:
+    """Same dialect on both sides, read event by event (Gemini: its tool calls' arguments are objects)."""
 
     def __init__(self, dialect: ModuleType, model: str) -> None:
         self.reader = dialect.StreamToChat()
@@ -111,6 +230,11 @@ class NativePassthrough:
     @property
     def done(self) -> bool:
         return bool(self.reader.done)
+
+    def relay(self, block: bytes) -> list[bytes]:
+        for event in events_of(block):
+            self.transform(event)
+        return [block]
 
     def transform(self, event: bytes) -> list[bytes]:
         for chunk in self.reader.feed(event):
@@ -144,6 +268,12 @@ class Translated:
     @property
     def done(self) -> bool:
         return bool(self.reader.done)
+
+    def relay(self, block: bytes) -> list[bytes]:
+        out: list[bytes] = []
+        for event in events_of(block):
+            out.extend(self.transform(event))
+        return out
 
     def transform(self, event: bytes) -> list[bytes]:
         out: list[bytes] = []
