@@ -12,6 +12,8 @@ and AFTER_SECONDS later, and the KB per open stream.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -32,6 +34,32 @@ def rss_kb(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
     return total
+
+
+def smaps(pid: int) -> str:
+    """Where the RSS is (SMAPS=1): glibc's main heap, 1 MiB anonymous maps (CPython's object arenas), the
+    other anonymous maps (thread arenas, large blocks, uvloop), and everything mapped from files."""
+    sizes = {"heap": 0, "arenas": 0, "anon": 0, "files": 0}
+    count = 0
+    kind = "files"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        parts = line.split()
+        if "-" in parts[0] and not parts[0].endswith(":"):
+            start, end = (int(x, 16) for x in parts[0].split("-"))
+            name = parts[5] if len(parts) > 5 else ""
+            kind = ("heap" if name == "[heap]" else "files" if name.startswith("/") else
+                    "arenas" if end - start == 1 << 20 else "anon")
+            count += kind == "arenas"
+        elif parts[0] == "Rss:":
+            sizes[kind] += int(parts[1])
+    return " ".join(f"{k}={v // 1024}MB" for k, v in sizes.items()) + f" ({count} arena maps)"
+
+
+def snap(pid: int) -> None:
+    if os.environ.get("SMAPS"):
+        print("smaps:", smaps(pid), flush=True)
+    if os.environ.get("SNAPSHOT_SIGNAL"):
+        os.kill(pid, signal.SIGUSR1)
 
 
 def chunk(delta: dict[str, object]) -> bytes:
@@ -88,6 +116,7 @@ async def main() -> None:
         await asyncio.gather(*(one() for _ in range(100)))  # warm: pools, caches, first-use allocations
         await asyncio.sleep(3)
         base = rss_kb(pid)
+        snap(pid)  # SNAPSHOT_SIGNAL=1: the gateway dumps a tracemalloc snapshot (bench/slow_streams.sh)
         app["hold"] = hold
         opened = 0
         tasks = [asyncio.ensure_future(one()) for _ in range(n)]
@@ -96,10 +125,14 @@ async def main() -> None:
             await asyncio.sleep(0.2)
         await asyncio.sleep(1)
         peak_open, all_open = rss_kb(pid), opened
+        snap(pid)
         statuses = await asyncio.gather(*tasks)
         closed = rss_kb(pid)
+        if os.environ.get("TRIM_SIGNAL"):  # VARIANT=trim: the gateway collects and trims now
+            os.kill(pid, signal.SIGUSR2)
         await asyncio.sleep(after)
         later = rss_kb(pid)
+        snap(pid)
     await runner.cleanup()
     bad = sum(s != 200 for s in statuses)
     print(f"streams={n} open_at_once={all_open} non200={bad}")

@@ -15,6 +15,10 @@ VARIANT (comma-separated):
   nospool                  RELAYGATE_USAGE_SPOOL=false: no crash journal (measures the durability cost)
   gcstats                  every 5 s, print to stderr the cyclic collector's runs and time per generation
   cprofile=PATH             cProfile the event loop between SIGUSR1 and SIGUSR2, stats written to PATH
+  trim                     SIGUSR2: gc.collect() then glibc's malloc_trim(0), RSS before and after printed to stderr
+  tracemalloc=DIR          the first SIGUSR1 starts tracing allocations (12 frames; tracing from the start makes
+                           the imports crawl), each SIGUSR1 dumps a snapshot to DIR/snap-N.pickle
+                           (bench/slow_streams.sh TRACEMALLOC=1 compares them)
   noledger                 billing on, but its ledger rows are dropped instead of written (measures the DB share)
   writestats               at exit, print to stderr how many usage batches were written and their sizes
 Arguments after the script name are passed to `relaygate serve`.
@@ -69,6 +73,12 @@ def apply(variant: str) -> None:
         if part == "writestats":
             count_batches()
             continue
+        if part == "trim":
+            trim_on_signal()
+            continue
+        if part.startswith("tracemalloc="):
+            snapshots_on_signal(part.split("=", 1)[1])
+            continue
         if part.startswith("cprofile="):
             profile_on_signals(part.split("=", 1)[1])
             continue
@@ -112,6 +122,44 @@ def profile_on_signals(path: str) -> None:
         profiler.dump_stats(path)
 
     signal.signal(signal.SIGUSR2, stop)
+
+
+def trim_on_signal() -> None:
+    import ctypes
+    import signal
+
+    def rss() -> int:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+
+    def trim(*_: object) -> None:
+        before = rss()
+        gc.collect()
+        collected = rss()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        print(f"trim: RSS {before} KB, after gc.collect {collected} KB, after malloc_trim {rss()} KB",
+              file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGUSR2, trim)
+
+
+def snapshots_on_signal(folder: str) -> None:
+    """SIGUSR1 writes a snapshot (after a full collection) to folder/snap-N.pickle; the first one starts tracing."""
+    import signal
+    import tracemalloc
+    from pathlib import Path
+
+    taken = [0]
+
+    def dump(*_: object) -> None:
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(12)
+        gc.collect()
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        tracemalloc.take_snapshot().dump(f"{folder}/snap-{taken[0]}.pickle")
+        taken[0] += 1
+
+    signal.signal(signal.SIGUSR1, dump)
 
 
 def count_batches() -> None:

@@ -15,7 +15,9 @@ chunk ``after``); ``reset`` (drop the connection before answering); ``reset_mid_
 ``slow`` (sleep ``seconds`` between stream chunks); ``garbage`` (200 whose body, or first stream
 event, is not JSON); ``spaced`` (or ``"spaced": true`` on any stream behaviour: events written with
 spaces after ``:`` and ``,`` and non-ASCII escaped as ``\\uXXXX``, as many upstreams do);
-``error_mid_stream`` (after ``after`` chunks an error event, then the end).
+``error_mid_stream`` (after ``after`` chunks an error event, then the end); ``big`` (chat, non-stream:
+an answer of ``size`` characters in 16 KB writes; ``cut_at`` bytes then a dropped connection, or
+``html``: a page of that size instead of JSON).
 """
 
 from __future__ import annotations
@@ -211,6 +213,8 @@ class FakeUpstream:
             words = text.split(" ")
             pieces = [words[0]] + [" " + w for w in words[1:]]
             return await self._stream(request, body, behavior, model, pieces, prompt, chat=True)
+        if behavior.get("kind") == "big":
+            return await self._big(request, behavior, model, prompt)
         usage = None if behavior.get("kind") == "no_usage" else _usage(prompt, count_tokens(text))
         return web.json_response({
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
@@ -218,6 +222,32 @@ class FakeUpstream:
                          "logprobs": None, "finish_reason": "stop"}],
             "usage": usage, "system_fingerprint": "fp_fake",
         })
+
+    async def _big(self, request: web.Request, behavior: dict[str, Any], model: str,
+                   prompt: int) -> web.StreamResponse:
+        """A large answer (``size`` characters of text, non-ASCII and escapes included) written in 16 KB
+        pieces; ``cut_at`` drops the connection after that many bytes, ``html`` answers a page instead."""
+        size = int(behavior.get("size", 300_000))
+        text = ('Line "%d" of a long answer, naïve café 日本語\n' * (size // 40 + 1))[:size]
+        raw = orjson.dumps({"id": "chatcmpl-big", "object": "chat.completion", "created": int(time.time()),
+                            "model": model, "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                                         "finish_reason": "stop"}],
+                            "usage": _usage(prompt, count_tokens(text))})
+        if behavior.get("html"):
+            raw = b"<html><body>" + b"<p>an error page</p>" * (size // 20) + b"</body></html>"
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = len(raw)
+        await resp.prepare(request)
+        cut = int(behavior.get("cut_at", 0))
+        for start in range(0, len(raw), 16384):
+            if cut and start >= cut:
+                assert request.transport is not None
+                request.transport.close()
+                return resp
+            await resp.write(raw[start:start + 16384])
+            await asyncio.sleep(0)
+        await resp.write_eof()
+        return resp
 
     async def completions(self, request: web.Request) -> web.StreamResponse:
         begun = await self._begin(request)

@@ -110,12 +110,16 @@ def check_body(dialect: str, endpoint: str, data: dict[str, Any]) -> None:
     spec, items_field, item_spec = known
     _check_fields(data, spec, "")
     items = data.get(items_field) if items_field else None
-    if isinstance(items, list):
-        for n, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise _wrong(f"{items_field}[{n}]", OBJECT, item)
-            if item_spec:
-                _check_fields(item, item_spec, f"{items_field}[{n}].")
+    if isinstance(items, list) and items:
+        shape = _SHAPES.get(id(item_spec))
+        # one pass in a comprehension over the usual shape; the field-by-field walk names the first fault
+        if shape is None or any([type(m) is not dict or type(m.get("role")) not in shape[0]
+                                 or type(m.get(shape[1])) not in shape[2] for m in items]):
+            for n, item in enumerate(items):
+                if not isinstance(item, dict):
+                    raise _wrong(f"{items_field}[{n}]", OBJECT, item)
+                if item_spec:
+                    _check_fields(item, item_spec, f"{items_field}[{n}].")
     if dialect == "gemini":
         for name in ("generationConfig", "generation_config"):
             config = data.get(name)
@@ -123,23 +127,51 @@ def check_body(dialect: str, endpoint: str, data: dict[str, Any]) -> None:
                 _check_fields(config, _GEMINI_CONFIG, f"{name}.")
 
 
+def _shape(item_spec: Spec) -> tuple[tuple[type, ...], str, tuple[type, ...]] | None:
+    """(role types, the content field, its types) of a message spec with a role and one content field,
+    None (absent) allowed where the spec allows it: what the comprehension in ``check_body`` tests."""
+    fields = list(item_spec.items())
+    if len(fields) != 2 or fields[0][0] != "role":
+        return None
+    (_, (role, role_required)), (content, (kind, required)) = fields
+    return (role.types if role_required else (*role.types, type(None)), content,
+            kind.types if required else (*kind.types, type(None)))
+
+
+_SHAPES = {id(item_spec): shape for _, _, item_spec in _ENDPOINTS.values()
+           if (shape := _shape(item_spec)) is not None}
+
+
 def _check_fields(obj: dict[str, Any], spec: Spec, prefix: str) -> None:
+    if len(obj) < len(spec):  # walk the fields the object has (and the required ones), not the whole spec
+        for name in obj:
+            entry = spec.get(name)
+            if entry is not None:
+                _check_field(obj, name, entry[0], False, prefix)
+        for name, (kind, required) in spec.items():
+            if required and obj.get(name) is None:
+                _check_field(obj, name, kind, True, prefix)
+        return
     for name, (kind, required) in spec.items():
-        value = obj.get(name)
-        if value is None:
-            if required:
-                raise BadBody(f"The field '{prefix}{name}' is required: send {kind.en}.",
-                              f"缺少必填字段 '{prefix}{name}'：应为{kind.zh}。", f"{prefix}{name}")
-            continue
-        if type(value) not in kind.types:  # exact types: true is not an integer, 1 is not a boolean
-            raise _wrong(prefix + name, kind, value)
-        if kind.minimum is not None and value < kind.minimum:
-            raise BadBody(f"The field '{prefix}{name}' must be {kind.en} (at least {kind.minimum}); got {value}.",
-                          f"字段 '{prefix}{name}' 必须是{kind.zh}（至少为 {kind.minimum}）；收到的是 {value}。",
-                          prefix + name)
-        if kind.non_empty and not value:
-            raise BadBody(f"The field '{prefix}{name}' must be {kind.en}; got an empty list.",
-                          f"字段 '{prefix}{name}' 必须是{kind.zh}；收到的是空列表。", prefix + name)
+        _check_field(obj, name, kind, required, prefix)
+
+
+def _check_field(obj: dict[str, Any], name: str, kind: Kind, required: bool, prefix: str) -> None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise BadBody(f"The field '{prefix}{name}' is required: send {kind.en}.",
+                          f"缺少必填字段 '{prefix}{name}'：应为{kind.zh}。", f"{prefix}{name}")
+        return
+    if type(value) not in kind.types:  # exact types: true is not an integer, 1 is not a boolean
+        raise _wrong(prefix + name, kind, value)
+    if kind.minimum is not None and value < kind.minimum:
+        raise BadBody(f"The field '{prefix}{name}' must be {kind.en} (at least {kind.minimum}); got {value}.",
+                      f"字段 '{prefix}{name}' 必须是{kind.zh}（至少为 {kind.minimum}）；收到的是 {value}。",
+                      prefix + name)
+    if kind.non_empty and not value:
+        raise BadBody(f"The field '{prefix}{name}' must be {kind.en}; got an empty list.",
+                      f"字段 '{prefix}{name}' 必须是{kind.zh}；收到的是空列表。", prefix + name)
 
 
 def _wrong(path: str, kind: Kind, value: Any) -> BadBody:

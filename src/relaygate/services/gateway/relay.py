@@ -30,6 +30,7 @@ from relaygate.services.gateway.accounts import (
     presented_key,
 )
 from relaygate.services.gateway.alerts import Alerts
+from relaygate.services.gateway.answers import AnswerRelay, looks_like_object, read_head
 from relaygate.services.gateway.catalog import Route, Snapshot
 from relaygate.services.gateway.clients import detect_client
 from relaygate.services.gateway.exchange import Exchange, Inbound, OldEntry, Outcome
@@ -458,7 +459,18 @@ class Relay:
                 native = provider.dialect == inbound.dialect
                 ctype = resp.headers.get("Content-Type", "text/event-stream") if native else "text/event-stream"
                 return Outcome(200, ctype, stream=stream)
-            raw = await resp.read()
+            raw, whole = await read_head(resp)
+            if not whole:
+                if provider.dialect != inbound.dialect or facts.stream:  # translated: the answer is needed whole
+                    raw += await resp.read()
+                elif not looks_like_object(raw):
+                    raise invalid_answer(resp.status, "JSON")
+                else:  # a large pass-through answer: relayed as it arrives (services/gateway/answers.py)
+                    relayed = AnswerRelay(self, resp, ex, raw, lambda body: provider.usage(operation, body),
+                                          facts.prompt_estimate)
+                    length = resp.headers.get("Content-Length")
+                    return Outcome(resp.status, resp.headers.get("Content-Type", "application/json"),
+                                   stream=relayed, headers={"Content-Length": length} if length else {})
         except (aiohttp.ClientError, TimeoutError) as exc:
             resp.close()
             raise map_client_error(exc, route.channel) from exc

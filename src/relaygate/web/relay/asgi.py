@@ -299,6 +299,8 @@ class RelayApp:
             return
         headers.append((b"cache-control", b"no-cache"))
         headers.append((b"x-accel-buffering", b"no"))
+        if outcome.headers:  # a large answer relayed as it arrives keeps the upstream's Content-Length
+            headers.extend((k.lower().encode(), v.encode()) for k, v in outcome.headers.items())
         stream = outcome.stream
         try:
             await send({"type": "http.response.start", "status": outcome.status, "headers": headers})
