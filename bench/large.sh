@@ -66,6 +66,10 @@ cpu_ticks() { local t=0 p; for p in "$1" $(pgrep -P "$1"); do
 evalsha() { redis-cli -p "$redis_port" info commandstats | tr -d '\r' | awk -F'[=,:]' '
   /^cmdstat_(evalsha|eval):/ {s += $3} /^cmdstat_/ {c += $3} END {print s+0, c+0}'; }
 
+rss_mb() { local t=0 p; for p in "$1" $(pgrep -P "$1") $(for c in $(pgrep -P "$1"); do pgrep -P "$c"; done); do
+  t=$((t + $(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done
+  awk -v k="$t" 'BEGIN {printf "%.0f", k / 1024}'; }
+
 # run VARIANT SCENARIO CONNS: one wrk run against the gateway (or the floor) in $gw_pid
 run() {
   local v=$1 line=$2 c=$3 name lua body model stream path up url out
@@ -90,7 +94,8 @@ run() {
   put "$k.requests" "${n:-0}"
   put "$k.cpu_us" "$(awk -v t=$((t1 - t0)) -v n="${n:-0}" 'BEGIN {printf "%.0f", n ? t * 10000 / n : 0}')"
   put "$k.redis_scripts" "$((r1 - r0))"; put "$k.redis_cmds" "$((c1 - c0))"
-  log "$k: ${res#RESULT } n=${n:-0} cpu/req=$(awk -v t=$((t1 - t0)) -v n="${n:-0}" 'BEGIN {printf "%.0f", n ? t * 10000 / n : 0}')us redis scripts=$((r1 - r0))"
+  [ "$v" != direct ] && put "$k.hwm_mb" "$(rss_mb "$gw_pid")"  # the peak so far: which scenario raised it
+  log "$k: ${res#RESULT } n=${n:-0} peak=$(rss_mb "$gw_pid")MB cpu/req=$(awk -v t=$((t1 - t0)) -v n="${n:-0}" 'BEGIN {printf "%.0f", n ? t * 10000 / n : 0}')us redis scripts=$((r1 - r0))"
 }
 
 serve_relaygate() {  # VARIANT
@@ -108,17 +113,13 @@ serve_relaygate() {  # VARIANT
   setup=$(cd "$repo" && .venv/bin/python bench/setup_db.py "$db_url" http://127.0.0.1:9100 http://127.0.0.1:9101 2>"$tmp/$v-setup.err")
   key=$(sed -n 's/^KEY=//p' <<<"$setup")
   [ -n "$key" ] || { log "$v: setup_db failed: $(tail -1 "$tmp/$v-setup.err")"; return 1; }
-  (cd "$repo" && exec env RELAYGATE_DATABASE_URL="$db_url" ${redis_url:+REDIS_URL=$redis_url} RELAYGATE_DATA_DIR="$tmp/$v-data" \
+  (cd "$repo" && exec env ${GATEWAY_ENV:-} RELAYGATE_DATABASE_URL="$db_url" ${redis_url:+REDIS_URL=$redis_url} RELAYGATE_DATA_DIR="$tmp/$v-data" \
      RELAYGATE_DEMO_UPSTREAM=false RELAYGATE_LOG_LEVEL=warning RELAYGATE_BENCH=1 \
      taskset -c 1 .venv/bin/relaygate serve --port "$port" --no-demo --workers "$workers") > "$tmp/$v.log" 2>&1 &
   gw_pid=$!; pids+=("$gw_pid")
   for _ in $(seq 1 300); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && return 0; sleep 0.1; done
   log "$v did not start: $(tail -2 "$tmp/$v.log")"; return 1
 }
-
-rss_mb() { local t=0 p; for p in "$1" $(pgrep -P "$1") $(for c in $(pgrep -P "$1"); do pgrep -P "$c"; done); do
-  t=$((t + $(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done
-  awk -v k="$t" 'BEGIN {printf "%.0f", k / 1024}'; }
 
 for v in $variants; do
   key=sk-bench

@@ -140,33 +140,41 @@ class StreamObserver:
         return True
 
 
+_TEXT_FIELDS = ("content", "reasoning_content", "reasoning", "refusal")
+
+
 def delivered_size(chunk: dict[str, Any]) -> tuple[int, int]:
     """Characters and UTF-8 bytes of the generated text in one chat or completions chunk: content,
     reasoning, refusals, tool-call arguments, completions' text. An error object carries none."""
     chars = size = 0
     choices = chunk.get("choices")
-    if not isinstance(choices, list):
+    if type(choices) is not list:
         return 0, 0
     for choice in choices:
-        if not isinstance(choice, dict):
+        if type(choice) is not dict:
             continue
         delta = choice.get("delta")
-        if not isinstance(delta, dict):
+        if type(delta) is not dict:
             message = choice.get("message")
-            delta = message if isinstance(message, dict) else {}
-        pieces = [delta.get("content"), delta.get("reasoning_content"), delta.get("reasoning"),
-                  delta.get("refusal"), choice.get("text")]
-        calls = delta.get("tool_calls")
-        if isinstance(calls, list):
-            for call in calls:
-                fn = call.get("function") if isinstance(call, dict) else None
-                if isinstance(fn, dict):
-                    pieces.append(fn.get("arguments"))
-                    pieces.append(fn.get("name"))
-        for piece in pieces:
-            if isinstance(piece, str) and piece:
+            delta = message if type(message) is dict else {}
+        for name in _TEXT_FIELDS:
+            piece = delta.get(name)
+            if type(piece) is str and piece:
                 chars += len(piece)
-                size += len(piece.encode())
+                size += len(piece) if piece.isascii() else len(piece.encode())
+        piece = choice.get("text")
+        if type(piece) is str and piece:
+            chars += len(piece)
+            size += len(piece) if piece.isascii() else len(piece.encode())
+        calls = delta.get("tool_calls")
+        if type(calls) is list:
+            for call in calls:
+                fn = call.get("function") if type(call) is dict else None
+                if type(fn) is dict:
+                    for piece in (fn.get("arguments"), fn.get("name")):
+                        if type(piece) is str and piece:
+                            chars += len(piece)
+                            size += len(piece) if piece.isascii() else len(piece.encode())
     return chars, size
 
 
