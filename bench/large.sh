@@ -7,7 +7,8 @@
 #   bench/large.sh                    # ~6 min; report in bench/results/large-latest.md
 #
 # Knobs: DURATION (5s), CONNS (32), VARIANTS ("floor memory redis pg1 pg2"), SCENARIOS (all),
-# PG_ADMIN_URL (postgresql://postgres@127.0.0.1:5432/postgres), REDIS_PORT (6390).
+# PG_ADMIN_URL (postgresql://postgres@127.0.0.1:5432/postgres), REDIS_PORT (6390), RELAYGATE_BENCH_PORT (8790),
+# FLOOR_PORT / FLOOR_PORT2 (8791 / 8792), GATEWAY_ENV (extra VAR=value for the gateway), TTFB_N (200).
 # Pinning as bench/run.sh: every gateway (both workers of pg2 too) on core 1, nginx, wrk and Redis on core 0.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +17,7 @@ duration=${DURATION:-5s}
 conns=${CONNS:-32}
 port=${RELAYGATE_BENCH_PORT:-8790}
 redis_port=${REDIS_PORT:-6390}
+floor_port=${FLOOR_PORT:-8791}; floor_port2=${FLOOR_PORT2:-8792}  # the floor towards :9101 and towards :9100
 pg_admin=${PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 variants=${VARIANTS:-direct floor memory redis pg1 pg2}
 payloads=/tmp/relaygate-bench/payloads
@@ -75,7 +77,7 @@ run() {
   local v=$1 line=$2 c=$3 name lua body model stream path up url out
   read -r name lua body model stream path up <<<"$line"
   if [ "$v" = direct ]; then url="http://127.0.0.1:$up"
-  elif [ "$v" = floor ]; then url="http://127.0.0.1:8791/${up#*/}"; [ "${up%%/*}" = 9100 ] && url="http://127.0.0.1:8792/${up#*/}"
+  elif [ "$v" = floor ]; then url="http://127.0.0.1:$floor_port/${up#*/}"; [ "${up%%/*}" = 9100 ] && url="http://127.0.0.1:$floor_port2/${up#*/}"
   else url="http://127.0.0.1:$port$path"; fi
   local script="$repo/bench/$lua" dialect=openai
   [ "$lua" = plain.lua ] && script="$rig/post.lua"
@@ -96,6 +98,19 @@ run() {
   put "$k.redis_scripts" "$((r1 - r0))"; put "$k.redis_cmds" "$((c1 - c0))"
   [ "$v" != direct ] && put "$k.hwm_mb" "$(rss_mb "$gw_pid")"  # the peak so far: which scenario raised it
   log "$k: ${res#RESULT } n=${n:-0} peak=$(rss_mb "$gw_pid")MB cpu/req=$(awk -v t=$((t1 - t0)) -v n="${n:-0}" 'BEGIN {printf "%.0f", n ? t * 10000 / n : 0}')us redis scripts=$((r1 - r0))"
+}
+
+# ttfb VARIANT SCENARIO: time to the first byte of the answer, one request at a time (bench/ttfb.py)
+ttfb() {
+  local v=$1 line=$2 name lua body model stream path up url dialect=openai out
+  read -r name lua body model stream path up <<<"$line"
+  if [ "$v" = direct ]; then url="http://127.0.0.1:$up"
+  elif [ "$v" = floor ]; then url="http://127.0.0.1:$floor_port/${up#*/}"
+  else url="http://127.0.0.1:$port$path"; fi
+  [ "$path" = /v1/messages ] && dialect=anthropic
+  out=$(cd "$repo/bench" && taskset -c 0 ../.venv/bin/python ttfb.py "$url" "$key" "$model" "$payloads/$body" "$dialect" \
+        "${TTFB_N:-200}" 2>&1 | tail -1)
+  put "$v.$name.ttfb" "$out"; log "$v.$name: $out"
 }
 
 serve_relaygate() {  # VARIANT
@@ -126,13 +141,13 @@ for v in $variants; do
   if [ "$v" = direct ]; then
     gw_pid=$(cat /tmp/relaygate-bench/mock-big.pid)
   elif [ "$v" = floor ]; then
-    (cd "$repo" && exec taskset -c 1 .venv/bin/python bench/floor.py 8791 http://127.0.0.1:9101) > "$tmp/floor.log" 2>&1 &
+    (cd "$repo" && exec taskset -c 1 .venv/bin/python bench/floor.py "$floor_port" http://127.0.0.1:9101) > "$tmp/floor.log" 2>&1 &
     gw_pid=$!; pids+=("$gw_pid")
-    (cd "$repo" && exec taskset -c 1 .venv/bin/python bench/floor.py 8792 http://127.0.0.1:9100) > "$tmp/floor2.log" 2>&1 &
+    (cd "$repo" && exec taskset -c 1 .venv/bin/python bench/floor.py "$floor_port2" http://127.0.0.1:9100) > "$tmp/floor2.log" 2>&1 &
     floor2=$!; pids+=("$floor2")
     for _ in $(seq 1 100); do
-      curl -sf -o /dev/null -XPOST http://127.0.0.1:8791/plain/v1/chat/completions -d '{}' &&
-        curl -sf -o /dev/null -XPOST http://127.0.0.1:8792/plain/v1/chat/completions -d '{}' && break
+      curl -sf -o /dev/null -XPOST "http://127.0.0.1:$floor_port/plain/v1/chat/completions" -d '{}' &&
+        curl -sf -o /dev/null -XPOST "http://127.0.0.1:$floor_port2/plain/v1/chat/completions" -d '{}' && break
       sleep 0.1
     done
   else
@@ -145,6 +160,7 @@ for v in $variants; do
     [ "$v" = floor ] && [[ "${line##* }" == 9100/* ]] && gw_pid_save=$gw_pid && gw_pid=$floor2
     run "$v" "$line" "$conns" > /dev/null
     case "$name" in small|chat200k|claude200k_pass|agent_pass|codex) run "$v" "$line" 1 > /dev/null ;; esac
+    case "$name" in agent_pass|agent_xlate|codex) ttfb "$v" "$line" ;; esac
     [ -n "${gw_pid_save:-}" ] && gw_pid=$gw_pid_save && gw_pid_save=""
   done
   [ "$v" = direct ] && continue

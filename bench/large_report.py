@@ -58,6 +58,18 @@ def main() -> None:
             else:
                 cells.append(f"{p50:.2f} (+{p50 - base:.2f})")
         out.append(f"| {label} | " + " | ".join(cells) + " |")
+    ttfb_rows = [(s, label) for s, label in SCENARIOS if any(f"{v}.{s}.ttfb" in raw for v, _ in present)]
+    if ttfb_rows:
+        out += ["", "| time to first byte, p50 ms at 1 connection (added to direct) | " +
+                " | ".join(label for _, label in present) + " |", "|---|" + "---:|" * len(present)]
+        for s, label in ttfb_rows:
+            base = _ttfb(raw.get(f"direct.{s}.ttfb", ""))
+            cells = []
+            for v, _ in present:
+                t = _ttfb(raw.get(f"{v}.{s}.ttfb", ""))
+                cells.append("—" if t is None else f"{t:.2f}" if base is None or v == "direct"
+                             else f"{t:.2f} (+{t - base:.2f})")
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
     out += ["", "| CPU µs per request @32 (utime+stime / requests) | " +
             " | ".join(label for v, label in present if v != "direct") + " |",
             "|---|" + "---:|" * len([v for v, _ in present if v != "direct"])]
@@ -86,6 +98,11 @@ def main() -> None:
     if p1 and p2:
         out.append(f"--workers 2 vs 1 on PostgreSQL + Redis, small bodies @32, both on core 1: {p2 / p1:.2f}x.")
     print("\n".join(out))
+
+
+def _ttfb(cell: str) -> float | None:
+    m = re.search(r"ttfb_p50_ms=([0-9.]+)", cell)
+    return float(m.group(1)) if m else None
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """RSS per open stream: N slow streams held open through the gateway at once, then closed.
 
 Usage: slow_streams.py GATEWAY_URL KEY GATEWAY_PID [N=1000] [HOLD_SECONDS=20] [AFTER_SECONDS=60]
+(bench/slow_streams.sh runs it end to end; ROUNDS=2 repeats the burst to show its memory is reused)
 
 It runs its own slow upstream on 127.0.0.1:9102 (``/stream/v1/chat/completions``: one chunk a
 second for HOLD_SECONDS, then usage and [DONE]); point the gateway's ``bench-stream`` channel at
@@ -118,27 +119,30 @@ async def main() -> None:
         base = rss_kb(pid)
         snap(pid)  # SNAPSHOT_SIGNAL=1: the gateway dumps a tracemalloc snapshot (bench/slow_streams.sh)
         app["hold"] = hold
-        opened = 0
-        tasks = [asyncio.ensure_future(one()) for _ in range(n)]
-        deadline = time.monotonic() + hold
-        while opened < n and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-        await asyncio.sleep(1)
-        peak_open, all_open = rss_kb(pid), opened
-        snap(pid)
-        statuses = await asyncio.gather(*tasks)
-        closed = rss_kb(pid)
-        if os.environ.get("TRIM_SIGNAL"):  # VARIANT=trim: the gateway collects and trims now
-            os.kill(pid, signal.SIGUSR2)
-        await asyncio.sleep(after)
-        later = rss_kb(pid)
-        snap(pid)
+        rounds = []
+        for _ in range(int(os.environ.get("ROUNDS", "1"))):  # ROUNDS=2: is the memory of a burst reused?
+            opened = 0
+            tasks = [asyncio.ensure_future(one()) for _ in range(n)]
+            deadline = time.monotonic() + hold
+            while opened < n and time.monotonic() < deadline:  # noqa: ASYNC110 (a poll with a deadline)
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1)
+            peak_open, all_open = rss_kb(pid), opened
+            snap(pid)
+            statuses = await asyncio.gather(*tasks)
+            closed = rss_kb(pid)
+            if os.environ.get("TRIM_SIGNAL"):  # VARIANT=trim: the gateway collects and trims now
+                os.kill(pid, signal.SIGUSR2)
+            await asyncio.sleep(after)
+            later = rss_kb(pid)
+            snap(pid)
+            rounds.append((all_open, peak_open, closed, later, sum(s != 200 for s in statuses)))
     await runner.cleanup()
-    bad = sum(s != 200 for s in statuses)
-    print(f"streams={n} open_at_once={all_open} non200={bad}")
-    print(f"rss_base_kb={base} rss_open_kb={peak_open} rss_closed_kb={closed} rss_after_{after:.0f}s_kb={later}")
-    print(f"kb_per_open_stream={(peak_open - base) / max(all_open, 1):.1f} "
-          f"after_vs_base={100 * (later - base) / base:+.1f}%")
+    for all_open, peak_open, closed, later, bad in rounds:
+        print(f"streams={n} open_at_once={all_open} non200={bad}")
+        print(f"rss_base_kb={base} rss_open_kb={peak_open} rss_closed_kb={closed} rss_after_{after:.0f}s_kb={later}")
+        print(f"kb_per_open_stream={(peak_open - base) / max(all_open, 1):.1f} "
+              f"after_vs_base={100 * (later - base) / base:+.1f}%")
 
 
 if __name__ == "__main__":

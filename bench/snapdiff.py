@@ -19,12 +19,13 @@ def main() -> None:
     print(f"== {label}: traced Python memory grew {total / 1024:,.0f} KB")
     for stat in after.compare_to(before, "lineno")[:18]:
         frame = stat.traceback[0]
-        print(f"{stat.size_diff / 1024:9,.0f} KB {stat.count_diff:+8d} blocks  {frame.filename.split('site-packages/')[-1]}:{frame.lineno}")
+        where = f"{frame.filename.split('site-packages/')[-1]}:{frame.lineno}"
+        print(f"{stat.size_diff / 1024:9,.0f} KB {stat.count_diff:+8d} blocks  {where}")
     print("-- by the relaygate frame nearest each allocation:")
     sizes: dict[str, list[int]] = {}
     for stat in after.compare_to(before, "traceback"):
-        where = next((f"{f.filename.split('src/')[-1]}:{f.lineno}" for f in stat.traceback if "/relaygate/" in f.filename),
-                     "(outside relaygate)")
+        where = next((f"{f.filename.split('src/')[-1]}:{f.lineno}" for f in stat.traceback
+                      if "/relaygate/" in f.filename), "(outside relaygate)")
         entry = sizes.setdefault(where, [0, 0])
         entry[0] += stat.size_diff
         entry[1] += stat.count_diff

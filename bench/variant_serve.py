@@ -114,7 +114,9 @@ def profile_on_signals(path: str) -> None:
     import cProfile
     import signal
 
-    profiler = cProfile.Profile()
+    import time
+
+    profiler = cProfile.Profile(time.thread_time) if os.environ.get("CPROFILE_CPU") else cProfile.Profile()
     signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
 
     def stop(*_: object) -> None:
