@@ -4,7 +4,7 @@
 # agent-shaped turns. Figures: req/s at 32 connections, added p50 at 1, CPU per request, peak RSS, Redis
 # round trips per request (INFO commandstats of a private redis-server), time to first byte.
 #
-#   bench/large.sh                    # ~6 min; report in bench/results/large-latest.md
+#   bench/large.sh                    # ~8 min; report in bench/results/large-latest.md
 #
 # Knobs: DURATION (5s), CONNS (32), VARIANTS ("floor memory redis pg1 pg2"), SCENARIOS (all),
 # PG_ADMIN_URL (postgresql://postgres@127.0.0.1:5432/postgres), REDIS_PORT (6390), RELAYGATE_BENCH_PORT (8790),
