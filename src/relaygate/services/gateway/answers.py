@@ -24,7 +24,7 @@ import aiohttp
 import orjson
 
 from relaygate.protocols.usage import Usage, estimate_from_size
-from relaygate.services.gateway.exchange import Exchange, Pipeline
+from relaygate.services.gateway.exchange import Exchange, Pipeline, record_usage
 
 LARGE_ANSWER = 64 * 1024  # answers up to this size are read whole (checked before the caller sees them)
 TAIL = 16 * 1024  # the end of an answer kept to find its usage object
@@ -127,10 +127,7 @@ class AnswerRelay:
         if code is None and not self.ended:
             code = "client_disconnected"  # closed by the web layer before the answer was read to its end
         if usage is not None:
-            rec["prompt_tokens"] = usage.prompt_tokens
-            rec["completion_tokens"] = usage.completion_tokens
-            rec["total_tokens"] = usage.total_tokens
-            rec["cached_tokens"] = usage.cached_tokens
+            record_usage(rec, usage)
         else:
             completion = estimate_from_size(self.sent, self.sent) if code == "client_disconnected" else 0
             rec["prompt_tokens"] = self.prompt_estimate

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from relaygate.core.domain import KeyRecord
+from relaygate.protocols.usage import Usage
 from relaygate.services.gateway.gate import Pass
 from relaygate.services.gateway.health import HealthBoard
 from relaygate.services.gateway.state import GatewayState
@@ -61,6 +62,14 @@ class Exchange:
     finished: bool = False
     overhead: float | None = None  # seconds spent here before the answering upstream attempt was sent
     traceparent: str | None = None  # the caller's W3C trace context, kept only when tracing is on
+
+
+def record_usage(rec: dict[str, Any], usage: Usage) -> None:
+    """The upstream's figures into a usage record."""
+    rec["prompt_tokens"] = usage.prompt_tokens
+    rec["completion_tokens"] = usage.completion_tokens
+    rec["total_tokens"] = usage.total_tokens
+    rec["cached_tokens"] = usage.cached_tokens
 
 
 @dataclass(slots=True)

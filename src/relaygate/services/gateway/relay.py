@@ -33,7 +33,7 @@ from relaygate.services.gateway.alerts import Alerts
 from relaygate.services.gateway.answers import AnswerRelay, looks_like_object, read_head
 from relaygate.services.gateway.catalog import Route, Snapshot
 from relaygate.services.gateway.clients import detect_client
-from relaygate.services.gateway.exchange import Exchange, Inbound, OldEntry, Outcome
+from relaygate.services.gateway.exchange import Exchange, Inbound, OldEntry, Outcome, record_usage
 from relaygate.services.gateway.gate import Gate
 from relaygate.services.gateway.health import HealthBoard
 from relaygate.services.gateway.sessions import StickySessions, session_of
@@ -487,10 +487,7 @@ class Relay:
                 check_answer(resp.status, raw)
         answer = self.answer_body(inbound, provider, raw, facts, data)
         if usage is not None:
-            rec["prompt_tokens"] = usage.prompt_tokens
-            rec["completion_tokens"] = usage.completion_tokens
-            rec["total_tokens"] = usage.total_tokens
-            rec["cached_tokens"] = usage.cached_tokens
+            record_usage(rec, usage)
         else:
             rec["prompt_tokens"] = facts.prompt_estimate
             rec["total_tokens"] = facts.prompt_estimate
