@@ -99,7 +99,8 @@ async def main() -> None:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 9102, backlog=4096).start()
     body = orjson.dumps({"model": "bench-stream", "stream": True, "max_tokens": 64,
-                         "messages": [{"role": "user", "content": "tick for a while"}]})
+                         "messages": [{"role": "user", "content": "tick for a while "
+                                       + "x" * (1024 * int(os.environ.get("BODY_KB", "0")))}]})
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     opened = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),

@@ -29,7 +29,7 @@ up() { if [ -n "${FLOOR:-}" ]; then ss -ltn | grep -q "127.0.0.1:$port "; else c
 for _ in $(seq 1 1200); do up && break; sleep 0.1; done
 up || { echo "the gateway did not start: $(tail -3 "$tmp"/*.log)" >&2; exit 1; }
 ulimit -n 65536 2>/dev/null
-(cd "$repo" && SNAPSHOT_SIGNAL=${TRACEMALLOC:+1} TRIM_SIGNAL=${TRIM_SIGNAL:-} ROUNDS=${ROUNDS:-1} taskset -c 0 .venv/bin/python bench/slow_streams.py \
+(cd "$repo" && SNAPSHOT_SIGNAL=${TRACEMALLOC:+1} TRIM_SIGNAL=${TRIM_SIGNAL:-} ROUNDS=${ROUNDS:-1} BODY_KB=${BODY_KB:-0} taskset -c 0 .venv/bin/python bench/slow_streams.py \
    "$url" "$key" "$pid" "${N:-1000}" "${HOLD:-20}" "${AFTER:-60}")
 if [ -n "${TRACEMALLOC:-}" ]; then
   sleep 2
