@@ -163,3 +163,12 @@ def test_an_error_object_is_not_text_even_with_a_content_field() -> None:
     strategy, out = blocks("openai", data, [])
     assert out == data and (strategy.completion_chars, strategy.done) == (exact("openai", data)[0], False)
     assert strategy.completion_chars == len("Hello from")  # two pieces; the error message is not output
+
+
+def test_the_prompt_usage_is_read_when_message_start_comes_in_a_later_block() -> None:
+    data = anthropic_stream(["hi"], spaced=False)
+    ping = b'event: ping\ndata: {"type": "ping"}\n\n'
+    strategy = NativePassthrough(anthropic, "m", "anthropic")
+    out = strategy.relay(ping) + strategy.relay(data)
+    assert b"".join(out) == ping + data
+    assert strategy.usage is not None and strategy.usage.prompt_tokens == 11 and strategy.done

@@ -85,7 +85,7 @@ class Passthrough:
         self.control = control
         self.completion_chars = 0
         self.completion_bytes = 0
-        self._started = False
+        self._head_left = self.HEAD_EVENTS if head else 0  # the stream's first events, whatever blocks hold them
 
     def read(self, event: bytes) -> tuple[bool, int, int]:
         """Read one event whole: (forward it?, characters and bytes of the text in it)."""
@@ -94,10 +94,8 @@ class Passthrough:
     def relay(self, block: bytes) -> list[bytes]:
         spans: list[tuple[int, int]] = []  # the events read whole: (start, end), in order
         floor = 0
-        if not self._started:
-            self._started = True
-            if self.head:
-                spans, floor = self._head(block)
+        if self._head_left:
+            spans, floor = self._head(block)
         spans += self._tail(block, floor)
         chars = size = 0
         pos = 0
@@ -123,12 +121,14 @@ class Passthrough:
     def _head(self, block: bytes) -> tuple[list[tuple[int, int]], int]:
         spans = []
         start = 0
-        for _ in range(self.HEAD_EVENTS):
+        while self._head_left:
             end = block.find(b"\n\n", start) + 2
             if end < 2:
                 break
+            self._head_left -= 1
             if any(block.find(token, start, end) >= 0 for token in self.head):
                 spans.append((start, end))
+                self._head_left = 0  # found: the rest of the stream is read at block ends only
             start = end
         return spans, start
 
