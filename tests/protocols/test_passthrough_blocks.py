@@ -172,3 +172,9 @@ def test_the_prompt_usage_is_read_when_message_start_comes_in_a_later_block() ->
     out = strategy.relay(ping) + strategy.relay(data)
     assert b"".join(out) == ping + data
     assert strategy.usage is not None and strategy.usage.prompt_tokens == 11 and strategy.done
+
+
+def test_an_error_that_is_the_whole_stream_ends_it() -> None:
+    error = b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}\n\n'
+    strategy = NativePassthrough(anthropic, "m", "anthropic")
+    assert strategy.relay(error) == [error] and strategy.done

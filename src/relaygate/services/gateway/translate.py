@@ -130,7 +130,7 @@ class Passthrough:
                 spans.append((start, end))
                 self._head_left = 0  # found: the rest of the stream is read at block ends only
             start = end
-        return spans, start
+        return spans, spans[-1][1] if spans else 0  # the tail may reach back to the events after it
 
     def _tail(self, block: bytes, floor: int) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
