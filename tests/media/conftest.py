@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 from sqlalchemy import select
 
@@ -16,7 +17,7 @@ from relaygate.fakeupstream import FakeUpstream
 from relaygate.services.operate.media import MediaPricing
 from relaygate.services.operate.statements import balance_check
 from relaygate.store import tables as t
-from tests.harness import Running, running_gateway, start_fake
+from tests.harness import Running, plan, running_gateway, start_fake
 
 MEDIA_SETTINGS: dict[str, Any] = {"media_poll_seconds": 0.05, "media_allow_hosts": "127.0.0.1",
                                   "media_callback_secret": "test-callback-secret"}
@@ -96,5 +97,16 @@ async def world(tmp_path: Path) -> AsyncIterator[MediaWorld]:
         try:
             yield world
         finally:
-            for api in world.clients:
-                await api.close()
+            for client in world.clients:
+                await client.close()
+
+
+def api(world: MediaWorld, secret: str | None = None) -> openai.AsyncOpenAI:
+    """The official SDK as the world's key (or ``secret``), closed with the world."""
+    client = openai.AsyncOpenAI(base_url=world.gw.base_url, api_key=secret or world.secret, max_retries=0)
+    world.clients.append(client)
+    return client
+
+
+async def video_plan(world: MediaWorld, model: str, **behaviour: Any) -> None:
+    await plan(world.fake, f"video:{model}", {"kind": "video", **behaviour})

@@ -86,7 +86,7 @@ async def stale_holds(conn: AsyncConnection, *, stale_after_ms: int, spool_dir: 
         if inst == me and me is not None:
             continue
         if inst is None:
-            # a hold with another reference has its own end (a media task's, services/media/tasks.py)
+            # a hold with another reference has its own end (a media task's, services/media/task_end.py)
             if hold.ref is None and now - hold.created_at > UNNAMED_STALE_MS:
                 out.append(hold)
             continue

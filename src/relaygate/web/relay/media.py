@@ -22,7 +22,7 @@ from relaygate.core.settings import Settings
 from relaygate.protocols.multipart import BadForm, FormScan, TooLarge
 from relaygate.services.gateway.exchange import Inbound, Outcome
 from relaygate.services.media.service import Media
-from relaygate.services.media.tasks import VideoRequest
+from relaygate.services.media.task_submit import VideoRequest
 from relaygate.web.asgi_types import Receive, Scope
 
 PREFIXES = ("/v1/images/", "/images/", "/v1/audio/", "/audio/", "/v1/videos", "/videos", "/kling/v1/videos/", "/mj/",
