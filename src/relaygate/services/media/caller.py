@@ -7,28 +7,36 @@ from dataclasses import dataclass
 from relaygate.core.clock import monotonic
 from relaygate.core.domain import KeyRecord
 from relaygate.core.errors import GatewayError
-from relaygate.services.gateway.accounts import authenticate, auto_group, check_old_rules, old_status, presented_key
+from relaygate.services.gateway.accounts import (
+    authenticate,
+    auto_group,
+    check_old_rules,
+    old_status,
+    pinned_routes,
+    presented_key,
+)
 from relaygate.services.gateway.catalog import Route, Snapshot
 from relaygate.services.gateway.exchange import Exchange, Inbound
 from relaygate.services.gateway.gate import Gate, Pass
 from relaygate.services.gateway.relay import Relay
 
 
-@dataclass(slots=True)
-class Call:
-    ex: Exchange
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The calling key (its group resolved for the model) and the channel it pins, if any."""
+
     key: KeyRecord
-    snap: Snapshot
-    limits: Pass | None = None
+    pinned: int | None = None
 
 
 def begin(relay: Relay, inbound: Inbound) -> tuple[Exchange, Snapshot]:
     return Exchange(relay.new_record(inbound), monotonic()), relay.state.snapshot
 
 
-def authenticated(relay: Relay, inbound: Inbound, ex: Exchange, snap: Snapshot, model: str = "") -> KeyRecord:
+def authenticated(relay: Relay, inbound: Inbound, ex: Exchange, snap: Snapshot, model: str = "") -> Caller:
     """The calling key; an imported key under its old system's rules as on chat (its New API token group
-    refused or tried as 'auto' for ``model``, its channel pin refused), with the old system's statuses."""
+    refused or tried as 'auto' for ``model``, its channel pin refused unless its user was an admin), with
+    the old system's statuses."""
     key, pinned = authenticate(snap, presented_key(inbound.headers, inbound.query_key), inbound.client_ip)
     relay.fill_key(ex.rec, snap, key)
     ex.key = key
@@ -42,14 +50,20 @@ def authenticated(relay: Relay, inbound: Inbound, ex: Exchange, snap: Snapshot, 
         except GatewayError as exc:
             old_status(exc, snap, key)
             raise
-    return key
+    return Caller(key, pinned)
 
 
-def routes_for(snap: Snapshot, key: KeyRecord, model: str, protocols: set[str]) -> tuple[str, list[Route], bool]:
-    """(public name, the routes whose channel protocol serves this media kind, whether any route exists)."""
+def routes_for(snap: Snapshot, caller: Caller, model: str, protocols: set[str]) -> tuple[str, list[Route], bool]:
+    """(public name, the routes whose channel protocol serves this media kind, whether any route exists).
+
+    A pin (``sk-<key>-<channel id>``) narrows the routes to that channel as on chat
+    (``services/gateway/accounts.py:pinned_routes``): an imported admin's whatever its group or models."""
+    key = caller.key
     public = snap.resolve(model)
     snap.check_allowed(key, public, model)
     routes = snap.candidates(public, key.group)
+    if caller.pinned is not None:
+        routes = pinned_routes(snap, routes, caller.pinned, public, snap.rules.get(key.id) if snap.rules else None)
     return public, [r for r in routes if r.channel.protocol in protocols], bool(routes)
 
 

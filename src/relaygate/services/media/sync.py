@@ -160,10 +160,11 @@ class MediaCalls:
         limits = None
         hold: Hold | None = None
         try:
-            key = authenticated(self.relay, inbound, ex, snap, str(fields.get("model") or ""))
+            caller = authenticated(self.relay, inbound, ex, snap, str(fields.get("model") or ""))
+            key = caller.key
             model = _str(fields, "model")
             rec["requested_model"] = model
-            public, routes, any_route = routes_for(snap, key, model, self.protocols_for(operation))
+            public, routes, any_route = routes_for(snap, caller, model, self.protocols_for(operation))
             if not routes and any_route:
                 what, what_zh = WHAT[operation.split(".")[0]]
                 raise GatewayError("media_not_served", model=model, what=what, what_zh=what_zh,

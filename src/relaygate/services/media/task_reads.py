@@ -65,7 +65,7 @@ class TaskReads:
     async def _owned(self, inbound: Inbound, task_id: str) -> tuple[Any, Any, Any]:
         ex, snap = begin(self.relay, inbound)
         try:
-            key = authenticated(self.relay, inbound, ex, snap)
+            key = authenticated(self.relay, inbound, ex, snap).key
             row = await repo.get(self.engine, task_id, key.owner_id)
             if row is None:
                 raise GatewayError("task_not_found", task_id=task_id[:64])
@@ -84,7 +84,7 @@ class TaskReads:
     async def list(self, inbound: Inbound, limit: int, after: str | None) -> Outcome:
         ex, snap = begin(self.relay, inbound)
         try:
-            key = authenticated(self.relay, inbound, ex, snap)
+            key = authenticated(self.relay, inbound, ex, snap).key
         except GatewayError as exc:
             await self.relay.finish(ex, exc.status, exc.code)
             raise

@@ -95,10 +95,11 @@ class TaskSubmit:
         limits = None
         hold = None
         try:
-            key = authenticated(self.relay, inbound, ex, snap, req.model)
+            caller = authenticated(self.relay, inbound, ex, snap, req.model)
+            key = caller.key
             images = req.surface == "mj"  # Midjourney's image tasks run on its channels only, videos on the others
             wanted = {p for p in self.protocols if (p == "midjourney") == images}
-            public, routes, any_route = routes_for(snap, key, req.model, wanted)
+            public, routes, any_route = routes_for(snap, caller, req.model, wanted)
             if not routes and any_route:
                 names = ", ".join(sorted(wanted))
                 raise GatewayError("media_not_served", model=req.model, what="image tasks" if images else
