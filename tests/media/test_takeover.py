@@ -12,7 +12,9 @@ from sqlalchemy import select
 
 from relaygate.core.clock import now_ms
 from relaygate.core.money import parse_amount
+from relaygate.services.gateway.balances import BalanceSync
 from relaygate.store import tables as t
+from relaygate.store.counters_memory import MemoryCounters
 from tests.harness import plan
 from tests.media.conftest import MediaWorld
 
@@ -77,4 +79,30 @@ async def test_while_new_api_still_runs_it_refunds_its_own_tasks(world: MediaWor
     assert await world.available() == before
     async with world.gw.gateway.engine.connect() as conn:
         assert (await conn.execute(select(t.media_tasks.c.hold).where(t.media_tasks.c.id == ok))).scalar() == 0
+    assert await world.balanced()
+
+
+async def test_a_refund_gives_the_imported_keys_cap_its_money_back(world: MediaWorld) -> None:
+    """New API refunds a failed task to the user *and* to the token's remaining quota; the import made that
+    remaining quota the key's total cap, so the key may spend the refund again here, also after a restart."""
+    gw = world.gw.gateway
+    await gw.accounts.update_key(world.key_id, cap_total=parse_amount("0.30"))  # left after the pre-charge
+    await gw.state.reload()
+    await gw.balance_sync.load_key_caps(gw.state.snapshot)
+    client = openai.AsyncOpenAI(base_url=world.gw.base_url, api_key=world.secret, max_retries=0)
+    world.clients.append(client)
+    with pytest.raises(openai.APIStatusError) as capped:  # 4 s at $0.10: $0.40 does not fit $0.30
+        await client.videos.create(model="sora-2", prompt="x", seconds="4")
+    assert capped.value.body["code"] == "insufficient_balance"  # type: ignore[index]
+    task_id = await taken_over(world, 4, delay=0.1, outcome="failed")
+    await world.until(task_id, "failed")
+    [(kind, amount, _)] = await entries(world, "imp:na:t4")
+    assert (kind, amount) == ("refund", PREPAID)
+    video = await client.videos.create(model="sora-2", prompt="x", seconds="4")  # $0.30 + $0.20 refunded
+    assert (await world.task(video.id)).hold == parse_amount("0.40")
+    fresh = MemoryCounters()  # a restart reads the same from the ledger, and counts the refund once
+    sync = BalanceSync(gw.engine, fresh, 1.0)
+    await sync.load(gw.state.snapshot)
+    await sync.apply_credits()
+    assert (await fresh.read(f"key:{world.key_id}:total")).used == -PREPAID
     assert await world.balanced()

@@ -158,6 +158,21 @@ async def test_credit_applies_once_per_entry(store: CounterStore) -> None:
     assert await store.reserve("h1", [owner()], 380) is None
 
 
+async def test_give_back_lowers_what_a_loaded_bucket_used_once_per_entry(store: CounterStore) -> None:
+    assert await store.give_back("key:k:total", 200, "ledger:1") is False  # not loaded: its load reads the ledger
+    assert await store.read("key:k:total") == BucketState(None, 0, 0)
+    await store.load("key:k:total", None, 50)
+    cap = Bucket("key:k:total", 100)
+    assert await store.give_back("key:k:total", 200, "ledger:1") is True
+    assert await store.give_back("key:k:total", 200, "ledger:1") is False
+    assert await store.read("key:k:total") == BucketState(None, -150, 0)
+    assert await store.reserve("h1", [cap], 251) == Shortfall("key:k:total", 250)
+    assert await store.reserve("h1", [cap], 250) is None
+    await store.release("h1")
+    assert await store.give_back("key:k:total", -40, "ledger:2") is True  # taken again (an adjustment)
+    assert await store.read("key:k:total") == BucketState(None, -110, 0)
+
+
 async def test_load_only_if_absent_keeps_holds(store: CounterStore) -> None:
     assert await store.load("owner:1", 1000, 200) is True
     assert await store.load("owner:1", 5, 5) is False

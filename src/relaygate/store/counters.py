@@ -144,6 +144,12 @@ class CounterStore(Protocol):
         """cap += amount (may be negative), at most once per (bucket, entry_id) within 7 days."""
         ...
 
+    async def give_back(self, bucket_name: str, amount: int, entry_id: str) -> bool:
+        """used -= amount (may be negative) on a bucket that exists, at most once per (bucket, entry_id) within
+        7 days: money given back to (or taken again from) a key's cap. A bucket not loaded yet is left alone
+        (False): its load reads the ledger, which has the entry."""
+        ...
+
     async def load(self, bucket_name: str, cap: int | None, used: int, only_if_absent: bool = True,
                    ttl_seconds: int | None = None) -> bool:
         """Set a bucket's cap and used (from the database at start-up); held is kept.

@@ -165,6 +165,21 @@ class MemoryCounters:
         state.cap = (state.cap or 0) + amount
         return True
 
+    async def give_back(self, bucket_name: str, amount: int, entry_id: str) -> bool:
+        check_amount(amount)
+        now = self._clock()
+        state = self._get(bucket_name, now)
+        if state is None:
+            return False
+        seen = self._credits.setdefault(bucket_name, OrderedDict())
+        while seen and next(iter(seen.values())) <= now - CREDIT_MEMORY_SECONDS:
+            seen.popitem(last=False)
+        if entry_id in seen:
+            return False
+        seen[entry_id] = now
+        state.used -= amount
+        return True
+
     async def load(self, bucket_name: str, cap: int | None, used: int, only_if_absent: bool = True,
                    ttl_seconds: int | None = None) -> bool:
         if cap is not None:

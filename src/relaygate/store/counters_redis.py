@@ -76,6 +76,16 @@ redis.call('HINCRBY', KEYS[1], 'cap', ARGV[1])
 return 1
 """
 
+# KEYS: bucket, entries. ARGV: -amount, entry id, remember ms. Only on a bucket that exists.
+_GIVE_BACK = _NOW_MS + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', int(now_ms - tonumber(ARGV[3])))
+if redis.call('ZADD', KEYS[2], 'NX', int(now_ms), ARGV[2]) == 0 then return 0 end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'used', ARGV[1])
+return 1
+"""
+
 # KEYS: bucket. ARGV: cap ('' = none), used, only if absent ('1'/'0'), ttl seconds ('' = keep)
 _LOAD = """
 if ARGV[3] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -341,6 +351,7 @@ class RedisCounters:
         register = self.client.register_script
         self._finish = register(_FINISH)
         self._credit = register(_CREDIT)
+        self._give_back = register(_GIVE_BACK)
         self._load = register(_LOAD)
         self._lease_release = register(_LEASE_RELEASE)
         self._batch = register(_BATCH)
@@ -404,6 +415,12 @@ class RedisCounters:
         check_amount(amount)
         keys = [self._bucket(bucket_name), f"{self.prefix}e:{bucket_name}"]
         return int(await self._credit(keys=keys, args=[str(amount), entry_id, _ms(CREDIT_MEMORY_SECONDS)])) == 1
+
+    async def give_back(self, bucket_name: str, amount: int, entry_id: str) -> bool:
+        await self.flush()
+        check_amount(amount)
+        keys = [self._bucket(bucket_name), f"{self.prefix}e:{bucket_name}"]
+        return int(await self._give_back(keys=keys, args=[str(-amount), entry_id, _ms(CREDIT_MEMORY_SECONDS)])) == 1
 
     async def load(self, bucket_name: str, cap: int | None, used: int, only_if_absent: bool = True,
                    ttl_seconds: int | None = None) -> bool:

@@ -14,6 +14,8 @@ from relaygate.store.wide import WideInt, wide_add, wide_sum
 
 L = t.ledger_entries
 CREDIT_KINDS = ("topup", "adjustment", "refund", "import", "expiry", "redeem")  # the one list of credits
+# credits that name a key give its caps the money back (a taken-over task's refund) or take it again
+KEY_CREDIT_KINDS = ("refund", "adjustment")
 
 
 async def append_entries(conn: AsyncConnection, rows: list[dict[str, Any]],
@@ -78,10 +80,21 @@ async def key_spent(conn: AsyncConnection, key_id: str, since_ms: int | None = N
     return int((await conn.execute(query)).scalar() or 0)
 
 
+async def key_given_back(conn: AsyncConnection, key_id: str, before_ms: int | None = None,
+                         since_ms: int | None = None) -> list[Any]:
+    """(id, amount) of the credits that name a key (``KEY_CREDIT_KINDS``), created before or since a time."""
+    query = select(L.c.id, L.c.amount).where(L.c.key_id == key_id, L.c.kind.in_(KEY_CREDIT_KINDS))
+    if before_ms is not None:
+        query = query.where(L.c.created_at < before_ms)
+    if since_ms is not None:
+        query = query.where(L.c.created_at >= since_ms)
+    return list((await conn.execute(query.order_by(L.c.id))).all())
+
+
 async def credits_since(conn: AsyncConnection, since_ms: int) -> list[Any]:
     return list((await conn.execute(
-        select(L.c.id, L.c.owner_id, L.c.amount).where(L.c.kind.in_(CREDIT_KINDS), L.c.created_at >= since_ms)
-        .order_by(L.c.id))).all())
+        select(L.c.id, L.c.owner_id, L.c.amount, L.c.kind, L.c.key_id)
+        .where(L.c.kind.in_(CREDIT_KINDS), L.c.created_at >= since_ms).order_by(L.c.id))).all())
 
 
 async def credits_before(conn: AsyncConnection, owner_id: str, entry_id: int) -> int:

@@ -14,7 +14,14 @@ from relaygate.services.gateway.billing import key_buckets
 from relaygate.services.gateway.catalog import Snapshot
 from relaygate.store.counters import CounterStore
 from relaygate.store.db import get_meta
-from relaygate.store.ledger_repo import credits_before, credits_since, key_spent, owner_totals
+from relaygate.store.ledger_repo import (
+    KEY_CREDIT_KINDS,
+    credits_before,
+    credits_since,
+    key_given_back,
+    key_spent,
+    owner_totals,
+)
 
 log = logging.getLogger("relaygate.balances")
 
@@ -55,8 +62,13 @@ class BalanceSync:
         await self.load_key_caps(snap)
 
     async def load_key_caps(self, snap: Snapshot) -> None:
-        """Spend so far of keys that have caps (new caps included), read once per bucket."""
+        """Spend so far of keys that have caps (new caps included), read once per bucket.
+
+        A total cap also counts the credits that name the key (a taken-over task's refund, given back to the
+        cap as New API gave it back to the token): those older than the credit window in the load, newer
+        ones applied by entry id, as ``apply_credits`` applies them, so each counts once."""
         now = now_ms()
+        cutoff = now - CREDIT_WINDOW_MS
         day = datetime.fromtimestamp(now / 1000, tz=UTC)
         day_start = int(day.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
         month_start = int(day.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
@@ -68,8 +80,14 @@ class BalanceSync:
                 kind = bucket.name.split(":")[2]
                 since = None if kind == "total" else day_start if kind == "d" else month_start
                 used = await key_spent(conn, key.id, since)
+                recent = []
+                if kind == "total":
+                    used -= sum(int(r.amount) for r in await key_given_back(conn, key.id, before_ms=cutoff))
+                    recent = await key_given_back(conn, key.id, since_ms=cutoff)
                 await self.store.load(bucket.name, None, used, only_if_absent=True,
                                       ttl_seconds=bucket.ttl_seconds)
+                for row in recent:
+                    await self.store.give_back(bucket.name, int(row.amount), f"ledger:{row.id}")
                 self.loaded_keys.add(bucket.name)
 
     async def apply_credits(self, since_ms: int | None = None) -> int:
@@ -91,6 +109,8 @@ class BalanceSync:
                 amount = view(total + amount) - view(total)
             if await self.store.credit(f"owner:{row.owner_id}", amount, f"ledger:{row.id}"):
                 applied += 1
+            if row.key_id and row.kind in KEY_CREDIT_KINDS:  # only once the key's total cap is loaded
+                await self.store.give_back(f"key:{row.key_id}:total", view(int(row.amount)), f"ledger:{row.id}")
         return applied
 
     async def run(self, snapshot: Any) -> None:

@@ -70,6 +70,13 @@ class MediaMoney:
         else:
             await self.store.release(hold_id)
 
+    async def refund(self, owner_id: str, key_id: str | None, amount: int, entry_id: int) -> None:
+        """A refund the ledger has (entry ``entry_id``): back on the owner's balance and the key's total cap
+        at once; every other worker applies the same entry once (``BalanceSync.apply_credits``)."""
+        await self.store.credit(f"owner:{owner_id}", amount, f"ledger:{entry_id}")
+        if key_id:
+            await self.store.give_back(f"key:{key_id}:total", amount, f"ledger:{entry_id}")
+
     @staticmethod
     def row(owner_id: str, key_id: str, model: str, request_id: str, kind: str, amount: int, held: int,
             reason: str | None, ref: str | None = None, now: int | None = None) -> dict[str, Any]:

@@ -6,7 +6,9 @@ balance, so relaygate holds nothing for a taken-over task; its record keeps the 
 nanos) and its end books exactly one of:
 
 - ``succeeded``: nothing moves (the pre-charge stands, as in New API); a zero ``settle`` entry says so;
-- ``failed`` / ``expired`` / ``cancelled``: a ``refund`` of the pre-charge, as New API would have made;
+- ``failed`` / ``expired`` / ``cancelled``: a ``refund`` of the pre-charge, as New API would have made, to
+  the owner's balance and to the key's total cap (New API gave it back to the token's remaining quota,
+  which the import made that cap): the refund entry names the key, and the key's spend counts it;
 - any end while the old system still runs (a rollout's legacy route is registered): nothing moves here,
   because New API finishes its own tasks and refunds into its quota, which the next sync books.
 

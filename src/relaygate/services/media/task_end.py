@@ -100,7 +100,7 @@ class TaskEnd:
             await conn.execute(update(t.usage_records).where(t.usage_records.c.request_id == row.request_id)
                                .values(cost=cost))
         if credit is not None:
-            await self.money.store.credit(f"owner:{row.owner_id}", int(row.prepaid), f"ledger:{credit}")
+            await self.money.refund(row.owner_id, row.key_id, int(row.prepaid), credit)
         await self.money.end(f"task:{row.id}", cost)
         log.info("task %s %s (%s); charged %d nanos of %d held", row.id, state, reason, cost, row.hold or 0)
         return True
