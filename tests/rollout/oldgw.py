@@ -4,7 +4,9 @@ It answers like the fake upstream (same texts, streams) but first looks the key 
 (without ``sk-``), refuses an unknown key (401 无效的令牌) or an empty user quota (403
 insufficient_user_quota), and after a successful answer charges ``prompt + completion`` quota
 units (model ratio 1) to ``users.quota`` and ``tokens.used_quota`` with a consume log row, as
-One API does. Per-key counters (quota billed, calls, the client's call markers) can be read back.
+One API does. Media routes (images, audio, video tasks, as the fake upstream serves them) are authenticated
+the same way; each accepted submit (a POST) is billed ``MEDIA_QUOTA`` units, polls and downloads are free.
+Per-key counters (quota billed, calls, media calls, the client's call markers) can be read back.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from relaygate.fakeupstream import FakeUpstream
 from relaygate.fakeupstream.server import _prompt_tokens, _text_of, answer_for, count_tokens
 
 OLD_TOKEN: web.RequestKey[tuple[Any, ...]] = web.RequestKey("old_token", tuple)
+MEDIA_PATHS = ("/v1/images/", "/v1/audio/", "/v1/videos", "/kling/", "/mj/")
+MEDIA_QUOTA = 10_000  # quota units an accepted media submit costs here ($0.02 at 500,000 a dollar)
 
 
 @dataclass
 class Counter:
     quota: int = 0
     calls: int = 0
+    media: list[str] = field(default_factory=list)  # "METHOD path" of each media request served
     markers: list[str] = field(default_factory=list)
 
 
@@ -37,6 +42,32 @@ class OldGateway(FakeUpstream):
         self.logs = create_async_engine(logs_url, connect_args={"timeout": 30})
         self.counters: dict[str, Counter] = defaultdict(Counter)  # by key (without sk-)
         self.refused: list[tuple[int, str]] = []
+        self.app.middlewares.append(self._media_gate)
+
+    @web.middleware
+    async def _media_gate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if not request.path.startswith(MEDIA_PATHS):
+            return await handler(request)
+        key = request.headers.get("Authorization", "")[7:].strip().removeprefix("sk-")
+        async with self.db.connect() as conn:
+            row = (await conn.execute(text(
+                "SELECT t.id, t.user_id, u.quota FROM tokens t JOIN users u ON u.id = t.user_id "
+                "WHERE t.key = :k AND t.status = 1"), {"k": key})).first()
+        if row is None:
+            self.refused.append((401, request.path))
+            return web.json_response({"error": {"message": "无效的令牌", "type": "one_api_error"}}, status=401)
+        if request.method == "POST" and row.quota <= 0:
+            return web.json_response({"error": {"message": "user quota is not enough", "type": "one_api_error",
+                                                "code": "insufficient_user_quota"}}, status=403)
+        resp = await handler(request)
+        self.counters[key].media.append(f"{request.method} {request.path}")
+        if request.method == "POST" and resp.status < 400:
+            async with self.db.begin() as conn:
+                await conn.execute(text("UPDATE users SET quota = quota - :q, used_quota = used_quota + :q "
+                                        "WHERE id = :u"), {"q": MEDIA_QUOTA, "u": row.user_id})
+                await conn.execute(text("UPDATE tokens SET used_quota = used_quota + :q WHERE id = :t"),
+                                   {"q": MEDIA_QUOTA, "t": row.id})
+        return resp
 
     async def stop(self) -> None:
         await super().stop()

@@ -54,6 +54,7 @@ class VideoJob:
 class MediaState:
     videos: dict[str, VideoJob] = field(default_factory=dict)
     uploads: list[dict[str, Any]] = field(default_factory=list)  # size and sha256 of each streamed upload
+    received: int = 0  # multipart bytes read so far, counted as they arrive (tests see an upload stream in)
     polls: int = 0
     downloads: int = 0
 
@@ -99,6 +100,7 @@ async def _form(request: web.Request, media: MediaState) -> dict[str, str]:
     digest, size = hashlib.sha256(), 0
     async for chunk in request.content.iter_chunked(262_144):
         size += len(chunk)
+        media.received += len(chunk)
         digest.update(chunk)
         scan.feed(chunk)
     media.uploads.append({"size": size, "sha256": digest.hexdigest(),

@@ -8,7 +8,7 @@ implements it and ``app`` injects it, so the request path never imports the roll
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -118,4 +118,13 @@ class OldEntry(Protocol):
 
     async def forward(self, relay: Pipeline, inbound: Inbound, ex: Exchange, target: LegacyTarget) -> Outcome:
         """Forward the request unchanged to the old entry and record it."""
+        ...
+
+    def old_entry(self, key: KeyRecord) -> LegacyTarget | None:
+        """Where an imported key's tasks created on the old side are still polled, switched or not."""
+        ...
+
+    async def forward_stream(self, relay: Pipeline, inbound: Inbound, ex: Exchange, target: LegacyTarget,
+                             method: str, body: bytes | AsyncIterable[bytes] | None) -> Outcome:
+        """Forward a media request unchanged (its body as it streams in) and relay the answer as it comes."""
         ...

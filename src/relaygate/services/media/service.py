@@ -1,4 +1,4 @@
-"""The media room as the gateway builds it: synchronous calls, video tasks, the price list."""
+"""The media room as the gateway builds it: synchronous calls, video tasks, the price list, the old entry."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from relaygate.services.gateway.billing import Billing
 from relaygate.services.gateway.gate import Gate
 from relaygate.services.gateway.relay import Relay
 from relaygate.services.media.callbacks import load_secret
+from relaygate.services.media.legacy import OldSide
 from relaygate.services.media.money import MediaMoney
 from relaygate.services.media.prices import MediaPrices
 from relaygate.services.media.ssrf import UrlGuard
@@ -25,6 +26,7 @@ class Media:
     prices: MediaPrices
     calls: MediaCalls
     tasks: VideoTasks
+    old: OldSide  # during a rollout: what goes to the old entry
 
     @classmethod
     def build(cls, settings: Settings, engine: AsyncEngine, relay: Relay, gate: Gate | None, store: CounterStore,
@@ -34,4 +36,5 @@ class Media:
         guard = UrlGuard(settings.media_allow_hosts)
         secret = load_secret(settings.media_callback_secret, settings.data_path)
         return cls(prices, MediaCalls(settings, relay, gate, money, prices, sync),
-                   VideoTasks(settings, engine, relay, gate, money, prices, tasks, guard, secret))
+                   VideoTasks(settings, engine, relay, gate, money, prices, tasks, guard, secret),
+                   OldSide(engine, relay))

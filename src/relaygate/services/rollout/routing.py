@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.core.domain import KeyRecord
 from relaygate.services.gateway.exchange import Exchange, Inbound, LegacyTarget, Outcome, Pipeline
 from relaygate.services.rollout import repo
-from relaygate.services.rollout.legacy import forward_legacy
+from relaygate.services.rollout.legacy import forward_legacy, forward_stream
 from relaygate.services.rollout.model import IMPORTED_SOURCES
 
 log = logging.getLogger("relaygate.rollout")
@@ -47,6 +48,16 @@ class RolloutRouting:
 
     async def forward(self, relay: Pipeline, inbound: Inbound, ex: Exchange, target: LegacyTarget) -> Outcome:
         return await forward_legacy(relay, inbound, ex, target)
+
+    def old_entry(self, key: KeyRecord) -> LegacyTarget | None:
+        table = self.table
+        if table.default is None or key.source not in IMPORTED_SOURCES:
+            return None
+        return table.targets.get(key.owner_id, table.default)
+
+    async def forward_stream(self, relay: Pipeline, inbound: Inbound, ex: Exchange, target: LegacyTarget,
+                             method: str, body: bytes | AsyncIterable[bytes] | None) -> Outcome:
+        return await forward_stream(relay, inbound, ex, target, method, body)
 
     async def reload(self) -> None:
         async with self.engine.connect() as conn:

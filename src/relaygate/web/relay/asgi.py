@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +18,10 @@ from relaygate.core.settings import Settings
 from relaygate.services.gateway.accounts import authenticate, presented_key
 from relaygate.services.gateway.clients import detect_client
 from relaygate.services.gateway.exchange import Exchange, Inbound, Outcome
+from relaygate.services.media.legacy import ToOld
 from relaygate.web.asgi_types import ASGIApp, Receive, Scope, Send
-from relaygate.web.relay import media, misconfig, oneapi_billing
+from relaygate.web.relay import media, media_pass, misconfig, oneapi_billing
+from relaygate.web.relay.disconnect import DisconnectGuard
 from relaygate.web.relay.envelope import answer_for, openai_error_body
 
 log = logging.getLogger("relaygate.web")
@@ -266,6 +268,10 @@ class RelayApp:
         gateway = self.gateway
         assert gateway is not None and gateway.media is not None and gateway.relay is not None
         inbound = self.inbound(scope, b"", Entry(route.endpoint, operation=route.operation or route.kind), rid)
+        to_old = await gateway.media.old.route(inbound, route.kind, route.task_id)  # during a rollout
+        if to_old is not None:
+            await self.media_to_old(scope, receive, send, inbound, to_old)
+            return
         try:
             request = await media.read(route, scope, receive, self.settings)
         except GatewayError as err:
@@ -288,6 +294,32 @@ class RelayApp:
             await self.send_outcome(send, outcome, rid, guard)
         finally:
             request.close()
+            guard.stop()
+
+    async def media_to_old(self, scope: Scope, receive: Receive, send: Send, inbound: Inbound, to_old: ToOld) -> None:
+        """Media of an owner still on the old entry goes there as it arrives (web/relay/media_pass.py)."""
+        gateway = self.gateway
+        assert gateway is not None and gateway.media is not None
+        try:
+            body = await media_pass.read(scope, receive, self.settings)
+        except GatewayError as err:
+            await gateway.media.old.refused(inbound, to_old, err)
+            await self.send_error(send, err, inbound.request_id, inbound.lang)
+            return
+        passing = body if isinstance(body, media_pass.PassBody) else None
+        guard = DisconnectGuard(passing.after if passing is not None else receive)
+        try:
+            try:
+                outcome = await guard.run(gateway.media.old.forward(inbound, to_old, scope["method"], body))
+            except GatewayError as err:
+                await self.send_error(send, err, inbound.request_id, inbound.lang)
+                return
+            except asyncio.CancelledError:
+                if guard.disconnected or (passing is not None and passing.gone):
+                    return
+                raise
+            await self.send_outcome(send, outcome, inbound.request_id, guard)
+        finally:
             guard.stop()
 
     async def send_outcome(self, send: Send, outcome: Outcome, rid: str, guard: DisconnectGuard) -> None:
@@ -426,41 +458,6 @@ def _model_obj(name: str) -> dict[str, Any]:
 
 def _anthropic_model(name: str) -> dict[str, Any]:
     return {"type": "model", "id": name, "display_name": name, "created_at": "2023-11-14T22:13:20Z"}
-
-
-class DisconnectGuard:
-    """Cancels the work in progress when the caller goes away, so the upstream call is cancelled too."""
-
-    def __init__(self, receive: Receive) -> None:
-        self.receive = receive
-        self.disconnected = False
-        self.finishing = False
-        self._watcher: asyncio.Task[None] | None = None
-        self._target: asyncio.Task[Any] | None = None
-
-    async def run(self, coro: Awaitable[Any]) -> Any:
-        self._target = asyncio.current_task()
-        if self._watcher is None:
-            self._watcher = asyncio.create_task(self._watch())
-        try:
-            return await coro
-        finally:
-            self._target = None
-
-    async def _watch(self) -> None:
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                target = self._target
-                if target is not None and not self.finishing:
-                    self.disconnected = True
-                    target.cancel()
-                return
-
-    def stop(self) -> None:
-        if self._watcher is not None and not self._watcher.done():
-            self._watcher.cancel()
-        self._watcher = None
 
 
 with contextlib.suppress(ImportError):

@@ -123,14 +123,14 @@ class Request:
             self.body.close()
 
 
-def _content_type(scope: Scope) -> str:
+def content_type_of(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"content-type":
             return str(value.decode("latin-1"))
     return ""
 
 
-async def _read_all(receive: Receive, limit: int) -> bytes:
+async def read_all(receive: Receive, limit: int) -> bytes:
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -231,12 +231,12 @@ async def read(route: MediaRoute, scope: Scope, receive: Receive, settings: Sett
     if not _method_ok(route, method):
         raise GatewayError("method_not_allowed", path=scope["path"], method=method, allowed=route.allowed,
                            headers={"Allow": route.allowed})
-    ctype = _content_type(scope)
+    ctype = content_type_of(scope)
     if route.kind == "sync":
         if ctype.startswith("multipart/form-data"):
             body, scan = await _spool(receive, ctype, settings.media_max_upload_bytes, settings.data_dir)
             return Request(route, dict(scan.fields), body)
-        raw = await _read_all(receive, settings.max_body_bytes)
+        raw = await read_all(receive, settings.max_body_bytes)
         return Request(route, _json_object(raw), BytesBody(raw, "application/json"))
     if route.kind == "video.submit":
         if ctype.startswith("multipart/form-data"):
@@ -248,7 +248,7 @@ async def read(route: MediaRoute, scope: Scope, receive: Receive, settings: Sett
             ref = next((f for f in scan.files if f.name == "input_reference"), None)
             refs = [f.fingerprint() for f in scan.files]
         else:
-            fields = _json_object(await _read_all(receive, settings.max_body_bytes))
+            fields = _json_object(await read_all(receive, settings.max_body_bytes))
             image, ref, refs = None, None, []
         video = VideoRequest(
             "openai", _need_str(fields, "model"), _need_str(fields, "prompt"),
@@ -258,7 +258,7 @@ async def read(route: MediaRoute, scope: Scope, receive: Receive, settings: Sett
             refs=refs)
         return Request(route, fields, video=video)
     if route.kind == "kling.submit":
-        fields = _json_object(await _read_all(receive, settings.max_body_bytes))
+        fields = _json_object(await read_all(receive, settings.max_body_bytes))
         image_raw = _opt_str(fields, "image")
         image, image_url, refs = None, None, []
         if image_raw:
@@ -286,8 +286,8 @@ async def read(route: MediaRoute, scope: Scope, receive: Receive, settings: Sett
                                detail_zh="缺少 'prompt' 字段或它不是字符串。")
         return Request(route, fields, video=video)
     if route.kind == "mj.submit":
-        return Request(route, {}, video=_mj_request(_json_object(await _read_all(receive, settings.max_body_bytes))))
-    await _read_all(receive, settings.max_body_bytes)  # GET / DELETE: drain whatever was sent
+        return Request(route, {}, video=_mj_request(_json_object(await read_all(receive, settings.max_body_bytes))))
+    await read_all(receive, settings.max_body_bytes)  # GET / DELETE: drain whatever was sent
     return Request(route, {})
 
 
