@@ -150,15 +150,21 @@ class MemoryCounters:
             self._finish(hold_id, None, now)
         return len(expired)
 
-    async def credit(self, bucket_name: str, amount: int, entry_id: str) -> bool:
-        check_amount(amount)
-        now = self._clock()
+    def _first_time(self, bucket_name: str, entry_id: str, now: float) -> bool:
+        """Remember ``entry_id`` for the bucket (7 days); False when it was applied already."""
         seen = self._credits.setdefault(bucket_name, OrderedDict())
         while seen and next(iter(seen.values())) <= now - CREDIT_MEMORY_SECONDS:
             seen.popitem(last=False)
         if entry_id in seen:
             return False
         seen[entry_id] = now
+        return True
+
+    async def credit(self, bucket_name: str, amount: int, entry_id: str) -> bool:
+        check_amount(amount)
+        now = self._clock()
+        if not self._first_time(bucket_name, entry_id, now):
+            return False
         state = self._get(bucket_name, now)
         if state is None:
             state = self._buckets[bucket_name] = _Bucket()
@@ -169,14 +175,8 @@ class MemoryCounters:
         check_amount(amount)
         now = self._clock()
         state = self._get(bucket_name, now)
-        if state is None:
+        if state is None or not self._first_time(bucket_name, entry_id, now):
             return False
-        seen = self._credits.setdefault(bucket_name, OrderedDict())
-        while seen and next(iter(seen.values())) <= now - CREDIT_MEMORY_SECONDS:
-            seen.popitem(last=False)
-        if entry_id in seen:
-            return False
-        seen[entry_id] = now
         state.used -= amount
         return True
 
