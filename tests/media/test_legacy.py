@@ -72,7 +72,7 @@ async def upload(world: World, key: str, size: int) -> tuple[int, dict[str, Any]
 
     async with aiohttp.ClientSession() as s, s.post(
             f"{world.gw.base_url}/audio/transcriptions", data=body(),
-            headers={"Authorization": f"Bearer {key}",
+            headers={"Authorization": f"Bearer {key}", "Expect": "100-continue",  # as curl sends large uploads
                      "Content-Type": f"multipart/form-data; boundary={boundary}"}) as resp:
         doc = await resp.json()
     assert world.old.media.uploads[-1]["files"][0]["sha256"] == audio.hexdigest()

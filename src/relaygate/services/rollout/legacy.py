@@ -78,7 +78,8 @@ async def forward_stream(relay: Pipeline, inbound: Inbound, ex: Exchange, target
     rec["route"] = "legacy"
     rec["detail"] = {"legacy_batch": target.batch} if target.batch else None
     rec["attempts"] = 1
-    headers = {k: v for k, v in inbound.headers.items() if k not in HOP_BY_HOP}
+    # the body is already on its way: a client's Expect: 100-continue was answered here, not asked again
+    headers = {k: v for k, v in inbound.headers.items() if k not in HOP_BY_HOP and k != "expect"}
     data: Any = body
     if isinstance(body, bytes):
         model, _ = _peek(body)
