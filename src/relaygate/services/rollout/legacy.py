@@ -23,6 +23,7 @@ from relaygate.services.gateway.exchange import Exchange, Inbound, LegacyTarget,
 from relaygate.services.gateway.streaming import StreamRelay
 from relaygate.services.gateway.translate import OpenAIPassthrough
 
+PASSED_ON = ("Content-Length", "Content-Encoding", "Content-Disposition")  # of a media answer, with its bytes
 HOP_BY_HOP = frozenset({"host", "content-length", "connection", "keep-alive", "transfer-encoding", "te",
                         "trailer", "upgrade", "proxy-authorization", "proxy-connection"})
 
@@ -96,8 +97,9 @@ async def forward_stream(relay: Pipeline, inbound: Inbound, ex: Exchange, target
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise GatewayError("upstream_error", model=rec["requested_model"] or "-", attempts=1,
                            detail=f"the old entry did not answer ({type(exc).__name__})") from exc
+    kept = {name: resp.headers[name] for name in PASSED_ON if name in resp.headers}  # bytes relayed as they came
     return Outcome(resp.status, resp.headers.get("Content-Type", "application/json"),
-                   stream=RelayedAnswer(relay, ex, resp))
+                   stream=RelayedAnswer(relay, ex, resp), headers=kept)
 
 
 class RelayedAnswer:
