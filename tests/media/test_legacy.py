@@ -128,7 +128,8 @@ async def test_media_follows_the_owner_to_the_old_entry_and_back(world: World) -
     assert (await alice.videos.retrieve(here.id)).id == here.id
     polls_old = len(old.counters[key.removeprefix("sk-")].media)
     await alice.images.generate(model="img-1", prompt="again", n=1)
-    assert len(old.counters[key.removeprefix("sk-")].media) == polls_old + 1
+    assert (await alice.videos.create(model="sora-2", prompt="tide", seconds="4")).id.startswith("video_")
+    assert len(old.counters[key.removeprefix("sk-")].media) == polls_old + 2
     assert [p for p in served_here(world) if p.startswith("POST /v1/images")] == ["POST /v1/images/generations"]
     assert not [r for r in old.counters[key.removeprefix("sk-")].media if here.id in r]
 
