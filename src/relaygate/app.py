@@ -177,7 +177,10 @@ class Gateway:
         self.admin_hashes = await self.accounts.admin_token_hashes()
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300,
                                          enable_cleanup_closed=True, family=socket.AF_UNSPEC)
+        # identity bytes: answers are relayed as read and their usage read on the way (aiohttp would ask
+        # for gzip, which upstreams behind a CDN honour, and nothing here decompresses)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                             headers={"Accept-Encoding": "identity"},
                                              skip_auto_headers=("User-Agent",), cookie_jar=aiohttp.DummyCookieJar())
         self.rollout = rollout = Rollout(self.engine, s)  # decides which keys still go to the old entry
         await rollout.routing.reload()

@@ -49,6 +49,7 @@ class FakeState:
     expected_key: str | None = None
     active_streams: int = 0
     cancelled_streams: int = 0
+    compress: bool = False  # answer gzip/deflate when the request accepts it, as upstreams behind a CDN do
 
     def next_behavior(self, model: str) -> dict[str, Any]:
         for name in (model, "*"):
@@ -112,6 +113,7 @@ class FakeUpstream:
         add_routes(self)
         add_vertex_routes(self)
         self.media = add_media_routes(self)
+        self.app.middlewares.append(self._compressed)
         self.runner: web.AppRunner | None = None
         self.port = 0
 
@@ -134,6 +136,18 @@ class FakeUpstream:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    def encode(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Compress ``response`` (before it is prepared) when asked to and the request accepts gzip."""
+        if self.state.compress and "gzip" in request.headers.get("Accept-Encoding", ""):
+            response.enable_compression()
+
+    @web.middleware
+    async def _compressed(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request)
+        if not response.prepared:  # whole answers; streams call encode() themselves before prepare()
+            self.encode(request, response)
+        return response
 
     # --- control API ------------------------------------------------------------------------
 
@@ -299,6 +313,7 @@ class FakeUpstream:
     async def _stream(self, request: web.Request, body: dict[str, Any], behavior: dict[str, Any], model: str,
                       pieces: list[str], prompt: int, chat: bool) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        self.encode(request, resp)
         await resp.prepare(request)
         kind = behavior.get("kind")
         if kind == "garbage":

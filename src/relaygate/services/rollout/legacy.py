@@ -37,6 +37,7 @@ async def forward_legacy(relay: Pipeline, inbound: Inbound, ex: Exchange, target
     rec["stream"] = stream
     url = target.base_url.rstrip("/") + inbound.path + (f"?{inbound.query}" if inbound.query else "")
     headers = {k: v for k, v in inbound.headers.items() if k not in HOP_BY_HOP}
+    headers["accept-encoding"] = "identity"  # its usage is read from the answer, which is then relayed as read
     timeout = aiohttp.ClientTimeout(total=target.total_timeout, sock_connect=target.connect_timeout,
                                     sock_read=target.first_byte_timeout)
     try:
