@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 
 from relaygate.store.sealed import SealedJSON
 from relaygate.store.wide import WideInt
@@ -628,4 +629,18 @@ balance_notices = Table(  # a key holder's low-balance notice: once per crossing
     Column("last_error", String(255)),
     Column("updated_by", String(128)),
     Column("updated_at", BigInteger, nullable=False),
+)
+
+# what the console shows of a move off One API / New API: inventories, the reviewed plan (its mapping table
+# with verification results) and import reports, as `migrate inspect/import/verify` produced them; appended
+DocText = Text().with_variant(mysql.LONGTEXT(), "mysql")
+migration_documents = Table(
+    "migration_documents", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # inventory | plan | import
+    Column("source", String(255)),  # the old system's name (kind and database), never its password
+    Column("body", DocText, nullable=False),  # JSON
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_migration_documents_kind", "kind", "id"),
 )
