@@ -27,9 +27,28 @@ ACTIONS = [
     ("/console/rollout/b1/switch", {"reason": "x", "confirm": "yes"}),
     ("/console/rollout/b1/rollback", {"reason": "x", "confirm": "yes"}),
     ("/console/rollout/b1/complete", {"reason": "x", "confirm": "yes"}),
+    ("/console/rollout/guard", {}),
+    ("/console/migration/inventory", {}),
     ("/console/team/operators/{op}/toggle", {}),
     ("/console/team/sessions/0123456789abcdef/revoke", {}),
 ]
+
+
+OPEN_TO_ALL = ("/console/login", "/console/logout")  # signing in and out
+
+
+def test_every_state_changing_console_route_is_in_the_list(gw: Running) -> None:
+    """A POST route added without a line above would escape the role check this file makes."""
+    from starlette.routing import Route
+
+    from relaygate.web.console.app import build_console_app
+
+    app = build_console_app(gw.gateway).app  # type: ignore[attr-defined]
+    posts = [r for r in app.routes if isinstance(r, Route) and "POST" in (r.methods or ())
+             and r.path.startswith("/console") and not r.path.startswith(OPEN_TO_ALL)]
+    assert posts
+    for route in posts:
+        assert any(route.path_regex.match(path.split("?")[0]) for path, _ in ACTIONS), route.path
 
 
 @pytest.mark.parametrize("name", ["sam", "vic"])
