@@ -120,7 +120,7 @@ async def test_failed_hand_over_guard_verdict_and_before_after_report(world: Wor
         failed = html.split('data-testid="failed-handovers"')[1].split("</section>")[0]
         assert alice in failed and "database is locked" in failed
         status, html = await b.get("/console/rollout")
-        assert f'data-testid="failed-pilot"' in html
+        assert 'data-testid="failed-pilot"' in html
         failed = html.split('data-testid="failed-handovers"')[1].split("</section>")[0]
         assert alice in failed and "database is locked" in failed
 

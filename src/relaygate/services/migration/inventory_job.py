@@ -37,6 +37,7 @@ class InventoryRun:
 
     actor: str = ""
     started: float = 0.0
+    ended: float = 0.0
     running: bool = False
     steps: list[Step] = field(default_factory=list)
     error: tuple[str, str] | None = None  # (en, zh)
@@ -56,7 +57,8 @@ class InventoryRun:
             step.total = step.done
 
     def view(self) -> dict[str, Any]:
-        return {"running": self.running, "actor": self.actor, "seconds": round(time.monotonic() - self.started, 1)
+        until = self.ended if not self.running else time.monotonic()
+        return {"running": self.running, "actor": self.actor, "seconds": round(until - self.started, 1)
                 if self.started else 0, "steps": [{"name": s.name, "done": s.done, "total": s.total,
                                                    "percent": round(100 * s.done / s.total) if s.total else None}
                                                   for s in self.steps],
@@ -100,4 +102,5 @@ class InventoryJobs:
             why = f"{type(exc).__name__}: {str(exc)[:300]}"
             run.error = (f"The inventory failed: {why}", f"盘点失败：{why}")
         finally:
+            run.ended = time.monotonic()
             run.running = False

@@ -41,10 +41,15 @@ async def live_for_preview(engine: AsyncEngine, settings: Settings) -> Live:
     batches = await planner.status()
     first = next((b for b in batches if b["switched_at"] or b["switch_at"]), None)
     if first is not None:
-        doc.setdefault("switch_time", first["switched_at"] or first["switch_at"])
+        doc.setdefault("switch_time", _minute(first["switched_at"] or first["switch_at"]))
         if first["rollback_deadline"]:
-            doc.setdefault("rollback_deadline", first["rollback_deadline"])
+            doc.setdefault("rollback_deadline", _minute(first["rollback_deadline"]))
     return await gather(engine, settings, plan_from_mapping(doc))
+
+
+def _minute(stamp: str) -> str:
+    """2026-12-07T21:41:58.633Z as a person reads it in a notice: 2026-12-07 21:41 UTC."""
+    return f"{stamp[:10]} {stamp[11:16]} UTC" if len(stamp) >= 16 and stamp[10] == "T" else stamp
 
 
 def notice_names() -> list[str]:

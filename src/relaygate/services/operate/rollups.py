@@ -1,8 +1,10 @@
-"""Hourly usage rollups for the overview charts, kept current off the request path by a background task.
+"""Usage rollups for the overview charts and top lists, kept current off the request path by a background task.
 
-Pages read ``usage_hourly`` only, so a chart over a month reads a few thousand small groups whatever
-the record count. Latency and time to first token are kept as histograms so p50/p95 can be read for
-any range. How the table is kept: see ``Rollups``.
+Pages read ``usage_rollup`` (per hour and per UTC day, one row per error class, with latency and time to
+first token as histograms so p50/p95 can be read for any range) and ``usage_rollup_dims`` (per hour and
+per day, one row per model, owner, key and client). A range is read as whole days where it covers them
+and hours at its ends, so a month's chart reads a few hundred rows whatever the record count, and the
+sums stay exact. How the tables are kept: see ``Rollups``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.clock import now_ms
@@ -22,11 +24,14 @@ from relaygate.store.db import get_meta, set_meta
 
 log = logging.getLogger("relaygate.rollups")
 HOUR = 3_600_000
+DAY = 24 * HOUR
 LATENCY_BUCKETS_MS = (25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10_000, 15_000,
                       20_000, 30_000, 60_000, 120_000, 300_000)
 CLASSES = ("ok", "401", "402", "403", "404", "429", "timeout", "5xx", "4xx")
 U = t.usage_records
-H = t.usage_hourly
+H = t.usage_rollup
+D = t.usage_rollup_dims
+DIMS = (("model", "requested_model"), ("owner", "owner_id"), ("key", "key_id"), ("client", "client"))
 
 
 def error_class(status: int, error_code: str | None) -> str:
@@ -65,13 +70,34 @@ def _empty_hist() -> list[int]:
     return [0] * (len(LATENCY_BUCKETS_MS) + 1)
 
 
+def segments(since: int, until: int) -> list[tuple[str, int, int]]:
+    """[since, until) as (span, first start, end): hours up to the first whole day, whole days, then hours."""
+    since = since // HOUR * HOUR
+    until = -(-until // HOUR) * HOUR
+    first_day = -(-since // DAY) * DAY
+    last_day = until // DAY * DAY
+    if first_day >= last_day:
+        return [("h", since, until)] if since < until else []
+    out = [("h", since, first_day)] if since < first_day else []
+    out.append(("d", first_day, last_day))
+    if last_day < until:
+        out.append(("h", last_day, until))
+    return out
+
+
+def _within(table: Any, parts: list[tuple[str, int, int]]) -> Any:
+    return or_(*(and_(table.c.span == span, table.c.start >= a, table.c.start < b) for span, a, b in parts))
+
+
 class Rollups:
-    """Keeps ``usage_hourly`` current: each record is read about twice in its life, never per page view.
+    """Keeps ``usage_rollup`` and ``usage_rollup_dims`` current: each record is read about twice in its life,
+    never per page view.
 
     Each cycle adds the records past ``meta.rollup_last_id`` (in id order, ``CHUNK`` at a time) to their
-    hours; a closed hour is rebuilt once from ``usage_records`` (up to the same id) a few minutes after it
-    ends, which takes in records a concurrent writer committed out of id order. The watermark moves by
-    compare-and-set in the same transaction as the sums, so two workers never add a record twice.
+    hour and their day; a closed hour is rebuilt once from ``usage_records`` (up to the same id) a few minutes
+    after it ends, which takes in records a concurrent writer committed out of id order, and its day is then
+    summed again from its hours. The watermark moves by compare-and-set in the same transaction as the sums,
+    so two workers never add a record twice.
     """
 
     CHUNK = 20_000
@@ -83,36 +109,49 @@ class Rollups:
         self.interval = interval
 
     @staticmethod
-    def _add(cells: dict[tuple[Any, ...], dict[str, Any]], r: Any) -> None:
-        cell_key = (r.ts // HOUR * HOUR, r.requested_model, r.owner_id, r.key_id, r.client,
-                    error_class(r.status, r.error_code))
-        cell = cells.get(cell_key)
-        if cell is None:
-            cell = cells[cell_key] = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0,
-                                      "latency_hist": _empty_hist(), "ttft_hist": _empty_hist()}
-        cell["requests"] += 1
-        cell["prompt_tokens"] += r.prompt_tokens or 0
-        cell["completion_tokens"] += r.completion_tokens or 0
-        cell["cost"] += r.cost or 0
-        cell["latency_hist"][_bucket(r.latency_ms or 0)] += 1
-        if r.ttft_ms is not None:
-            cell["ttft_hist"][_bucket(r.ttft_ms)] += 1
+    def _add(series: dict[tuple[Any, ...], dict[str, Any]], dims: dict[tuple[Any, ...], list[int]], r: Any,
+             days: bool = True) -> None:
+        klass = error_class(r.status, r.error_code)
+        tokens = (r.prompt_tokens or 0) + (r.completion_tokens or 0)
+        error = 0 if klass == "ok" else 1
+        for span, start in (("h", r.ts // HOUR * HOUR), ("d", r.ts // DAY * DAY)) if days else \
+                (("h", r.ts // HOUR * HOUR),):
+            cell = series.get((span, start, klass))
+            if cell is None:
+                cell = series[(span, start, klass)] = {
+                    "requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0,
+                    "latency_hist": _empty_hist(), "ttft_hist": _empty_hist()}
+            cell["requests"] += 1
+            cell["prompt_tokens"] += r.prompt_tokens or 0
+            cell["completion_tokens"] += r.completion_tokens or 0
+            cell["cost"] += r.cost or 0
+            cell["latency_hist"][_bucket(r.latency_ms or 0)] += 1
+            if r.ttft_ms is not None:
+                cell["ttft_hist"][_bucket(r.ttft_ms)] += 1
+            for dim, attr in DIMS:
+                sums = dims.get((span, start, dim, getattr(r, attr) or "-"))
+                if sums is None:
+                    sums = dims[(span, start, dim, getattr(r, attr) or "-")] = [0, 0, 0, 0]
+                sums[0] += 1
+                sums[1] += error
+                sums[2] += tokens
+                sums[3] += r.cost or 0
 
     _COLUMNS = (U.c.id, U.c.ts, U.c.requested_model, U.c.owner_id, U.c.key_id, U.c.client, U.c.status,
                 U.c.error_code, U.c.prompt_tokens, U.c.completion_tokens, U.c.cost, U.c.latency_ms, U.c.ttft_ms)
 
-    async def _merge(self, conn: Any, cells: dict[tuple[Any, ...], dict[str, Any]], replace: bool) -> None:
-        hours = sorted({k[0] for k in cells})
-        existing: dict[tuple[Any, ...], Any] = {}
-        if hours and not replace:
-            for r in (await conn.execute(select(H).where(H.c.hour.in_(hours)))).all():
-                existing[(r.hour, r.model, r.owner_id, r.key_id, r.client, r.klass)] = r
+    async def _merge(self, conn: Any, series: dict[tuple[Any, ...], dict[str, Any]],
+                     dims: dict[tuple[Any, ...], list[int]]) -> None:
+        """Add the cells to the rows there are (or insert them)."""
+        keys = sorted({(k[0], k[1]) for k in series})
+        where = or_(*(and_(H.c.span == span, H.c.start == start) for span, start in keys))
+        existing = {(r.span, r.start, r.klass): r for r in (await conn.execute(select(H).where(where))).all()} \
+            if keys else {}
         inserts = []
-        for k, v in cells.items():
+        for k, v in series.items():
             old = existing.get(k)
             if old is None:
-                inserts.append({"hour": k[0], "model": k[1], "owner_id": k[2], "key_id": k[3], "client": k[4],
-                                "klass": k[5], **v})
+                inserts.append({"span": k[0], "start": k[1], "klass": k[2], **v})
                 continue
             await conn.execute(H.update().where(H.c.id == old.id).values(
                 requests=old.requests + v["requests"], prompt_tokens=old.prompt_tokens + v["prompt_tokens"],
@@ -121,6 +160,22 @@ class Rollups:
                 ttft_hist=[a + b for a, b in zip(old.ttft_hist, v["ttft_hist"], strict=False)]))
         for i in range(0, len(inserts), 500):
             await conn.execute(H.insert(), inserts[i:i + 500])
+        where = or_(*(and_(D.c.span == span, D.c.start == start) for span, start in keys))
+        have = {(r.span, r.start, r.dim, r.value): r for r in (await conn.execute(
+            select(D.c.id, D.c.span, D.c.start, D.c.dim, D.c.value, D.c.requests, D.c.errors, D.c.tokens,
+                   D.c.cost).where(where))).all()} if keys else {}
+        adds = []
+        for k, (n, errors, tokens, cost) in dims.items():
+            row = have.get(k)
+            if row is None:
+                adds.append({"span": k[0], "start": k[1], "dim": k[2], "value": str(k[3])[:128], "requests": n,
+                             "errors": errors, "tokens": tokens, "cost": cost})
+                continue
+            await conn.execute(D.update().where(D.c.id == row.id).values(
+                requests=row.requests + n, errors=row.errors + errors, tokens=row.tokens + tokens,
+                cost=row.cost + cost))
+        for i in range(0, len(adds), 500):
+            await conn.execute(D.insert(), adds[i:i + 500])
 
     async def _cas(self, conn: Any, key: str, old: str | None, new: str) -> bool:
         if old is None:
@@ -143,32 +198,59 @@ class Rollups:
                                        .limit(self.CHUNK))).all()
         if not rows:
             return 0
-        cells: dict[tuple[Any, ...], dict[str, Any]] = {}
+        series: dict[tuple[Any, ...], dict[str, Any]] = {}
+        dims: dict[tuple[Any, ...], list[int]] = {}
         for r in rows:
-            self._add(cells, r)
+            self._add(series, dims, r)
         async with self.engine.begin() as conn:
             if not await self._cas(conn, "rollup_last_id", last_text, str(rows[-1].id)):
                 await conn.rollback()
                 return 0
-            await self._merge(conn, cells, replace=False)
+            await self._merge(conn, series, dims)
         return len(rows)
 
     async def rebuild_hour(self, hour: int, up_to_id: int) -> None:
-        """The hour again from its records (ids up to the watermark; later ones come incrementally)."""
-        cells: dict[tuple[Any, ...], dict[str, Any]] = {}
+        """The hour again from its records (ids up to the watermark; later ones come incrementally), then its
+        day summed again from its hours."""
+        series: dict[tuple[Any, ...], dict[str, Any]] = {}
+        dims: dict[tuple[Any, ...], list[int]] = {}
         async with self.engine.connect() as conn:
             result = await conn.stream(select(*self._COLUMNS).where(U.c.ts >= hour, U.c.ts < hour + HOUR,
                                                                     U.c.id <= up_to_id))
             async for r in result:
-                self._add(cells, r)
+                self._add(series, dims, r, days=False)
+        day = hour // DAY * DAY
         async with self.engine.begin() as conn:
             # holds the watermark row (a concurrent step() waits) and checks it did not move meanwhile
             if not await self._cas(conn, "rollup_last_id", str(up_to_id), str(up_to_id)):
                 await conn.rollback()
                 return
-            await conn.execute(delete(H).where(H.c.hour == hour))
-            await self._merge(conn, cells, replace=True)
+            await conn.execute(delete(H).where(H.c.span == "h", H.c.start == hour))
+            await conn.execute(delete(D).where(D.c.span == "h", D.c.start == hour))
+            await self._merge(conn, series, dims)
+            await self._sum_day(conn, day)
             await set_meta(conn, "rollup_final_until", str(hour + HOUR))
+
+    async def _sum_day(self, conn: Any, day: int) -> None:
+        """A day's rows as the sums of its hours' rows (after one of its hours was rebuilt)."""
+        hours = and_(H.c.span == "h", H.c.start >= day, H.c.start < day + DAY)
+        series: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for r in (await conn.execute(select(H).where(hours))).all():
+            cell = series.setdefault(("d", day, r.klass), {
+                "requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0,
+                "latency_hist": _empty_hist(), "ttft_hist": _empty_hist()})
+            for name in ("requests", "prompt_tokens", "completion_tokens", "cost"):
+                cell[name] += int(getattr(r, name))
+            for name in ("latency_hist", "ttft_hist"):
+                cell[name] = [a + b for a, b in zip(cell[name], getattr(r, name) or (), strict=False)]
+        dims = {("d", day, dim, value): [int(n), int(e), int(tk), int(c)] for dim, value, n, e, tk, c in (
+            await conn.execute(select(D.c.dim, D.c.value, func.sum(D.c.requests), func.sum(D.c.errors),
+                                      func.sum(D.c.tokens), func.sum(D.c.cost))
+                               .where(D.c.span == "h", D.c.start >= day, D.c.start < day + DAY)
+                               .group_by(D.c.dim, D.c.value))).all()}
+        await conn.execute(delete(H).where(H.c.span == "d", H.c.start == day))
+        await conn.execute(delete(D).where(D.c.span == "d", D.c.start == day))
+        await self._merge(conn, series, dims)
 
     async def refresh(self, now: int | None = None) -> int:
         """One cycle: new records first, then any closed hour not yet rebuilt. Returns records added."""
@@ -203,43 +285,37 @@ class Rollups:
             await asyncio.sleep(self.interval)
 
     async def overview(self, since: int, until: int, step: str = "hour") -> dict[str, Any]:
-        """Series per hour or day and the top lists, all from the rollups."""
-        size = HOUR if step == "hour" else 24 * HOUR
+        """Series per hour or day and the top lists over [since, until), read as whole days and edge hours."""
+        size = HOUR if step == "hour" else DAY
+        parts = segments(since, until)
+        if step == "hour":  # hour points need hour rows throughout
+            parts = [("h", parts[0][1], parts[-1][2])] if parts else []
         series: dict[int, dict[str, Any]] = defaultdict(lambda: {
             "requests": 0, "cost": 0, "tokens": 0, "classes": dict.fromkeys(CLASSES, 0),
             "latency_hist": _empty_hist(), "ttft_hist": _empty_hist()})
-        tops: dict[str, dict[Any, list[int]]] = {"model": defaultdict(lambda: [0, 0, 0]),
-                                                  "owner_id": defaultdict(lambda: [0, 0, 0]),
-                                                  "key_id": defaultdict(lambda: [0, 0, 0]),
-                                                  "client": defaultdict(lambda: [0, 0, 0])}
         totals = {"requests": 0, "cost": 0, "tokens": 0, "errors": 0}
         latency_all, ttft_all = _empty_hist(), _empty_hist()
         async with self.engine.connect() as conn:
-            result = await conn.stream(select(H).where(H.c.hour >= since // HOUR * HOUR, H.c.hour < until))
-            async for r in result:
-                cell = series[r.hour // size * size]
-                tokens = int(r.prompt_tokens) + int(r.completion_tokens)
-                cell["requests"] += r.requests
-                cell["cost"] += r.cost
-                cell["tokens"] += tokens
-                cell["classes"][r.klass] = cell["classes"].get(r.klass, 0) + r.requests
-                for i, v in enumerate(r.latency_hist or ()):
-                    cell["latency_hist"][i] += v
-                    latency_all[i] += v
-                for i, v in enumerate(r.ttft_hist or ()):
-                    cell["ttft_hist"][i] += v
-                    ttft_all[i] += v
-                errors = r.requests if r.klass != "ok" else 0
-                totals["requests"] += r.requests
-                totals["cost"] += r.cost
-                totals["tokens"] += tokens
-                totals["errors"] += errors
-                for dim, table in tops.items():
-                    entry = table[getattr(r, dim) or "-"]
-                    entry[0] += r.requests
-                    entry[1] += r.cost
-                    entry[2] += errors
+            rows = (await conn.execute(select(H).where(_within(H, parts)))).all() if parts else []
+            top = await self._tops(conn, segments(since, until))
             refreshed = await get_meta(conn, "rollup_refreshed_at")
+        for r in rows:
+            cell = series[r.start // size * size]
+            tokens = int(r.prompt_tokens) + int(r.completion_tokens)
+            cell["requests"] += r.requests
+            cell["cost"] += r.cost
+            cell["tokens"] += tokens
+            cell["classes"][r.klass] = cell["classes"].get(r.klass, 0) + r.requests
+            for i, v in enumerate(r.latency_hist or ()):
+                cell["latency_hist"][i] += v
+                latency_all[i] += v
+            for i, v in enumerate(r.ttft_hist or ()):
+                cell["ttft_hist"][i] += v
+                ttft_all[i] += v
+            totals["requests"] += r.requests
+            totals["cost"] += r.cost
+            totals["tokens"] += tokens
+            totals["errors"] += r.requests if r.klass != "ok" else 0
         start = since // size * size
         points = []
         for ts in range(start, until, size):
@@ -248,10 +324,31 @@ class Rollups:
                            "tokens": cell["tokens"], "classes": cell["classes"],
                            "p50": percentile(cell["latency_hist"], 0.5), "p95": percentile(cell["latency_hist"], 0.95),
                            "ttft_p50": percentile(cell["ttft_hist"], 0.5)})
-        top = {dim: [{"name": k, "requests": v[0], "cost": v[1], "errors": v[2]}
-                     for k, v in sorted(table.items(), key=lambda kv: (-kv[1][0], str(kv[0])))[:10]]
-               for dim, table in tops.items()}
         return {"step": step, "points": points, "top": top, "totals": totals,
                 "p50": percentile(latency_all, 0.5), "p95": percentile(latency_all, 0.95),
                 "ttft_p50": percentile(ttft_all, 0.5), "ttft_p95": percentile(ttft_all, 0.95),
                 "refreshed_at": int(refreshed) if refreshed else None}
+
+    async def _tops(self, conn: Any, parts: list[tuple[str, int, int]], limit: int = 10
+                    ) -> dict[str, list[dict[str, Any]]]:
+        """The ten busiest models, owners, keys and clients, summed by the database."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for dim, attr in DIMS:
+            rows = [] if not parts else (await conn.execute(
+                select(D.c.value, func.sum(D.c.requests).label("n"), func.sum(D.c.cost), func.sum(D.c.errors))
+                .where(D.c.dim == dim, _within(D, parts)).group_by(D.c.value)
+                .order_by(func.sum(D.c.requests).desc(), D.c.value).limit(limit))).all()
+            out[attr if attr != "requested_model" else "model"] = [
+                {"name": v, "requests": int(n), "cost": int(c), "errors": int(e)} for v, n, c, e in rows]
+        return out
+
+    async def totals_of(self, dim: str, value: str, since: int, until: int) -> dict[str, int]:
+        """One model's, owner's, key's or client's requests, errors, tokens and cost over [since, until)."""
+        parts = segments(since, until)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(func.sum(D.c.requests), func.sum(D.c.errors), func.sum(D.c.tokens),
+                                             func.sum(D.c.cost))
+                                      .where(D.c.dim == dim, D.c.value == value, _within(D, parts)))).one() \
+                if parts else (0, 0, 0, 0)
+        return {"requests": int(row[0] or 0), "errors": int(row[1] or 0), "tokens": int(row[2] or 0),
+                "cost": int(row[3] or 0)}

@@ -431,6 +431,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "repeat the move: it finishes what is left.",
                        "以下负责人未随批次移动，均保持原状。排除原因后再次执行同一操作，将完成剩余部分。"),
     "ro.owner": ("Owner", "负责人"),
+    "ro.owners": ("Owners", "负责人数"),
     "ro.why": ("Why", "原因"),
     "ro.route": ("Served by", "服务方"),
     "ro.route.native": ("relaygate", "relaygate"),

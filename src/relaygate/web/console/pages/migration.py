@@ -51,8 +51,12 @@ def routes(svc: Services) -> list[Route]:
         if result not in RESULTS:
             result = ""
         body = (plan or {}).get("body") or {}
+        try:
+            old_db: str | None = mask_dsn((await rollout().planner.old_database())[0])
+        except InvalidInput:
+            old_db = None
         return ctx.render(
-            "migration.html", title_key="nav.migration", legacy=await rollout().planner.legacy(),
+            "migration.html", title_key="nav.migration", legacy=await rollout().planner.legacy(), old_db=old_db,
             inventory=inventory, inventory_html=to_html(inventory_markdown(inventory["body"], ctx.lang))
             if inventory else "", plan=plan, rows=documents.mapping_rows(body, cls, result),
             summary=documents.mapping_summary(body), verification=body.get("verification") or {},
