@@ -18,9 +18,14 @@ from relaygate.core.settings import Settings
 from relaygate.services.notices.clients import EMAIL_CLIENTS
 from relaygate.services.notices.context import Live, gather
 from relaygate.services.notices.plan import plan_from_mapping
-from relaygate.services.notices.render import render_notices
-
-MAIN = ("announcement.md", "faq.md", "checklist.md")
+from relaygate.services.notices.render import (
+    MAIN_PAGES,
+    Renderer,
+    common_context,
+    lang_code,
+    render_notices,
+    render_page,
+)
 
 
 async def live_for_preview(engine: AsyncEngine, settings: Settings) -> Live:
@@ -54,7 +59,7 @@ def _minute(stamp: str) -> str:
 
 def notice_names() -> list[str]:
     """The previewable notices in reading order: the three main ones, then one email per client."""
-    return [*MAIN, *(f"emails/{c.id}.md" for c in EMAIL_CLIENTS)]
+    return [*MAIN_PAGES, *(f"emails/{c.id}.md" for c in EMAIL_CLIENTS)]
 
 
 def bundle(files: dict[str, str], lang: str) -> bytes:
@@ -68,3 +73,17 @@ def bundle(files: dict[str, str], lang: str) -> bytes:
 
 def render_all(live: Live, lang: str) -> dict[str, str]:
     return render_notices(live, lang)
+
+
+class Previews:
+    """One notice at a time, with one Jinja environment per language kept (templates compiled once)."""
+
+    def __init__(self) -> None:
+        self.renderers: dict[str, Renderer] = {}
+
+    def render(self, live: Live, lang: str, name: str) -> str:
+        lang = lang_code(lang)
+        renderer = self.renderers.get(lang)
+        if renderer is None:
+            renderer = self.renderers[lang] = Renderer(lang)
+        return render_page(renderer, common_context(live, lang), name)

@@ -13,6 +13,7 @@ import asyncio
 import bisect
 import logging
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select
@@ -31,7 +32,9 @@ CLASSES = ("ok", "401", "402", "403", "404", "429", "timeout", "5xx", "4xx")
 U = t.usage_records
 H = t.usage_rollup
 D = t.usage_rollup_dims
-DIMS = (("model", "requested_model"), ("owner", "owner_id"), ("key", "key_id"), ("client", "client"))
+DIMS = (("model", "requested_model"), ("owner", "owner_id"), ("key", "key_id"), ("client", "client"),
+        ("route", "route"))  # route: native, or legacy (forwarded to the old entry during a rollout)
+TOP_DIMS = DIMS[:4]
 
 
 def error_class(status: int, error_code: str | None) -> str:
@@ -129,24 +132,27 @@ class Rollups:
             if r.ttft_ms is not None:
                 cell["ttft_hist"][_bucket(r.ttft_ms)] += 1
             for dim, attr in DIMS:
-                sums = dims.get((span, start, dim, getattr(r, attr) or "-"))
+                value = getattr(r, attr) or ("native" if dim == "route" else "-")
+                sums = dims.get((span, start, dim, value))
                 if sums is None:
-                    sums = dims[(span, start, dim, getattr(r, attr) or "-")] = [0, 0, 0, 0]
+                    sums = dims[(span, start, dim, value)] = [0, 0, 0, 0]
                 sums[0] += 1
                 sums[1] += error
                 sums[2] += tokens
                 sums[3] += r.cost or 0
 
     _COLUMNS = (U.c.id, U.c.ts, U.c.requested_model, U.c.owner_id, U.c.key_id, U.c.client, U.c.status,
-                U.c.error_code, U.c.prompt_tokens, U.c.completion_tokens, U.c.cost, U.c.latency_ms, U.c.ttft_ms)
+                U.c.error_code, U.c.prompt_tokens, U.c.completion_tokens, U.c.cost, U.c.latency_ms, U.c.ttft_ms,
+                U.c.route)
 
     async def _merge(self, conn: Any, series: dict[tuple[Any, ...], dict[str, Any]],
                      dims: dict[tuple[Any, ...], list[int]]) -> None:
         """Add the cells to the rows there are (or insert them)."""
         keys = sorted({(k[0], k[1]) for k in series})
+        if not keys:  # an hour rebuilt with no record left in it
+            return
         where = or_(*(and_(H.c.span == span, H.c.start == start) for span, start in keys))
-        existing = {(r.span, r.start, r.klass): r for r in (await conn.execute(select(H).where(where))).all()} \
-            if keys else {}
+        existing = {(r.span, r.start, r.klass): r for r in (await conn.execute(select(H).where(where))).all()}
         inserts = []
         for k, v in series.items():
             old = existing.get(k)
@@ -163,7 +169,7 @@ class Rollups:
         where = or_(*(and_(D.c.span == span, D.c.start == start) for span, start in keys))
         have = {(r.span, r.start, r.dim, r.value): r for r in (await conn.execute(
             select(D.c.id, D.c.span, D.c.start, D.c.dim, D.c.value, D.c.requests, D.c.errors, D.c.tokens,
-                   D.c.cost).where(where))).all()} if keys else {}
+                   D.c.cost).where(where))).all()}
         adds = []
         for k, (n, errors, tokens, cost) in dims.items():
             row = have.get(k)
@@ -333,7 +339,7 @@ class Rollups:
                     ) -> dict[str, list[dict[str, Any]]]:
         """The ten busiest models, owners, keys and clients, summed by the database."""
         out: dict[str, list[dict[str, Any]]] = {}
-        for dim, attr in DIMS:
+        for dim, attr in TOP_DIMS:
             rows = [] if not parts else (await conn.execute(
                 select(D.c.value, func.sum(D.c.requests).label("n"), func.sum(D.c.cost), func.sum(D.c.errors))
                 .where(D.c.dim == dim, _within(D, parts)).group_by(D.c.value)
@@ -352,3 +358,28 @@ class Rollups:
                 if parts else (0, 0, 0, 0)
         return {"requests": int(row[0] or 0), "errors": int(row[1] or 0), "tokens": int(row[2] or 0),
                 "cost": int(row[3] or 0)}
+
+    async def requests_by(self, dim: str, since: int, until: int) -> dict[str, int]:
+        """Requests per value of a dimension over [since, until) (e.g. per route: native, legacy)."""
+        parts = segments(since, until)
+        if not parts:
+            return {}
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(D.c.value, func.sum(D.c.requests))
+                                       .where(D.c.dim == dim, _within(D, parts)).group_by(D.c.value))).all()
+        return {str(v): int(n) for v, n in rows}
+
+    async def daily_by(self, dim: str, since: int, until: int) -> dict[str, dict[str, int]]:
+        """Requests per UTC day (YYYY-MM-DD) and value of a dimension over [since, until), days in order."""
+        parts = segments(since, until)
+        if not parts:
+            return {}
+        day = (D.c.start - D.c.start % DAY).label("day")  # integer arithmetic: the three backends agree
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(day, D.c.value, func.sum(D.c.requests))
+                                       .where(D.c.dim == dim, _within(D, parts)).group_by(day, D.c.value))).all()
+        out: dict[str, dict[str, int]] = {}
+        for start, value, n in sorted(rows, key=lambda r: int(r[0])):
+            key = datetime.fromtimestamp(int(start) / 1000, tz=UTC).strftime("%Y-%m-%d")
+            out.setdefault(key, {})[str(value)] = int(n)
+        return out

@@ -35,6 +35,7 @@ def _download(body: bytes | str, name: str, ctype: str) -> Response:
 def routes(svc: Services) -> list[Route]:
     gw = svc.gw
     jobs = InventoryJobs(gw.engine, gw.settings)
+    previews = preview.Previews()
 
     def rollout() -> Rollout:
         assert gw.rollout is not None
@@ -101,10 +102,10 @@ def routes(svc: Services) -> list[Route]:
         if name not in names:
             name = names[0]
         live = await preview.live_for_preview(gw.engine, gw.settings)
-        files = preview.render_all(live, lang)
+        markdown = previews.render(live, lang, name)
         clients = {f"emails/{c.id}.md": c.name for c in EMAIL_CLIENTS}
         return ctx.render("migration_notices.html", title_key="mig.notices", notice_lang=lang, names=names,
-                          name=name, clients=clients, markdown=files[name], html=to_html(files[name]),
+                          name=name, clients=clients, markdown=markdown, html=to_html(markdown),
                           checks=[(c.ok, c.text(ctx.lang)) for c in live.checks], mapping=live.mapping,
                           notice_langs=NOTICE_LANGS)
 
@@ -116,12 +117,11 @@ def routes(svc: Services) -> list[Route]:
                                f"未知语言 '{lang}'；请使用 en 或 zh-CN。")
         live = await preview.live_for_preview(gw.engine, gw.settings)
         name = ctx.q("doc")
-        files = preview.render_all(live, lang)
         if name:
-            if name not in files:
-                raise InvalidInput(f"No notice named '{name}'.", f"没有名为 '{name}' 的通知。", status=404)
-            return _download(files[name], f"{lang}-{name.replace('/', '-')}", "text/markdown; charset=utf-8")
-        return _download(preview.bundle(files, lang), f"notices-{lang}.zip", "application/zip")
+            return _download(previews.render(live, lang, name), f"{lang}-{name.replace('/', '-')}",
+                             "text/markdown; charset=utf-8")
+        return _download(preview.bundle(preview.render_all(live, lang), lang), f"notices-{lang}.zip",
+                         "application/zip")
 
     return [Route("/console/migration", overview, methods=["GET"]),
             Route("/console/migration/inventory", take_inventory, methods=["POST"]),

@@ -78,7 +78,7 @@ def routes(svc: Services) -> list[Route]:
     @page(svc)
     async def report(ctx: Ctx) -> Response:
         days = 30
-        data = await rollout().report(days)
+        data = await rollout().report(days, fresh=False)  # the rollup task keeps it seconds behind
         states = {s: ctx.t(f"ro.state.{s}") for s in STATES}
         charts = {name: Markup(svg) for name, svg in (
             ("error_rates", error_rates_svg(data, ctx.lang, states)),
@@ -95,7 +95,7 @@ def routes(svc: Services) -> list[Route]:
         if fmt not in ("md", "json"):
             raise InvalidInput(f"Unknown format '{fmt}'; use md or json.", f"未知格式 '{fmt}'；请使用 md 或 json。",
                                status=404)
-        data = await rollout().report(30)
+        data = await rollout().report(30, fresh=False)
         if fmt == "json":
             body = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
             ctype = "application/json"
