@@ -11,12 +11,12 @@ from starlette.routing import Route
 
 from relaygate.core.errors import InvalidInput
 from relaygate.services.rollout.charts import error_rates_svg, owner_share_svg, residual_traffic_svg
+from relaygate.services.rollout.model import STATES
 from relaygate.services.rollout.report_md import render as report_markdown
 from relaygate.services.rollout.service import Rollout
 from relaygate.web.console.context import Ctx, Services, page
 
 MOVES = ("switch", "rollback", "complete")
-STATES = ("planned", "switched", "observing", "completed", "rolled_back")
 
 
 def routes(svc: Services) -> list[Route]:
