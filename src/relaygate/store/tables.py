@@ -162,6 +162,7 @@ usage_records = Table(
     Index("ix_usage_owner_ts", "owner_id", "ts"),
     Index("ix_usage_ts", "ts"),
     Index("ix_usage_route_ts", "route", "ts"),
+    Index("ix_usage_code_ts", "error_code", "ts"),  # the usage page's error-code filter, the desk's mistakes
 )
 
 prices = Table(

@@ -1,7 +1,8 @@
 """Console: migration documents (inventories, reviewed plans with verification, import reports); usage
 rollups per hour and per day with the top-list dimensions apart (usage_hourly's one cube grew as large as
 usage_records itself: a month's chart read a million rows). The rollups are rebuilt from usage_records by
-the usage-rollups task after the upgrade.
+the usage-rollups task after the upgrade. An index on usage_records (error_code, ts) for the error-code
+filter and the support desk's base-URL mistakes.
 
 Revision ID: 0011
 Revises: 0010
@@ -33,6 +34,7 @@ def upgrade() -> None:
     op.create_index("ix_migration_documents_kind", "migration_documents", ["kind", "id"])
     op.drop_table("usage_hourly")
     op.execute(META.delete().where(META.c.key.in_(ROLLUP_KEYS)))
+    op.create_index("ix_usage_code_ts", "usage_records", ["error_code", "ts"])
     op.create_table(
         "usage_rollup",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
@@ -64,6 +66,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_usage_code_ts", table_name="usage_records")
     op.drop_table("migration_documents")
     op.drop_table("usage_rollup_dims")
     op.drop_table("usage_rollup")
