@@ -4,16 +4,16 @@ usage_records itself: a month's chart read a million rows). The rollups are rebu
 the usage-rollups task after the upgrade. An index on usage_records (error_code, ts) for the error-code
 filter and the support desk's base-URL mistakes.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
