@@ -66,6 +66,7 @@ async def test_each_record_counted_once_and_late_commits_taken_in(sqlite_url: st
         assert await roll.totals_of("key", "key_a", NOW - 3 * DAY, NOW + HOUR) == {
             "requests": 14, "errors": 3, "tokens": 14 * 15, "cost": 14_000}
         assert (await roll.totals_of("key", "key_a", NOW + HOUR, NOW + 2 * HOUR))["requests"] == 0
+        assert await roll.totals(NOW - 3 * DAY, NOW + HOUR) == {"requests": 14, "errors": 3}
     finally:
         await engine.dispose()
 

@@ -562,6 +562,7 @@ usage_rollup_dims = Table(  # per hour and per day: each model's, owner's, key's
     Column("cost", BigInteger, nullable=False, default=0),
     Index("ix_usage_rollup_dims_span_start", "span", "start"),
     Index("ix_usage_rollup_dims_value", "dim", "value", "span", "start"),
+    Index("ix_usage_rollup_dims_range", "dim", "span", "start"),
 )
 
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, case, delete, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.clock import now_ms
@@ -90,6 +90,14 @@ def segments(since: int, until: int) -> list[tuple[str, int, int]]:
 
 def _within(table: Any, parts: list[tuple[str, int, int]]) -> Any:
     return or_(*(and_(table.c.span == span, table.c.start >= a, table.c.start < b) for span, a, b in parts))
+
+
+def _each(dim: str, parts: list[tuple[str, int, int]], *sums: Any) -> Any:
+    """A dimension's rows in each segment, grouped by value per segment (one index range each: an OR of the
+    segments made the database walk every row of the dimension instead)."""
+    return union_all(*(select(D.c.value, *(func.sum(c) for c in sums))
+                       .where(D.c.dim == dim, D.c.span == span, D.c.start >= a, D.c.start < b)
+                       .group_by(D.c.value) for span, a, b in parts)).subquery()
 
 
 class Rollups:
@@ -341,12 +349,28 @@ class Rollups:
         out: dict[str, list[dict[str, Any]]] = {}
         for dim, attr in TOP_DIMS:
             rows = [] if not parts else (await conn.execute(
-                select(D.c.value, func.sum(D.c.requests).label("n"), func.sum(D.c.cost), func.sum(D.c.errors))
-                .where(D.c.dim == dim, _within(D, parts)).group_by(D.c.value)
-                .order_by(func.sum(D.c.requests).desc(), D.c.value).limit(limit))).all()
+                select(_each(dim, parts, D.c.requests, D.c.cost, D.c.errors)))).all()
+            sums: dict[str, list[int]] = {}
+            for value, n, c, e in rows:
+                acc = sums.setdefault(value, [0, 0, 0])
+                acc[0] += int(n)
+                acc[1] += int(c)
+                acc[2] += int(e)
+            ranked = sorted(sums.items(), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
             out[attr if attr != "requested_model" else "model"] = [
-                {"name": v, "requests": int(n), "cost": int(c), "errors": int(e)} for v, n, c, e in rows]
+                {"name": v, "requests": n, "cost": c, "errors": e} for v, (n, c, e) in ranked]
         return out
+
+    async def totals(self, since: int, until: int) -> dict[str, int]:
+        """Requests and errors over [since, until), without series or top lists."""
+        parts = segments(since, until)
+        if not parts:
+            return {"requests": 0, "errors": 0}
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(func.sum(H.c.requests),
+                                             func.sum(case((H.c.klass != "ok", H.c.requests), else_=0)))
+                                      .where(_within(H, parts)))).one()
+        return {"requests": int(row[0] or 0), "errors": int(row[1] or 0)}
 
     async def totals_of(self, dim: str, value: str, since: int, until: int) -> dict[str, int]:
         """One model's, owner's, key's or client's requests, errors, tokens and cost over [since, until)."""

@@ -30,7 +30,7 @@ async def desk_summary(engine: AsyncEngine, days: int = 7, now: int | None = Non
 
     now = now or now_ms()
     since = (now // DAY_MS - (days - 1)) * DAY_MS
-    totals = (await Rollups(engine).overview(since, now + 1, "day"))["totals"]
+    totals = await Rollups(engine).totals(since, now + 1)
     async with engine.connect() as conn:
         details = (await conn.execute(select(u.c.detail).where(u.c.error_code.in_(_MISTAKE_CODES), u.c.ts >= since)
                                       .limit(100_000))).scalars().all()

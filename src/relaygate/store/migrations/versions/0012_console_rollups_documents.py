@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("cost", sa.BigInteger, nullable=False),
         sa.Index("ix_usage_rollup_dims_span_start", "span", "start"),
         sa.Index("ix_usage_rollup_dims_value", "dim", "value", "span", "start"),
+        sa.Index("ix_usage_rollup_dims_range", "dim", "span", "start"),
     )
 
 

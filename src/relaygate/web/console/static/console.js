@@ -30,7 +30,7 @@
       });
       var opts = {
         width: Math.max(300, el.clientWidth - 8), height: 220, series: series,
-        axes: [{}, { size: 60, values: function (u, vals) { return vals.map(tick); } }],
+        axes: [{}, { size: 72, values: function (u, vals) { return vals.map(tick); } }],
         legend: { live: true }, cursor: { drag: { x: false, y: false } },
         scales: { x: { time: true } }
       };
