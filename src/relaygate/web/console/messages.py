@@ -455,6 +455,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ro.share_owners": ("Owners switched", "已切换负责人"),
     "ro.share_requests": ("Requests served natively, 24 h", "24 小时内原生服务的请求"),
     "ro.residual": ("Forwarded to the old entry, 24 h", "24 小时内转发到旧入口"),
+    "ro.forwarded_since": ("Forwarded to the old entry since the switch", "切换后转发到旧入口"),
+    "ro.all": ("all", "全部"),
     "ro.disputes": ("Disputes", "争议"),
     "ro.disputes_open": ("open disputes", "未解决争议"),
     "ro.dispute.status.open": ("open", "未解决"),
