@@ -16,7 +16,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, union_all
+from sqlalchemy import and_, case, delete, func, literal_column, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.clock import now_ms
@@ -53,6 +53,26 @@ def error_class(status: int, error_code: str | None) -> str:
 
 def _bucket(ms: int) -> int:
     return bisect.bisect_left(LATENCY_BUCKETS_MS, ms)
+
+
+def _lit(value: int | str) -> Any:
+    """A constant written into the SQL: the same expression in SELECT and GROUP BY must be the same text on
+    PostgreSQL, which bound parameters ($1 here, $9 there) are not."""
+    return literal_column(str(value) if isinstance(value, int) else "'" + value + "'")
+
+
+def _klass_sql() -> Any:
+    """``error_class`` as the database computes it (the same order of rules)."""
+    status, code = U.c.status, U.c.error_code
+    return case((or_(code.like(_lit("%timeout%")), status == _lit(408), status == _lit(504)), _lit("timeout")),
+                *((status == _lit(s), _lit(str(s))) for s in (401, 402, 403, 404, 429)),
+                (status >= _lit(500), _lit("5xx")), (status >= _lit(400), _lit("4xx")), else_=_lit("ok"))
+
+
+def _bucket_sql(column: Any) -> Any:
+    """``_bucket`` as the database computes it: the first bucket whose upper edge is at least the value."""
+    return case(*((column <= _lit(edge), _lit(i)) for i, edge in enumerate(LATENCY_BUCKETS_MS)),
+                else_=_lit(len(LATENCY_BUCKETS_MS)))
 
 
 def percentile(hist: list[int], q: float) -> int | None:
@@ -119,39 +139,59 @@ class Rollups:
         self.engine = engine
         self.interval = interval
 
-    @staticmethod
-    def _add(series: dict[tuple[Any, ...], dict[str, Any]], dims: dict[tuple[Any, ...], list[int]], r: Any,
-             days: bool = True) -> None:
-        klass = error_class(r.status, r.error_code)
-        tokens = (r.prompt_tokens or 0) + (r.completion_tokens or 0)
-        error = 0 if klass == "ok" else 1
-        for span, start in (("h", r.ts // HOUR * HOUR), ("d", r.ts // DAY * DAY)) if days else \
-                (("h", r.ts // HOUR * HOUR),):
-            cell = series.get((span, start, klass))
-            if cell is None:
-                cell = series[(span, start, klass)] = {
-                    "requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0,
-                    "latency_hist": _empty_hist(), "ttft_hist": _empty_hist()}
-            cell["requests"] += 1
-            cell["prompt_tokens"] += r.prompt_tokens or 0
-            cell["completion_tokens"] += r.completion_tokens or 0
-            cell["cost"] += r.cost or 0
-            cell["latency_hist"][_bucket(r.latency_ms or 0)] += 1
-            if r.ttft_ms is not None:
-                cell["ttft_hist"][_bucket(r.ttft_ms)] += 1
-            for dim, attr in DIMS:
-                value = getattr(r, attr) or ("native" if dim == "route" else "-")
-                sums = dims.get((span, start, dim, value))
-                if sums is None:
-                    sums = dims[(span, start, dim, value)] = [0, 0, 0, 0]
-                sums[0] += 1
-                sums[1] += error
-                sums[2] += tokens
-                sums[3] += r.cost or 0
+    async def _gather(self, conn: Any, where: Any, days: bool = True
+                      ) -> tuple[dict[tuple[Any, ...], dict[str, Any]], dict[tuple[Any, ...], list[int]], int]:
+        """The records matching ``where`` summed by the database per hour (and day) and error class, latency
+        bucket and dimension value: the event loop handles a few hundred sums, never a row per record."""
+        hour = (U.c.ts - U.c.ts % _lit(HOUR)).label("hour")
+        klass = _klass_sql().label("klass")
+        series: dict[tuple[Any, ...], dict[str, Any]] = {}
+        dims: dict[tuple[Any, ...], list[int]] = {}
 
-    _COLUMNS = (U.c.id, U.c.ts, U.c.requested_model, U.c.owner_id, U.c.key_id, U.c.client, U.c.status,
-                U.c.error_code, U.c.prompt_tokens, U.c.completion_tokens, U.c.cost, U.c.latency_ms, U.c.ttft_ms,
-                U.c.route)
+        def spans(start: int) -> tuple[tuple[str, int], ...]:
+            return (("h", start), ("d", start // DAY * DAY)) if days else (("h", start),)
+
+        def cell(span: str, start: int, k: str) -> dict[str, Any]:
+            found = series.get((span, start, k))
+            if found is None:
+                found = series[(span, start, k)] = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                                                    "cost": 0, "latency_hist": _empty_hist(),
+                                                    "ttft_hist": _empty_hist()}
+            return found
+
+        count = 0
+        for h, k, n, prompt, completion, cost in await conn.execute(
+                select(hour, klass, func.count(), func.sum(U.c.prompt_tokens), func.sum(U.c.completion_tokens),
+                       func.sum(U.c.cost)).where(where).group_by(hour, klass)):
+            count += int(n)
+            for span, start in spans(int(h)):
+                c = cell(span, start, k)
+                c["requests"] += int(n)
+                c["prompt_tokens"] += int(prompt or 0)
+                c["completion_tokens"] += int(completion or 0)
+                c["cost"] += int(cost or 0)
+        for name, column, cond in (("latency_hist", func.coalesce(U.c.latency_ms, _lit(0)), where),
+                                   ("ttft_hist", U.c.ttft_ms, and_(where, U.c.ttft_ms.is_not(None)))):
+            bucket = _bucket_sql(column).label("bucket")
+            for h, k, b, n in await conn.execute(select(hour, klass, bucket, func.count()).where(cond)
+                                                 .group_by(hour, klass, bucket)):
+                for span, start in spans(int(h)):
+                    cell(span, start, k)[name][int(b)] += int(n)
+        error = case((_klass_sql() == _lit("ok"), _lit(0)), else_=_lit(1))
+        tokens = func.coalesce(U.c.prompt_tokens, _lit(0)) + func.coalesce(U.c.completion_tokens, _lit(0))
+        for dim, attr in DIMS:
+            column = getattr(U.c, attr)
+            for h, value, n, errors, toks, cost in await conn.execute(
+                    select(hour, column, func.count(), func.sum(error), func.sum(tokens), func.sum(U.c.cost))
+                    .where(where).group_by(hour, column)):
+                value = value or ("native" if dim == "route" else "-")
+                for span, start in spans(int(h)):
+                    sums = dims.setdefault((span, start, dim, value), [0, 0, 0, 0])
+                    sums[0] += int(n)
+                    sums[1] += int(errors or 0)
+                    sums[2] += int(toks or 0)
+                    sums[3] += int(cost or 0)
+        return series, dims, count
 
     async def _merge(self, conn: Any, series: dict[tuple[Any, ...], dict[str, Any]],
                      dims: dict[tuple[Any, ...], list[int]]) -> None:
@@ -208,31 +248,24 @@ class Rollups:
         async with self.engine.connect() as conn:
             last_text = await get_meta(conn, "rollup_last_id")
             last = int(last_text or 0)
-            rows = (await conn.execute(select(*self._COLUMNS).where(U.c.id > last).order_by(U.c.id)
-                                       .limit(self.CHUNK))).all()
-        if not rows:
-            return 0
-        series: dict[tuple[Any, ...], dict[str, Any]] = {}
-        dims: dict[tuple[Any, ...], list[int]] = {}
-        for r in rows:
-            self._add(series, dims, r)
+            ids = select(U.c.id).where(U.c.id > last).order_by(U.c.id).limit(self.CHUNK).subquery()
+            upper = (await conn.execute(select(func.max(ids.c.id)))).scalar()
+            if upper is None:
+                return 0
+            series, dims, count = await self._gather(conn, and_(U.c.id > last, U.c.id <= int(upper)))
         async with self.engine.begin() as conn:
-            if not await self._cas(conn, "rollup_last_id", last_text, str(rows[-1].id)):
+            if not await self._cas(conn, "rollup_last_id", last_text, str(int(upper))):
                 await conn.rollback()
                 return 0
             await self._merge(conn, series, dims)
-        return len(rows)
+        return count
 
     async def rebuild_hour(self, hour: int, up_to_id: int) -> None:
         """The hour again from its records (ids up to the watermark; later ones come incrementally), then its
         day summed again from its hours."""
-        series: dict[tuple[Any, ...], dict[str, Any]] = {}
-        dims: dict[tuple[Any, ...], list[int]] = {}
         async with self.engine.connect() as conn:
-            result = await conn.stream(select(*self._COLUMNS).where(U.c.ts >= hour, U.c.ts < hour + HOUR,
-                                                                    U.c.id <= up_to_id))
-            async for r in result:
-                self._add(series, dims, r, days=False)
+            series, dims, _ = await self._gather(conn, and_(U.c.ts >= hour, U.c.ts < hour + HOUR,
+                                                            U.c.id <= up_to_id), days=False)
         day = hour // DAY * DAY
         async with self.engine.begin() as conn:
             # holds the watermark row (a concurrent step() waits) and checks it did not move meanwhile
