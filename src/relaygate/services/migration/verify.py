@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import aiohttp
+import orjson
 
 from relaygate.core.errors import InvalidInput
 from relaygate.services.migration.progress import NULL, Progress

@@ -4,16 +4,16 @@ usage_records itself: a month's chart read a million rows). The rollups are rebu
 the usage-rollups task after the upgrade. An index on usage_records (error_code, ts) for the error-code
 filter and the support desk's base-URL mistakes.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
