@@ -16,7 +16,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, literal_column, or_, select, union_all
+from sqlalchemy import and_, bindparam, case, delete, func, literal_column, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.clock import now_ms
@@ -177,7 +177,8 @@ class Rollups:
                                                  .group_by(hour, klass, bucket)):
                 for span, start in spans(int(h)):
                     cell(span, start, k)[name][int(b)] += int(n)
-        error = case((_klass_sql() == _lit("ok"), _lit(0)), else_=_lit(1))
+        # not "ok" (error_class): a status from 400 up, or a timeout code (whatever the status)
+        error = case((or_(U.c.status >= _lit(400), U.c.error_code.like(_lit("%timeout%"))), _lit(1)), else_=_lit(0))
         tokens = func.coalesce(U.c.prompt_tokens, _lit(0)) + func.coalesce(U.c.completion_tokens, _lit(0))
         for dim, attr in DIMS:
             column = getattr(U.c, attr)
@@ -201,33 +202,40 @@ class Rollups:
             return
         where = or_(*(and_(H.c.span == span, H.c.start == start) for span, start in keys))
         existing = {(r.span, r.start, r.klass): r for r in (await conn.execute(select(H).where(where))).all()}
-        inserts = []
+        inserts, updates = [], []
         for k, v in series.items():
             old = existing.get(k)
             if old is None:
                 inserts.append({"span": k[0], "start": k[1], "klass": k[2], **v})
                 continue
-            await conn.execute(H.update().where(H.c.id == old.id).values(
-                requests=old.requests + v["requests"], prompt_tokens=old.prompt_tokens + v["prompt_tokens"],
-                completion_tokens=old.completion_tokens + v["completion_tokens"], cost=old.cost + v["cost"],
-                latency_hist=[a + b for a, b in zip(old.latency_hist, v["latency_hist"], strict=False)],
-                ttft_hist=[a + b for a, b in zip(old.ttft_hist, v["ttft_hist"], strict=False)]))
+            updates.append({
+                "_id": old.id, "requests": old.requests + v["requests"],
+                "prompt_tokens": old.prompt_tokens + v["prompt_tokens"],
+                "completion_tokens": old.completion_tokens + v["completion_tokens"], "cost": old.cost + v["cost"],
+                "latency_hist": [a + b for a, b in zip(old.latency_hist, v["latency_hist"], strict=False)],
+                "ttft_hist": [a + b for a, b in zip(old.ttft_hist, v["ttft_hist"], strict=False)]})
+        if updates:  # one statement for all (executemany), not one round trip per row
+            await conn.execute(H.update().where(H.c.id == bindparam("_id")).values(
+                {name: bindparam(name) for name in ("requests", "prompt_tokens", "completion_tokens", "cost",
+                                                    "latency_hist", "ttft_hist")}), updates)
         for i in range(0, len(inserts), 500):
             await conn.execute(H.insert(), inserts[i:i + 500])
         where = or_(*(and_(D.c.span == span, D.c.start == start) for span, start in keys))
         have = {(r.span, r.start, r.dim, r.value): r for r in (await conn.execute(
             select(D.c.id, D.c.span, D.c.start, D.c.dim, D.c.value, D.c.requests, D.c.errors, D.c.tokens,
                    D.c.cost).where(where))).all()}
-        adds = []
+        adds, changes = [], []
         for k, (n, errors, tokens, cost) in dims.items():
             row = have.get(k)
             if row is None:
                 adds.append({"span": k[0], "start": k[1], "dim": k[2], "value": str(k[3])[:128], "requests": n,
                              "errors": errors, "tokens": tokens, "cost": cost})
                 continue
-            await conn.execute(D.update().where(D.c.id == row.id).values(
-                requests=row.requests + n, errors=row.errors + errors, tokens=row.tokens + tokens,
-                cost=row.cost + cost))
+            changes.append({"_id": row.id, "requests": row.requests + n, "errors": row.errors + errors,
+                            "tokens": row.tokens + tokens, "cost": row.cost + cost})
+        if changes:
+            await conn.execute(D.update().where(D.c.id == bindparam("_id")).values(
+                {name: bindparam(name) for name in ("requests", "errors", "tokens", "cost")}), changes)
         for i in range(0, len(adds), 500):
             await conn.execute(D.insert(), adds[i:i + 500])
 
