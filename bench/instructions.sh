@@ -5,7 +5,8 @@
 # Each variant serves on SQLite under valgrind; 300 warm-up requests, then the counters are zeroed, N requests
 # are sent 8 at a time, and the counts are dumped per thread. Config polls and the usage flush timer are
 # pushed out of the window (they run per second, and under valgrind a second holds 40 requests, not 3,000,
-# which would overweight them 75 times); usage and ledger rows are written in batches of 500 as under load.
+# which would overweight them 75 times; so is the console's 30 s rollup cycle: bench/rollup_cost.py measures
+# it apart); usage and ledger rows are written in batches of 500 as under load.
 # So are the spool's per-second work (its 50 ms fdatasync round, the 2 s heartbeat and sweep): bench/spool_cost.py
 # measures those per second. KEEP=1 keeps the callgrind files for callgrind_annotate.
 # SCENARIO (small by default) names a line of bench/large.sh: its body file, model, path and dialect, against
@@ -42,6 +43,7 @@ for variant in "$@"; do
           http://127.0.0.1:9101 | sed -n 's/^KEY=//p')
     (cd "$repo" && RELAYGATE_CONFIG_POLL_SECONDS=3600 RELAYGATE_USAGE_FLUSH_SECONDS=3600 \
        RELAYGATE_USAGE_SPOOL_SYNC_SECONDS=3600 RELAYGATE_INSTANCE_HEARTBEAT_SECONDS=3600 \
+       RELAYGATE_ROLLUP_SECONDS=3600 \
        RELAYGATE_DATABASE_URL="sqlite+aiosqlite:///$tmp/bench.db" RELAYGATE_DATA_DIR="$tmp/data" \
        RELAYGATE_DEMO_UPSTREAM=false RELAYGATE_LOG_LEVEL=warning VARIANT="$variant" \
        exec valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$tmp/cg.out" \

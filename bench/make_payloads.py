@@ -24,8 +24,7 @@ from typing import Any
 import orjson
 
 CACHE = {"type": "ephemeral"}
-WORDS = ("the gateway relays bytes of a request to its upstream and counts what it charged for "
-         "def handler(request): return await relay(request) # a comment about the code ").split()
+WORDS = ["the", "gateway", "relays", "bytes", "of", "a", "request", "to", "its", "upstream", "and", "counts", "what", "it", "charged", "for", "def", "handler(request):", "return", "await", "relay(request)", "#", "a", "comment", "about", "the", "code"]
 
 
 def filler(n: int, seed: int = 0) -> str:

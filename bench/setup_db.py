@@ -29,7 +29,6 @@ from relaygate.services.operate.routing import RoutingAdmin
 from relaygate.store.db import make_engine, upgrade
 from relaygate.store.secret_rows import prepare_secrets
 
-
 LARGE = (  # model, protocol, path on the large mock: bench/large.sh's scenarios
     ("bench-large", "openai", "plain"), ("bench-large-claude-pass", "anthropic", "anthropic"),
     ("bench-large-claude", "openai", "plain"), ("bench-big", "openai", "big"),

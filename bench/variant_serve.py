@@ -21,6 +21,8 @@ VARIANT (comma-separated):
                            (bench/slow_streams.sh TRACEMALLOC=1 compares them)
   noledger                 billing on, but its ledger rows are dropped instead of written (measures the DB share)
   writestats               at exit, print to stderr how many usage batches were written and their sizes
+  noconsole                no web console and no usage-rollups task: the relay as it was before the console
+                           (compare with base: the console's cost on the request path)
 Arguments after the script name are passed to `relaygate serve`.
 """
 
@@ -69,6 +71,18 @@ def apply(variant: str) -> None:
                 return []
 
             Billing.take_entries = take_entries  # type: ignore[method-assign]
+            continue
+        if part == "noconsole":  # before the console: no /console app, no rollup task in the process
+            import asyncio
+
+            import relaygate.services.operate.rollups as rollups
+            import relaygate.web.server as server
+
+            async def idle(self):  # type: ignore[no-untyped-def]
+                await asyncio.Event().wait()
+
+            server.build_console_app = None  # type: ignore[assignment]
+            rollups.Rollups.run = idle  # type: ignore[method-assign]
             continue
         if part == "writestats":
             count_batches()

@@ -18,11 +18,19 @@ import pytest_asyncio
 from sqlalchemy import update
 
 from relaygate.fakeupstream import FakeUpstream
+from relaygate.services.migration.importer import run_import
+from relaygate.services.migration.plan import build_plan
+from relaygate.services.migration.source import Source
+from relaygate.services.migration.verify import verify
 from relaygate.store import tables as t
 from tests.console.browser import Tab, open_tab, sign_in
 from tests.console.conftest import needs_browser, shot_path
 from tests.console.helpers import add_operators
 from tests.harness import Running, running_gateway, start_fake
+from tests.migration.fixtures import load_tables
+from tests.migration.helpers import USD
+from tests.migration.schemas import oneapi_logs_metadata, oneapi_metadata
+from tests.rollout.conftest import one_api_rows
 
 pytestmark = [needs_browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -51,8 +59,27 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[
         assert rollout is not None
         await rollout.planner.set_legacy("ops", base_url=fake.base_url.removesuffix("/v1"))
         await rollout.planner.plan("pilot", "ops", owners=["globex"])
+        await import_one_api(gw, fake, tmp)
         yield gw, fake
     await fake.stop()
+
+
+async def import_one_api(gw: Running, fake: FakeUpstream, tmp: Path) -> None:
+    """A small One API installation imported as `migrate import --apply` does, then `migrate verify`d: the
+    migration page's mapping table, verification results and import report; its database is the source an
+    inventory reads."""
+    src, logs = tmp / "one-api.db", tmp / "one-api-logs.db"
+    rows, _ = one_api_rows(fake.base_url.removesuffix("/v1"))
+    await load_tables(f"sqlite+aiosqlite:///{src}", oneapi_metadata(), rows)
+    await load_tables(f"sqlite+aiosqlite:///{logs}", oneapi_logs_metadata(), {})
+    source = await Source.open(str(src), str(logs))
+    try:
+        plan = await build_plan(source, USD, ["openai"])
+    finally:
+        await source.close()
+    await run_import(plan, gw.gateway.engine, gw.gateway.settings, ["openai"], apply=True)
+    await gw.gateway.state.reload()
+    await verify(plan, gw.base_url, gw.admin_token, ["m"])
 
 
 async def shoot(tab: Tab, name: str, lang: str, tmp: Path) -> None:
@@ -64,11 +91,9 @@ async def test_sign_in_and_see_the_overview_with_charts(site: Any, chromium: Any
     tab = await open_tab(chromium, gw.root)
     await tab.go("/")
     assert "/console/login" in tab.page.url
-    await shoot(tab, "login", "en", tmp_path)
     await sign_in(tab, "ada")
     await tab.page.wait_for_selector("[data-chart=requests] canvas")
     assert await tab.page.locator("[data-testid=who]").inner_text() == "ada · admin"
-    await shoot(tab, "overview", "en", tmp_path)
     tab.assert_clean()
 
 
@@ -88,7 +113,6 @@ async def test_add_a_channel_and_test_it(site: Any, chromium: Any, tmp_path: Pat
     await page.wait_for_selector("[data-testid=test-ok]")
     assert "sk-upstream-backup-secret-0002" not in await page.content()
     await tab.go("/console/channels")
-    await shoot(tab, "channels", "en", tmp_path)
     tab.assert_clean()
 
 
@@ -102,21 +126,20 @@ async def test_switch_the_language_and_it_is_remembered(site: Any, chromium: Any
     await tab.go("/console/channels")
     assert "添加渠道" in await tab.page.content()
     await tab.page.wait_for_selector("text=渠道")
-    await shoot(tab, "channels", "zh-CN", tmp_path)
     await tab.go("/console/")
     await tab.page.wait_for_selector("[data-chart=requests] canvas")
-    await shoot(tab, "overview", "zh-CN", tmp_path)
     tab.assert_clean()
 
 
-async def test_create_a_key_and_see_the_secret_once(site: Any, chromium: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+async def test_create_a_key_and_see_the_secret_once(site: Any, chromium: Any, tmp_path: Path, lang: str) -> None:
     gw, _ = site
-    tab = await open_tab(chromium, gw.root)
+    tab = await open_tab(chromium, gw.root, lang)
     await sign_in(tab, "ada")
     await tab.go("/console/keys")
     page = tab.page
-    await shoot(tab, "keys", "en", tmp_path)
-    await page.fill("#create input[name=name]", "ci bot")
+    name = f"ci bot {lang}"
+    await page.fill("#create input[name=name]", name)
     await page.select_option("#create select[name=owner]", label="acme")
     await page.click("#create button[type=submit]")
     secret = (await page.locator("[data-testid=secret]").inner_text()).strip()
@@ -124,8 +147,8 @@ async def test_create_a_key_and_see_the_secret_once(site: Any, chromium: Any, tm
     await page.click("[data-testid=copy-secret]")
     assert await page.evaluate("navigator.clipboard.readText()") == secret
     assert secret in await page.locator("#snippet-python-sdk").inner_text()
-    await shoot(tab, "key-created", "en", tmp_path)
-    await tab.go("/console/keys?q=ci+bot")
+    await shoot(tab, "key-created", lang, tmp_path)
+    await tab.go(f"/console/keys?q={name.replace(' ', '+')}")
     assert secret not in await page.content()  # never again
     await page.click("text=key_")
     assert secret not in await page.content()
@@ -141,7 +164,6 @@ async def test_top_up_and_read_the_statement(site: Any, chromium: Any, tmp_path:
     tab = await open_tab(chromium, gw.root)
     await sign_in(tab, "ada")
     await tab.go("/console/balances")
-    await shoot(tab, "balances", "en", tmp_path)
     page = tab.page
     await page.click("text=acme")
     await page.fill("#change input[name=amount]", "25.50")
@@ -152,7 +174,6 @@ async def test_top_up_and_read_the_statement(site: Any, chromium: Any, tmp_path:
     await page.wait_for_selector("[data-testid=done]")
     movements = await page.locator("[data-testid=movement]").all_inner_texts()
     assert any("invoice 2026-117 paid" in m and "$25.50" in m for m in movements)
-    await shoot(tab, "statement", "en", tmp_path)
     async with page.expect_download() as dl:
         await page.click("[data-testid=csv]")
     csv_text = await asyncio.to_thread(Path(await (await dl.value).path()).read_text)
@@ -167,11 +188,9 @@ async def test_find_a_failed_request_and_copy_the_drafted_reply(site: Any, chrom
     tab = await open_tab(chromium, gw.root)
     await sign_in(tab, "sam")  # support
     await tab.go("/console/usage?errors=1")
-    await shoot(tab, "usage", "en", tmp_path)
     page = tab.page
     await page.click(f"text={rid}")
     await page.wait_for_selector("[data-testid=attempts]")
-    await shoot(tab, "request", "en", tmp_path)
     await page.click("[data-testid=diagnose]")
     await page.select_option("select[name=reply]", "en")
     await page.click("[data-testid=diagnose-form] button[type=submit]")
@@ -180,7 +199,6 @@ async def test_find_a_failed_request_and_copy_the_drafted_reply(site: Any, chrom
     assert rid in reply or "no-such-model" in reply
     await page.click("[data-testid=copy-reply]")
     assert (await page.evaluate("navigator.clipboard.readText()")).strip() == reply.strip()
-    await shoot(tab, "support", "en", tmp_path)
     tab.assert_clean()
 
 
@@ -200,32 +218,6 @@ async def test_a_support_user_is_refused_a_top_up(site: Any, chromium: Any) -> N
     tab.assert_clean()
 
 
-async def test_every_page_in_both_languages_has_no_browser_errors(site: Any, chromium: Any,
-                                                                 tmp_path: Path) -> None:
-    gw, _ = site
-    owner = (await gw.gateway.accounts.list_owners())[0]
-    key = (await gw.gateway.accounts.list_keys())[0]
-    channel = (await gw.gateway.routing.list_channels())[0]
-    rid = (await gw.usage_rows())[0]["request_id"]
-    pages = {"overview": "/console/", "channels": "/console/channels", "channel": f"/console/channels/{channel['id']}",
-             "models": "/console/models", "owners": "/console/owners",
-             "keys": "/console/keys", "key": f"/console/keys/{key['id']}", "balances": "/console/balances",
-             "statement": f"/console/balances/{owner['id']}", "usage": "/console/usage",
-             "request": f"/console/requests/{rid}", "support": f"/console/support?q={rid}&reply=zh-CN",
-             "rollout": "/console/rollout", "audit": "/console/audit", "team": "/console/team"}
-    for lang in ("en", "zh-CN"):
-        tab = await open_tab(chromium, gw.root, lang)
-        await sign_in(tab, "ada")
-        for name, path in pages.items():
-            await tab.go(path)
-            assert await tab.page.locator("html").get_attribute("lang") == lang
-            assert "built-in method" not in await tab.page.content(), path  # a dict method, not a value
-            if lang == "zh-CN" or name in ("audit", "team", "rollout", "models", "owners"):
-                await shoot(tab, name, lang, tmp_path)
-        tab.assert_clean()
-        await tab.page.context.close()
-
-
 async def test_switch_and_roll_back_a_batch(site: Any, chromium: Any, tmp_path: Path) -> None:
     gw, _ = site
     tab = await open_tab(chromium, gw.root)
@@ -241,7 +233,6 @@ async def test_switch_and_roll_back_a_batch(site: Any, chromium: Any, tmp_path: 
     await page.wait_for_selector("[data-testid=done]")
     assert await page.locator("[data-testid=state]").inner_text() == "switched"
     assert "built-in method" not in await page.content()
-    await shoot(tab, "batch", "en", tmp_path)
     form = page.locator("[data-testid=move-rollback]")
     await form.locator("input[name=reason]").fill("errors from pilot users")
     await form.locator("input[name=confirm]").check()
@@ -251,3 +242,64 @@ async def test_switch_and_roll_back_a_batch(site: Any, chromium: Any, tmp_path: 
     history = await page.locator("[data-testid=history]").inner_text()
     assert "console:ada" in history and "errors from pilot users" in history
     tab.assert_clean()
+
+
+async def test_take_an_inventory_read_the_mapping_and_preview_a_notice(site: Any, chromium: Any) -> None:
+    gw, _ = site
+    tab = await open_tab(chromium, gw.root)
+    await sign_in(tab, "ada")
+    await tab.go("/console/migration")
+    page = tab.page
+    row = page.locator("[data-testid=mapping-rows] tr[data-model=m]")
+    assert "passed" in await row.inner_text()  # migrate verify's result for the model
+    await page.click("[data-testid=take-inventory] button")
+    await page.wait_for_selector("[data-testid=inventory-done]", timeout=30_000)  # htmx polls the progress
+    await tab.go("/console/migration")
+    await page.click("#inventory summary")
+    assert "alice" in await page.locator("#inventory .report").inner_text()
+    await tab.go("/console/migration/notices")
+    await page.select_option("select[name=lang]", "zh-CN")
+    await page.select_option("select[name=doc]", "emails/cursor.md")
+    await page.click("[data-testid=notice-form] button[type=submit]")
+    await page.wait_for_load_state("networkidle")
+    preview = await page.locator("[data-testid=notice-preview]").inner_text()
+    assert "Cursor" in preview and "Override OpenAI Base URL" in preview
+    await page.click("[data-testid=copy-notice]")
+    copied = await page.evaluate("navigator.clipboard.readText()")
+    assert copied == await page.locator("#notice-md").input_value() and copied.startswith("#")
+    async with page.expect_download() as dl:
+        await page.click("[data-testid=notices-zip]")
+    assert (await dl.value).suggested_filename == "notices-zh-CN.zip"
+    tab.assert_clean()
+
+
+async def test_every_page_in_both_languages_has_no_browser_errors(site: Any, chromium: Any,
+                                                                 tmp_path: Path) -> None:
+    gw, _ = site
+    owner = (await gw.gateway.accounts.list_owners())[0]
+    key = (await gw.gateway.accounts.list_keys())[0]
+    channel = (await gw.gateway.routing.list_channels())[0]
+    rid = (await gw.usage_rows())[0]["request_id"]
+    pages = {"overview": "/console/", "channels": "/console/channels", "channel": f"/console/channels/{channel['id']}",
+             "models": "/console/models", "owners": "/console/owners",
+             "keys": "/console/keys", "key": f"/console/keys/{key['id']}", "balances": "/console/balances",
+             "statement": f"/console/balances/{owner['id']}", "usage": "/console/usage?errors=1",
+             "request": f"/console/requests/{rid}", "support": f"/console/support?q={rid}&reply=LANG",
+             "rollout": "/console/rollout", "batch": "/console/rollout/pilot",
+             "rollout-report": "/console/rollout/report", "migration": "/console/migration",
+             "notices": "/console/migration/notices?doc=emails/cherry-studio.md",
+             "audit": "/console/audit", "team": "/console/team"}
+    for lang in ("en", "zh-CN"):
+        tab = await open_tab(chromium, gw.root, lang)
+        await tab.go("/console/login")
+        await shoot(tab, "login", lang, tmp_path)
+        await sign_in(tab, "ada")
+        for name, path in pages.items():
+            await tab.go(path.replace("LANG", lang))
+            assert await tab.page.locator("html").get_attribute("lang") == lang
+            assert "built-in method" not in await tab.page.content(), path  # a dict method, not a value
+            if name == "overview":
+                await tab.page.wait_for_selector("[data-chart=requests] canvas")
+            await shoot(tab, name, lang, tmp_path)
+        tab.assert_clean()
+        await tab.page.context.close()

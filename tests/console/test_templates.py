@@ -46,3 +46,16 @@ def test_vendored_files_carry_their_licences() -> None:
     for name in ("htmx.min.js", "htmx.LICENSE", "uPlot.iife.min.js", "uPlot.LICENSE", "swagger-ui/LICENSE",
                  "swagger-ui/swagger-ui-bundle.js"):
         assert (vendor / name).is_file(), name
+
+
+def test_every_value_a_migration_or_rollout_page_translates_has_its_text() -> None:
+    from relaygate.services.migration.documents import KINDS
+    from relaygate.services.notices.render import MAIN_PAGES
+    from relaygate.web.console.pages.migration import CLASSES, RESULTS
+    from relaygate.web.console.pages.rollout import STATES
+
+    keys = [*(f"mig.class.{c}" for c in CLASSES), *(f"mig.result.{r}" for r in RESULTS),
+            *(f"mig.kind.{k}" for k in KINDS), *(f"mig.doc.{n}" for n in MAIN_PAGES),
+            *(f"ro.state.{s}" for s in STATES), "ro.route.native", "ro.route.legacy",
+            "ro.dispute.status.open", "ro.dispute.status.resolved"]
+    assert [k for k in keys if k not in MESSAGES] == []

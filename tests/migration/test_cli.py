@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -64,9 +66,26 @@ def test_inspect_plan_import_from_the_command_line(sqlite_source: Backend, tmp_p
     assert again["changes"]["keys"]["create"] == 0 and again["changes"]["keys"]["unchanged"] == 13
     assert [s["step"] for s in again["steps"]][-1] == "tasks in flight"
 
+    # what the console's migration page shows: the applied plan, its report, and an inventory kept on request
+    run("inspect", *src, "--record", "-o", str(tmp_path / "kept.md"))
+    kept = asyncio.run(_documents(sqlite_source.dst_url))
+    assert kept["inventory"]["created_by"].startswith("cli:") and kept["inventory"]["body"]["tokens"]["total"] == 14
+    assert kept["plan"]["body"]["models"] and kept["import"]["body"]["dry_run"] is False
+
     monkeypatch.setenv("RELAYGATE_LANG", "zh-CN")
     assert "试运行" in run("import", "--plan", str(plan)).output
     assert "请用 --admin-token" in run("verify", "--plan", str(plan), ok=False).output
+
+
+async def _documents(url: str) -> dict[str, Any]:
+    from relaygate.services.migration import documents
+    from relaygate.store.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        return {kind: await documents.latest(engine, kind) for kind in documents.KINDS}
+    finally:
+        await engine.dispose()
 
 
 def test_plan_errors_are_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

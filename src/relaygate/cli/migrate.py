@@ -128,7 +128,9 @@ def inspect_cmd(source: str = SOURCE, logs_source: str = LOGS, kind: str = FROM,
                 limit: int = typer.Option(200, help="Rows per listing (tokens, users, callers); 0 lists all."),
                 now: str = typer.Option(None, "--now", help="Report as of this time (unix seconds or ISO 8601): "
                                                             "token states and the log window, for reproducible "
-                                                            "reports. Default: the current time.")) -> None:
+                                                            "reports. Default: the current time."),
+                record: bool = typer.Option(False, "--record", help="Also keep it in relaygate's database: the "
+                                                                    "console's migration page shows it.")) -> None:
     """Read-only inventory: channels, models, groups, tokens and their real state, balances, callers, errors."""
     if fmt not in ("md", "json"):
         err.print(say("format", value=fmt), style="red")
@@ -148,6 +150,10 @@ def inspect_cmd(source: str = SOURCE, logs_source: str = LOGS, kind: str = FROM,
             await src.close()
 
     inv = _run(go)
+    if record:
+        from relaygate.services.migration import documents
+
+        run_with_engine(lambda engine: documents.record(engine, "inventory", inv, f"cli:{_login()}"))
     text = orjson.dumps(inv, option=orjson.OPT_INDENT_2).decode() if fmt == "json" else inventory_markdown(inv, _lang())
     _write(text, output, "inventory")
 
@@ -203,7 +209,7 @@ def import_cmd(plan: Path = typer.Option(..., "--plan", help="The reviewed plan 
     async def go(engine: Any) -> dict[str, Any]:
         with _bars() as bars:
             return await run_import(doc, engine, settings_from(), protocols(), apply=apply, progress=Bars(bars),
-                                    source_dsn=source, logs_dsn=logs_source)
+                                    source_dsn=source, logs_dsn=logs_source, actor=f"cli:{_login()}")
 
     rep = run_with_engine(go) if apply else _dry_run(go)
     md = import_markdown(rep, _lang())
@@ -270,6 +276,15 @@ def statuses_cmd(mode: str = typer.Argument(..., help="source (the old system's 
         err.print(say("error", message=exc.message(_lang())), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
     err.print(say("statuses", count=count, mode=mode), markup=False, highlight=False)
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "cli"
 
 
 def _moment(value: str) -> int:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 
 from relaygate.store.sealed import SealedJSON
 from relaygate.store.wide import WideInt
@@ -161,6 +162,7 @@ usage_records = Table(
     Index("ix_usage_owner_ts", "owner_id", "ts"),
     Index("ix_usage_ts", "ts"),
     Index("ix_usage_route_ts", "route", "ts"),
+    Index("ix_usage_code_ts", "error_code", "ts"),  # the usage page's error-code filter, the desk's mistakes
 )
 
 prices = Table(
@@ -531,14 +533,12 @@ audit_log = Table(  # append-only: every operator action from the console, the C
     Index("ix_audit_action_ts", "action", "ts"),
 )
 
-usage_hourly = Table(  # charts read these, never usage_records; rebuilt per hour off the request path
-    "usage_hourly", metadata,
+# charts and top lists read these, never usage_records; kept current off the request path (services/operate/rollups)
+usage_rollup = Table(  # per hour ('h') and per UTC day ('d'): each error class's sums and latency histograms
+    "usage_rollup", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("hour", BigInteger, nullable=False),  # epoch ms of the hour's start (UTC)
-    Column("model", String(128)),
-    Column("owner_id", String(32)),
-    Column("key_id", String(32)),
-    Column("client", String(32)),
+    Column("span", String(1), nullable=False),  # h | d
+    Column("start", BigInteger, nullable=False),  # epoch ms of the hour's or the day's start (UTC)
     Column("klass", String(16), nullable=False),  # ok 401 402 403 404 429 timeout 5xx 4xx
     Column("requests", BigInteger, nullable=False, default=0),
     Column("prompt_tokens", BigInteger, nullable=False, default=0),
@@ -546,7 +546,23 @@ usage_hourly = Table(  # charts read these, never usage_records; rebuilt per hou
     Column("cost", BigInteger, nullable=False, default=0),
     Column("latency_hist", JSON, nullable=False),  # counts per bucket of LATENCY_BUCKETS_MS
     Column("ttft_hist", JSON, nullable=False),
-    Index("ix_usage_hourly_hour", "hour"),
+    Index("ix_usage_rollup_span_start", "span", "start"),
+)
+
+usage_rollup_dims = Table(  # per hour and per day: each model's, owner's, key's and client's sums (top lists)
+    "usage_rollup_dims", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("span", String(1), nullable=False),
+    Column("start", BigInteger, nullable=False),
+    Column("dim", String(8), nullable=False),  # model | owner | key | client
+    Column("value", String(128), nullable=False),
+    Column("requests", BigInteger, nullable=False, default=0),
+    Column("errors", BigInteger, nullable=False, default=0),
+    Column("tokens", BigInteger, nullable=False, default=0),
+    Column("cost", BigInteger, nullable=False, default=0),
+    Index("ix_usage_rollup_dims_span_start", "span", "start"),
+    Index("ix_usage_rollup_dims_value", "dim", "value", "span", "start"),
+    Index("ix_usage_rollup_dims_range", "dim", "span", "start"),
 )
 
 
@@ -628,4 +644,18 @@ balance_notices = Table(  # a key holder's low-balance notice: once per crossing
     Column("last_error", String(255)),
     Column("updated_by", String(128)),
     Column("updated_at", BigInteger, nullable=False),
+)
+
+# what the console shows of a move off One API / New API: inventories, the reviewed plan (its mapping table
+# with verification results) and import reports, as `migrate inspect/import/verify` produced them; appended
+DocText = Text().with_variant(mysql.LONGTEXT(), "mysql")
+migration_documents = Table(
+    "migration_documents", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # inventory | plan | import
+    Column("source", String(255)),  # the old system's name (kind and database), never its password
+    Column("body", DocText, nullable=False),  # JSON
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_migration_documents_kind", "kind", "id"),
 )

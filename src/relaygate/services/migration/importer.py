@@ -13,6 +13,7 @@ import time
 from fractions import Fraction
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.errors import InvalidInput
@@ -62,7 +63,7 @@ def check_tag(tag: Any) -> str:
 
 async def run_import(plan: dict[str, Any], engine: AsyncEngine, settings: Settings, protocols: list[str], *,
                      apply: bool = False, progress: Progress = NULL, source_dsn: str | None = None,
-                     logs_dsn: str | None = None) -> dict[str, Any]:
+                     logs_dsn: str | None = None, actor: str = "migrate import") -> dict[str, Any]:
     """Import (or, without ``apply``, show what importing would change); returns the report."""
 
     await ensure_secrets(engine, settings)  # channel secrets are written sealed
@@ -105,7 +106,7 @@ async def run_import(plan: dict[str, Any], engine: AsyncEngine, settings: Settin
                 await set_meta(conn, "ledger_version", f"{ctx.now_ms}-import-{tag}")
     finally:
         await source.close()
-    return {
+    report = {
         "dry_run": not apply, "source": {"kind": source.kind, "name": source.name, "dsn": mask_dsn(dsn),
                                           "tag": tag},
         "units": {"quota_per_unit": str(units.quota_per_unit), "currency": units.currency,
@@ -116,6 +117,13 @@ async def run_import(plan: dict[str, Any], engine: AsyncEngine, settings: Settin
         "balances": ctx.facts.get("balances", {}), "stale_abilities": ctx.facts.get("stale_abilities", []),
         "redemptions": ctx.facts.get("redemptions", {}), "warnings": ctx.warnings, "differences": differences(ctx),
     }
+    if apply:  # the console shows the mapping table and the report of the import that was applied
+        from relaygate.services.migration import documents
+
+        plan_doc = orjson.loads(orjson.dumps(plan, option=orjson.OPT_NON_STR_KEYS, default=str))
+        await documents.record(engine, "plan", plan_doc, actor)
+        await documents.record(engine, "import", report, actor)
+    return report
 
 
 def differences(ctx: Ctx) -> list[str]:

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import aiohttp
+import orjson
 
 from relaygate.core.errors import InvalidInput
 from relaygate.services.migration.progress import NULL, Progress
@@ -150,7 +151,11 @@ async def verify(plan: dict[str, Any], gateway: str, admin_token: str, models: l
             progress.finish()
         finally:
             await _cleanup(s)
-    return _summarise(plan, results, root)
+        summary = _summarise(plan, results, root)
+        # the console's mapping table shows these results: the plan goes to the gateway's database as well
+        doc = orjson.loads(orjson.dumps(plan, option=orjson.OPT_NON_STR_KEYS, default=str))
+        await s.api("POST", "/api/migration/documents", {"kind": "plan", "body": doc, "by": "migrate verify"})
+    return summary
 
 
 async def _setup(s: Session) -> None:

@@ -99,18 +99,27 @@ def render_reply(live: Live, lang: str, code: str, evidence: dict[str, Any] | No
                           client=client)
 
 
+MAIN_PAGES = ("announcement.md", "faq.md", "checklist.md")
+
+
+def render_page(renderer: Renderer, ctx: dict[str, Any], name: str) -> str:
+    """One notice in Markdown: a main page (announcement.md, faq.md, checklist.md) or emails/<client>.md."""
+    if name in MAIN_PAGES:
+        return renderer.render(name + ".j2", **ctx)
+    client = next((c for c in EMAIL_CLIENTS if name == f"emails/{c.id}.md"), None)
+    if client is None:
+        raise InvalidInput(f"No notice named '{name}'.", f"没有名为 '{name}' 的通知。", status=404)
+    return renderer.render("email.md.j2", **ctx, client=client)
+
+
 def render_notices(live: Live, lang: str, templates_dir: Path | None = None) -> dict[str, str]:
     """Every notice as {relative path: text}, each in Markdown (.md) and HTML (.html)."""
     lang = lang_code(lang)
     renderer = Renderer(lang, templates_dir)
     ctx = common_context(live, lang)
-    pages: dict[str, str] = {
-        "announcement.md": renderer.render("announcement.md.j2", **ctx),
-        "faq.md": renderer.render("faq.md.j2", **ctx),
-        "checklist.md": renderer.render("checklist.md.j2", **ctx),
-    }
+    pages: dict[str, str] = {name: render_page(renderer, ctx, name) for name in MAIN_PAGES}
     for client in EMAIL_CLIENTS:
-        pages[f"emails/{client.id}.md"] = renderer.render("email.md.j2", **ctx, client=client)
+        pages[f"emails/{client.id}.md"] = render_page(renderer, ctx, f"emails/{client.id}.md")
     for code in documented_codes():
         pages[f"replies/{code}.md"] = renderer.reply(code, **ctx, evidence=None, specific=None, client=None)
     pages["index.md"] = renderer.render("index.md.j2", **ctx, files=sorted(pages))

@@ -96,6 +96,24 @@ class Planner:
             await repo.bump(conn)
         return await self.legacy()
 
+    async def old_database(self) -> tuple[str, str | None]:
+        """The old system's database (and its logs'): the legacy source, else the last applied plan's source."""
+        from relaygate.services.migration import documents
+
+        async with self.engine.connect() as conn:
+            legacy = await repo.read_settings(conn)
+        if legacy.source_dsn:
+            return legacy.source_dsn, legacy.logs_dsn
+        plan = await documents.latest(self.engine, "plan")
+        src = ((plan or {}).get("body") or {}).get("source") or {}
+        if src.get("dsn"):
+            return str(src["dsn"]), src.get("logs_dsn") or None
+        raise InvalidInput("relaygate does not know the old database yet: run `relaygate rollout legacy set --source "
+                           "…` or `relaygate migrate import --apply` (or record one with `relaygate migrate inspect "
+                           "--record`).",
+                           "relaygate 尚不知道旧系统数据库：请运行 `relaygate rollout legacy set --source …` 或 "
+                           "`relaygate migrate import --apply`（或用 `relaygate migrate inspect --record` 记录盘点）。")
+
     async def retire_legacy(self, actor: str, force: bool = False) -> dict[str, Any]:
         """Remove the legacy channel: every key is served natively from now on."""
         async with self.engine.begin() as conn:

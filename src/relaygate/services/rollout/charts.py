@@ -12,7 +12,27 @@ from typing import Any
 
 from relaygate.services.rollout.model import REPORT_CLASSES
 
-# Chart text stays in English and class codes (as the PNGs were); the Markdown around is translated.
+# The report's files keep English chart text and class codes; the console draws the same charts in its language.
+LABELS: dict[str, tuple[str, str]] = {
+    "before": ("before ({n} req)", "切换前（{n} 个请求）"),
+    "after": ("after latest switch ({n} req)", "最近一次切换后（{n} 个请求）"),
+    "all": ("all native periods ({n} req)", "所有原生服务期（{n} 个请求）"),
+    "panel": ("{name} ({state}, {n} rollback(s))", "{name}（{state}，回滚 {n} 次）"),
+    "error rate": ("error rate", "错误率"), "requests": ("requests", "请求数"),
+    "per_day": ("Requests per day by route", "每日请求（按路由）"),
+    "native": ("native", "原生"), "legacy": ("legacy (old entry)", "旧入口转发"),
+    "direct": ("old entry directly (logs)", "直连旧入口（旧日志）"),
+    "owners": ("Owners per batch (green: served natively)", "各批次负责人占比（绿色：已原生服务）"),
+    "switched": ("; switched overall {pct:.1f}%", "；总体已切换 {pct:.1f}%"),
+    "owner_axis": ("% of imported owners", "占导入负责人的百分比"),
+}
+
+
+def _l(lang: str, key: str, **values: object) -> str:
+    en, zh = LABELS[key]
+    return (zh if lang.startswith("zh") else en).format(**values)
+
+
 COLORS = {"before": "#8da0cb", "after": "#fc8d62", "all": "#fdbf6f", "native": "#66c2a5", "legacy": "#e78ac3",
           "direct": "#a6d854"}
 FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
@@ -58,6 +78,10 @@ def _legend(x: float, y: float, items: list[tuple[str, str]]) -> list[str]:
 
 
 def error_rates(report: dict[str, Any], path: Path) -> Path | None:
+    return _write(error_rates_svg(report), path)
+
+
+def error_rates_svg(report: dict[str, Any], lang: str = "en", states: dict[str, str] | None = None) -> str | None:
     """Per switched batch, the rate of each error class before (legacy baseline) and after the switch."""
     batches = [b for b in report["batches"] if b.get("after")]
     if not batches:
@@ -68,13 +92,14 @@ def error_rates(report: dict[str, Any], path: Path) -> Path | None:
     parts: list[str] = []
     for n, b in enumerate(batches):
         top_y = n * panel + 30
-        series = (("before", b["before"], f"before ({b['before']['requests']} req)"),
-                  ("after", b["after"], f"after latest switch ({b['after']['requests']} req)"),
-                  ("all", b["after_all_switches"], f"all native periods ({b['after_all_switches']['requests']} req)"))
+        series = (("before", b["before"], _l(lang, "before", n=b["before"]["requests"])),
+                  ("after", b["after"], _l(lang, "after", n=b["after"]["requests"])),
+                  ("all", b["after_all_switches"], _l(lang, "all", n=b["after_all_switches"]["requests"])))
         values = [[100 * data["rates"][c] for c in classes] for _, data, _ in series]
         top = max(1.0, max(max(v) for v in values) * 1.25)
-        parts.append(_text(left, top_y - 10, f"{b['name']} ({b['state']}, {b['rollbacks']} rollback(s))", 12))
-        parts += _axis(left, top_y, plot_w, plot_h, top, "error rate", unit="%")  # every tick says it is a %
+        state = (states or {}).get(b["state"], b["state"])
+        parts.append(_text(left, top_y - 10, _l(lang, "panel", name=b["name"], state=state, n=b["rollbacks"]), 12))
+        parts += _axis(left, top_y, plot_w, plot_h, top, _l(lang, "error rate"), unit="%")  # every tick says it is a %
         slot = plot_w / len(classes)
         bar = slot * 0.27
         for ci, cls in enumerate(classes):
@@ -86,11 +111,14 @@ def error_rates(report: dict[str, Any], path: Path) -> Path | None:
                                    f"{label}: {cls} {v:.2f}%"))
             parts.append(_text(cx, top_y + plot_h + 14, cls.replace("model_not_found", "model n/f"), 9, "middle"))
         parts += _legend(left + plot_w + 16, top_y + 10, [(COLORS[k], label) for k, _, label in series])
-    path.write_text(_doc(width, panel * len(batches) + 10, parts), encoding="utf-8")
-    return path
+    return _doc(width, panel * len(batches) + 10, parts)
 
 
 def residual_traffic(report: dict[str, Any], path: Path) -> Path | None:
+    return _write(residual_traffic_svg(report), path)
+
+
+def residual_traffic_svg(report: dict[str, Any], lang: str = "en") -> str | None:
     """Requests per day by route: what still reaches the old entry through relaygate."""
     per_day = report["residual"]["per_day"]
     if not per_day:
@@ -101,8 +129,8 @@ def residual_traffic(report: dict[str, Any], path: Path) -> Path | None:
     direct = [per_day[d].get("direct", 0) for d in days]  # switched owners' callers on the old URL (old logs)
     left, top_y, plot_w, plot_h = 70.0, 36.0, 620.0, 190.0
     top = max(1.0, max(n + g + d for n, g, d in zip(native, legacy, direct, strict=True)) * 1.1)
-    parts = [_text(left, 20, "Requests per day by route", 12)]
-    parts += _axis(left, top_y, plot_w, plot_h, top, "requests")
+    parts = [_text(left, 20, _l(lang, "per_day"), 12)]
+    parts += _axis(left, top_y, plot_w, plot_h, top, _l(lang, "requests"))
     slot = plot_w / len(days)
     for i, day in enumerate(days):
         x = left + slot * i + slot * 0.15
@@ -116,23 +144,26 @@ def residual_traffic(report: dict[str, Any], path: Path) -> Path | None:
                                f"{day}: {direct[i]} straight to the old entry"))
         cx, cy = x + slot * 0.35, top_y + plot_h + 10
         parts.append(_text(cx, cy, day, 8, "end", f' transform="rotate(-45 {cx:.1f} {cy:.1f})"'))
-    parts += _legend(left + plot_w + 14, top_y + 10, [(COLORS["native"], "native"),
-                                                       (COLORS["legacy"], "legacy (old entry)")]
-                     + ([(COLORS["direct"], "old entry directly (logs)")] if any(direct) else []))
-    path.write_text(_doc(860, top_y + plot_h + 70, parts), encoding="utf-8")
-    return path
+    parts += _legend(left + plot_w + 14, top_y + 10, [(COLORS["native"], _l(lang, "native")),
+                                                       (COLORS["legacy"], _l(lang, "legacy"))]
+                     + ([(COLORS["direct"], _l(lang, "direct"))] if any(direct) else []))
+    return _doc(860, top_y + plot_h + 70, parts)
 
 
 def owner_share(report: dict[str, Any], path: Path) -> Path | None:
+    return _write(owner_share_svg(report), path)
+
+
+def owner_share_svg(report: dict[str, Any], lang: str = "en", states: dict[str, str] | None = None) -> str | None:
     """Share of imported owners per batch, coloured by whether they are served natively yet."""
     batches = report["batches"]
     if not batches:
         return None
     left, top_y, plot_w, row = 170.0, 36.0, 560.0, 24.0
     switched = report["legacy"].get("owner_share_switched")
-    title = "Owners per batch (green: served natively)"
+    title = _l(lang, "owners")
     if switched is not None:
-        title += f"; switched overall {100 * switched:.1f}%"
+        title += _l(lang, "switched", pct=100 * switched)
     parts = [_text(20, 20, title, 12)]
     for i, b in enumerate(batches):
         share = 100 * b["owner_share"]
@@ -141,14 +172,21 @@ def owner_share(report: dict[str, Any], path: Path) -> Path | None:
         parts.append(_text(left - 8, y + row * 0.6, b["name"], 10, "end"))
         w = plot_w * min(share, 110) / 110
         parts.append(_rect(left, y + 3, w, row - 6, color, f"{b['name']}: {share:.1f}%"))
-        parts.append(_text(left + w + 5, y + row * 0.6, f"{share:.1f}% {b['state']}", 9))
+        state = (states or {}).get(b["state"], b["state"])
+        parts.append(_text(left + w + 5, y + row * 0.6, f"{share:.1f}% {state}", 9))
     bottom = top_y + len(batches) * row
     parts.append(f'<line x1="{left}" y1="{bottom}" x2="{left + plot_w}" y2="{bottom}" stroke="#333"/>')
     for pct in (0, 25, 50, 75, 100):
         x = left + plot_w * pct / 110
         parts.append(_text(x, bottom + 14, str(pct), 9, "middle"))
-    parts.append(_text(left + plot_w / 2, bottom + 30, "% of imported owners", 10, "middle"))
-    path.write_text(_doc(860, bottom + 44, parts), encoding="utf-8")
+    parts.append(_text(left + plot_w / 2, bottom + 30, _l(lang, "owner_axis"), 10, "middle"))
+    return _doc(860, bottom + 44, parts)
+
+
+def _write(svg: str | None, path: Path) -> Path | None:
+    if svg is None:
+        return None
+    path.write_text(svg, encoding="utf-8")
     return path
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -57,6 +58,7 @@ class Guard:
         self.routing = routing
         self.mover = mover
         self.baselines: dict[tuple[int, int], Rates] = {}
+        self.verdicts: dict[str, dict[str, Any]] = {}  # batch name -> the last verdict this process reached
         self.last_eval = 0.0
         self.last_sync = 0.0
         self._sync_lock = asyncio.Lock()  # the supervised loop and an operator's check must not book twice
@@ -89,6 +91,22 @@ class Guard:
         return out
 
     async def evaluate(self, batch: Batch, session: aiohttp.ClientSession | None = None) -> dict[str, Any]:
+        """Judge one batch now; the verdict is also kept as this process's last one for the batch."""
+        view = await self._evaluate(batch, session)
+        self.verdicts[batch.name] = {**view, "time": iso(now_ms())}
+        return view
+
+    async def trips(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Conditions that tripped, newest first, with the batch's name (each is recorded once)."""
+        T, B = t.rollout_trips, t.rollout_batches
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(T, B.c.name).join(B, B.c.id == T.c.batch_id)
+                                       .order_by(T.c.id.desc()).limit(limit))).all()
+        return [{"time": iso(r.created_at), "batch": r.name, "switch": r.switch_no, "class": r.error_class,
+                 "rate": r.rate, "baseline": r.baseline, "threshold": r.threshold, "requests": r.requests,
+                 "action": r.action, "message": r.message} for r in rows]
+
+    async def _evaluate(self, batch: Batch, session: aiohttp.ClientSession | None = None) -> dict[str, Any]:
         now = now_ms()
         members = sorted(batch.members)
         since = max(now - batch.window_seconds * 1000, batch.switched_at or now)

@@ -61,33 +61,6 @@ async def usage_rates(conn: AsyncConnection, owners: list[str], since: int, unti
     return out
 
 
-async def route_counts(conn: AsyncConnection, owners: list[str] | None, since: int, until: int | None = None
-                       ) -> dict[str, int]:
-    """Requests per route (native / legacy) of these owners (None: everybody) in [since, until)."""
-    out: Counter[str] = Counter()
-    parts = [owners[i:i + CHUNK] for i in range(0, len(owners), CHUNK)] if owners is not None else [None]
-    for part in parts:
-        query = select(U.c.route, func.count()).where(U.c.ts >= since).group_by(U.c.route)
-        if part is not None:
-            query = query.where(U.c.owner_id.in_(part))
-        if until is not None:
-            query = query.where(U.c.ts < until)
-        for route, count in await conn.execute(query):
-            out[route or "native"] += int(count)
-    return dict(out)
-
-
-async def daily_routes(conn: AsyncConnection, since: int) -> dict[str, dict[str, int]]:
-    """Requests per UTC day and route since ``since``: the residual old-entry traffic over time."""
-    day = (U.c.ts - U.c.ts % 86_400_000).label("day")  # integer arithmetic: portable over the three backends
-    out: dict[str, Counter[str]] = {}
-    for start, route, count in await conn.execute(
-            select(day, U.c.route, func.count()).where(U.c.ts >= since).group_by(day, U.c.route)):
-        key = datetime.fromtimestamp(int(start) / 1000, tz=UTC).strftime("%Y-%m-%d")
-        out.setdefault(key, Counter())[route or "native"] += int(count)
-    return {k: dict(v) for k, v in sorted(out.items())}
-
-
 async def daily_legacy_of(conn: AsyncConnection, owners: list[str], since: int) -> dict[str, int]:
     """Requests relaygate forwarded to the old entry per UTC day for these owners (they show in the old logs)."""
     day = (U.c.ts - U.c.ts % 86_400_000).label("day")

@@ -10,30 +10,38 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.core.clock import iso, now_ms
 from relaygate.core.money import format_amount
 from relaygate.core.settings import Settings
+from relaygate.services.operate.rollups import Rollups
 from relaygate.services.rollout import repo
 from relaygate.services.rollout.batches import Planner
 from relaygate.services.rollout.evidence import Evidence
 from relaygate.services.rollout.guard import baseline_rates, old_log_rates
 from relaygate.services.rollout.model import REPORT_CLASSES, Batch
-from relaygate.services.rollout.rates import daily_legacy_of, daily_routes, mapping_stats, route_counts, usage_rates
+from relaygate.services.rollout.rates import daily_legacy_of, mapping_stats, usage_rates
 from relaygate.store import tables as t
 from relaygate.store.wide import wide_sum
 
 DAY_MS = 86_400_000
 
 
-async def build_report(engine: AsyncEngine, settings: Settings, days: int = 30) -> dict[str, Any]:
-    """Everything ``rollout report`` shows, as JSON-ready data (charts and Markdown are drawn from it)."""
+async def build_report(engine: AsyncEngine, settings: Settings, days: int = 30, fresh: bool = True
+                       ) -> dict[str, Any]:
+    """Everything ``rollout report`` shows, as JSON-ready data (charts and Markdown are drawn from it).
+
+    Requests per day and route come from the usage rollups: ``fresh`` brings them up to date first (the CLI
+    and the API); the console reads them as the gateway's rollup task keeps them (seconds behind)."""
     now = now_ms()
     planner = Planner(engine, settings)
     evidence = Evidence(engine)
+    rollups = Rollups(engine)
+    if fresh:
+        await rollups.refresh()
     summaries = {s["id"]: s for s in await planner.status()}
+    days_routes = await rollups.daily_by("route", now - days * DAY_MS, now + 1)
+    last_day = await rollups.requests_by("route", now - DAY_MS, now + 1)
     async with engine.connect() as conn:
         legacy = await repo.read_settings(conn)
         batches = await repo.load_batches(conn)
         owners = await repo.eligible_owners(conn)
-        days_routes = await daily_routes(conn, now - days * DAY_MS)
-        last_day = await route_counts(conn, None, now - DAY_MS)
         native = repo.native_owners(batches) & set(owners)
         disputes = await evidence.disputes()
     await _direct_per_day(engine, settings, legacy, batches, days_routes, now - days * DAY_MS)

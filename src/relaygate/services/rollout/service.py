@@ -37,8 +37,8 @@ class Rollout:
             batch_id = (await self.planner.show(batch))["id"]
         return await handover_rows(self.engine, batch_id, open_only)
 
-    async def report(self, days: int = 30) -> dict[str, Any]:
-        return await build_report(self.engine, self.settings, days)
+    async def report(self, days: int = 30, fresh: bool = True) -> dict[str, Any]:
+        return await build_report(self.engine, self.settings, days, fresh)
 
 
 async def write_report(rollout: Rollout, fmt: str, out: Path | None, lang: str, days: int = 30

@@ -23,6 +23,22 @@ DAY_MS = 86_400_000
 _MISTAKE_CODES = ("base_url_mistake", "endpoint_not_served")
 
 
+async def desk_summary(engine: AsyncEngine, days: int = 7, now: int | None = None) -> dict[str, Any]:
+    """What the support desk shows beside its search, cheaply on any record count: the last ``days`` UTC
+    days' requests and errors (from the usage rollups) and their base-URL mistakes (index on the error code)."""
+    from relaygate.services.operate.rollups import Rollups
+
+    now = now or now_ms()
+    since = (now // DAY_MS - (days - 1)) * DAY_MS
+    totals = await Rollups(engine).totals(since, now + 1)
+    async with engine.connect() as conn:
+        details = (await conn.execute(select(u.c.detail).where(u.c.error_code.in_(_MISTAKE_CODES), u.c.ts >= since)
+                                      .limit(100_000))).scalars().all()
+    mistakes: Counter[str] = Counter(str(d["mistake"]) for d in details if isinstance(d, dict) and d.get("mistake"))
+    return {"since": iso(since), "days": days, "requests": totals["requests"], "errors": totals["errors"],
+            "mistakes": [{"mistake": m, "count": n} for m, n in _ranked(mistakes)]}
+
+
 async def error_stats(engine: AsyncEngine, days: int = 7, utc_offset_hours: float = 0.0, top: int = 10,
                       now: int | None = None) -> dict[str, Any]:
     """Everything `relaygate stats` shows, as plain data (the CLI draws it, --json prints it)."""

@@ -103,7 +103,28 @@ def _lang(request: Request, lang: str | None) -> str:
     return "zh-CN" if prefers_chinese(request.headers.get("accept-language")) else "en"
 
 
+class DocumentIn(BaseModel):
+    kind: str = Field(..., description="inventory, plan or import.")
+    body: dict[str, Any] = Field(..., description="The document as `migrate inspect/plan/import --json` gives it.")
+    by: str | None = _BY
+
+
 def add_rollout_routes(app: FastAPI, gw: Gateway, auth: list[Any]) -> None:
+    from relaygate.services.migration import documents
+
+    @app.post("/api/migration/documents", dependencies=auth, status_code=201)
+    async def record_document(body: DocumentIn) -> dict[str, Any]:
+        """Keep a migration document for the console (`migrate verify` sends the plan with its results)."""
+        return {"id": await documents.record(gw.engine, body.kind, body.body, _who(body.by))}
+
+    @app.get("/api/migration/documents/{kind}", dependencies=auth)
+    async def latest_document(kind: str) -> dict[str, Any]:
+        """The newest document of a kind (inventory, plan or import)."""
+        doc = await documents.latest(gw.engine, kind)
+        if doc is None:
+            raise InvalidInput(f"No {kind} document has been recorded.", f"尚未记录 {kind} 文档。", status=404)
+        return doc
+
     def ro() -> Rollout:
         if gw.rollout is None:
             raise InvalidInput("The gateway is still starting.", "网关仍在启动中。", status=503)

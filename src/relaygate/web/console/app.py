@@ -6,13 +6,13 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
-from starlette.staticfiles import StaticFiles
 
 from relaygate.app import Gateway
 from relaygate.services.operate.audit import AuditLog
 from relaygate.services.operate.operators import OperatorsAdmin
 from relaygate.services.operate.websessions import IDLE_MS, WebSessions
 from relaygate.web.asgi_types import ASGIApp
+from relaygate.web.console.assets import Assets
 from relaygate.web.console.context import Services
 from relaygate.web.console.pages import (
     auth,
@@ -20,6 +20,7 @@ from relaygate.web.console.pages import (
     channels,
     holders,
     keys,
+    migration,
     models,
     overview,
     owners,
@@ -45,8 +46,8 @@ def build_services(gw: Gateway) -> Services:
 
 def build_console_app(gw: Gateway) -> ASGIApp:
     svc = build_services(gw)
-    routes: list[BaseRoute] = [Mount("/console/static", app=StaticFiles(directory=STATIC), name="static")]
+    routes: list[BaseRoute] = [Mount("/console/static", app=Assets(STATIC, "/console/static"), name="static")]
     for module in (auth, overview, channels, models, owners, keys, balances, usage, tasks, support, rollout, team,
-                   portal, portal_public, holders):
+                   portal, portal_public, holders, migration):
         routes.extend(module.routes(svc))
     return Guarded(Starlette(routes=routes), gw.settings)

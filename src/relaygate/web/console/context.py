@@ -6,6 +6,7 @@ Portal pages reuse ``page`` with their own permission names and sign-in path; ru
 from __future__ import annotations
 
 import functools
+import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,12 +34,15 @@ NAV = [("/console/", "nav.overview", "read"), ("/console/channels", "nav.channel
        ("/console/keys", "nav.keys", "read"), ("/console/balances", "nav.balances", "read"),
        ("/console/usage", "nav.usage", "read"), ("/console/tasks", "nav.tasks", "read"),
        ("/console/support", "nav.support", "support"),
-       ("/console/rollout", "nav.rollout", "read"), ("/console/audit", "nav.audit", "audit"),
+       ("/console/rollout", "nav.rollout", "read"), ("/console/migration", "nav.migration", "read"),
+       ("/console/audit", "nav.audit", "audit"),
        ("/console/team", "nav.team", "operators"), ("/console/holders", "nav.holders", "read"),
        ("/portal/", "nav.portal.home", "self"), ("/portal/keys", "nav.portal.keys", "self"),
        ("/portal/requests", "nav.portal.requests", "self"), ("/portal/setup", "nav.portal.setup", "self"),
        ("/portal/redeem", "nav.portal.redeem", "self"), ("/portal/account", "nav.portal.account", "self")]
-STATIC_VERSION = "1"
+# in every asset URL: a new release's CSS and JS are fetched at once, not after the hour they may be cached
+STATIC_VERSION = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((Path(__file__).parent / "static")
+                                                                         .rglob("*.*")))).hexdigest()[:12]
 
 
 @dataclass

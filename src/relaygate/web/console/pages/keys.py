@@ -63,9 +63,9 @@ def routes(svc: Services) -> list[Route]:
         view = await gw.accounts.get_key(ctx.request.path_params["id"])
         recent = await gw.usage_query.search(UsageFilter(key_id=view["id"]), limit=20)
         until = now_ms() // HOUR * HOUR + HOUR
-        spend = await rollups.overview(until - 30 * 24 * HOUR, until, "day")
+        spend = await rollups.totals_of("key", view["id"], until - 30 * 24 * HOUR, until)  # this key's, not all
         owner = next((o for o in await gw.accounts.list_owners() if o["id"] == view["owner_id"]), None)
-        return ctx.render("key.html", title_key="nav.keys", key=view, recent=recent, totals=spend["totals"],
+        return ctx.render("key.html", title_key="nav.keys", key=view, recent=recent, totals=spend,
                           owner=owner)
 
     @page(svc, "keys")

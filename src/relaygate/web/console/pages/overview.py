@@ -7,7 +7,7 @@ from starlette.routing import Route
 
 from relaygate.core.clock import now_ms
 from relaygate.services.operate.channel_views import live_channels
-from relaygate.services.operate.rollups import CLASSES, HOUR, Rollups
+from relaygate.services.operate.rollups import CLASSES, DAY, HOUR, Rollups
 from relaygate.web.console.context import Ctx, Services, page
 
 RANGES = {"24h": (24 * HOUR, "hour"), "7d": (7 * 24 * HOUR, "hour"), "30d": (30 * 24 * HOUR, "day"),
@@ -26,6 +26,8 @@ def routes(svc: Services) -> list[Route]:
         if ctx.q("step") in ("hour", "day"):
             step = ctx.q("step")
         until = now_ms() // HOUR * HOUR + HOUR
+        if step == "day":  # whole UTC days, today's so far included: read as one row per day
+            until = -(-until // DAY) * DAY
         data = await rollups.overview(until - length, until, step)
         pts = data["points"]
         t = ctx.t

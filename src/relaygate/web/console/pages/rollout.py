@@ -1,12 +1,18 @@
-"""Rollout batches: state, guard conditions, history; switch / rollback / complete with reason and confirmation,
-refused exactly where the CLI refuses (the rules are in services/rollout)."""
+"""Rollout batches: state, failed hand-overs, the guard's conditions and verdicts, history; switch / rollback /
+complete with reason and confirmation, refused exactly where the CLI refuses (the rules are in services/rollout);
+the before/after report with the same figures and charts as `relaygate rollout report`."""
 
 from __future__ import annotations
 
+import orjson
+from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from relaygate.core.errors import InvalidInput
+from relaygate.services.rollout.charts import error_rates_svg, owner_share_svg, residual_traffic_svg
+from relaygate.services.rollout.model import STATES
+from relaygate.services.rollout.report_md import render as report_markdown
 from relaygate.services.rollout.service import Rollout
 from relaygate.web.console.context import Ctx, Services, page
 
@@ -22,13 +28,21 @@ def routes(svc: Services) -> list[Route]:
 
     @page(svc)
     async def batches(ctx: Ctx) -> Response:
-        return ctx.render("rollout.html", title_key="nav.rollout", batches=await rollout().planner.status(),
-                          legacy=await rollout().planner.legacy())
+        ro = rollout()
+        rows = await ro.planner.status()
+        return ctx.render("rollout.html", title_key="nav.rollout", batches=rows, legacy=await ro.planner.legacy(),
+                          failed=[(b["name"], owner, why) for b in rows for owner, why in b["failures"].items()],
+                          verdicts=list(ro.guard.verdicts.values()), trips=await ro.guard.trips(20),
+                          disputes=[d for d in await ro.evidence.disputes() if d["status"] == "open"])
 
     @page(svc)
     async def batch(ctx: Ctx) -> Response:
-        view = await rollout().planner.show(ctx.request.path_params["name"])
-        return ctx.render("batch.html", title_key="nav.rollout", b=view, moves=MOVES, done=ctx.q("done"))
+        ro = rollout()
+        view = await ro.planner.show(ctx.request.path_params["name"])
+        return ctx.render("batch.html", title_key="nav.rollout", b=view, moves=MOVES, done=ctx.q("done"),
+                          verdict=ro.guard.verdicts.get(view["name"]),
+                          trips=[tr for tr in await ro.guard.trips(200) if tr["batch"] == view["name"]],
+                          disputes=await ro.evidence.disputes(batch_id=view["id"]))
 
     @page(svc, "rollout")
     async def move(ctx: Ctx) -> Response:
@@ -52,6 +66,48 @@ def routes(svc: Services) -> list[Route]:
                         {"state": after["state"], "reason": reason, "result": result})
         return RedirectResponse(f"/console/rollout/{name}?done={action}", status_code=303)
 
+    @page(svc, "rollout")
+    async def guard_now(ctx: Ctx) -> Response:
+        """`relaygate rollout guard`: judge every observed batch now (and act on trips, as the loop would)."""
+        views = await rollout().guard.evaluate_all()
+        await ctx.audit("rollout.guard", None, after={"batches": [
+            {"batch": v["batch"], "state": v["state"], "tripped": [tr["condition"] for tr in v["tripped"]]}
+            for v in views]})
+        return RedirectResponse("/console/rollout#guard", status_code=303)
+
+    @page(svc)
+    async def report(ctx: Ctx) -> Response:
+        days = 30
+        data = await rollout().report(days, fresh=False)  # the rollup task keeps it seconds behind
+        states = {s: ctx.t(f"ro.state.{s}") for s in STATES}
+        charts = {name: Markup(svg) for name, svg in (
+            ("error_rates", error_rates_svg(data, ctx.lang, states)),
+            ("residual", residual_traffic_svg(data, ctx.lang)),
+            ("owners", owner_share_svg(data, ctx.lang, states))) if svg}
+        last = data["residual"]["last_24h"]
+        total = last["native"] + last["legacy"]
+        return ctx.render("rollout_report.html", title_key="ro.report", r=data, charts=charts, days=days,
+                          request_share=last["native"] / total if total else None)
+
+    @page(svc)
+    async def report_download(ctx: Ctx) -> Response:
+        fmt = ctx.request.path_params["fmt"]
+        if fmt not in ("md", "json"):
+            raise InvalidInput(f"Unknown format '{fmt}'; use md or json.", f"未知格式 '{fmt}'；请使用 md 或 json。",
+                               status=404)
+        data = await rollout().report(30, fresh=False)
+        if fmt == "json":
+            body = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
+            ctype = "application/json"
+        else:
+            body = report_markdown(data, ctx.lang, {}).encode()
+            ctype = "text/markdown; charset=utf-8"
+        return Response(body, media_type=ctype,
+                        headers={"content-disposition": f'attachment; filename="rollout-report-{ctx.lang}.{fmt}"'})
+
     return [Route("/console/rollout", batches, methods=["GET"]),
+            Route("/console/rollout/guard", guard_now, methods=["POST"]),
+            Route("/console/rollout/report", report, methods=["GET"]),
+            Route("/console/rollout/report.{fmt:str}", report_download, methods=["GET"]),
             Route("/console/rollout/{name}", batch, methods=["GET"]),
             Route("/console/rollout/{name}/{action}", move, methods=["POST"])]

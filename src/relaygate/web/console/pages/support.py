@@ -10,7 +10,7 @@ from relaygate.core.clock import parse_time
 from relaygate.core.errors import InvalidInput
 from relaygate.services.operate.usage import UsageFilter
 from relaygate.services.support.diagnose import SupportDesk
-from relaygate.services.support.stats import error_stats
+from relaygate.services.support.stats import desk_summary
 from relaygate.web.console.context import Ctx, Services, page
 
 WINDOW_MS = 10 * 60 * 1000
@@ -37,7 +37,7 @@ def routes(svc: Services) -> list[Route]:
             flt = UsageFilter(model=ctx.q("model") or None, status=int(status) if status.isdigit() else None,
                               since_ms=at - WINDOW_MS if at else None, until_ms=at + WINDOW_MS if at else None)
             candidates = await gw.usage_query.search(flt, 20)
-        stats = await error_stats(gw.engine, days=7, top=5)
+        stats = await desk_summary(gw.engine, days=7)
         template = "support_result.html" if ctx.request.headers.get("hx-request") else "support.html"
         return ctx.render(template, title_key="nav.support", q=q, result=result, candidates=candidates,
                           reply_lang=reply_lang, stats=stats)

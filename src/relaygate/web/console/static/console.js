@@ -8,6 +8,13 @@
     return src ? JSON.parse(src.textContent) : null;
   }
 
+  // axis ticks: small amounts (spend in a quiet hour is a fraction of a cent) keep two significant digits
+  function tick(v) {
+    if (v === null || v === undefined) { return ""; }
+    if (v !== 0 && Math.abs(v) < 1) { return String(Number(v.toPrecision(2))); }
+    return v.toLocaleString();
+  }
+
   function drawCharts(root) {
     if (typeof uPlot === "undefined") { return; }
     root.querySelectorAll("[data-chart]").forEach(function (el) {
@@ -23,7 +30,8 @@
       });
       var opts = {
         width: Math.max(300, el.clientWidth - 8), height: 220, series: series,
-        axes: [{}, { size: 60 }], legend: { live: true }, cursor: { drag: { x: false, y: false } },
+        axes: [{}, { size: 72, values: function (u, vals) { return vals.map(tick); } }],
+        legend: { live: true }, cursor: { drag: { x: false, y: false } },
         scales: { x: { time: true } }
       };
       el.setAttribute("data-drawn", "1");
