@@ -126,6 +126,6 @@ def test_media_tasks_are_what_the_media_protocols_serve() -> None:
     found: dict[str, set[str]] = {}
     for name, media in sync.items():
         found.setdefault(name, set()).update(op.split(".")[0] for op in media.operations)
-    for name in tasks:
-        found.setdefault(name, set()).add("video")
+    for name, proto in tasks.items():
+        found.setdefault(name, set()).add(proto.kind)
     assert {name: set(kinds) for name, kinds in MEDIA_TASKS.items()} == found

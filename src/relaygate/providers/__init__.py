@@ -26,7 +26,10 @@ _MEDIA_MODULES = {
 }
 # protocol -> the media tasks it serves (what load_media() finds there; tests/migration/test_plan.py checks),
 # readable without importing the media modules (the migration planner decides with it)
-MEDIA_TASKS: dict[str, tuple[str, ...]] = {"openai": ("images", "audio", "video"), "kling": ("video",)}
+# what each media protocol serves, by the planner's kinds; Midjourney's tasks are its own routes (/mj/...),
+# never /v1/images, so the planner maps no images/audio/video model onto it
+MEDIA_TASKS: dict[str, tuple[str, ...]] = {"openai": ("images", "audio", "video"), "kling": ("video",),
+                                           "midjourney": ("midjourney",)}
 
 
 def load_providers() -> dict[str, Provider]:

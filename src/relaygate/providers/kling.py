@@ -70,6 +70,7 @@ class KlingChat:
 
 class KlingTasks:
     protocol = "kling"
+    kind = "video"  # what the planner maps onto it (providers.MEDIA_TASKS)
 
     def submit(self, channel: ChannelRecord, secret: str, job: VideoJob) -> UpstreamRequest:
         body: dict[str, Any] = {"model_name": job.model, "prompt": job.prompt, **job.extra}

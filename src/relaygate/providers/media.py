@@ -62,6 +62,7 @@ class TaskProtocol(Protocol):
     """An asynchronous task upstream: submit, poll, fetch the result, cancel."""
 
     protocol: str
+    kind: str  # "video", or the protocol's own task routes ("midjourney")
 
     def submit(self, channel: ChannelRecord, secret: str, job: VideoJob) -> UpstreamRequest: ...
 

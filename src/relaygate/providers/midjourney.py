@@ -51,6 +51,7 @@ class MidjourneyChat:
 
 class MidjourneyTasks:
     protocol = "midjourney"
+    kind = "midjourney"  # what the planner maps onto it (providers.MEDIA_TASKS)
 
     def submit(self, channel: ChannelRecord, secret: str, job: VideoJob) -> UpstreamRequest:
         body: dict[str, Any] = {"prompt": job.prompt, **job.extra}

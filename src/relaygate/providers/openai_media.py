@@ -47,6 +47,7 @@ def encode_form(fields: dict[str, str], files: list[tuple[str, str, str, bytes]]
 
 class OpenAIMedia:
     protocol = "openai"
+    kind = "video"  # its task routes (/v1/videos); its synchronous operations say images and audio
     operations = frozenset(SYNC_PATHS)
 
     def build_sync(self, channel: ChannelRecord, secret: str, operation: str, content_type: str,
