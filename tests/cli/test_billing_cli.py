@@ -75,6 +75,12 @@ def test_adjust_takes_a_signed_amount_and_check_reconciles(cli: Invoke, cli_json
     assert cli("balance", "adjust", "alice", "1", ok=False).exit_code == 2
 
 
+def test_check_on_a_fresh_database_says_there_is_nothing_to_reconcile(cli: Invoke) -> None:
+    _owner(cli)  # an owner without a balance row: "All 0 owners reconcile" read as a miscount
+    out = cli("balance", "check").output
+    assert "nothing to reconcile" in out and "All 0 owners" not in out
+
+
 def test_actor_defaults_to_user_then_cli(cli: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     _owner(cli)
     monkeypatch.setenv("USER", "carol")

@@ -202,7 +202,7 @@ def balance_check_cmd(as_json: bool = json_option()) -> None:
         for j in journals:
             tell("balance.unreplayed", style="red", instance=j.instance, records=j.records, streams=j.streams)
         if not bad and not stale and not journals:
-            tell("balance.reconciled", count=len(rows))
+            tell("balance.reconciled" if rows else "balance.nothing", count=len(rows))
     if bad or stale or journals:
         raise typer.Exit(1)
 

@@ -121,6 +121,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "请启动网关：它会在开始服务前写入。"),
     "balance.reconciled": ("All {count} owners reconcile: every stored balance equals the sum of its ledger entries.",
                            "全部 {count} 个负责人对账一致：每个余额都等于其账目合计。"),
+    "balance.nothing": ("No owner holds a balance or a ledger entry yet: nothing to reconcile, nothing held.",
+                        "尚无负责人有余额或账目：无需对账，也没有冻结的金额。"),
     "statement.written": ("Statement written to {path}.", "对账单已写入 {path}。"),
     "format.invalid": ("Unknown format '{value}'; use one of: {known}.", "未知格式 '{value}'；可用：{known}。"),
     "prices.none": ("No prices set yet (relaygate prices set MODEL --input X --output Y).",
