@@ -81,9 +81,13 @@ async def progress(engine: AsyncEngine, task_id: str, **values: Any) -> None:
         await conn.execute(update(T).where(T.c.id == task_id, T.c.state.in_(IN_FLIGHT)).values(**values))
 
 
-async def end(conn: AsyncConnection, task_id: str, values: dict[str, Any]) -> bool:
-    """Move an in-flight task to its terminal state; False when another worker already did."""
-    res = await conn.execute(update(T).where(T.c.id == task_id, T.c.state.in_(IN_FLIGHT)).values(**values))
+async def end(conn: AsyncConnection, row: Any, values: dict[str, Any]) -> bool:
+    """Move a task to its terminal state, compared and set: only from the very state the caller read it in
+    (in flight, and started upstream or not). False when anything moved it meanwhile: another worker or the
+    caller ended it, or the upstream started it (a cancel read before that start must not release it)."""
+    res = await conn.execute(update(T).where(
+        T.c.id == row.id, T.c.state == row.state, T.c.state.in_(IN_FLIGHT),
+        T.c.upstream_started == bool(row.upstream_started)).values(**values))
     return res.rowcount == 1
 
 

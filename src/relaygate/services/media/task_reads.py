@@ -151,9 +151,13 @@ class TaskReads:
                 if row.upstream_started or row.state == "running":
                     raise GatewayError("task_running", task_id=row.id)
                 await self.channels.cancel(row)
-                await self.ending.end(row, "cancelled", None, "cancelled by the caller before the upstream started; "
-                               "hold released in full")
-            elif row.state == "succeeded" and row.download_state == "ready":
+                if not await self.ending.end(row, "cancelled", None, "cancelled by the caller before the upstream "
+                                             "started; hold released in full"):
+                    # the poller got there first (the upstream started it, or it ended): answer what it is now
+                    row = await repo.get(self.engine, row.id, row.owner_id)
+                    if row is None or row.state in ("queued", "running"):
+                        raise GatewayError("task_running", task_id=task_id[:64])
+            if row.state == "succeeded" and row.download_state == "ready":
                 await self.channels.cancel(row)
                 await repo.set_values(self.engine, row.id, download_state="deleted", updated_at=now_ms())
         except GatewayError as exc:

@@ -1,0 +1,157 @@
+"""A task's terminal state reached at once by several hands (the poller, the caller's DELETE, another worker):
+it ends exactly once, its hold is released once, and a taken-over task's refund gives the key's cap its money
+back once (services/media/task_end.py, a compare-and-set on the in-flight state). Real concurrency on each
+database: many coroutines, each on its own connection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from relaygate.core.money import parse_amount
+from relaygate.providers.media import TaskStatus
+from relaygate.services.gateway.balances import BalanceSync
+from relaygate.services.media.task_end import TaskEnd
+from relaygate.store import tables as t
+from relaygate.store.counters_memory import MemoryCounters
+from tests.harness import running_gateway, start_fake
+from tests.media.conftest import MEDIA_SETTINGS, MediaWorld, setup_world, video_plan
+from tests.media.test_takeover import PREPAID, taken_over
+
+pytestmark = pytest.mark.filterwarnings("ignore:The Sora API:DeprecationWarning")
+HANDS = 12
+
+
+@pytest.fixture
+async def world(backend_url: str, tmp_path: Path) -> AsyncIterator[MediaWorld]:
+    fake = await start_fake()
+    settings = {**MEDIA_SETTINGS, "media_poll_seconds": 3600.0}  # the test decides who ends the task
+    async with running_gateway(backend_url, data_dir=str(tmp_path), unpriced_models="refuse", **settings) as gw:
+        yield await setup_world(gw, fake)
+
+
+async def racers(world: MediaWorld, task_id: str) -> list[TaskEnd]:
+    """Several workers' enders on their own engines' connections, each holding the row as it read it."""
+    gw = world.gw.gateway
+    assert gw.media is not None
+    own = gw.media.tasks.ending
+    return [own if i % 2 == 0 else TaskEnd(gw.settings, gw.engine, own.money) for i in range(HANDS)]
+
+
+async def test_a_held_task_ended_by_many_hands_at_once_is_released_once(world: MediaWorld) -> None:
+    await video_plan(world, "sora-2", delay=30)
+    before = await world.available()
+    async with aiohttp.ClientSession(headers=world.headers()) as s:
+        async with s.post(f"{world.root}/v1/videos", json={"model": "sora-2", "prompt": "x", "seconds": 4}) as r:
+            task_id = (await r.json())["id"]
+    assert await world.available() == before - 4 * parse_amount("0.10")
+    row = await world.task(task_id)
+    enders = await racers(world, task_id)
+    ends = [("failed", TaskStatus("failed", error="boom"), "failed upstream; hold released in full"),
+            ("expired", None, "no result; hold released in full"),
+            ("cancelled", None, "cancelled; hold released in full"),
+            ("succeeded", TaskStatus("succeeded", seconds=4), "succeeded")]
+
+    async def delete() -> int:
+        async with aiohttp.ClientSession(headers=world.headers()) as s, \
+                s.delete(f"{world.root}/v1/videos/{task_id}") as resp:
+            return resp.status
+
+    results = await asyncio.gather(*(e.end(row, *ends[i % len(ends)]) for i, e in enumerate(enders)), delete())
+    assert sum(1 for r in results[:-1] if r is True) <= 1 and results[-1] in (200, 409)
+    done = await world.task(task_id)
+    assert done.state in ("failed", "expired", "cancelled", "succeeded")
+    kinds = sorted(e.kind for e in await world.ledger() if e.request_id == row.request_id)
+    if done.state == "succeeded":
+        assert kinds == ["hold", "release", "settle"]
+        assert await world.available() == before - done.cost
+    else:
+        assert kinds == ["hold", "release"]
+        assert await world.available() == before
+    assert await world.balanced()
+
+
+async def test_a_taken_over_task_ended_by_many_hands_gives_the_key_cap_back_once(world: MediaWorld) -> None:
+    gw = world.gw.gateway
+    await gw.accounts.update_key(world.key_id, cap_total=parse_amount("0.30"))
+    await gw.state.reload()
+    await gw.balance_sync.load_key_caps(gw.state.snapshot)
+    before = await world.available()
+    task_id = await taken_over(world, 7, delay=30)
+    row = await world.task(task_id)
+    enders = await racers(world, task_id)
+    results = await asyncio.gather(*(e.end(row, "failed", TaskStatus("failed", error="boom"), "failed upstream")
+                                     for e in enders), return_exceptions=True)
+    assert [r for r in results if isinstance(r, BaseException)] == []  # nobody fails for having lost the race
+    assert results.count(True) == 1
+    refunds = [e for e in await world.ledger() if e.request_id == row.request_id]
+    assert [(e.kind, e.amount) for e in refunds] == [("refund", PREPAID)]
+    assert (await gw.counters.read(f"key:{world.key_id}:total")).used == -PREPAID  # given back once
+    assert await world.available() == before + PREPAID
+    await gw.balance_sync.apply_credits()  # the sync loop sees the same entry: still once
+    assert (await gw.counters.read(f"key:{world.key_id}:total")).used == -PREPAID
+    fresh = MemoryCounters()  # and a restart reads it once from the ledger
+    sync = BalanceSync(gw.engine, fresh, 1.0)
+    await sync.load(gw.state.snapshot)
+    await sync.apply_credits()
+    assert (await fresh.read(f"key:{world.key_id}:total")).used == -PREPAID
+    async with gw.engine.connect() as conn:
+        state = (await conn.execute(select(t.media_tasks.c.state).where(t.media_tasks.c.id == task_id))).scalar()
+    assert state == "failed"
+    assert await world.balanced()
+
+
+async def test_an_end_compares_the_state_it_read(world: MediaWorld) -> None:
+    """A cancel read the task as queued; meanwhile the poller saw the upstream start it. The cancel's end
+    compares the state it read, so it does not release a hold the running upstream job will still cost."""
+    gw = world.gw.gateway
+    assert gw.media is not None
+    await video_plan(world, "sora-2", delay=30)
+    async with aiohttp.ClientSession(headers=world.headers()) as s:
+        async with s.post(f"{world.root}/v1/videos", json={"model": "sora-2", "prompt": "x", "seconds": 4}) as r:
+            task_id = (await r.json())["id"]
+    seen = await world.task(task_id)
+    assert seen.state == "queued" and not seen.upstream_started
+    async with gw.engine.begin() as conn:  # the poller's progress write, between the cancel's read and its end
+        await conn.execute(t.media_tasks.update().where(t.media_tasks.c.id == task_id)
+                           .values(state="running", upstream_started=True))
+    assert await gw.media.tasks.ending.end(seen, "cancelled", None, "cancelled; hold released in full") is False
+    now = await world.task(task_id)
+    assert now.state == "running" and now.hold == 4 * parse_amount("0.10")
+    assert [e.kind for e in await world.ledger() if e.request_id == seen.request_id] == ["hold"]
+
+
+async def test_a_cancel_that_loses_the_race_says_what_happened(world: MediaWorld) -> None:
+    """The upstream started the task between the cancel's read and its end: the caller gets 409 task_running,
+    not "deleted", and the hold stays for the job that runs."""
+    gw = world.gw.gateway
+    assert gw.media is not None
+    await video_plan(world, "sora-2", delay=30)
+    async with aiohttp.ClientSession(headers=world.headers()) as s:
+        async with s.post(f"{world.root}/v1/videos", json={"model": "sora-2", "prompt": "x", "seconds": 4}) as r:
+            task_id = (await r.json())["id"]
+    ending = gw.media.tasks.ending
+    original = ending.end
+
+    async def poller_between(row, state, status, reason, error_code=None):  # type: ignore[no-untyped-def]
+        async with gw.engine.begin() as conn:  # the poller's progress write lands first
+            await conn.execute(t.media_tasks.update().where(t.media_tasks.c.id == task_id)
+                               .values(state="running", upstream_started=True))
+        return await original(row, state, status, reason, error_code)
+
+    ending.end = poller_between  # type: ignore[method-assign]
+    try:
+        async with aiohttp.ClientSession(headers=world.headers()) as s, \
+                s.delete(f"{world.root}/v1/videos/{task_id}") as resp:
+            doc = await resp.json()
+    finally:
+        ending.end = original  # type: ignore[method-assign]
+    assert resp.status == 409 and doc["error"]["code"] == "task_running", doc
+    row = await world.task(task_id)
+    assert row.state == "running" and row.hold == 4 * parse_amount("0.10")
+    assert [e.kind for e in await world.ledger() if e.request_id == row.request_id] == ["hold"]
