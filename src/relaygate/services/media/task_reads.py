@@ -21,6 +21,7 @@ from relaygate.services.gateway.exchange import Inbound, Outcome
 from relaygate.services.gateway.relay import Relay
 from relaygate.services.media import repo, views
 from relaygate.services.media.caller import authenticated, begin
+from relaygate.services.media.legacy import OldSide
 from relaygate.services.media.task_channel import TaskChannels
 from relaygate.services.media.task_end import TaskEnd
 from relaygate.services.media.task_links import TaskLinks
@@ -55,7 +56,8 @@ def _hint(state: str) -> tuple[str, str]:
 
 class TaskReads:
     def __init__(self, engine: AsyncEngine, relay: Relay, links: TaskLinks, channels: TaskChannels,
-                 ending: TaskEnd) -> None:
+                 ending: TaskEnd, old: OldSide | None = None) -> None:
+        self.old = old  # during a rollout: the old side's tasks, listed with ours
         self.engine = engine
         self.relay = relay
         self.links = links
@@ -88,11 +90,24 @@ class TaskReads:
         except GatewayError as exc:
             await self.relay.finish(ex, exc.status, exc.code)
             raise
-        rows = await repo.list_for(self.engine, key.owner_id, max(1, min(limit, 100)), after)
-        data = [views.openai_video(r) for r in rows]
+        limit = max(1, min(limit, 100))
+        cursor = await repo.cursor_of(self.engine, key.owner_id, after)
+        if after and cursor is None:
+            err = GatewayError("task_not_found", task_id=after[:64])
+            await self.relay.finish(ex, err.status, err.code)
+            raise err
+        ours = await repo.list_for(self.engine, key.owner_id, limit + 1, cursor)
+        theirs = await repo.legacy_for(self.engine, key.owner_id, limit + 1, cursor)
+        page = sorted([(int(r.created_at), r.id, r, False) for r in ours] +
+                      [(int(r.created_at), r.old_id, r, True) for r in theirs],
+                      key=lambda item: (item[0], item[1]), reverse=True)
+        more, page = len(page) > limit, page[:limit]
+        old = await self.old.shown(inbound, key, [r for _, _, r, legacy in page if legacy]) \
+            if self.old is not None and theirs else {}
+        data = [old[ident] if legacy else views.openai_video(r) for _, ident, r, legacy in page]
         await self.relay.finish(ex, 200, None)
         return Outcome(200, "application/json", body=orjson.dumps({
-            "object": "list", "data": data, "has_more": len(rows) == limit,
+            "object": "list", "data": data, "has_more": more,
             "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}))
 
     async def content(self, inbound: Inbound, task_id: str) -> Outcome:
