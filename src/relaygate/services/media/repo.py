@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, or_, select, true, update
@@ -33,6 +34,18 @@ async def get(engine: AsyncEngine, task_id: str, owner_id: str | None) -> Any | 
             if row is not None:
                 return row
     return None
+
+
+async def get_many(engine: AsyncEngine, ids: Sequence[str], owner_id: str) -> list[Any]:
+    """The owner's tasks among ``ids`` (ours or the ids New API gave for tasks taken over), in the order asked."""
+    wanted = list(dict.fromkeys(i for i in ids if i))[:100]
+    if not wanted:
+        return []
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(T).where(T.c.owner_id == owner_id, or_(
+            T.c.id.in_(wanted), T.c.source_id.in_(wanted))))).all()
+    order = {i: n for n, i in enumerate(wanted)}
+    return sorted(rows, key=lambda r: order.get(r.id, order.get(r.source_id or "", 0)))
 
 
 Cursor = tuple[int, str]  # (created_at, id) of the last task on the page before

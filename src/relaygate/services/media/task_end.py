@@ -71,7 +71,8 @@ class TaskEnd:
         if state != "succeeded" and values["error_message"] is None:
             values["error_message"] = reason[:512]
         if state == "succeeded":
-            values["result"] = {"url": status.result_url if status else None}
+            values["result"] = {"url": status.result_url if status else None,
+                                **({"details": status.details} if status and status.details else {})}
             values["download_state"] = "ready"
             values["result_expires_at"] = now + int(self.settings.media_result_ttl_seconds * 1000)
         if row.callback_url:

@@ -8,7 +8,7 @@ key stay hidden and memory stays flat.
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -109,6 +109,20 @@ class TaskReads:
         return Outcome(200, "application/json", body=orjson.dumps({
             "object": "list", "data": data, "has_more": more,
             "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}))
+
+    async def mj_list(self, inbound: Inbound, ids: Sequence[str]) -> Outcome:
+        """midjourney-proxy's list-by-condition as New API answered it: the caller's own Midjourney tasks among
+        ``ids`` (ours, or the ids New API gave for tasks taken over), as an array; others are left out."""
+        ex, snap = begin(self.relay, inbound)
+        try:
+            key = authenticated(self.relay, inbound, ex, snap).key
+        except GatewayError as exc:
+            await self.relay.finish(ex, exc.status, exc.code)
+            raise
+        rows = await repo.get_many(self.engine, ids, key.owner_id)
+        data = [self.links.render(r, inbound) for r in rows if r.surface == "mj"]
+        await self.relay.finish(ex, 200, None)
+        return Outcome(200, "application/json", body=orjson.dumps(data))
 
     async def content(self, inbound: Inbound, task_id: str) -> Outcome:
         ex, _, row = await self._owned(inbound, task_id)

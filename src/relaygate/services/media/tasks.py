@@ -9,6 +9,8 @@ it runs on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.settings import Settings
@@ -49,6 +51,9 @@ class VideoTasks:
 
     async def list(self, inbound: Inbound, limit: int, after: str | None) -> Outcome:
         return await self.reads.list(inbound, limit, after)
+
+    async def mj_list(self, inbound: Inbound, ids: Sequence[str]) -> Outcome:
+        return await self.reads.mj_list(inbound, ids)
 
     async def content(self, inbound: Inbound, task_id: str) -> Outcome:
         return await self.reads.content(inbound, task_id)
