@@ -12,12 +12,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.money import parse_amount
 from relaygate.providers.media import TaskStatus
 from relaygate.services.gateway.balances import BalanceSync
 from relaygate.services.media.task_end import TaskEnd
 from relaygate.store import tables as t
+from relaygate.store.db import make_engine
 from relaygate.store.counters_memory import MemoryCounters
 from tests.harness import running_gateway, start_fake
 from tests.media.conftest import MEDIA_SETTINGS, MediaWorld, setup_world, video_plan
@@ -35,15 +37,24 @@ async def world(backend_url: str, tmp_path: Path) -> AsyncIterator[MediaWorld]:
         yield await setup_world(gw, fake)
 
 
-async def racers(world: MediaWorld, task_id: str) -> list[TaskEnd]:
-    """Several workers' enders on their own engines' connections, each holding the row as it read it."""
+@pytest.fixture
+async def second_worker(world: MediaWorld, backend_url: str) -> AsyncIterator[AsyncEngine]:
+    """Another worker's own engine (its own pool of connections) on the same database."""
+    engine = make_engine(backend_url)
+    yield engine
+    await engine.dispose()
+
+
+def racers(world: MediaWorld, other: AsyncEngine) -> list[TaskEnd]:
+    """Enders of this worker and of another one (its own engine), each holding the row as it read it."""
     gw = world.gw.gateway
     assert gw.media is not None
     own = gw.media.tasks.ending
-    return [own if i % 2 == 0 else TaskEnd(gw.settings, gw.engine, own.money) for i in range(HANDS)]
+    return [own if i % 2 == 0 else TaskEnd(gw.settings, other, own.money) for i in range(HANDS)]
 
 
-async def test_a_held_task_ended_by_many_hands_at_once_is_released_once(world: MediaWorld) -> None:
+async def test_a_held_task_ended_by_many_hands_at_once_is_released_once(world: MediaWorld,
+                                                                       second_worker: AsyncEngine) -> None:
     await video_plan(world, "sora-2", delay=30)
     before = await world.available()
     async with aiohttp.ClientSession(headers=world.headers()) as s:
@@ -51,7 +62,7 @@ async def test_a_held_task_ended_by_many_hands_at_once_is_released_once(world: M
             task_id = (await r.json())["id"]
     assert await world.available() == before - 4 * parse_amount("0.10")
     row = await world.task(task_id)
-    enders = await racers(world, task_id)
+    enders = racers(world, second_worker)
     ends = [("failed", TaskStatus("failed", error="boom"), "failed upstream; hold released in full"),
             ("expired", None, "no result; hold released in full"),
             ("cancelled", None, "cancelled; hold released in full"),
@@ -76,7 +87,8 @@ async def test_a_held_task_ended_by_many_hands_at_once_is_released_once(world: M
     assert await world.balanced()
 
 
-async def test_a_taken_over_task_ended_by_many_hands_gives_the_key_cap_back_once(world: MediaWorld) -> None:
+async def test_a_taken_over_task_ended_by_many_hands_gives_the_key_cap_back_once(world: MediaWorld,
+                                                                                 second_worker: AsyncEngine) -> None:
     gw = world.gw.gateway
     await gw.accounts.update_key(world.key_id, cap_total=parse_amount("0.30"))
     await gw.state.reload()
@@ -84,7 +96,7 @@ async def test_a_taken_over_task_ended_by_many_hands_gives_the_key_cap_back_once
     before = await world.available()
     task_id = await taken_over(world, 7, delay=30)
     row = await world.task(task_id)
-    enders = await racers(world, task_id)
+    enders = racers(world, second_worker)
     results = await asyncio.gather(*(e.end(row, "failed", TaskStatus("failed", error="boom"), "failed upstream")
                                      for e in enders), return_exceptions=True)
     assert [r for r in results if isinstance(r, BaseException)] == []  # nobody fails for having lost the race
