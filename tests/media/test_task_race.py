@@ -19,8 +19,8 @@ from relaygate.providers.media import TaskStatus
 from relaygate.services.gateway.balances import BalanceSync
 from relaygate.services.media.task_end import TaskEnd
 from relaygate.store import tables as t
-from relaygate.store.db import make_engine
 from relaygate.store.counters_memory import MemoryCounters
+from relaygate.store.db import make_engine
 from tests.harness import running_gateway, start_fake
 from tests.media.conftest import MEDIA_SETTINGS, MediaWorld, setup_world, video_plan
 from tests.media.test_takeover import PREPAID, taken_over
