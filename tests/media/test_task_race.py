@@ -6,6 +6,7 @@ database: many coroutines, each on its own connection."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from relaygate.services.media.task_end import TaskEnd
 from relaygate.store import tables as t
 from relaygate.store.counters_memory import MemoryCounters
 from relaygate.store.db import make_engine
-from tests.harness import running_gateway, start_fake
+from tests.harness import PG_URL, running_gateway, start_fake
 from tests.media.conftest import MEDIA_SETTINGS, MediaWorld, setup_world, video_plan
 from tests.media.test_takeover import PREPAID, taken_over
 
@@ -167,3 +168,45 @@ async def test_a_cancel_that_loses_the_race_says_what_happened(world: MediaWorld
     row = await world.task(task_id)
     assert row.state == "running" and row.hold == 4 * parse_amount("0.10")
     assert [e.kind for e in await world.ledger() if e.request_id == row.request_id] == ["hold"]
+
+
+REDIS_URL = os.environ.get("RELAYGATE_TEST_REDIS_URL", "")
+
+
+@pytest.mark.skipif(not (PG_URL and REDIS_URL), reason="needs RELAYGATE_TEST_POSTGRES_URL and RELAYGATE_TEST_REDIS_URL")
+async def test_with_shared_counters_two_workers_give_the_key_cap_back_once(tmp_path: Path) -> None:
+    """Two workers (two gateways, one PostgreSQL, one Redis) end the same taken-over task at once: one refund,
+    the key cap and the balance in Redis given back once."""
+    from redis.asyncio import from_url
+
+    from tests.dbreset import reset_database
+
+    await reset_database(PG_URL)
+    client = from_url(REDIS_URL)
+    await client.flushdb()
+    await client.aclose()
+    fake = await start_fake()
+    settings = {**MEDIA_SETTINGS, "media_poll_seconds": 3600.0, "redis_url": REDIS_URL}
+    async with running_gateway(PG_URL, data_dir=str(tmp_path), **settings) as one:
+        world = await setup_world(one, fake)
+        gw = one.gateway
+        await gw.accounts.update_key(world.key_id, cap_total=parse_amount("0.30"))
+        await gw.state.reload()
+        await gw.balance_sync.load_key_caps(gw.state.snapshot)
+        async with running_gateway(PG_URL, data_dir=str(tmp_path), **settings) as two:
+            await two.gateway.state.reload()
+            before = await world.available()
+            task_id = await taken_over(world, 8, delay=30)
+            row = await world.task(task_id)
+            assert one.gateway.media is not None and two.gateway.media is not None
+            enders = [(one if i % 2 == 0 else two).gateway.media.tasks.ending for i in range(HANDS)]  # type: ignore[union-attr]
+            results = await asyncio.gather(*(e.end(row, "failed", TaskStatus("failed", error="boom"),
+                                                   "failed upstream") for e in enders))
+            assert results.count(True) == 1
+            await two.gateway.balance_sync.apply_credits()  # the other worker's sync sees the same entry
+            await gw.balance_sync.apply_credits()
+            assert (await gw.counters.read(f"key:{world.key_id}:total")).used == -PREPAID
+            assert (await two.gateway.counters.read(f"key:{world.key_id}:total")).used == -PREPAID
+            assert await world.available() == before + PREPAID
+            assert [(e.kind, e.amount) for e in await world.ledger() if e.request_id == row.request_id] == \
+                [("refund", PREPAID)]
