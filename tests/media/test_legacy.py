@@ -15,7 +15,10 @@ import aiohttp
 import openai
 import pytest
 
+from relaygate.core.clock import now_ms
+from relaygate.services.media import repo
 from relaygate.services.operate.media import MediaPricing
+from relaygate.store import tables as t
 from tests.rollout.conftest import World, build_world
 from tests.rollout.oldgw import MEDIA_QUOTA
 
@@ -155,3 +158,75 @@ async def test_media_follows_the_owner_to_the_old_entry_and_back(world: World) -
     assert "无效的令牌" in str(refused.value)
     for client in (alice, stranger):
         await client.close()
+
+
+async def test_the_video_list_shows_every_task_of_the_owner_across_the_switch(world: World) -> None:
+    """GET /v1/videos lists the owner's tasks wherever they run: those the old side created (submitted through
+    the legacy route before the switch, their state asked of the old entry), those created here, and a task
+    taken over at import; before the switch, after it and after a rollback (New API itself has no list)."""
+    gw, key = world.gw.gateway, world.keys["alice"]
+    alice = sdk(world, key)
+    assert gw.rollout is not None
+    old_video = await alice.videos.create(model="sora-2", prompt="waves", seconds="4")
+    assert old_video.id.startswith("video_")
+    listed = [v.id for v in (await alice.videos.list()).data]
+    assert old_video.id in listed  # before the switch too, although the old side has no list
+
+    # a task New API had in flight at `migrate import`, taken over here (by the id its client holds too)
+    taken = await taken_over_row(world, "alice", 41, source_id=f"task_{'4' * 32}")
+    await repo.note_legacy(gw.engine, {  # also relayed from the old side once: listed once, as ours
+        "owner_id": world.owner("alice"), "old_id": f"task_{'4' * 32}", "key_id": "k", "surface": "openai",
+        "model": "sora-2", "request_id": "req_x", "created_at": now_ms(), "answer": {}})
+    listed = [v.id for v in (await alice.videos.list()).data]
+    assert taken in listed and f"task_{'4' * 32}" not in listed
+
+    await gw.rollout.mover.switch("pilot", "test", "media pilot")
+    here = await alice.videos.create(model="sora-2", prompt="dunes", seconds="4")
+    assert here.id.startswith("task_")
+    page = await alice.videos.list()
+    assert taken in [v.id for v in page.data]
+    by_id = {v.id: v for v in page.data}
+    assert old_video.id in by_id and here.id in by_id, list(by_id)
+    for _ in range(100):  # the old side's task shows its state as the old entry reports it
+        if by_id[old_video.id].status == "completed":
+            break
+        await asyncio.sleep(0.05)
+        by_id = {v.id: v for v in (await alice.videos.list()).data}
+    assert by_id[old_video.id].status == "completed" and by_id[old_video.id].model == "sora-2"
+    assert [v.id for v in page.data][:3] == [here.id, taken, old_video.id]  # newest first
+    first = await alice.videos.list(limit=1)  # one page at a time, across both sides
+    assert [v.id for v in first.data] == [here.id] and first.has_more
+    second = await alice.videos.list(limit=1, after=here.id)
+    assert [v.id for v in second.data] == [taken]
+    third = await alice.videos.list(limit=1, after=taken)
+    assert [v.id for v in third.data] == [old_video.id]
+
+    await gw.rollout.mover.rollback("pilot", "test", "media pilot rolled back")
+    again = {v.id for v in (await alice.videos.list()).data}
+    assert {old_video.id, here.id} <= again
+    bob = sdk(world, world.keys["bob"])  # another owner sees none of them, and cannot page from them
+    assert not {v.id for v in (await bob.videos.list()).data} & {old_video.id, here.id, taken}
+    with pytest.raises(openai.NotFoundError):
+        await bob.videos.list(after=old_video.id)
+    await bob.close()
+    await alice.close()
+
+
+async def taken_over_row(world: World, user: str, row_id: int, source_id: str) -> str:
+    """What `migrate import` writes for a New API task in flight (services/migration/import_tasks.py), here one
+    the old side has finished meanwhile."""
+    gw = world.gw.gateway
+    channel = next(iter(gw.state.snapshot.channels.values()))
+    now = now_ms()
+    key_id = next(k.id for k in gw.state.snapshot.keys_by_id.values() if k.owner_id == world.owner(user))
+    task_id = f"task_nat{row_id}"
+    async with gw.engine.begin() as conn:
+        await conn.execute(t.media_tasks.insert().values(
+            id=task_id, request_id=f"imp:na:t{row_id}", owner_id=world.owner(user), key_id=key_id,
+            masked_key="sk-…", group_name="default", model="sora-2", kind="video", surface="openai",
+            protocol="openai", channel_id=channel.id, upstream_task_id="up-1", state="succeeded",
+            upstream_started=True, progress=100, params={"action": "text2video", "imported": {"system": "newapi"}},
+            callback_state="none", callback_attempts=0, download_state="none", hold=0, cost=0,
+            units={"unit": "call", "variant": "*", "count": 1, "per_unit": 0}, created_at=now, updated_at=now,
+            expires_at=now + 600_000, poll_failures=0, source_id=source_id, prepaid=0))
+    return task_id

@@ -3,7 +3,9 @@ task API. Deterministic and clearly labelled, like the rest of the demo upstream
 
 Behaviours are planned per model with ``POST /_fake/plan`` like chat ones: ``status`` (answer that
 HTTP status), ``reset`` (drop the connection), ``invalid_json``; midjourney-proxy's imagine is planned as
-``mj:imagine`` (``refuse``: a banned prompt at submit; else a ``video`` behaviour); for video tasks a
+``mj:imagine`` (likewise ``mj:blend``, ``mj:describe``, ``mj:change``, ``mj:action``, ``mj:modal``; ``refuse``:
+a banned prompt at submit; else a ``video`` behaviour; a successful imagine, variation, reroll or blend shows
+the U1-U4, V1-V4 and reroll buttons whose ``customId`` the action route takes); for video tasks a
 ``video`` behaviour sets ``delay`` (seconds until done, default 0.3), ``outcome`` (``succeeded`` | ``failed`` |
 ``moderation`` | ``never``), ``seconds`` (the duration it reports; default: what was asked),
 ``content_bytes`` (size of the result) and ``chunk_delay`` (a slow download).
@@ -280,33 +282,74 @@ def add_media_routes(fake: Fake) -> MediaState:
 
     # --- midjourney-proxy --------------------------------------------------------------------
 
+    def _mj_action(route: str, body: dict[str, Any]) -> str | None:
+        """The midjourney-proxy action a submit asks for (None: a body it would refuse)."""
+        if route in ("imagine", "blend", "describe", "modal"):
+            return route.upper()
+        if route == "change":
+            return str(body.get("action") or "").upper() or None
+        parts = str(body.get("customId") or "").split("::")  # MJ::JOB::upsample::1::<hash>
+        if len(parts) < 3:
+            return None
+        kind = (parts[2] if parts[1] == "JOB" else parts[1]).lower()
+        return next((a for k, a in (("upsample", "UPSCALE"), ("low_variation", "LOW_VARIATION"),
+                                    ("high_variation", "HIGH_VARIATION"), ("variation", "VARIATION"),
+                                    ("reroll", "REROLL"), ("pan", "PAN"), ("outpaint", "ZOOM"),
+                                    ("customzoom", "CUSTOM_ZOOM"), ("inpaint", "INPAINT")) if k in kind), None)
+
     async def mj_submit(request: web.Request) -> web.StreamResponse:
         if not request.headers.get("mj-api-secret"):
             return web.json_response({"code": 401, "description": "no mj-api-secret"}, status=401)
         body = await request.json()
-        _record(fake, request, {k: v for k, v in body.items() if k != "base64Array"})
-        plan = fake.state.next_behavior("mj:imagine")
+        route = request.match_info.get("action", "imagine")
+        _record(fake, request, {k: v for k, v in body.items() if k not in ("base64Array", "base64", "maskBase64")})
+        action = _mj_action(route, body)
+        if action is None:
+            return web.json_response({"code": 4, "description": "unknown action", "result": None})
+        if route in ("change", "action", "modal"):
+            parent = media.videos.get(str(body.get("taskId") or ""))
+            if parent is None:
+                return web.json_response({"code": 3, "description": "关联任务不存在或已失效", "result": None})
+        if route == "blend" and not 2 <= len(body.get("base64Array") or []) <= 5:
+            return web.json_response({"code": 4, "description": "base64List参数错误", "result": None})
+        if route == "describe" and not body.get("base64"):
+            return web.json_response({"code": 4, "description": "base64参数错误", "result": None})
+        plan = fake.state.next_behavior(f"mj:{route}")
         if plan.get("kind") == "refuse":
             return web.json_response({"code": 24, "description": "banned prompt detected", "result": None})
         job = VideoJob(f"{1_700_000_000_000_000 + next(_ids)}", "midjourney", 0, "", time.monotonic(), plan,
-                       "imagine")
+                       action)
         media.videos[job.id] = job
         return web.json_response({"code": 1, "description": "提交成功", "result": job.id, "properties": {}})
+
+    def _mj(job: VideoJob) -> dict[str, Any]:
+        status, progress = _state(job)
+        mj = {"queued": "SUBMITTED", "in_progress": "IN_PROGRESS", "completed": "SUCCESS"}.get(status, "FAILURE")
+        fail = ""
+        if mj == "FAILURE":
+            fail = "banned prompt detected" if job.plan.get("outcome") == "moderation" else "scripted failure"
+        seed = hashlib.sha256(job.id.encode()).hexdigest()[:32]
+        buttons = []
+        if mj == "SUCCESS" and job.action in ("IMAGINE", "VARIATION", "REROLL", "BLEND"):
+            buttons = [{"customId": f"MJ::JOB::upsample::{i}::{seed}", "label": f"U{i}", "type": 2, "style": 2,
+                        "emoji": ""} for i in range(1, 5)]
+            buttons += [{"customId": f"MJ::JOB::variation::{i}::{seed}", "label": f"V{i}", "type": 2, "style": 2,
+                         "emoji": ""} for i in range(1, 5)]
+            buttons.append({"customId": f"MJ::JOB::reroll::0::{seed}::SOLO", "label": "", "type": 2, "style": 2,
+                            "emoji": "🔄"})
+        doc = {"id": job.id, "action": job.action, "status": mj, "progress": f"{progress}%", "failReason": fail,
+               "imageUrl": f"http://127.0.0.1:{fake.port}/_fake/media/{job.id}.png" if mj == "SUCCESS" else "",
+               "submitTime": int(job.created * 1000), "description": BANNER, "buttons": buttons}
+        if job.action == "DESCRIBE" and mj == "SUCCESS":
+            doc["prompt"] = "1️⃣ a lighthouse at dusk (relaygate demo upstream)\n\n2️⃣ a calm sea, flat colours"
+        return doc
 
     async def mj_fetch(request: web.Request) -> web.StreamResponse:
         media.polls += 1
         job = media.videos.get(request.match_info["id"])
         if job is None:
             return web.json_response({"code": 4, "description": "task not found"}, status=404)
-        status, progress = _state(job)
-        mj = {"queued": "SUBMITTED", "in_progress": "IN_PROGRESS", "completed": "SUCCESS"}.get(status, "FAILURE")
-        fail = ""
-        if mj == "FAILURE":
-            fail = "banned prompt detected" if job.plan.get("outcome") == "moderation" else "scripted failure"
-        return web.json_response({
-            "id": job.id, "action": "IMAGINE", "status": mj, "progress": f"{progress}%", "failReason": fail,
-            "imageUrl": f"http://127.0.0.1:{fake.port}/_fake/media/{job.id}.png" if mj == "SUCCESS" else "",
-            "submitTime": int(job.created * 1000), "description": BANNER})
+        return web.json_response(_mj(job))
 
     async def result_file(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -332,7 +375,7 @@ def add_media_routes(fake: Fake) -> MediaState:
     r.add_delete("/v1/videos/{id}", video_delete)
     r.add_post("/v1/videos/{action:text2video|image2video}", kling_create)
     r.add_get("/v1/videos/{action:text2video|image2video}/{id}", kling_get)
-    r.add_post("/mj/submit/imagine", mj_submit)
+    r.add_post("/mj/submit/{action:imagine|blend|describe|change|action|modal}", mj_submit)
     r.add_get("/mj/task/{id}/fetch", mj_fetch)
     r.add_get("/_fake/media/{name}", result_file)
     r.add_get("/_fake/media-stats", stats)

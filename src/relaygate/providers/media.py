@@ -47,6 +47,7 @@ class TaskStatus:
     result_url: str | None = None  # where the result can be fetched (kept from callers)
     review: str | None = None  # a moderation outcome, when reported
     error: str | None = None
+    details: dict[str, Any] | None = None  # what the surface shows of a result besides it (Midjourney's buttons)
 
 
 class SyncMedia(Protocol):

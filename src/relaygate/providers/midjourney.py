@@ -1,6 +1,7 @@
 """midjourney-proxy, as New API's Midjourney channels (types 2 and 5) call it: an asynchronous image task API.
 
-``POST /mj/submit/imagine`` (header ``mj-api-secret``) answers ``{"code": 1, "description", "result": "<id>"}``
+``POST /mj/submit/imagine`` (likewise ``blend``, ``describe``, ``action``, ``change``, ``modal``; header
+``mj-api-secret``) answers ``{"code": 1, "description", "result": "<id>"}``
 (code 22: queued, 21: already exists; both accepted; any other code is a refusal such as a banned prompt);
 ``GET /mj/task/{id}/fetch`` reports ``status`` ``NOT_START | SUBMITTED | MODAL | IN_PROGRESS | FAILURE |
 SUCCESS``, ``progress`` as ``"50%"``, ``imageUrl`` and ``failReason``.
@@ -19,6 +20,7 @@ from relaygate.providers.base import UpstreamRequest, join
 from relaygate.providers.media import SubmitRefused, TaskStatus, VideoJob
 
 ACCEPTED = (1, 21, 22)
+ACTIONS = ("imagine", "blend", "describe", "action", "change", "modal")  # POST /mj/submit/<action>
 _STATES = {"NOT_START": "queued", "SUBMITTED": "queued", "MODAL": "running", "IN_PROGRESS": "running",
            "SUCCESS": "succeeded", "FAILURE": "failed"}
 REFUSALS = ("banned", "sensitive", "violat", "prohibited", "敏感", "违规")
@@ -54,10 +56,11 @@ class MidjourneyTasks:
     kind = "midjourney"  # what the planner maps onto it (providers.MEDIA_TASKS)
 
     def submit(self, channel: ChannelRecord, secret: str, job: VideoJob) -> UpstreamRequest:
-        body: dict[str, Any] = {"prompt": job.prompt, **job.extra}
+        body: dict[str, Any] = {**({"prompt": job.prompt} if job.prompt or job.action == "imagine" else {}),
+                                **job.extra}
         if job.image:
             body["base64Array"] = [f"data:{job.image_type};base64,{base64.b64encode(job.image).decode()}"]
-        action = job.action if job.action in ("imagine", "blend", "describe") else "imagine"
+        action = job.action if job.action in ACTIONS else "imagine"
         return UpstreamRequest("POST", join(channel.base_url, f"mj/submit/{action}"), _auth(secret),
                                orjson.dumps(body))
 
@@ -87,9 +90,17 @@ class MidjourneyTasks:
         reason = str(doc.get("failReason") or "") or None
         refused = state == "failed" and reason is not None and any(w in reason.lower() for w in REFUSALS)
         url = doc.get("imageUrl")
+        details: dict[str, Any] = {}
+        buttons = doc.get("buttons")
+        if isinstance(buttons, list) and buttons:  # their customIds are what /mj/submit/action takes
+            details["buttons"] = [{k: b.get(k) for k in ("customId", "emoji", "label", "type", "style")}
+                                  for b in buttons[:25] if isinstance(b, dict)]
+        if doc.get("action") == "DESCRIBE" and isinstance(doc.get("prompt"), str):  # describe's result is text
+            details["prompt"] = doc["prompt"][:4000]
         return TaskStatus(state, 100 if state == "succeeded" else progress, started=state != "queued",
                           result_url=url if isinstance(url, str) and url else None,
-                          review="rejected" if refused else None, error=reason if state == "failed" else None)
+                          review="rejected" if refused else None, error=reason if state == "failed" else None,
+                          details=details or None)
 
     def content(self, channel: ChannelRecord, secret: str, upstream_id: str, result_url: str | None) -> UpstreamRequest:
         if not result_url:

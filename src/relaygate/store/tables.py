@@ -482,6 +482,19 @@ media_deliveries = Table(
     Index("ix_media_deliveries_task", "task_id"),
 )
 
+media_legacy_tasks = Table(  # video tasks the old entry created during a rollout (its answers relayed through here)
+    "media_legacy_tasks", metadata,
+    Column("owner_id", String(32), primary_key=True),
+    Column("old_id", String(191), primary_key=True),  # the id the old side gave the client
+    Column("key_id", String(32), nullable=False),
+    Column("surface", String(16), nullable=False),  # openai | kling
+    Column("model", String(128)),
+    Column("request_id", String(40), nullable=False),  # the forwarded submit (its usage record, route=legacy)
+    Column("created_at", BigInteger, nullable=False),
+    Column("answer", JSON),  # the old side's submit answer, shown until the old entry reports a newer state
+    Index("ix_media_legacy_tasks_owner", "owner_id", "created_at"),
+)
+
 # --- the console (web/console) and the key-holder portal: who signs in, their sessions, what they did ---
 
 operators = Table(  # people who operate relaygate: admin | support | viewer

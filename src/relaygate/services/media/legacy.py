@@ -16,21 +16,33 @@ expired, its old rules) is left to the route that serves here, which answers it 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import quote
 
+import aiohttp
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from relaygate.core.clock import now_ms
 from relaygate.core.domain import KeyRecord
 from relaygate.core.errors import GatewayError
 from relaygate.services.gateway.accounts import authenticate, check_old_rules, presented_key
-from relaygate.services.gateway.exchange import Exchange, Inbound, LegacyTarget, Outcome
+from relaygate.services.gateway.exchange import BodyStream, Exchange, Inbound, LegacyTarget, Outcome
 from relaygate.services.gateway.relay import Relay
 from relaygate.services.media import repo
 from relaygate.services.media.caller import begin
 
 TASK_READS = ("video.get", "video.content", "video.delete", "kling.get", "mj.get")
+_VIDEO_SUBMIT = re.compile(r"^(?:/v1)?/videos/?$")  # OpenAI's video submit (the list shows OpenAI's videos)
+NOTE_LIMIT = 65_536
+SHOWN = ("id", "object", "model", "status", "progress", "created_at", "completed_at", "expires_at", "seconds",
+         "size")
+LIST_ASK_SECONDS = 5.0  # how long a list waits for the old entry to report one of its tasks
+log = logging.getLogger("relaygate.media")
 
 
 class Upload(Protocol):
@@ -75,6 +87,8 @@ class OldSide:
             unknown = old.legacy_target(None) if exc.code == "invalid_api_key" else None
             return ToOld(unknown, None, exc.params.get("masked")) if unknown is not None else None
         target = old.legacy_target(key)
+        if kind == "video.list":  # listed here, both sides' tasks (New API has no list of its own)
+            return None
         if kind not in TASK_READS:
             return ToOld(target, key) if target is not None else None
         entry = target or old.old_entry(key)
@@ -108,7 +122,7 @@ class OldSide:
         ex = self._begin(inbound, to)
         upload = None if body is None or isinstance(body, bytes) else body
         try:
-            return await old.forward_stream(self.relay, inbound, ex, to.target, method, body)
+            outcome = await old.forward_stream(self.relay, inbound, ex, to.target, method, body)
         except GatewayError as exc:
             if upload is not None and upload.gone:
                 await self.relay.finish(ex, 499, "client_disconnected")
@@ -120,3 +134,77 @@ class OldSide:
         except asyncio.CancelledError:
             await self.relay.finish(ex, 499, "client_disconnected")
             raise
+        if to.key is not None and method == "POST" and _VIDEO_SUBMIT.match(inbound.path) and outcome.status < 300 \
+                and outcome.stream is not None:  # the old side's task, kept so the owner's list shows it
+            outcome.stream = NotedTask(outcome.stream, self.engine, to.key, inbound.request_id, ex.rec)
+        return outcome
+
+    async def shown(self, inbound: Inbound, key: KeyRecord, rows: list[Any]) -> dict[str, dict[str, Any]]:
+        """The old side's tasks on a list page, each as the old entry reports it now (what it answered at
+        submit when the old entry is gone or does not answer in time), by old id."""
+        old = self.relay.legacy
+        entry = (old.legacy_target(key) or old.old_entry(key)) if old is not None else None
+        auth = inbound.headers.get("authorization")
+        sem = asyncio.Semaphore(8)
+
+        async def one(row: Any) -> tuple[str, dict[str, Any]]:
+            stored = {**(row.answer or {}), "id": row.old_id, "object": "video"}
+            stored.setdefault("model", row.model)
+            stored.setdefault("created_at", int(row.created_at) // 1000)
+            if entry is None or not auth:
+                return row.old_id, stored
+            url = f"{entry.base_url.rstrip('/')}/v1/videos/{quote(row.old_id, safe='')}"
+            try:
+                async with sem, self.relay.session.get(url, headers={"Authorization": auth},
+                                                       timeout=aiohttp.ClientTimeout(total=LIST_ASK_SECONDS)) as resp:
+                    doc = orjson.loads(await resp.read()) if resp.status == 200 else None
+            except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError):
+                doc = None
+            if isinstance(doc, dict) and doc.get("id") == row.old_id:
+                return row.old_id, {**stored, **doc}
+            return row.old_id, stored
+
+        return dict(await asyncio.gather(*(one(r) for r in rows)))
+
+
+class NotedTask:
+    """The old entry's answer to a video submit: a small JSON object, read whole (up to 64 KiB) before it is
+    passed on, so the task it names is noted for the owner (``media_legacy_tasks``) before the caller can ask
+    for its list; anything longer is passed on as it comes and noted nothing."""
+
+    def __init__(self, inner: BodyStream, engine: AsyncEngine, key: KeyRecord, request_id: str,
+                 rec: dict[str, Any]) -> None:
+        self.inner, self.engine, self.key, self.request_id, self.rec = inner, engine, key, request_id, rec
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        kept = bytearray()
+        parts = self.inner.__aiter__()
+        async for part in parts:
+            kept += part
+            if len(kept) > NOTE_LIMIT:
+                yield bytes(kept)
+                async for rest in parts:
+                    yield rest
+                return
+        await self._note(bytes(kept))
+        yield bytes(kept)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def _note(self, raw: bytes) -> None:
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return
+        old_id = doc.get("id") if isinstance(doc, dict) else None
+        if not isinstance(old_id, str) or not old_id or len(old_id) > 191:
+            return
+        answer = {k: v for k, v in doc.items() if k in SHOWN and isinstance(v, str | int | float | None)}
+        try:
+            await repo.note_legacy(self.engine, {
+                "owner_id": self.key.owner_id, "old_id": old_id, "key_id": self.key.id, "surface": "openai",
+                "model": str(doc.get("model") or self.rec.get("requested_model") or "")[:128] or None,
+                "request_id": self.request_id, "created_at": now_ms(), "answer": answer})
+        except Exception as exc:  # the caller gets its answer; a missing list entry is logged, never an error
+            log.warning("old side's task %s not noted for the list: %s", old_id[:64], type(exc).__name__)

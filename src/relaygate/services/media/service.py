@@ -35,6 +35,6 @@ class Media:
         money = MediaMoney(store, billing)
         guard = UrlGuard(settings.media_allow_hosts)
         secret = load_secret(settings.media_callback_secret, settings.data_path)
+        old = OldSide(engine, relay)
         return cls(prices, MediaCalls(settings, relay, gate, money, prices, sync),
-                   VideoTasks(settings, engine, relay, gate, money, prices, tasks, guard, secret),
-                   OldSide(engine, relay))
+                   VideoTasks(settings, engine, relay, gate, money, prices, tasks, guard, secret, old), old)

@@ -9,8 +9,9 @@ Money per terminal state (docs/billing.md, "Media"):
   released in full, with a ledger entry that says why.
 
 A task taken over from New API at ``migrate import`` held nothing here: its end books what
-``takeover.py`` says. The terminal state is written guarded by the in-flight state, so a task ends
-once even with several workers polling.
+``takeover.py`` says. The terminal state is compared and set on the state the ender read (in flight, started
+upstream or not), in the transaction that books the money: a task ends once, however many workers poll and
+whatever the caller does meanwhile, and the counters (hold, refund, key cap) move only for the one that won.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ class TaskEnd:
         if state != "succeeded" and values["error_message"] is None:
             values["error_message"] = reason[:512]
         if state == "succeeded":
-            values["result"] = {"url": status.result_url if status else None}
+            values["result"] = {"url": status.result_url if status else None,
+                                **({"details": status.details} if status and status.details else {})}
             values["download_state"] = "ready"
             values["result_expires_at"] = now + int(self.settings.media_result_ttl_seconds * 1000)
         if row.callback_url:
@@ -85,7 +87,7 @@ class TaskEnd:
                 if not int(row.prepaid or 0):
                     entries = []
                 cost = values["cost"]
-            if not await repo.end(conn, row.id, values):
+            if not await repo.end(conn, row, values):
                 return False
             if entries:
                 await append_entries(conn, entries)

@@ -8,7 +8,7 @@ key stay hidden and memory stays flat.
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -21,6 +21,7 @@ from relaygate.services.gateway.exchange import Inbound, Outcome
 from relaygate.services.gateway.relay import Relay
 from relaygate.services.media import repo, views
 from relaygate.services.media.caller import authenticated, begin
+from relaygate.services.media.legacy import OldSide
 from relaygate.services.media.task_channel import TaskChannels
 from relaygate.services.media.task_end import TaskEnd
 from relaygate.services.media.task_links import TaskLinks
@@ -55,7 +56,8 @@ def _hint(state: str) -> tuple[str, str]:
 
 class TaskReads:
     def __init__(self, engine: AsyncEngine, relay: Relay, links: TaskLinks, channels: TaskChannels,
-                 ending: TaskEnd) -> None:
+                 ending: TaskEnd, old: OldSide | None = None) -> None:
+        self.old = old  # during a rollout: the old side's tasks, listed with ours
         self.engine = engine
         self.relay = relay
         self.links = links
@@ -88,12 +90,39 @@ class TaskReads:
         except GatewayError as exc:
             await self.relay.finish(ex, exc.status, exc.code)
             raise
-        rows = await repo.list_for(self.engine, key.owner_id, max(1, min(limit, 100)), after)
-        data = [views.openai_video(r) for r in rows]
+        limit = max(1, min(limit, 100))
+        cursor = await repo.cursor_of(self.engine, key.owner_id, after)
+        if after and cursor is None:
+            err = GatewayError("task_not_found", task_id=after[:64])
+            await self.relay.finish(ex, err.status, err.code)
+            raise err
+        ours = await repo.list_for(self.engine, key.owner_id, limit + 1, cursor)
+        theirs = await repo.legacy_for(self.engine, key.owner_id, limit + 1, cursor)
+        page = sorted([(int(r.created_at), r.id, r, False) for r in ours] +
+                      [(int(r.created_at), r.old_id, r, True) for r in theirs],
+                      key=lambda item: (item[0], item[1]), reverse=True)
+        more, page = len(page) > limit, page[:limit]
+        old = await self.old.shown(inbound, key, [r for _, _, r, legacy in page if legacy]) \
+            if self.old is not None and theirs else {}
+        data = [old[ident] if legacy else views.openai_video(r) for _, ident, r, legacy in page]
         await self.relay.finish(ex, 200, None)
         return Outcome(200, "application/json", body=orjson.dumps({
-            "object": "list", "data": data, "has_more": len(rows) == limit,
+            "object": "list", "data": data, "has_more": more,
             "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None}))
+
+    async def mj_list(self, inbound: Inbound, ids: Sequence[str]) -> Outcome:
+        """midjourney-proxy's list-by-condition as New API answered it: the caller's own Midjourney tasks among
+        ``ids`` (ours, or the ids New API gave for tasks taken over), as an array; others are left out."""
+        ex, snap = begin(self.relay, inbound)
+        try:
+            key = authenticated(self.relay, inbound, ex, snap).key
+        except GatewayError as exc:
+            await self.relay.finish(ex, exc.status, exc.code)
+            raise
+        rows = await repo.get_many(self.engine, ids, key.owner_id)
+        data = [self.links.render(r, inbound) for r in rows if r.surface == "mj"]
+        await self.relay.finish(ex, 200, None)
+        return Outcome(200, "application/json", body=orjson.dumps(data))
 
     async def content(self, inbound: Inbound, task_id: str) -> Outcome:
         ex, _, row = await self._owned(inbound, task_id)
@@ -151,9 +180,13 @@ class TaskReads:
                 if row.upstream_started or row.state == "running":
                     raise GatewayError("task_running", task_id=row.id)
                 await self.channels.cancel(row)
-                await self.ending.end(row, "cancelled", None, "cancelled by the caller before the upstream started; "
-                               "hold released in full")
-            elif row.state == "succeeded" and row.download_state == "ready":
+                if not await self.ending.end(row, "cancelled", None, "cancelled by the caller before the upstream "
+                                             "started; hold released in full"):
+                    # the poller got there first (the upstream started it, or it ended): answer what it is now
+                    row = await repo.get(self.engine, row.id, row.owner_id)
+                    if row is None or row.state in ("queued", "running"):
+                        raise GatewayError("task_running", task_id=task_id[:64])
+            if row.state == "succeeded" and row.download_state == "ready":
                 await self.channels.cancel(row)
                 await repo.set_values(self.engine, row.id, download_state="deleted", updated_at=now_ms())
         except GatewayError as exc:

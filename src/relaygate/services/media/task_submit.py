@@ -33,11 +33,13 @@ from relaygate.services.media.money import MediaMoney, multiplier_of
 from relaygate.services.media.prices import MediaPrices, Quote
 from relaygate.services.media.ssrf import UrlGuard
 from relaygate.services.media.task_links import TaskLinks
+from relaygate.services.media.task_reads import STATE_ZH
 from relaygate.store.ledger_repo import append_entries
 
 log = logging.getLogger("relaygate.media")
 
 DEFAULT_SECONDS = {"openai": 4, "kling": 5}
+FREE_MJ_ACTIONS = ("INPAINT", "CUSTOM_ZOOM")  # New API charged these buttons nothing (consumeQuota = false)
 
 
 @dataclass(slots=True)
@@ -58,6 +60,8 @@ class VideoRequest:
     callback_url: str | None = None
     refs: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    parent: str | None = None  # the caller's task an action works on (Midjourney's buttons, change, modal)
+    mj_action: str | None = None  # Midjourney's action name (IMAGINE, UPSCALE, …), as its task shows it
 
 
 class TaskSubmit:
@@ -76,7 +80,9 @@ class TaskSubmit:
 
     def quote(self, public: str, req: VideoRequest, seconds: int, multiplier: int) -> Quote:
         variants = tuple(v for v in (req.size, req.mode, req.aspect_ratio) if v)
-        if req.surface == "mj":  # one image grid per imagine, else the model's price per call
+        if req.mj_action in FREE_MJ_ACTIONS:  # they open a modal; the modal's submit is what is charged
+            return Quote("call", "*", 1, 0)
+        if req.surface == "mj":  # one image (grid) per task, else the model's price per call
             found = self.prices.quote(public, "image", 1, (), multiplier)
         else:
             found = self.prices.quote(public, "second", seconds, variants, multiplier)
@@ -100,6 +106,11 @@ class TaskSubmit:
             images = req.surface == "mj"  # Midjourney's image tasks run on its channels only, videos on the others
             wanted = {p for p in self.protocols if (p == "midjourney") == images}
             public, routes, any_route = routes_for(snap, caller, req.model, wanted)
+            parent = await self._parent(key.owner_id, req) if req.parent else None
+            if parent is not None:  # an action runs where its task ran, on the proxy that knows that task
+                routes = [r for r in routes if r.channel.id == parent.channel_id] or \
+                    self._parent_route(snap, parent, public)
+                req.extra["taskId"] = parent.upstream_task_id or ""
             if not routes and any_route:
                 names = ", ".join(sorted(wanted))
                 raise GatewayError("media_not_served", model=req.model, what="image tasks" if images else
@@ -158,7 +169,9 @@ class TaskSubmit:
                 "upstream_started": status.started, "progress": status.progress,
                 "prompt_summary": req.prompt[:200] if self.settings.store_prompts else None,
                 "params": {"seconds": seconds, "size": req.size, "aspect_ratio": req.aspect_ratio, "mode": req.mode,
-                           "action": req.action, "secret_index": used_secret[0] if used_secret else 0},
+                           "action": req.action, "secret_index": used_secret[0] if used_secret else 0,
+                           **({"mj_action": req.mj_action} if req.mj_action else {}),
+                           **({"parent": parent.id} if parent is not None else {})},
                 "refs": req.refs or None, "callback_url": req.callback_url,
                 "callback_state": "none", "callback_attempts": 0, "callback_next_at": None,
                 "result": None, "download_state": "none", "result_expires_at": None, "review": None,
@@ -196,6 +209,29 @@ class TaskSubmit:
             raise
         finally:
             await give_back(self.gate, limits)
+
+    async def _parent(self, owner_id: str, req: VideoRequest) -> Any:
+        """The caller's own task an action works on: found by our id (or the id New API gave, for a task taken
+        over), of the same kind, finished (a modal may also follow a task still waiting for it)."""
+        row = await repo.get(self.engine, req.parent or "", owner_id)
+        if row is None or row.surface != req.surface:
+            raise GatewayError("task_not_found", task_id=(req.parent or "")[:64])
+        if row.state != "succeeded" and not (req.mj_action == "MODAL" and row.state in ("queued", "running")):
+            en, zh = ("it has not finished yet; an action needs its task finished.",
+                      "任务尚未完成，操作需要其任务已完成。") \
+                if row.state in ("queued", "running") else ("it ended without a result.", "任务未产生结果。")
+            raise GatewayError("task_not_ready", task_id=row.id, state=row.state,
+                               state_zh=STATE_ZH.get(row.state, row.state), hint=en, hint_zh=zh)
+        return row
+
+    @staticmethod
+    def _parent_route(snap: Any, parent: Any, public: str) -> list[Route]:
+        """The parent's channel even when it does not list the action's model (New API sent every action to the
+        channel of its task); none if that channel is gone."""
+        channel = snap.channels.get(parent.channel_id)
+        if channel is None or channel.protocol != parent.protocol:
+            return []
+        return [Route(channel, channel.models.get(public) or public)]
 
     async def _key_callback(self, key_id: str) -> str | None:
         """The key's operator-set callback URL; one the guard refuses now is skipped (and logged), since the

@@ -9,6 +9,8 @@ it runs on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.settings import Settings
@@ -16,6 +18,7 @@ from relaygate.providers.media import TaskProtocol
 from relaygate.services.gateway.exchange import Inbound, Outcome
 from relaygate.services.gateway.gate import Gate
 from relaygate.services.gateway.relay import Relay
+from relaygate.services.media.legacy import OldSide
 from relaygate.services.media.money import MediaMoney
 from relaygate.services.media.prices import MediaPrices
 from relaygate.services.media.ssrf import UrlGuard
@@ -31,12 +34,12 @@ from relaygate.services.media.task_submit import TaskSubmit, VideoRequest
 class VideoTasks:
     def __init__(self, settings: Settings, engine: AsyncEngine, relay: Relay, gate: Gate | None, money: MediaMoney,
                  prices: MediaPrices, protocols: dict[str, TaskProtocol], guard: UrlGuard,
-                 callback_secret: bytes) -> None:
+                 callback_secret: bytes, old: OldSide | None = None) -> None:
         self.links = TaskLinks(settings, callback_secret)
         self.channels = TaskChannels(relay, protocols)
         self.ending = TaskEnd(settings, engine, money)
         self.submitter = TaskSubmit(settings, engine, relay, gate, money, prices, protocols, guard, self.links)
-        self.reads = TaskReads(engine, relay, self.links, self.channels, self.ending)
+        self.reads = TaskReads(engine, relay, self.links, self.channels, self.ending, old)
         self.delivery = CallbackDelivery(settings, engine, relay, guard, self.links, callback_secret)
         self.poller = TaskPoller(settings, engine, relay, money, self.channels, self.ending, self.delivery)
 
@@ -48,6 +51,9 @@ class VideoTasks:
 
     async def list(self, inbound: Inbound, limit: int, after: str | None) -> Outcome:
         return await self.reads.list(inbound, limit, after)
+
+    async def mj_list(self, inbound: Inbound, ids: Sequence[str]) -> Outcome:
+        return await self.reads.mj_list(inbound, ids)
 
     async def content(self, inbound: Inbound, task_id: str) -> Outcome:
         return await self.reads.content(inbound, task_id)

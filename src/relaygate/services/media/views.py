@@ -52,9 +52,11 @@ def kling_task(row: Any, content_url: str) -> dict[str, Any]:
 def mj_task(row: Any, content_url: str) -> dict[str, Any]:
     """midjourney-proxy's task as New API's /mj/task/{id}/fetch answered it; the image through the gateway."""
     done = row.state == "succeeded"
-    return {"id": row.source_id or row.id, "action": "IMAGINE", "prompt": row.prompt_summary or "", "promptEn": "",
+    details = (row.result or {}).get("details") or {} if done else {}
+    return {"id": row.source_id or row.id, "action": (row.params or {}).get("mj_action") or "IMAGINE",
+            "prompt": details.get("prompt") or row.prompt_summary or "", "promptEn": "",
             "description": "", "state": "", "submitTime": row.created_at, "startTime": row.created_at,
             "finishTime": row.finished_at or 0, "imageUrl": content_url if done else "",
             "status": MJ_STATUS[row.state], "progress": f"{100 if done else int(row.progress or 0)}%",
             "failReason": (row.error_message or "") if row.state in ("failed", "cancelled", "expired") else "",
-            "buttons": [], "properties": {}}
+            "buttons": details.get("buttons") or [], "properties": {}}

@@ -63,8 +63,9 @@ EXAMPLES: tuple[Example, ...] = (
     Example("not_served", "POST", "/v1/moderations", "a moderation client"),
     Example("not_served", "POST", "/v1/files", "a file-upload client"),
     Example("oneapi_route", "POST", "/v1/oneapi/proxy/3/v1/chat/completions", "One API's proxy channel route"),
-    Example("oneapi_route", "POST", "/mj/submit/blend",
-            "a Midjourney-proxy client of New API (imagine and fetch are served)"),
+    Example("oneapi_route", "POST", "/mj/insight-face/swap",
+            "a Midjourney-proxy client of New API (imagine, its actions, blend, describe, modal, fetch and "
+            "list-by-condition are served)"),
     Example("old_billing", "GET", "/dashboard/billing/credit_grants", "an old balance-check tool"),
     Example("gemini_not_served", "GET", "/v1beta/models", "a Gemini SDK listing models",
             (("x-goog-api-key", "AIza-placeholder"),), None, "gemini"),

@@ -32,7 +32,8 @@ _ENGINES = re.compile(r"^(?:/v1)?/engines/(?P<model>[^/]+)/(?P<ep>chat/completio
 _HOMEPAGES = ("", "/v1", "/v1beta", "/v1alpha")
 _VIDEO_TASK = re.compile(r"^(?:(?:/v1)?/videos/[^/]+(?:/content)?"
                          r"|/kling/v1/videos/(?:text2video|image2video)(?:/[^/]+)?"
-                         r"|(?:/mj-(?:fast|relax|turbo))?/mj/(?:submit/imagine|task/[^/]+/fetch|image/[^/]+))$")
+                         r"|(?:/mj-(?:fast|relax|turbo))?/mj/(?:submit/(?:imagine|action|change|blend|describe|modal)"
+                         r"|task/list-by-condition|task/[^/]+/fetch|image/[^/]+))$")
 _UNSERVED_OPENAI = re.compile(r"^(?:/v1)?/(moderations|rerank|realtime|files|batches|fine_tuning|"
                               r"fine-tunes|assistants|threads|vector_stores|uploads|edits|containers|evals)(?:/|$)")
 _ONEAPI = re.compile(r"^(?:/v1/oneapi/|/(?:[\w-]+/)?mj/|/suno/|/kling/|/jimeng/|/v1/video/)")

@@ -33,9 +33,16 @@ SYNC = {"images/generations": "images.generations", "images/edits": "images.edit
 _VIDEO = re.compile(r"^(?:/v1)?/videos(?:/(?P<id>[^/]+)(?P<content>/content)?)?$")
 _KLING = re.compile(r"^/kling/v1/videos/(?P<action>text2video|image2video)(?:/(?P<id>[^/]+))?$")
 # New API's Midjourney routes, also under a mode prefix (/mj-fast/mj/…, /mj-relax/mj/…, /mj-turbo/mj/…)
-_MJ = re.compile(r"^(?:/mj-(?:fast|relax|turbo))?/mj/(?:submit/(?P<action>imagine)|task/(?P<id>[^/]+)/fetch|"
-                 r"image/(?P<image>[^/]+))$")
+_MJ = re.compile(r"^(?:/mj-(?:fast|relax|turbo))?/mj/(?:submit/(?P<action>imagine|action|change|blend|describe|modal)|"
+                 r"task/(?P<list>list-by-condition)|task/(?P<id>[^/]+)/fetch|image/(?P<image>[^/]+))$")
 MJ_MODEL = "mj_imagine"  # New API's model name for Midjourney's imagine action (what it priced and routed)
+# New API's reading of a button's customId (MJ::JOB::upsample::1::<hash>): the action it is and so the model
+# it is priced as (mj_ + the action, lower case); the first name found in the customId's action part wins
+_BUTTONS = (("upsample", "UPSCALE"), ("low_variation", "LOW_VARIATION"), ("high_variation", "HIGH_VARIATION"),
+            ("variation", "VARIATION"), ("pan", "PAN"), ("reroll", "REROLL"), ("outpaint", "ZOOM"),
+            ("customzoom", "CUSTOM_ZOOM"), ("inpaint", "INPAINT"))
+_CHANGES = ("UPSCALE", "VARIATION", "REROLL")
+MJ_LIST_MAX = 100  # ids one list-by-condition may ask for
 SPOOL_IN_MEMORY = 1_048_576  # uploads beyond 1 MiB go to a temporary file, never whole into memory
 
 
@@ -74,6 +81,8 @@ def match(method: str, path: str) -> MediaRoute | None:
             return MediaRoute("mj.image", "midjourney", task_id=m.group("image"), allowed="GET")
         if m.group("id"):
             return MediaRoute("mj.get", "midjourney", task_id=m.group("id"), allowed="GET")
+        if m.group("list"):
+            return MediaRoute("mj.list", "midjourney")
         return MediaRoute("mj.submit", "midjourney", action=m.group("action"))
     return None
 
@@ -286,31 +295,104 @@ async def read(route: MediaRoute, scope: Scope, receive: Receive, settings: Sett
                                detail_zh="缺少 'prompt' 字段或它不是字符串。")
         return Request(route, fields, video=video)
     if route.kind == "mj.submit":
-        return Request(route, {}, video=_mj_request(_json_object(await read_all(receive, settings.max_body_bytes))))
+        fields = _json_object(await read_all(receive, settings.max_body_bytes))
+        return Request(route, {}, video=_mj_request(route.action, fields))
+    if route.kind == "mj.list":
+        ids = _json_object(await read_all(receive, settings.max_body_bytes)).get("ids") or []
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > MJ_LIST_MAX:
+            raise GatewayError("bad_request", detail=f"'ids' must be a list of at most {MJ_LIST_MAX} task ids.",
+                               detail_zh=f"'ids' 必须是最多 {MJ_LIST_MAX} 个任务 ID 的列表。")
+        return Request(route, {"ids": ids})
     await read_all(receive, settings.max_body_bytes)  # GET / DELETE: drain whatever was sent
     return Request(route, {})
 
 
-def _mj_request(fields: dict[str, Any]) -> VideoRequest:
-    """midjourney-proxy's imagine body: prompt, optional reference images (base64Array), notifyHook, state."""
-    prompt = _need_str(fields, "prompt")
-    images = fields.get("base64Array") or []
+def _bad(en: str, zh: str) -> GatewayError:
+    return GatewayError("bad_request", detail=en, detail_zh=zh)
+
+
+def _image(value: str, name: str) -> tuple[bytes, dict[str, Any]]:
+    """A base64 image (optionally a data: URL) and its fingerprint."""
+    try:
+        image = base64.b64decode(value.split(",", 1)[-1], validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad(f"'{name}' holds something that is not base64.", f"'{name}' 中有非 base64 的内容。") from None
+    return image, {"field": name, "sha256": hashlib.sha256(image).hexdigest(), "size": len(image), "type": "image"}
+
+
+def _images(fields: dict[str, Any], name: str) -> list[str]:
+    images = fields.get(name) or []
     if not isinstance(images, list) or not all(isinstance(i, str) for i in images):
-        raise GatewayError("bad_request", detail="'base64Array' must be a list of base64 images.",
-                           detail_zh="'base64Array' 必须是 base64 图片的列表。")
+        raise _bad(f"'{name}' must be a list of base64 images.", f"'{name}' 必须是 base64 图片的列表。")
+    return images
+
+
+def _button(custom_id: str) -> str:
+    """The action a button's customId names, as New API read it (MJ::JOB::upsample::1::<hash>)."""
+    parts = custom_id.split("::")
+    kind = (parts[2] if len(parts) > 2 and parts[1] == "JOB" else parts[1] if len(parts) > 1 else "").lower()
+    found = next((action for word, action in _BUTTONS if word in kind), None) if kind else None
+    if found is None:
+        raise _bad(f"'customId' names no Midjourney action New API knew ({custom_id[:80]}).",
+                   f"'customId' 不是已知的 Midjourney 操作（{custom_id[:80]}）。")
+    return found
+
+
+def _mj_request(route: str, fields: dict[str, Any]) -> VideoRequest:
+    """midjourney-proxy's submit bodies as New API's routes took them: the action, the model it is priced as
+    (New API's ``mj_<action>``), the task it works on (``taskId``, ours), fingerprints of its images, and the
+    fields passed on to the proxy (images included; ``notifyHook`` is our callback, ``taskId`` is mapped)."""
     image, refs = None, []
-    if images:
-        try:
-            image = base64.b64decode(images[0].split(",", 1)[-1], validate=True)
-        except (binascii.Error, ValueError):
-            raise GatewayError("bad_request", detail="'base64Array' holds something that is not base64.",
-                               detail_zh="'base64Array' 中有非 base64 的内容。") from None
-        refs = [{"field": "base64Array", "sha256": hashlib.sha256(image).hexdigest(), "size": len(image),
-                 "type": "image"}]
-    extra = {k: v for k, v in fields.items() if k in ("botType", "state") and isinstance(v, str)}
-    model = _opt_str(fields, "model") or MJ_MODEL
-    return VideoRequest("mj", model, prompt, "imagine", None, None, None, None, image, "image/png", None,
-                        _opt_str(fields, "notifyHook"), refs, extra)
+    passed = ("botType", "state", "dimensions", "customId", "action", "index", "maskBase64", "base64")
+    extra: dict[str, Any] = {k: v for k, v in fields.items()
+                             if k in passed and isinstance(v, str | int) and not isinstance(v, bool)}
+    parent = _opt_str(fields, "taskId")
+    prompt = _opt_str(fields, "prompt") or ""
+    if route == "imagine":
+        prompt = _need_str(fields, "prompt")
+        images = _images(fields, "base64Array")
+        if images:
+            image, ref = _image(images[0], "base64Array")
+            refs = [ref]
+        action = "IMAGINE"
+        extra = {k: v for k, v in extra.items() if k in ("botType", "state")}
+    elif route == "blend":
+        images = _images(fields, "base64Array")
+        if not 2 <= len(images) <= 5:
+            raise _bad("'base64Array' must hold 2 to 5 images to blend.",
+                       "'base64Array' 必须包含 2 到 5 张要混合的图片。")
+        refs = [_image(i, "base64Array")[1] for i in images]
+        extra["base64Array"] = images
+        action = "BLEND"
+    elif route == "describe":
+        one = _opt_str(fields, "base64") or next(iter(_images(fields, "base64Array")), None)
+        if not one:
+            raise _bad("describe needs the image in 'base64'.", "describe 需要 'base64' 中的图片。")
+        refs = [_image(one, "base64")[1]]
+        extra["base64"] = one
+        action = "DESCRIBE"
+    elif route == "action":
+        custom = _need_str(fields, "customId")
+        action = _button(custom)
+        if not parent:
+            raise _bad("The field 'taskId' is missing or not a string.", "缺少 'taskId' 字段或它不是字符串。")
+    elif route == "change":
+        action = str(fields.get("action") or "").upper()
+        index = fields.get("index")
+        if not parent or action not in _CHANGES or \
+                (action != "REROLL" and (not isinstance(index, int) or isinstance(index, bool) or not 1 <= index <= 4)):
+            raise _bad("change needs 'taskId', 'action' (UPSCALE, VARIATION or REROLL) and 'index' (1 to 4).",
+                       "change 需要 'taskId'、'action'（UPSCALE、VARIATION 或 REROLL）和 'index'（1 到 4）。")
+        extra["action"] = action
+    else:  # modal
+        action = "MODAL"
+        if not parent:
+            raise _bad("The field 'taskId' is missing or not a string.", "缺少 'taskId' 字段或它不是字符串。")
+        if "maskBase64" in extra:
+            refs = [_image(str(extra["maskBase64"]), "maskBase64")[1]]
+    model = _opt_str(fields, "model") or ("mj_" + action.lower())
+    return VideoRequest("mj", model, prompt, route, None, None, None, None, image, "image/png", None,
+                        _opt_str(fields, "notifyHook"), refs, extra, parent=parent, mj_action=action)
 
 
 def _query(scope: Scope) -> dict[str, str]:
@@ -331,6 +413,8 @@ async def dispatch(media: Media, request: Request, inbound: Inbound, scope: Scop
     if route.kind in ("video.submit", "kling.submit", "mj.submit"):
         assert request.video is not None
         return await media.tasks.submit(inbound, request.video)
+    if route.kind == "mj.list":
+        return await media.tasks.mj_list(inbound, request.fields["ids"])
     if route.kind in ("video.get", "kling.get", "mj.get"):
         return await media.tasks.get(inbound, route.task_id)
     if route.kind == "mj.image":
