@@ -6,11 +6,13 @@ are sent through the official openai SDK and plain HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 import aiohttp
 import openai
+import pytest
 from sqlalchemy import select
 
 from relaygate.core.compat import REFUSALS, KeyRules, differences_markdown, source_status, status_table_markdown
@@ -75,6 +77,11 @@ async def test_newapi_groups_pins_and_statuses(backend: Backend, tmp_path: Path)
             assert (await refused(base, tok["na-auto"], "gpt-unpriced"))[:2] == (400, "model_price_missing")
             status, body = await http(base, tok["na-auto"], "gpt-unpriced")
             assert status == 400 and body["error"]["code"] == "model_price_missing"  # type: ignore[index]
+
+            # an image model New API's channel listed is never forwarded on chat completions (it answered 200)
+            for model in ("dall-e-3", "tts-1"):
+                status, code, message = await refused(base, tok["na-laptop"], model)
+                assert (status, code) == (400, "media_not_served") and "/v1/" in message, model
 
             # media models at New API's ModelPrice: per image × its dall-e size ratio, per call for speech
             oai = client(base, tok["na-laptop"])
@@ -165,3 +172,48 @@ async def test_redemption_codes_are_carried(backend: Backend) -> None:
         assert status == "used"
     finally:
         await engine.dispose()
+
+
+async def test_statuses_chosen_in_the_plan_and_switched_on_the_command_line(
+        backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`policy.statuses: relaygate` in the plan before the import gives imported keys relaygate's statuses
+    from the start; `relaygate migrate statuses source` (the command an operator runs) switches them to the
+    old system's, `relaygate` back. The codes and messages stay relaygate's either way."""
+    from typer.testing import CliRunner
+
+    from relaygate.cli import main as cli_main
+
+    fake = await start_fake()
+    try:
+        async with running_gateway(backend.dst_url, data_dir=str(tmp_path), unpriced_models="refuse") as gw:
+            facts, plan = await source_and_plan(backend, "newapi", fake.base_url, int(time.time()))
+            plan["policy"]["statuses"] = "relaygate"
+            await run_import(plan, gw.gateway.engine, gw.gateway.settings, ["openai"], apply=True)
+            await gw.gateway.state.reload()
+            await gw.gateway.balance_sync.apply_credits()
+            tok = {name: "sk-" + fact.key for name, fact in facts.tokens.items()}
+            relaygate = {"na-exhausted": (402, "insufficient_balance"), "na-broke": (402, "insufficient_balance"),
+                         "na-banned": (401, "key_disabled")}
+            source = {"na-exhausted": (401, "insufficient_balance"), "na-broke": (403, "insufficient_balance"),
+                      "na-banned": (403, "key_disabled")}
+            for name, want in relaygate.items():
+                assert (await refused(gw.base_url, tok[name]))[:2] == want, name
+            assert (await refused(gw.base_url, tok["na-laptop"], "gpt-5"))[:2] == (404, "model_not_found")
+            monkeypatch.setenv("RELAYGATE_DATABASE_URL", backend.dst_url)
+            monkeypatch.setenv("RELAYGATE_DATA_DIR", str(tmp_path))  # the gateway's secrets key
+            monkeypatch.setenv("RELAYGATE_LANG", "en")
+            cli_main._register()
+            loop = asyncio.get_running_loop()
+            for mode, table in (("source", source), ("relaygate", relaygate)):
+                done = await loop.run_in_executor(None, lambda m=mode: CliRunner().invoke(  # type: ignore[misc]
+                    cli_main.app, ["migrate", "statuses", m]))
+                assert done.exit_code == 0, done.output
+                assert f"now answer refusals with {mode} status codes" in done.output
+                await gw.gateway.state.reload()
+                for name, want in table.items():
+                    assert (await refused(gw.base_url, tok[name]))[:2] == want, (mode, name)
+            bad = await loop.run_in_executor(None, lambda: CliRunner().invoke(cli_main.app,
+                                                                              ["migrate", "statuses", "old"]))
+            assert bad.exit_code == 2
+    finally:
+        await fake.stop()
