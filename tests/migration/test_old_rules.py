@@ -89,6 +89,11 @@ async def test_newapi_groups_pins_and_statuses(backend: Backend, tmp_path: Path)
             assert (await gw.usage_for(img.headers["x-request-id"]))["cost"] == 16_000_000  # $0.04 × 0.4
             speech = await oai.audio.speech.with_raw_response.create(model="tts-1", input="hello", voice="alloy")
             assert (await gw.usage_for(speech.headers["x-request-id"]))["cost"] == 15_000_000  # $0.015 a call
+            # tts-1-hd is priced by ratio (15): New API charged 15 quota a character of input, 5 × 15 × 2000 nanos
+            speech = await oai.audio.speech.with_raw_response.create(model="tts-1-hd", input="hello", voice="alloy")
+            assert (await gw.usage_for(speech.headers["x-request-id"]))["cost"] == 150_000
+            speech = await oai.audio.speech.with_raw_response.create(model="tts-1-hd", input="你好", voice="alloy")
+            assert (await gw.usage_for(speech.headers["x-request-id"]))["cost"] == 60_000  # characters, not bytes
             form = aiohttp.FormData({"model": "whisper-1"})
             form.add_field("file", b"RIFF0000WAVE", filename="a.wav", content_type="audio/wav")
             async with aiohttp.ClientSession() as s, s.post(  # whisper-1: New API had no price and refused it
