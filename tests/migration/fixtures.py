@@ -288,7 +288,9 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
         "users": users, "tokens": toks, "channels": chans,
         "options": [{"key": k, "value": v} for k, v in options],
         "abilities": [{"group": "default", "model": "gpt-4o", "channel_id": 1, "enabled": True, "priority": 5,
-                       "weight": 10, "tag": "openai"}],
+                       "weight": 10, "tag": "openai"},  # a stale row: channel 99 was deleted, New API answered 503
+                      {"group": "default", "model": "gpt-5", "channel_id": 99, "enabled": True, "priority": 0,
+                       "weight": 0, "tag": ""}],
         "setups": [{"id": 1, "version": "v0.9.0", "initialized_at": now - 100 * DAY}],
         "redemptions": [
             {"id": 1, "user_id": 1, "key": "a" * 32, "status": 1, "name": "welcome", "quota": 1_000_000,
