@@ -151,13 +151,14 @@ def test_status_table_is_the_one_the_code_uses() -> None:
     assert all(f"`{r.code}`" in doc for r in REFUSALS)
 
 
-async def test_redemption_codes_are_carried(backend: Backend) -> None:
+@pytest.mark.parametrize("kind", ["oneapi", "newapi"])
+async def test_redemption_codes_are_carried(backend: Backend, kind: str) -> None:
     from relaygate.core.keys import hash_secret
     from tests.migration.helpers import USD, import_plan
 
-    _, plan = await source_and_plan(backend, "newapi")
+    _, plan = await source_and_plan(backend, kind)
     dry = await import_plan(backend, plan, apply=False)
-    assert dry["changes"]["redemption codes"]["create"] == 3
+    assert dry["changes"]["redemption codes"]["create"] == (3 if kind == "newapi" else 1)
     await import_plan(backend, plan)
     from relaygate.store.db import make_engine
 
@@ -165,6 +166,12 @@ async def test_redemption_codes_are_carried(backend: Backend) -> None:
     try:
         async with engine.connect() as conn:
             rows = {r.name: r for r in await conn.execute(select(t.redemption_codes))}
+        if kind == "oneapi":  # One API's unused code: redeemable with the same code, for the same quota
+            promo = rows["promo"]
+            assert set(rows) == {"promo"} and promo.status == "unused" and promo.code_hash == hash_secret("f" * 32)
+            assert promo.amount == USD.nanos(500_000) and "f" * 8 not in promo.masked
+            assert (await import_plan(backend, plan))["changes"]["redemption codes"]["create"] == 0
+            return
         assert set(rows) == {"welcome", "spent", "revoked"}  # the soft-deleted code is not carried
         welcome = rows["welcome"]
         assert welcome.status == "unused" and welcome.code_hash == hash_secret("a" * 32)  # same code redeems
