@@ -134,7 +134,7 @@ def oneapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
     key_3 = "sk-ant-api03-" + "x" * 40
     chans = [
         dict(id=1, type=1, name="openai-main", key="sk-proj-upstream-main-0001", base_url=openai_base or None,
-             models="gpt-4o,gpt-4o-mini,gpt-3.5-turbo,text-embedding-3-small,dall-e-3,tts-1",
+             models="gpt-4o,gpt-4o-mini,gpt-3.5-turbo,text-embedding-3-small,dall-e-3,tts-1,whisper-1",
              group="default,vip,svip",
              priority=10, weight=0, model_mapping=None, status=1, config=""),
         dict(id=2, type=3, name="azure-east", key="azurekey0000000000000000000000001",
@@ -239,7 +239,8 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
     _tok(toks, f, "newapi", 16, H, "na-banned", "owner_disabled", unlimited_quota=True)  # hank is disabled
     chans = [
         dict(id=1, type=1, name="oa", key="sk-na-openai-1\nsk-na-openai-2\nsk-na-openai-3", base_url=openai_base,
-             models="gpt-4o,gpt-4o-mini,gpt-4.1,dall-e-3,tts-1,whisper-1", group="default,vip", priority=5, weight=10,
+             models="gpt-4o,gpt-4o-mini,gpt-4.1,dall-e-3,tts-1,whisper-1,tts-1-hd,gpt-4o-transcribe",
+             group="default,vip", priority=5, weight=10,
              status=1,
              model_mapping='{"gpt-4.1": "gpt-4o", "gpt-4o": "gpt-4o-2024-11-20"}',
              channel_info={"is_multi_key": True, "multi_key_size": 3, "multi_key_status_list": {"1": 2},
@@ -275,7 +276,7 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
         ("ModelRatio", json.dumps({"gpt-4o": 1.25, "gpt-4o-mini": 0.075, "gpt-4.1": 1, "deepseek-chat": 0.135,
                                    "claude-sonnet-4-20250514": 1.5, "gemini-2.5-flash": 0.15,
                                    "internal-chat": 0.5, "gpt-4o(3)": 9, "gpt-4o-vip": 1,
-                                   "claude-opus-4-1-20250805": 7.5})),
+                                   "claude-opus-4-1-20250805": 7.5, "tts-1-hd": 15, "gpt-4o-transcribe": 1.25})),
         ("CompletionRatio", ""), ("ModelPrice", json.dumps({"suno_music": 0.1, "kling-v1": 0.35, "dall-e-3": 0.04,
                                                             "tts-1": 0.015})),
         ("CacheRatio", json.dumps({"gpt-4o": 0.5})), ("GroupRatio", json.dumps({"default": 1, "vip": 0.9})),
@@ -287,7 +288,9 @@ def newapi_rows(now: int, openai_base: str = "") -> tuple[dict[str, list[dict[st
         "users": users, "tokens": toks, "channels": chans,
         "options": [{"key": k, "value": v} for k, v in options],
         "abilities": [{"group": "default", "model": "gpt-4o", "channel_id": 1, "enabled": True, "priority": 5,
-                       "weight": 10, "tag": "openai"}],
+                       "weight": 10, "tag": "openai"},  # a stale row: channel 99 was deleted, New API answered 503
+                      {"group": "default", "model": "gpt-5", "channel_id": 99, "enabled": True, "priority": 0,
+                       "weight": 0, "tag": ""}],
         "setups": [{"id": 1, "version": "v0.9.0", "initialized_at": now - 100 * DAY}],
         "redemptions": [
             {"id": 1, "user_id": 1, "key": "a" * 32, "status": 1, "name": "welcome", "quota": 1_000_000,

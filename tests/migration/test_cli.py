@@ -55,7 +55,7 @@ def test_inspect_plan_import_from_the_command_line(sqlite_source: Backend, tmp_p
     made = run("plan", *src, "-o", str(plan))
     assert "Review the file, then: relaygate migrate import --plan" in made.output and plan.exists()
     summary = json.loads(run("plan", *src, "-o", str(plan), "--json").stdout)
-    assert summary["models"] == 19 and summary["classes"]["same"] >= 5
+    assert summary["models"] == 20 and summary["classes"]["same"] >= 5
 
     dry = run("import", "--plan", str(plan))
     assert "Dry run: nothing was written" in dry.output and "+ sk-" in dry.stdout

@@ -77,6 +77,14 @@ async def test_imported_keys_work_in_every_form(backend: Backend, tmp_path: Path
                     headers={"Authorization": f"Bearer sk-{laptop}"}) as resp:
                 assert resp.status == 200 and await resp.read()
                 assert (await gw.usage_for(resp.headers["x-request-id"]))["cost"] == USD.nanos(5 * 7.5)
+            # whisper-1: One API charged the transcript's tokens; no unit price matches, so it is refused until the
+            # operator sets one (One API never refused it: relaygate's 403, as the differences section says)
+            form = aiohttp.FormData({"model": "whisper-1"})
+            form.add_field("file", b"RIFF0000WAVE", filename="a.wav", content_type="audio/wav")
+            async with aiohttp.ClientSession() as http, http.post(
+                    f"{gw.base_url}/audio/transcriptions", data=form,
+                    headers={"Authorization": f"Bearer sk-{laptop}"}) as resp:
+                assert (resp.status, (await resp.json())["error"]["code"]) == (403, "model_price_missing")
             await gw.gateway.usage.flush()
             engine = gw.gateway.engine
             assert all(r["ok"] for r in await balance_check(engine))

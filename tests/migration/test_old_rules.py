@@ -6,11 +6,13 @@ are sent through the official openai SDK and plain HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 import aiohttp
 import openai
+import pytest
 from sqlalchemy import select
 
 from relaygate.core.compat import REFUSALS, KeyRules, differences_markdown, source_status, status_table_markdown
@@ -71,10 +73,16 @@ async def test_newapi_groups_pins_and_statuses(backend: Backend, tmp_path: Path)
             assert (status, code) == (403, "insufficient_balance") and "-$2.00" in message
             assert (await refused(base, tok["na-banned"]))[:2] == (403, "key_disabled")
             assert (await refused(base, tok["na-expired"]))[:2] == (401, "key_expired")
+            # gpt-5: only a stale abilities row (a deleted channel) named it; New API answered 503, and so do we
             assert (await refused(base, tok["na-laptop"], "gpt-5"))[:2] == (503, "model_not_found")
             assert (await refused(base, tok["na-auto"], "gpt-unpriced"))[:2] == (400, "model_price_missing")
             status, body = await http(base, tok["na-auto"], "gpt-unpriced")
             assert status == 400 and body["error"]["code"] == "model_price_missing"  # type: ignore[index]
+
+            # an image model New API's channel listed is never forwarded on chat completions (it answered 200)
+            for model in ("dall-e-3", "tts-1"):
+                status, code, message = await refused(base, tok["na-laptop"], model)
+                assert (status, code) == (400, "media_not_served") and "/v1/" in message, model
 
             # media models at New API's ModelPrice: per image × its dall-e size ratio, per call for speech
             oai = client(base, tok["na-laptop"])
@@ -82,6 +90,11 @@ async def test_newapi_groups_pins_and_statuses(backend: Backend, tmp_path: Path)
             assert (await gw.usage_for(img.headers["x-request-id"]))["cost"] == 16_000_000  # $0.04 × 0.4
             speech = await oai.audio.speech.with_raw_response.create(model="tts-1", input="hello", voice="alloy")
             assert (await gw.usage_for(speech.headers["x-request-id"]))["cost"] == 15_000_000  # $0.015 a call
+            # tts-1-hd is priced by ratio (15): New API charged 15 quota a character of input, 5 × 15 × 2000 nanos
+            speech = await oai.audio.speech.with_raw_response.create(model="tts-1-hd", input="hello", voice="alloy")
+            assert (await gw.usage_for(speech.headers["x-request-id"]))["cost"] == 150_000
+            speech = await oai.audio.speech.with_raw_response.create(model="tts-1-hd", input="你好", voice="alloy")
+            assert (await gw.usage_for(speech.headers["x-request-id"]))["cost"] == 60_000  # characters, not bytes
             form = aiohttp.FormData({"model": "whisper-1"})
             form.add_field("file", b"RIFF0000WAVE", filename="a.wav", content_type="audio/wav")
             async with aiohttp.ClientSession() as s, s.post(  # whisper-1: New API had no price and refused it
@@ -127,18 +140,25 @@ def test_status_table_is_the_one_the_code_uses() -> None:
     assert source_status("upstream_error", rules) is None
     assert source_status("model_not_found", KeyRules("oneapi", statuses="relaygate")) is None
     doc = (Path(__file__).parents[2] / "docs" / "migration.md").read_text(encoding="utf-8")
-    assert status_table_markdown() in doc, "run scripts/gen_docs.py"
-    assert differences_markdown() in doc, "run scripts/gen_docs.py"
+    # each generated block is exactly the generator's output: nothing stale or hand-added between the markers
+    for name, body in (("status-table", status_table_markdown()), ("differences", differences_markdown())):
+        begin = doc.index(f"<!-- BEGIN {name} ")
+        block = doc[doc.index("\n", begin) + 1:doc.index(f"<!-- END {name} -->")]
+        assert block.strip() == body.strip(), f"docs/migration.md {name} is stale: run scripts/gen_docs.py"
+    # the differences are those of the table the relay reads: every status that differs is listed
+    differs = [(r.case, old) for r in REFUSALS for old in (r.oneapi, r.newapi) if old not in (None, r.relaygate)]
+    assert differs and all(f"- {case} (" in doc and f": {old} under `source`" in doc for case, old in differs)
     assert all(f"`{r.code}`" in doc for r in REFUSALS)
 
 
-async def test_redemption_codes_are_carried(backend: Backend) -> None:
+@pytest.mark.parametrize("kind", ["oneapi", "newapi"])
+async def test_redemption_codes_are_carried(backend: Backend, kind: str) -> None:
     from relaygate.core.keys import hash_secret
     from tests.migration.helpers import USD, import_plan
 
-    _, plan = await source_and_plan(backend, "newapi")
+    _, plan = await source_and_plan(backend, kind)
     dry = await import_plan(backend, plan, apply=False)
-    assert dry["changes"]["redemption codes"]["create"] == 3
+    assert dry["changes"]["redemption codes"]["create"] == (3 if kind == "newapi" else 1)
     await import_plan(backend, plan)
     from relaygate.store.db import make_engine
 
@@ -146,6 +166,12 @@ async def test_redemption_codes_are_carried(backend: Backend) -> None:
     try:
         async with engine.connect() as conn:
             rows = {r.name: r for r in await conn.execute(select(t.redemption_codes))}
+        if kind == "oneapi":  # One API's unused code: redeemable with the same code, for the same quota
+            promo = rows["promo"]
+            assert set(rows) == {"promo"} and promo.status == "unused" and promo.code_hash == hash_secret("f" * 32)
+            assert promo.amount == USD.nanos(500_000) and "f" * 8 not in promo.masked
+            assert (await import_plan(backend, plan))["changes"]["redemption codes"]["create"] == 0
+            return
         assert set(rows) == {"welcome", "spent", "revoked"}  # the soft-deleted code is not carried
         welcome = rows["welcome"]
         assert welcome.status == "unused" and welcome.code_hash == hash_secret("a" * 32)  # same code redeems
@@ -165,3 +191,48 @@ async def test_redemption_codes_are_carried(backend: Backend) -> None:
         assert status == "used"
     finally:
         await engine.dispose()
+
+
+async def test_statuses_chosen_in_the_plan_and_switched_on_the_command_line(
+        backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`policy.statuses: relaygate` in the plan before the import gives imported keys relaygate's statuses
+    from the start; `relaygate migrate statuses source` (the command an operator runs) switches them to the
+    old system's, `relaygate` back. The codes and messages stay relaygate's either way."""
+    from typer.testing import CliRunner
+
+    from relaygate.cli import main as cli_main
+
+    fake = await start_fake()
+    try:
+        async with running_gateway(backend.dst_url, data_dir=str(tmp_path), unpriced_models="refuse") as gw:
+            facts, plan = await source_and_plan(backend, "newapi", fake.base_url, int(time.time()))
+            plan["policy"]["statuses"] = "relaygate"
+            await run_import(plan, gw.gateway.engine, gw.gateway.settings, ["openai"], apply=True)
+            await gw.gateway.state.reload()
+            await gw.gateway.balance_sync.apply_credits()
+            tok = {name: "sk-" + fact.key for name, fact in facts.tokens.items()}
+            relaygate = {"na-exhausted": (402, "insufficient_balance"), "na-broke": (402, "insufficient_balance"),
+                         "na-banned": (401, "key_disabled")}
+            source = {"na-exhausted": (401, "insufficient_balance"), "na-broke": (403, "insufficient_balance"),
+                      "na-banned": (403, "key_disabled")}
+            for name, want in relaygate.items():
+                assert (await refused(gw.base_url, tok[name]))[:2] == want, name
+            assert (await refused(gw.base_url, tok["na-laptop"], "gpt-5"))[:2] == (404, "model_not_found")
+            monkeypatch.setenv("RELAYGATE_DATABASE_URL", backend.dst_url)
+            monkeypatch.setenv("RELAYGATE_DATA_DIR", str(tmp_path))  # the gateway's secrets key
+            monkeypatch.setenv("RELAYGATE_LANG", "en")
+            cli_main._register()
+            loop = asyncio.get_running_loop()
+            for mode, table in (("source", source), ("relaygate", relaygate)):
+                done = await loop.run_in_executor(None, lambda m=mode: CliRunner().invoke(  # type: ignore[misc]
+                    cli_main.app, ["migrate", "statuses", m]))
+                assert done.exit_code == 0, done.output
+                assert f"now answer refusals with {mode} status codes" in done.output
+                await gw.gateway.state.reload()
+                for name, want in table.items():
+                    assert (await refused(gw.base_url, tok[name]))[:2] == want, (mode, name)
+            bad = await loop.run_in_executor(None, lambda: CliRunner().invoke(cli_main.app,
+                                                                              ["migrate", "statuses", "old"]))
+            assert bad.exit_code == 2
+    finally:
+        await fake.stop()

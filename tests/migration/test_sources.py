@@ -114,5 +114,5 @@ async def test_inventory(backend: Backend, kind: str) -> None:
         assert totals["upstream_quota"] == 4  # 3 "credit balance is too low" + OpenAI's 429 insufficient_quota
         assert totals["rate_limited"] == 3  # the 429 with an upstream quota message is not a rate limit
         assert logs["unclassified"] == 1 and logs["unclassified_samples"][0]["message"].startswith("something")
-        assert inv["abilities"]["stale"] == 0
+        assert inv["abilities"]["stale"] == 1 and inv["abilities"]["stale_items"][0]["channel_id"] == 99
         assert inv["side_tables"]["tasks"] == 1

@@ -89,27 +89,56 @@ async def test_verify_on_the_command_line(tmp_path: Path, monkeypatch: pytest.Mo
     assert {m["old_name"]: m["verification"]["result"] for m in saved["models"]}["gpt-4o-mini"] == "pass"
 
 
-async def test_a_consistent_source_verifies_clean(backend: Backend, tmp_path: Path) -> None:
-    """Every model of a One API source (SQLite, PostgreSQL, MariaDB) whose channels all answer: refusals the
-    source made too (disabled channels, image models on chat) pass with their reason; nothing fails."""
+@pytest.mark.parametrize("kind", ["oneapi", "newapi"])
+async def test_a_consistent_source_verifies_clean(backend: Backend, tmp_path: Path, kind: str) -> None:
+    """Every model of a One API or New API source (SQLite, PostgreSQL, MariaDB) whose channels all answer:
+    refusals the source made too (disabled channels, image models on chat, New API's unpriced models) pass
+    with their reason; nothing fails, and the plan's summary says so."""
     fake = await start_fake()
     try:
         async with running_gateway(backend.dst_url, data_dir=str(tmp_path), unpriced_models="refuse") as gw:
-            facts, plan = await source_and_plan(backend, "oneapi", fake.base_url.removesuffix("/v1"),
-                                                int(time.time()))
+            facts, plan = await source_and_plan(backend, kind, fake.base_url.removesuffix("/v1")
+                                                if kind == "oneapi" else fake.base_url, int(time.time()))
             for ch in plan["channels"]:  # every upstream the source used answers (the fake stands in for them)
                 if ch.get("protocol") == "openai":
                     ch["base_url"] = fake.base_url
+            # the plan's open question answered as docs/migration.md says: a transcription model no unit price
+            # matched (One API charged the transcript's tokens; New API tokens at a ratio) gets one per second
+            models = {m["old_name"]: m for m in plan["models"]}
+            transcribe = models["whisper-1" if kind == "oneapi" else "gpt-4o-transcribe"]
+            assert transcribe["media_price"]["unit"] is None
+            transcribe["media_price"].update(unit="second", amounts={"*": "0.0001"})
             await run_import(plan, gw.gateway.engine, gw.gateway.settings, ["openai"], apply=True)
             await gw.gateway.state.reload()
-            result = await verify(plan, gw.base_url, facts.admin_tokens["carol"])
+            admin = facts.admin_tokens["carol" if kind == "oneapi" else "grace"]
+            result = await verify(plan, gw.base_url, admin)
     finally:
         await fake.stop()
     outcome = {r["model"]: r for r in result["models"]}
     assert result["failed"] == 0, [(r["model"], r["why"]) for r in result["models"] if r["result"] == "fail"]
-    assert plan["verification"]["result"] == "pass"
+    assert plan["verification"]["result"] == "pass" and plan["verification"]["failed"] == []
+    assert plan["verification"]["summary"] == result["summary_text"] == (
+        f"{result['passed']} passed, 0 failed, {result['skipped']} skipped")
+    assert result["passed"] >= 8
     # an image model is refused on chat completions, never forwarded and counted as a 200
-    dalle = outcome["dall-e-3"]["probes"]["unavailable"]
-    assert dalle["outcome"] == "pass" and dalle["status"] == 400  # media_not_served: use /v1/images
-    gemini = outcome["gemini-1.5-pro"]["probes"]  # its only channel is auto-disabled in One API
-    assert gemini["unavailable"]["outcome"] == "pass" and gemini["unavailable"]["status"] == 503
+    dalle = outcome["dall-e-3"]["probes"]
+    assert dalle["unavailable"]["outcome"] == "pass" and dalle["unavailable"]["status"] == 400  # media_not_served
+    assert dalle["normal"]["outcome"] == "pass" and "charged" in dalle["normal"]["detail"]  # on /v1/images
+    heard = outcome["whisper-1" if kind == "oneapi" else "gpt-4o-transcribe"]["probes"]  # priced per second
+    assert heard["normal"]["outcome"] == "pass" and heard["insufficient_balance"]["status"] == 402
+    if kind == "oneapi":
+        gemini = outcome["gemini-1.5-pro"]["probes"]  # its only channel is auto-disabled in One API
+        assert gemini["unavailable"]["outcome"] == "pass" and gemini["unavailable"]["status"] == 503
+    else:
+        unpriced = outcome["gpt-unpriced"]["probes"]["normal"]  # New API refused it: a pass with the reason
+        assert (unpriced["outcome"], unpriced["status"]) == ("pass", 403) and "refused as expected" in unpriced[
+            "detail"]
+        hd = outcome["tts-1-hd"]["probes"]["normal"]  # priced by ratio: "ping" × 15 quota a character
+        assert hd["outcome"] == "pass" and f"charged {4 * 15 * 2000} nanos" in hd["detail"]
+        whisper = outcome["whisper-1"]["probes"]["normal"]  # no price, no ratio: New API refused it on its endpoint
+        assert (whisper["outcome"], whisper["status"]) == ("pass", 403)
+        # unsupported here (no gemini adapter in this run) and unpriced: the price check answers first, a pass
+        pro = outcome["gemini-2.5-pro"]["probes"]["unavailable"]
+        assert (pro["outcome"], pro["status"]) == ("pass", 403) and "model_price_missing" in pro["detail"]
+        broken = outcome["internal-chat"]["probes"]["normal"]  # New API failed every request on that channel
+        assert (broken["outcome"], broken["status"]) == ("pass", 503)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from relaygate.core.settings import Settings
@@ -20,7 +21,7 @@ from relaygate.store.ledger_repo import check_balances
 from tests.migration.conftest import Backend
 from tests.migration.fixtures import ensure_database, load_tables
 from tests.migration.helpers import USD
-from tests.migration.schemas import oneapi_logs_metadata, oneapi_metadata
+from tests.migration.schemas import newapi_logs_metadata, newapi_metadata, oneapi_logs_metadata, oneapi_metadata
 
 QUOTAS = {1: 500_000_000_000_000, 2: 2**53 + 1, 3: 2**63 - 1, 4: -(2**63 - 1), 5: 0, 6: 2**63}
 
@@ -72,14 +73,20 @@ async def test_huge_and_negative_balances_are_imported_exactly(tmp_path: Path, b
     assert again[f"own_{tag}_3"] == (2**63 - 2) * 2000 and again[f"own_{tag}_1"] == balances[f"own_{tag}_1"]
 
 
-async def test_bigint_balances_from_server_sources(backend: Backend) -> None:
-    """The same from a One API on PostgreSQL or MariaDB (BIGINT quota up to 2^63 - 1, and its negative), into
-    relaygate on the other engine: exact, never capped."""
+@pytest.mark.parametrize("kind", ["oneapi", "newapi"])
+async def test_bigint_balances_from_server_sources(backend: Backend, kind: str) -> None:
+    """The same from a One API or New API on PostgreSQL or MariaDB (BIGINT quota up to 2^63 - 1, and its
+    negative; SQLite up to 2^63 - 1 too), into relaygate on the other engine: exact, never capped."""
     quotas = {uid: q for uid, q in QUOTAS.items() if q < 2**63}
     await ensure_database(backend.src_url)
-    await load_tables(backend.src_url, oneapi_metadata(), {"users": _users(quotas), "options": [
+    await ensure_database(backend.logs_url)
+    meta, logs_meta = (oneapi_metadata(), oneapi_logs_metadata()) if kind == "oneapi" else (
+        newapi_metadata(), newapi_logs_metadata())
+    await load_tables(backend.src_url, meta, {"users": _users(quotas), "options": [
         {"key": "QuotaPerUnit", "value": "500000"}]})
+    await load_tables(backend.logs_url, logs_meta, {})
     balances = await _import(backend.src_dsn, backend.dst_url)
-    assert {o: b for o, b in balances.items() if o.startswith("own_oa_")} == {
-        f"own_oa_{uid}": USD.nanos(q) for uid, q in quotas.items()}
-    assert balances["own_oa_3"] == (2**63 - 1) * 2000  # 18,446,744,073,709,551,614,000 nanos
+    tag = "oa" if kind == "oneapi" else "na"
+    assert {o: b for o, b in balances.items() if o.startswith(f"own_{tag}_")} == {
+        f"own_{tag}_{uid}": USD.nanos(q) for uid, q in quotas.items()}
+    assert balances[f"own_{tag}_3"] == (2**63 - 1) * 2000  # 18,446,744,073,709,551,614,000 nanos

@@ -8,12 +8,15 @@ How each project charged (the group ratio on top, as relaygate's group multiplie
   size ratios from relay/billing/ratio/image.go, dall-e-3 ``hd`` × 2 at 1024x1024, × 1.5 wider.
 - One API speech (relay/controller/audio.go): ``len(input) × model ratio`` quota, so ``model ratio ×
   1,000,000`` per 1M characters (One API counted UTF-8 bytes: Chinese input cost three times as much).
-  Transcriptions were charged the transcript's token count as quota (no ratio, no group): nothing
-  per second or per call matches it, so no price is proposed.
+  Transcriptions were charged the transcript's token count as quota (counted as for whisper-1 whatever
+  model was asked for; no ratio, no group): nothing per second or per call matches it, so no price is
+  proposed, and relaygate refuses the model until the operator sets one.
 - New API (relay/helper/price.go): a ``ModelPrice`` (USD per call) is the price of one image (× the
   size and quality ratio of dall-e models, dto ImageRequest.GetTokenCountMeta), of one speech or
   transcription call, or of one video task; Sora tasks (type 55) were charged per second, × 5/3 at
-  1792x1024 and 1024x1792. A media model priced by ratio was charged by tokens: no unit price.
+  1792x1024 and 1024x1792. A tts* model priced by ratio was charged its input's characters (runes, its
+  prompt tokens) × model ratio: per 1M characters here. Any other media model priced by ratio was
+  charged by tokens: no unit price matches it.
 """
 
 from __future__ import annotations
@@ -80,17 +83,34 @@ def propose_media(ratios: Ratios, units: Units, public: str, upstream: str, chan
         if task == "audio" and audio_kind(upstream) == "speech":
             return _entry("mchars", {"*": ratio * 1_000_000}, units,
                           f"One API: {why} quota per input byte (UTF-8), here per 1M characters")
-        return {"unit": None, "why": "One API charged transcriptions the transcript's token count in quota "
-                                     "(no ratio, no group): no per-second price matches it; set one with "
-                                     "`relaygate media prices set`" if task == "audio" else
-                "One API had no price for this task"}
+        if task != "audio":
+            return {"unit": None, "why": "One API had no price for this task"}
+        per_k = plain_amount(round_nanos(units, F(1000)))
+        return {"unit": None, "why": "One API charged a transcription the token count of its transcript as quota "
+                                     f"(counted as for whisper-1 whatever model was asked for; {per_k} per 1,000 "
+                                     "transcript tokens here), with no model or group ratio. relaygate prices "
+                                     "transcriptions per second or per call, so no price matches it; until you set "
+                                     "one (`relaygate media prices set`), relaygate refuses it (model_price_missing), "
+                                     "which One API never did"}
     price = ratios.price.get(public)
     if price is None and task == "video":  # tasks fall back to New API's built-in prices (ModelPriceHelperPerCall)
         price = d.NEWAPI_MODEL_PRICE.get(public)
+    model_ratio = ratios.model.get(public)
+    if price is None and model_ratio is not None and task == "audio" and public.lower().startswith("tts"):
+        # New API counts a tts* model's input in characters (runes) as its prompt tokens and bills them at the
+        # model ratio, with no completion: per character, as relaygate counts speech input
+        return _entry("mchars", {"*": model_ratio * 1_000_000}, units,
+                      f"New API: model ratio {show_ratio(model_ratio)} quota per input character (a tts* model's "
+                      "prompt tokens are its characters), here per 1M characters")
     if price is None:
-        if public in ratios.model or ratios.self_use:
-            return {"unit": None, "why": "New API charged it by tokens (model ratio), not per unit: set a per-unit "
-                                         "price with `relaygate media prices set`"}
+        if model_ratio is not None or ratios.self_use:
+            what = {"images": "an estimate of the prompt's tokens",
+                    "audio": ("the upstream's reported usage, else an estimate of the prompt's tokens"
+                              if audio_kind(public) == "transcription" else "tokenizer tokens of its input")}
+            return {"unit": None, "why": f"New API charged it by tokens at its model ratio ({what.get(task, 'tokens')}"
+                                         "), not per unit: no per-unit price matches it; until you set one "
+                                         "(`relaygate media prices set`), relaygate refuses it (model_price_missing), "
+                                         "which New API did not"}
         return {"unit": None, "source_refused": True,
                 "why": "New API had no price for it and refused it (model_price_error): relaygate refuses it too "
                        "until you set one with `relaygate media prices set`"}

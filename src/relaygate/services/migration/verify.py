@@ -41,6 +41,10 @@ async def probe_model(s: Session, entry: dict[str, Any], group: str) -> dict[str
         elif status == 400 and code == "media_not_served":  # an image/audio model is never answered on chat
             out["unavailable"] = Probe("pass", status, f"{status} {code}: refused on chat completions as expected "
                                                        f"({', '.join(tasks)} model)")
+        elif (status, code) == (403, "model_price_missing") and (priced := price_refusal(entry)) is not None:
+            # unpriced as well: the price check comes before routing, and the source refused it too
+            out["unavailable"] = Probe("pass", status, f"{status} {code}: refused as expected (unsupported, and "
+                                                       f"{priced[2]})")
         else:
             out["unavailable"] = Probe("fail", status, f"an unsupported model answered {status} {code}")
         return out
@@ -89,13 +93,19 @@ async def probe_model(s: Session, entry: dict[str, Any], group: str) -> dict[str
 def expected_refusal(entry: dict[str, Any], plan: dict[str, Any]) -> tuple[int, str, str] | None:
     """(status, code, why) when the model is refused by design: every channel serving it is disabled in
     the plan (as in the source), or it has no price (New API refused unpriced models). None: it must work."""
-    from relaygate.services.migration.pricing import price_from_plan
-
     wanted = set(entry.get("channels") or [])
     channels = [c for c in plan.get("channels", []) if c.get("id") in wanted and c.get("import", True)]
     if channels and not any(c.get("enabled") for c in channels):
         reasons = sorted({str(c.get("disabled_reason") or "disabled") for c in channels})
         return 503, "no_healthy_channel", "every channel serving it is disabled: " + "; ".join(reasons)[:200]
+    return price_refusal(entry)
+
+
+def price_refusal(entry: dict[str, Any]) -> tuple[int, str, str] | None:
+    """(403, model_price_missing, why) when the model has no price, as the source left it (New API refused
+    such a model; One API priced every model, at the implicit ratio 30 when nothing else)."""
+    from relaygate.services.migration.pricing import price_from_plan
+
     media = entry.get("media_price")
     if isinstance(media, dict):  # an image, audio or video model: its per-unit price decides
         from relaygate.services.migration.media_prices import plan_rows

@@ -102,7 +102,7 @@ async def probe_media(s: Session, entry: dict[str, Any], name: str, group: str, 
         out["normal"] = Probe("pass", status, f"200 on {endpoint}" + (f", charged {got} nanos as priced"
                                                                        if want is not None else ""))
     status, raw, _ = await _post(s, await s.key("broke", group), name, endpoint)
-    if want == 0 or want is None:
+    if want == 0 or plan_rows(entry)[0] is None:  # priced per second too: the hold needs a balance
         out["insufficient_balance"] = Probe("pass" if status == 200 else "fail", status,
                                             "no price: no balance needed" if status == 200 else
                                             raw[:300].decode(errors="replace"))
