@@ -1,6 +1,9 @@
 """The ASGI application as uvicorn serves it: the raw relay surface, with the admin API (and, as they
 come, the console and portal) mounted behind it. Composition lives here so that ``web/relay`` never
 imports FastAPI and the hot path stays the raw ASGI of ``web/relay/asgi.py``.
+
+The admin app and the console are imported on their first request, not at start: FastAPI, pydantic,
+Starlette and the console's templates are about 20 MB of a worker that only relays (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -9,9 +12,22 @@ from collections.abc import Callable
 
 from relaygate.app import Gateway
 from relaygate.core.settings import Settings
-from relaygate.web.api.app import build_admin_app
-from relaygate.web.console.app import build_console_app
+from relaygate.web.asgi_types import ASGIApp
 from relaygate.web.relay.asgi import RelayApp
+
+
+def build_admin_app(gateway: Gateway) -> ASGIApp:
+    """The FastAPI app under /api, imported when /api is first asked for."""
+    from relaygate.web.api.app import build_admin_app as build
+
+    return build(gateway)
+
+
+def build_console_app(gateway: Gateway) -> ASGIApp:
+    """The web console and portal, imported when a page is first asked for."""
+    from relaygate.web.console.app import build_console_app as build
+
+    return build(gateway)
 
 
 def build_app(settings: Settings, gateway: Gateway | None = None,
