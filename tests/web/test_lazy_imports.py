@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-WEB_LAYER = ("fastapi", "pydantic", "starlette", "jinja2", "relaygate.web.api", "relaygate.web.console")
+WEB_LAYER = ("fastapi", "pydantic", "starlette", "jinja2", "relaygate.web.api", "relaygate.web.console",
+             "authlib", "joserfc")  # the last two: OpenID Connect sign-in, imported on the first one
 
 CODE = """
 import asyncio, sys

@@ -44,3 +44,21 @@ def create_app() -> RelayApp:
     settings = Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)  # each worker process logs the same way
     return build_app(settings)
+
+
+def run() -> None:
+    """Serve with uvicorn as ``relaygate serve`` configured it (``python -m relaygate.web.server``).
+
+    ``relaygate serve`` execs this after it prepared the database, so the serving process starts without
+    the CLI's imports (Typer, Click, Rich) and the preparation's leftovers: about 10 MB less at rest. The
+    settings come from the environment, as in every worker."""
+    import uvicorn
+
+    settings = Settings.from_env()
+    uvicorn.run("relaygate.web.server:create_app", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers if settings.workers > 1 else None, loop="uvloop", http="httptools",
+                log_level="warning", access_log=False, timeout_graceful_shutdown=30, lifespan="on")
+
+
+if __name__ == "__main__":
+    run()
