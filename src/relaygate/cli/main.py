@@ -184,6 +184,11 @@ async def _prepare(settings: Settings) -> Any:
     return done
 
 
+# `serve` hands over to a fresh interpreter once the database is ready; bench/variant_serve.py turns this
+# off, since the tweaks it measures are applied in its own process
+FRESH_INTERPRETER = True
+
+
 @app.command()
 def serve(host: str = typer.Option(None, help="Listen address (RELAYGATE_HOST)."),
           port: int = typer.Option(None, help="Listen port (RELAYGATE_PORT, default 8790)."),
@@ -229,6 +234,11 @@ def serve(host: str = typer.Option(None, help="Listen address (RELAYGATE_HOST)."
     console.print(say(settings, "serve.listening", host=settings.host, port=settings.port,
                       db=settings.database_url.split("@")[-1]))
     console.print(say(settings, "serve.console", host=settings.host, port=settings.port))
+    if not FRESH_INTERPRETER:
+        from relaygate.web.server import run
+
+        run()
+        return
     # a fresh interpreter serves (same process id): without the CLI's imports, about 10 MB less at rest
     sys.stdout.flush()
     sys.stderr.flush()
