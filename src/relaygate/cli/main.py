@@ -234,10 +234,10 @@ def serve(host: str = typer.Option(None, help="Listen address (RELAYGATE_HOST)."
     console.print(say(settings, "serve.listening", host=settings.host, port=settings.port,
                       db=settings.database_url.split("@")[-1]))
     console.print(say(settings, "serve.console", host=settings.host, port=settings.port))
-    if not FRESH_INTERPRETER:
-        from relaygate.web.server import run
+    if not FRESH_INTERPRETER:  # the same module, run here (as uvicorn's "relaygate.web.server:create_app" was)
+        import runpy
 
-        run()
+        runpy.run_module("relaygate.web.server", run_name="__main__", alter_sys=True)
         return
     # a fresh interpreter serves (same process id): without the CLI's imports, about 10 MB less at rest
     sys.stdout.flush()
