@@ -255,8 +255,10 @@ def watch_gc() -> None:
 
 def main() -> None:
     apply(os.environ.get("VARIANT", "base"))
+    import relaygate.cli.main as cli
     from relaygate.cli.main import main as relaygate_main
 
+    cli.FRESH_INTERPRETER = False  # serve here: the variant's tweaks live in this process
     sys.argv = ["relaygate", "serve", *sys.argv[1:]]
     relaygate_main()
 

@@ -114,6 +114,15 @@ def test_sigterm_drains_every_usage_record(served: Served) -> None:
     assert count == 60
 
 
+def test_one_worker_serves_from_a_fresh_interpreter_without_the_cli(served: Served) -> None:
+    """`serve` execs the server after preparing the database: same process, none of the CLI's imports
+    (Typer, Click, Rich: about 10 MB at rest, issue 17)."""
+    proc, port, key, _, _ = served
+    cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
+    assert b"relaygate.web.server" in cmdline and b"relaygate.cli" not in cmdline, cmdline
+    assert asyncio.run(_chat(port, key)) == 200
+
+
 def test_several_workers_without_a_shared_store_are_refused(tmp_path: Path) -> None:
     env = {**os.environ, "RELAYGATE_WORKERS": "2", "REDIS_URL": "", "RELAYGATE_DATA_DIR": str(tmp_path),
            "RELAYGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/relaygate.db", "COLUMNS": "200"}

@@ -27,8 +27,22 @@ class SSEFramer:
         return events
 
     def feed_block(self, chunk: bytes) -> bytes:
-        """The complete events so far as one block (no copy when the chunk ends on an event's end)."""
-        data = self._buf + chunk if self._buf else chunk
+        """The complete events so far as one block (no copy when the chunk ends on an event's end).
+
+        With an unfinished event waiting, the block is built in one copy (the waiting bytes and the
+        chunk up to its last event's end), not by joining the whole chunk and then cutting it: a
+        large answer read in big chunks is copied once per byte here, not twice."""
+        buf = self._buf
+        if buf and b"\r" not in chunk and not buf.endswith(b"\r"):
+            end = chunk.rfind(b"\n\n") + 2
+            if end == 1:  # no event ends inside the chunk; one may end across the two
+                if not (buf.endswith(b"\n") and chunk.startswith(b"\n")):
+                    self._buf = buf + chunk
+                    return b""
+                end = 1
+            self._buf = chunk[end:]
+            return b"".join((buf, memoryview(chunk)[:end])) if end < len(chunk) else buf + chunk
+        data = buf + chunk if buf else chunk
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n")
         end = data.rfind(b"\n\n") + 2

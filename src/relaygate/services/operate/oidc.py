@@ -19,19 +19,15 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 import aiohttp
-from authlib.common.security import generate_token
-from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from authlib.oidc.core import CodeIDToken
-from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
 
 from relaygate.core.settings import Settings
+
+if TYPE_CHECKING:  # authlib and joserfc (about 5 MB) are imported on the first sign-in, not by every worker
+    from joserfc.jwk import KeySet
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 METADATA_TTL = 3600.0
@@ -98,6 +94,9 @@ class Oidc:
         return self._metadata
 
     async def keys(self, refresh: bool = False) -> KeySet:
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
         if self._keys is None or refresh:
             meta = await self.metadata()
             try:
@@ -107,6 +106,10 @@ class Oidc:
         return self._keys
 
     async def begin(self, redirect_uri: str) -> Started:
+        from authlib.common.security import generate_token
+        from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+        from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
         meta = await self.metadata()
         state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
         url = prepare_grant_uri(meta["authorization_endpoint"], self.settings.oidc_client_id, "code",
@@ -158,6 +161,10 @@ class Oidc:
 
     async def verify(self, id_token: str, nonce: str, access_token: str | None = None) -> dict[str, Any]:
         """Signature (JWKS), then issuer, audience, expiry, issued-at, nonce, azp and at_hash."""
+        from authlib.oidc.core import CodeIDToken
+        from joserfc import jwt
+        from joserfc.errors import InvalidKeyIdError, JoseError
+
         keys = await self.keys()
         try:
             try:
