@@ -32,8 +32,11 @@ KEYED = {
     ("POST", "/api/user/keys"), ("GET", "/api/user/keys/policy"), ("POST", "/api/user/keys/{key_id}/disable"),
     ("GET", "/api/user/requests"), ("GET", "/api/user/requests/{request_id}"), ("GET", "/api/user/setup/{client}"),
     ("POST", "/api/user/redeem"), ("GET", "/api/user/notice"), ("PUT", "/api/user/notice"),
+    ("GET", "/api/user/session"), ("DELETE", "/api/user/session"), ("POST", "/api/user/password"),
 }
-KEYLESS = {"/api/user/signup", "/api/user/verify", "/api/user/password/forgot", "/api/user/password/reset"}
+BODIES = {"POST": {"name": "x", "code": "0" * 32, "current": "", "password": ""}, "PUT": {"threshold": None}}
+KEYLESS = {("POST", "/api/user/signup"), ("POST", "/api/user/verify"), ("POST", "/api/user/password/forgot"),
+           ("POST", "/api/user/password/reset"), ("POST", "/api/user/session")}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -97,7 +100,7 @@ async def test_the_tables_list_every_route(site: dict[str, Any]) -> None:
     api = build_admin_app(site["gw"].gateway)
     keyed = {(m, r.path) for r in api.routes if getattr(r, "path", "").startswith("/api/user/")
              for m in (getattr(r, "methods", None) or ()) if m != "HEAD"}
-    assert {(m, p) for m, p in keyed if p not in KEYLESS} == KEYED
+    assert keyed - KEYLESS == KEYED and keyed >= KEYLESS
 
 
 @pytest.mark.asyncio(loop_scope="module")
@@ -169,7 +172,7 @@ async def test_every_key_holder_route_with_another_owners_ids_a_disabled_key_and
     gw: Running = site["gw"]
     alice, bob, carol = site["ids"]["alice"], site["ids"]["bob"], site["ids"]["carol"]
     theirs = (alice["key_id"], alice["request_id"], "alice laptop", "alice invoice", alice["secret"])
-    bodies = {"POST": {"name": "x", "code": "0" * 32}, "PUT": {"threshold": None}}
+    bodies = BODIES
     async with aiohttp.ClientSession() as s:
         await gw.gateway.accounts.update_key(carol["key_id"], enabled=False)
         await gw.gateway.state.reload()
@@ -187,3 +190,60 @@ async def test_every_key_holder_route_with_another_owners_ids_a_disabled_key_and
                     assert resp.status == 404, (method, path, resp.status)
                     text = text.replace(alice["key_id"], "ID").replace(alice["request_id"], "ID")
                 assert not any(v in text for v in theirs), (method, path)
+
+
+async def api_session(gw: Running, name: str) -> str:
+    async with aiohttp.ClientSession() as s, s.post(gw.root + "/api/user/session",
+                                                    json={"username": name, "password": f"{name}-password-1"}) as r:
+        body = await r.json()
+        assert r.status == 201, body
+        return str(body["token"])
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_every_key_holder_route_with_session_tokens_of_another_owner_a_disabled_user_and_an_expired_one(
+        site: dict[str, Any]) -> None:
+    """The same routes with a signed-in user's session token (``POST /api/user/session``) instead of a key."""
+    gw: Running = site["gw"]
+    alice = site["ids"]["alice"]
+    theirs = (alice["key_id"], alice["request_id"], "alice laptop", "alice invoice", alice["secret"])
+    users = gw.gateway.portal.users  # type: ignore[union-attr]
+    async with aiohttp.ClientSession() as s:
+        async def hit(method: str, path: str, token: str | None) -> tuple[int, str]:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            async with s.request(method, gw.root + fill(path, alice), headers=headers,
+                                 json=BODIES.get(method)) as resp:
+                return resp.status, await resp.text()
+
+        # a disabled user's token, an expired session's token, a made-up token, a console session's cookie value
+        await users.enable("carol")
+        disabled = await api_session(gw, "carol")
+        await users.disable("carol")
+        expired = await api_session(gw, "bob")
+        async with gw.gateway.engine.begin() as conn:
+            await conn.execute(update(t.web_sessions).where(t.web_sessions.c.subject_name == "bob")
+                               .values(expires_at=1))
+        try:
+            for method, path in sorted(KEYED):
+                for token in (disabled, expired, "rgs_" + "A" * 43):
+                    status, body = await hit(method, path, token)
+                    assert status == 401 and "session_expired" in body, (method, path, status)
+        finally:
+            await users.enable("carol")
+
+        bob = await api_session(gw, "bob")
+        for method, path in sorted(KEYED - {("DELETE", "/api/user/session")}):
+            status, text = await hit(method, path, bob)  # bob, signed in, with ids copied from alice
+            assert status < 500, (method, path, status)
+            if "{key_id}" in path or "{request_id}" in path:
+                assert status == 404, (method, path, status)
+                text = text.replace(alice["key_id"], "ID").replace(alice["request_id"], "ID")
+            assert not any(v in text for v in theirs), (method, path)
+        assert (await hit("DELETE", "/api/user/session", bob))[0] == 204  # signs bob out, nobody else
+        assert (await hit("GET", "/api/user/balance", bob))[0] == 401
+        assert (await hit("GET", "/api/user/balance", alice["secret"]))[0] == 200
+        async with gw.gateway.engine.connect() as conn:
+            from sqlalchemy import select
+
+            row = (await conn.execute(select(t.api_keys.c.enabled).where(t.api_keys.c.id == alice["key_id"]))).one()
+        assert row.enabled  # bob's POST to alice's key changed nothing
