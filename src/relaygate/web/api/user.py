@@ -23,7 +23,7 @@ from relaygate.services.operate.selfservice import SelfService
 from relaygate.web.api.user_account import ERROR, LIMITED
 from relaygate.web.api.user_session import Holder, add_session_routes, holder_dependency
 
-TYPES = {"md": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+TYPES = {"json": "application/json", "md": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
 
 class RedeemIn(BaseModel):
@@ -88,9 +88,12 @@ def add_user_routes(app: FastAPI, gw: Gateway) -> None:
     @app.get("/api/user/statement", tags=tags, response_model=None)
     async def statement(request: Request, who: Holder = me, from_: str | None = Query(None, alias="from"),
                         to: str | None = Query(None), format: str = Query("json")) -> Any:
-        text, st = await selfservice.statement(who.owner_id, _when(from_, "from"), _when(to, "to"), format,
+        """Exactly what `relaygate balance statement --format json|md|csv` prints for the owner and period: opening
+        balance, every top-up, redemption and adjustment with its reason, usage per day, model and key, closing
+        balance; JSON amounts are exact decimal strings in the deployment's currency."""
+        text, _ = await selfservice.statement(who.owner_id, _when(from_, "from"), _when(to, "to"), format,
                                                _lang(request))
-        return st if format == "json" else Response(text, media_type=TYPES[format])
+        return Response(text, media_type=TYPES[format])
 
     @app.get("/api/user/keys", tags=tags)
     async def keys(who: Holder = me) -> list[dict[str, Any]]:
