@@ -95,6 +95,17 @@ async def test_another_users_records_and_operator_pages_are_refused(site: dict[s
 
 
 @pytest.mark.asyncio(loop_scope="module")
+async def test_the_operators_sign_in_page_leads_key_holders_to_theirs(site: dict[str, Any]) -> None:
+    gw: Running = site["gw"]
+    async with Browser(gw) as b:
+        for lang, words in (("en", "Sign in to your account here"), ("zh-CN", "请在这里登录你的账户")):
+            status, html = await b.get("/console/login", headers={"Accept-Language": lang})
+            assert status == 200 and 'href="/portal/login" data-testid="to-portal"' in html and words in html
+        resp = await portal_sign_in(b, "alice", OLD_PASSWORD)  # the same host and port as the operators'
+        assert resp.status == 200 and str(resp.url).startswith(gw.root + "/portal/")
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_wrong_password_disabled_user_and_ended_session(site: dict[str, Any]) -> None:
     gw: Running = site["gw"]
     async with Browser(gw) as b:

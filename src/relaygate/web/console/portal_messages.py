@@ -142,6 +142,8 @@ PORTAL_MESSAGES: dict[str, tuple[str, str]] = {
     "ho.policies_hint": ("Whether an owner's key holders may create their own keys, and the most each may be. A term "
                          "left empty on a new key takes the bound.",
                          "负责人的密钥持有人能否自行创建密钥，以及各项的上限。新密钥中留空的项取上限值。"),
+    "login.to_portal": ("A key holder, or an account from One API / New API? Sign in to your account here.",
+                        "是密钥持有人，或有 One API / New API 的账户？请在这里登录你的账户。"),
     "ho.policy_empty": ("An empty field: no bound. Pick an owner above to see and change its bounds.",
                         "留空表示不设上限。点击上方负责人名称可查看并修改其上限。"),
     "ho.self_keys": ("May create keys", "可自行创建密钥"),
