@@ -191,17 +191,18 @@ async def test_a_key_holder_in_a_real_browser(site: dict[str, Any], chromium: An
         await tab.page.screenshot(path=str(shots / f"account-{lang}.png"), full_page=True)
         tab.assert_clean()
         await tab.page.context.close()
-    tab = await open_tab(chromium, gw.root)  # a second user, with a record id copied from the first
-    await tab.go("/portal/login")
-    await tab.page.fill("input[name=name]", "bob")
-    await tab.page.fill("input[name=password]", "bob-password-1")
-    await tab.page.click("form[action='/portal/login'] button[type=submit]")
-    await tab.page.wait_for_load_state("networkidle")
-    response = await tab.page.goto(f"{gw.root}/portal/requests/{site['alice_rid']}")
-    assert response is not None and response.status == 404
-    assert "alice laptop" not in await tab.page.content()
-    await tab.page.screenshot(path=str(shots / "refused-en.png"), full_page=True)
-    await tab.page.context.close()
+    for lang in ("en", "zh-CN"):
+        tab = await open_tab(chromium, gw.root, lang)  # a second user, with a record id copied from the first
+        await tab.go("/portal/login")
+        await tab.page.fill("input[name=name]", "bob")
+        await tab.page.fill("input[name=password]", "bob-password-1")
+        await tab.page.click("form[action='/portal/login'] button[type=submit]")
+        await tab.page.wait_for_load_state("networkidle")
+        response = await tab.page.goto(f"{gw.root}/portal/requests/{site['alice_rid']}")
+        assert response is not None and response.status == 404
+        assert "alice laptop" not in await tab.page.content()
+        await tab.page.screenshot(path=str(shots / f"refused-{lang}.png"), full_page=True)
+        await tab.page.context.close()
     await holders_page(gw, chromium, shots)
     async with Browser(gw) as b:
         await portal_sign_in(b, "alice", OLD_PASSWORD)
@@ -218,6 +219,11 @@ async def holders_page(gw: Running, chromium: Any, shots: Path) -> None:
     for lang in ("en", "zh-CN"):
         tab = await open_tab(chromium, gw.root, lang)
         await console_sign_in(tab, "ada")
+        await tab.go("/console/holders")
+        await tab.page.click("[data-testid=policies] [data-testid=edit-policy]:text-is('alice')")
+        await tab.page.wait_for_load_state("networkidle")  # the form opened with alice's bounds
+        assert await tab.page.input_value("[data-testid=policy-form] input[name=max_keys]") == "3"
+        assert await tab.page.input_value("[data-testid=policy-form] input[name=max_cap_daily]") == "5"
         await tab.go("/console/holders")
         await tab.page.fill("[data-testid=invite-form] input[name=email]", "new.person@example.com")
         await tab.page.click("[data-testid=invite-form] button[type=submit]")
