@@ -247,3 +247,49 @@ async def test_every_key_holder_route_with_session_tokens_of_another_owner_a_dis
 
             row = (await conn.execute(select(t.api_keys.c.enabled).where(t.api_keys.c.id == alice["key_id"]))).one()
         assert row.enabled  # bob's POST to alice's key changed nothing
+
+
+# the clients the issue names: (id, base URL suffix, where the base URL goes, where the key goes)
+CLIENT_FORMS = [
+    ("cursor", "/v1", "Override OpenAI Base URL", "OpenAI API Key"),
+    ("cherry-studio", "", "API Host", "API Key"),
+    ("lobechat", "/v1", "API Proxy Address", "API Key"),
+    ("chatbox", "", "API Host", "API Key"),
+    ("claude-code", "", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"),
+    ("codex-cli", "/v1", "~/.codex/config.toml", "env_key"),
+    ("gemini-cli", "", "GOOGLE_GEMINI_BASE_URL", "GEMINI_API_KEY"),
+    ("python-sdk", "/v1", "OPENAI_BASE_URL", "OPENAI_API_KEY"),
+    ("node-sdk", "/v1", "OPENAI_BASE_URL", "OPENAI_API_KEY"),
+]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_set_up_every_client_the_issue_names_on_the_page_and_the_api_in_both_languages(
+        site: dict[str, Any]) -> None:
+    import html as html_lib
+
+    gw: Running = site["gw"]
+    alice = site["ids"]["alice"]
+    async with Browser(gw) as b, aiohttp.ClientSession() as s:
+        await sign_in(b, "alice")
+        for lang in ("en", "zh-CN"):
+            for client, suffix, base_field, key_field in CLIENT_FORMS:
+                async with s.get(gw.root + f"/api/user/setup/{client}", headers={
+                        "Authorization": f"Bearer {alice['secret']}", "Accept-Language": lang}) as resp:
+                    api = await resp.json()
+                    assert resp.status == 200, (client, lang, api)
+                assert api["base_url"] == gw.root + suffix, (client, api["base_url"])
+                if lang == "en":  # in zh-CN the fields carry the names the client's Chinese screens use
+                    assert base_field in api["base_url_field"] and key_field in api["key_field"], client
+                assert api["models"] == ["demo-chat"] and len(api["mistakes"]) >= 2, client
+                assert alice["secret"] not in str(api)  # the example carries a masked key only
+                if lang == "zh-CN":
+                    assert any("\u4e00" <= ch <= "\u9fff" for ch in api["note"] + "".join(api["mistakes"])), client
+                status, page = await b.get(f"/portal/setup?client={client}", headers={"Accept-Language": lang,
+                                                                                      "Cookie": f"rg_lang={lang}"})
+                assert status == 200, (client, lang)
+                text = html_lib.unescape(page)
+                assert f'data-testid="base-url">{api["base_url"]}<' in text, (client, lang)
+                for part in (api["base_url_field"], api["key_field"], api["note"], *api["mistakes"]):
+                    assert part in text, (client, lang, part)  # the page and the API: one source
+                assert alice["secret"] not in text
