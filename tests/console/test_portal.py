@@ -231,6 +231,15 @@ async def holders_page(gw: Running, chromium: Any, shots: Path) -> None:
         assert "/portal/invite/rgi_" in await tab.page.locator("[data-testid=invite-link]").inner_text()
         assert "alice" in await tab.page.locator("[data-testid=policies]").inner_text()
         await tab.page.screenshot(path=str(shots / f"holders-{lang}.png"), full_page=True)
+        await tab.go("/console/codes")  # the codes key holders redeem: a batch, shown once
+        await tab.page.fill("[data-testid=codes-form] input[name=name]", f"launch week {lang}")
+        await tab.page.fill("[data-testid=codes-form] input[name=amount]", "10")
+        await tab.page.fill("[data-testid=codes-form] input[name=count]", "3")
+        await tab.page.fill("[data-testid=codes-form] input[name=expires]", "30d")
+        await tab.page.click("[data-testid=codes-form] button.primary")
+        await tab.page.wait_for_load_state("networkidle")
+        assert len((await tab.page.locator("[data-testid=new-codes]").inner_text()).split()) == 3
+        await tab.page.screenshot(path=str(shots / f"codes-{lang}.png"), full_page=True)
         tab.assert_clean()
         await tab.page.context.close()
 

@@ -11,6 +11,8 @@ booked twice. The running gateway picks the credit up like any top-up (``Balance
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 from typing import Any
 
@@ -39,6 +41,17 @@ def code_view(row: Any, currency: str) -> dict[str, Any]:
             "amount_text": format_amount(row.amount, currency), "status": row.status,
             "expires_at": iso(row.expires_at), "redeemed_at": iso(row.redeemed_at), "redeemed_by": row.redeemed_by,
             "source": row.source, "batch": row.ref}
+
+
+def batch_csv(batch: dict[str, Any]) -> str:
+    """A new batch's codes as CSV (code, amount, expires_at, batch, name): the export an operator hands out. The
+    full codes exist only in the answer that created the batch, so this is the one moment to export them."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["code", "amount", "expires_at", "batch", "name"])
+    for code in batch["codes"]:
+        writer.writerow([code, batch["amount"], batch["expires_at"] or "", batch["batch"], batch["name"]])
+    return out.getvalue()
 
 
 class RedemptionCodes:
