@@ -1,5 +1,5 @@
 """Redemption code batches from the console (the CLI and the API have theirs): an admin creates a batch (amount,
-count, expiry), sees the codes once or downloads them as CSV, lists them masked, disables one; key holders
+count, expiry, uses), sees the codes once or downloads them as CSV, lists them masked, disables one; key holders
 redeem them; support and viewers may look but not create; no code reaches the audit log. The CLI exports a
 batch to a CSV file the same way."""
 
@@ -58,8 +58,15 @@ async def test_batches_from_the_console_shown_once_exported_redeemed_and_disable
         results = [await _redeem(gw, secret, c) for c in shown[1:]]
         assert sorted(results) == [200, 409]  # the disabled one is refused, the other redeems
 
+        status, page = await ada.post("/console/codes", {"name": "team", "amount": "1", "count": "1", "uses": "2"})
+        assert status == 201 and "Each redeems 2 times" in page
+        team_code = re.findall(r"\b[0-9a-f]{32}\b", page.split('data-testid="new-codes">', 1)[1])[0]
+        other, _ = await gw.add_key("erik")
+        assert [await _redeem(gw, s, team_code) for s in (secret, secret, other)] == [200, 409, 200]
+        assert ">2 / 2<" in (await ada.get("/console/codes?status=used"))[1]
+
         for bad, words in (({"amount": "-1"}, "positive"), ({"amount": "x"}, "not an amount"),
-                           ({"count": "0"}, "1 to"), ({"count": "lots"}, "whole number"),
+                           ({"count": "0"}, "1 to"), ({"count": "lots"}, "whole number"), ({"uses": "0"}, "1 to"),
                            ({"expires": "2001-01-01"}, "past"), ({"expires": "soon"}, "Expiry")):
             status, page = await ada.post("/console/codes", {"name": "bad", "amount": "1", "count": "1", **bad})
             assert status == 400 and words in page, (bad, status)
@@ -86,10 +93,10 @@ def test_the_cli_exports_a_batch_to_csv(tmp_path: Path) -> None:
     env = {"RELAYGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/t.db", "RELAYGATE_DEMO_UPSTREAM": "false",
            "RELAYGATE_LANG": "en"}
     out = tmp_path / "codes.csv"
-    result = CliRunner().invoke(cli_main.app, ["codes", "create", "--amount", "5", "--count", "2", "--name", "fair",
-                                               "--output", str(out)], env=env)
+    result = CliRunner().invoke(cli_main.app, ["codes", "create", "--amount", "5", "--count", "2", "--uses", "4",
+                                               "--name", "fair", "--output", str(out)], env=env)
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open()))
-    assert len(rows) == 2 and rows[0]["amount"] == "5" and rows[0]["name"] == "fair"
+    assert len(rows) == 2 and rows[0]["amount"] == "5" and rows[0]["name"] == "fair" and rows[0]["uses"] == "4"
     assert not any(row["code"] in result.output for row in rows)  # in the file, not on the screen
     assert os.stat(out).st_mode & 0o077 == 0

@@ -42,6 +42,7 @@ def _codes(engine: Any) -> RedemptionCodes:
 @codes_app.command("create")
 def create(amount: str = typer.Option(..., "--amount", help="Credit per code, e.g. 10."),
            count: int = typer.Option(1, "--count", help="How many codes (1-10000)."),
+           uses: int = typer.Option(1, "--uses", help="How many owners may redeem each code (1: single use)."),
            name: str = typer.Option(..., "--name", help="What the batch is for (shown on statements)."),
            expires: str = typer.Option(None, "--expires", help="When codes stop redeeming: 30d, 12h or a date."),
            output: Path = typer.Option(None, "--output", "-o",
@@ -53,7 +54,8 @@ def create(amount: str = typer.Option(..., "--amount", help="Credit per code, e.
     except MoneyError:
         console.print(say("bad_amount", amount=amount), style="red", markup=False)
         raise typer.Exit(2) from None
-    batch = run_with_engine(lambda e: _codes(e).create_batch(name, nanos, count, expiry(expires), "cli"))
+    batch = run_with_engine(lambda e: _codes(e).create_batch(name, nanos, count, expiry(expires), "cli",
+                                                                     uses=uses))
     if output is not None:
         from relaygate.services.operate.codes import batch_csv
 

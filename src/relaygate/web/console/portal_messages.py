@@ -161,6 +161,8 @@ PORTAL_MESSAGES: dict[str, tuple[str, str]] = {
     "co.count": ("Count", "数量"),
     "co.expires": ("Expires", "过期时间"),
     "co.code": ("Code", "兑换码"),
+    "co.uses": ("Uses", "可用次数"),
+    "co.uses_each": ("Each redeems {uses} times, once per account.", "每个可兑换 {uses} 次，每个账户一次。"),
     "co.redeemed": ("Redeemed", "兑换时间"),
     "co.once": ("{count} codes of {amount} each: hand them out now, they are shown this once.",
                 "{count} 个兑换码，每个 {amount}：请立即分发，它们只显示这一次。"),

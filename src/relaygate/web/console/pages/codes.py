@@ -1,4 +1,4 @@
-"""Redemption codes, for operators: create a batch (amount, count, expiry) and export it as CSV, list codes
+"""Redemption codes, for operators: create a batch (amount, count, expiry, uses) and export it as CSV, list codes
 (masked) by state and batch, disable an unused one. The rules live in ``operate/codes.py``; the CLI
 (``relaygate codes``) and the API (``/api/codes``) do the same. The full codes are shown (or downloaded) once,
 when the batch is made; only their hashes are stored, and the audit log names the batch, never a code."""
@@ -38,9 +38,9 @@ def routes(svc: Services) -> list[Route]:
             except MoneyError:
                 raise InvalidInput(f"'{ctx.f('amount')}' is not an amount.",
                                    f"'{ctx.f('amount')}' 不是有效金额。") from None
-            count_text = ctx.f("count") or "1"
-            if not count_text.isdigit():
-                raise InvalidInput("The count is a whole number.", "数量必须是整数。")
+            count_text, uses_text = ctx.f("count") or "1", ctx.f("uses") or "1"
+            if not count_text.isdigit() or not uses_text.isdigit():
+                raise InvalidInput("The count and the uses are whole numbers.", "数量和可用次数必须是整数。")
             expires = None
             if ctx.f("expires"):
                 try:
@@ -50,10 +50,11 @@ def routes(svc: Services) -> list[Route]:
                                        "过期时间：30d、12h 或日期（如 2026-12-31）。") from None
                 if expires <= now_ms():
                     raise InvalidInput("The expiry is in the past.", "过期时间早于当前时间。")
-            made = await codes.create_batch(ctx.f("name"), amount, int(count_text), expires, ctx.actor)
+            made = await codes.create_batch(ctx.f("name"), amount, int(count_text), expires, ctx.actor,
+                                            uses=int(uses_text))
         except InvalidInput as exc:
             return await codes_page(ctx, exc.status, exc.message(ctx.lang))
-        await ctx.audit("codes.create", made["batch"], None, {k: made[k] for k in ("name", "count", "amount",
+        await ctx.audit("codes.create", made["batch"], None, {k: made[k] for k in ("name", "count", "uses", "amount",
                                                                                    "expires_at")})
         if ctx.f("export") == "csv":
             return Response(batch_csv(made), media_type="text/csv; charset=utf-8",
