@@ -293,3 +293,47 @@ async def test_set_up_every_client_the_issue_names_on_the_page_and_the_api_in_bo
                 for part in (api["base_url_field"], api["key_field"], api["note"], *api["mistakes"]):
                     assert part in text, (client, lang, part)  # the page and the API: one source
                 assert alice["secret"] not in text
+
+
+# every portal page and action, and the API route that does the same (None: a browser matter, with the reason)
+PORTAL_ON_THE_API: dict[tuple[str, str], tuple[str, str] | str] = {
+    ("GET", "/portal/"): ("get", "/api/user/balance"),  # and the statement, below
+    ("GET", "/portal/statement.{fmt}"): ("get", "/api/user/statement"),
+    ("GET", "/portal/keys"): ("get", "/api/user/keys"),
+    ("POST", "/portal/keys"): ("post", "/api/user/keys"),
+    ("POST", "/portal/keys/{key_id}/disable"): ("post", "/api/user/keys/{key_id}/disable"),
+    ("GET", "/portal/account"): ("get", "/api/user/notice"),
+    ("POST", "/portal/account/notice"): ("put", "/api/user/notice"),
+    ("POST", "/portal/account/password"): ("post", "/api/user/password"),
+    ("GET", "/portal/requests"): ("get", "/api/user/requests"),
+    ("GET", "/portal/requests/{request_id}"): ("get", "/api/user/requests/{request_id}"),
+    ("GET", "/portal/setup"): ("get", "/api/user/setup/{client}"),
+    ("GET", "/portal/redeem"): ("post", "/api/user/redeem"),
+    ("POST", "/portal/redeem"): ("post", "/api/user/redeem"),
+    ("POST", "/portal/logout"): ("delete", "/api/user/session"),
+    ("*", "/portal"): "a redirect to /portal/",
+    ("*", "/portal/login"): ("post", "/api/user/session"),
+    ("*", "/portal/signup"): ("post", "/api/user/signup"),
+    ("*", "/portal/invite/{token}"): ("post", "/api/user/signup"),  # the invite's token in "invite"
+    ("*", "/portal/verify/{token}"): ("post", "/api/user/verify"),
+    ("*", "/portal/forgot"): ("post", "/api/user/password/forgot"),
+    ("*", "/portal/reset/{token}"): ("post", "/api/user/password/reset"),
+    ("*", "/portal/sso/start"): "single sign-on is a browser redirect flow (OpenID Connect)",
+    ("*", "/portal/sso/callback"): "single sign-on is a browser redirect flow (OpenID Connect)",
+}
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_everything_in_the_portal_is_also_on_the_api(site: dict[str, Any]) -> None:
+    gw: Running = site["gw"]
+    async with aiohttp.ClientSession() as s, s.get(gw.root + "/api/openapi.json") as resp:
+        doc = await resp.json()
+    listed = set(PORTAL_ON_THE_API)
+    assert {k for k in listed if k[0] != "*"} == SIGNED_IN and {p for m, p in listed if m == "*"} == OPEN
+    for page, api in PORTAL_ON_THE_API.items():
+        if isinstance(api, str):
+            continue
+        method, path = api
+        op = doc["paths"].get(path, {}).get(method)
+        assert op is not None, (page, api)
+        assert op["tags"][0].startswith("key holders"), (page, api)
