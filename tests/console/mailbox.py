@@ -56,6 +56,7 @@ class Mailbox:
     security: str = "none"
     cert: tuple[Path, Path] | None = None
     login: tuple[str, str] | None = None
+    auth_seen: list[str] = field(default_factory=list)  # AUTH attempts (mechanisms), in any state
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))
@@ -67,6 +68,7 @@ class Mailbox:
     def _auth(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
+        self.auth_seen.append(mechanism)
         ok = isinstance(data, LoginPassword) and self.login is not None and \
             (data.login.decode(), data.password.decode()) == self.login
         return AuthResult(success=ok)
@@ -80,8 +82,10 @@ class Mailbox:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*self.cert)
         auth: dict[str, Any] = {"authenticator": self._auth, "auth_required": True} if self.login else {}
-        if self.login and self.security == "tls":
-            auth["auth_require_tls"] = False  # aiosmtpd only knows STARTTLS; this socket is TLS from the start
+        if self.login and self.security != "starttls":
+            # implicit TLS: aiosmtpd only knows STARTTLS, this socket is TLS from the start; plain: a server that
+            # would take a password in the clear, so a client that falls back to plain text is caught doing so
+            auth["auth_require_tls"] = False
 
         def protocol() -> SMTP:
             with warnings.catch_warnings():  # "AUTH without requiring TLS": the implicit-TLS socket is TLS

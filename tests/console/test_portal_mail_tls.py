@@ -112,13 +112,13 @@ async def test_all_three_kinds_over_implicit_tls(cert: tuple[Path, Path]) -> Non
 async def test_no_downgrade_and_no_untrusted_certificate(tmp_path: Path, cert: tuple[Path, Path],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     subject, body = mail_text("reset", "en", username="u", minutes=60, link="https://gw.example/portal/reset/x")
-    plain = await Mailbox(security="none").start()  # offers no STARTTLS
+    plain = await Mailbox(security="none", login=LOGIN).start()  # offers no STARTTLS, would take AUTH in the clear
     try:
         settings = {**plain.settings(), "smtp_security": "starttls", "smtp_username": LOGIN[0],
                     "smtp_password": LOGIN[1]}
         failed = await Mailer(Settings(database_url="sqlite://", **settings)).send(Mail("u@example.com", "reset",
                                                                                          subject, body))
-        assert failed is not None and not plain.messages  # not sent in the clear
+        assert failed is not None and not plain.messages and not plain.auth_seen  # no mail, no password in clear
     finally:
         await plain.stop()
     stranger = self_signed(tmp_path)  # a certificate no one trusts (SSL_CERT_FILE names the other one)
