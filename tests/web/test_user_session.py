@@ -159,3 +159,13 @@ async def test_the_openapi_document_declares_the_key_holder_scheme_on_every_rout
     for path, method in (("/api/user/session", "post"), ("/api/user/session", "get"),
                          ("/api/user/session", "delete"), ("/api/user/password", "post")):
         assert method in doc["paths"][path], (path, method)
+
+
+async def test_signing_in_over_the_api_is_rate_limited_per_address(gw: Running) -> None:
+    statuses = [(await sign_in(gw, "nobody", "wrong-password-0"))[0] for _ in range(30)]
+    assert set(statuses) == {401}
+    status, body = await sign_in(gw, "nobody", "wrong-password-0")
+    assert status == 429 and body["error"]["code"] == "rate_limited"
+    async with aiohttp.ClientSession() as s, s.post(gw.root + "/api/user/session",
+                                                    json={"username": "x", "password": "y"}) as resp:
+        assert int(resp.headers["Retry-After"]) > 0
