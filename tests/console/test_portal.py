@@ -95,6 +95,17 @@ async def test_another_users_records_and_operator_pages_are_refused(site: dict[s
 
 
 @pytest.mark.asyncio(loop_scope="module")
+async def test_the_operators_sign_in_page_leads_key_holders_to_theirs(site: dict[str, Any]) -> None:
+    gw: Running = site["gw"]
+    async with Browser(gw) as b:
+        for lang, words in (("en", "Sign in to your account here"), ("zh-CN", "请在这里登录你的账户")):
+            status, html = await b.get("/console/login", headers={"Accept-Language": lang})
+            assert status == 200 and 'href="/portal/login" data-testid="to-portal"' in html and words in html
+        resp = await portal_sign_in(b, "alice", OLD_PASSWORD)  # the same host and port as the operators'
+        assert resp.status == 200 and str(resp.url).startswith(gw.root + "/portal/")
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_wrong_password_disabled_user_and_ended_session(site: dict[str, Any]) -> None:
     gw: Running = site["gw"]
     async with Browser(gw) as b:
@@ -180,17 +191,18 @@ async def test_a_key_holder_in_a_real_browser(site: dict[str, Any], chromium: An
         await tab.page.screenshot(path=str(shots / f"account-{lang}.png"), full_page=True)
         tab.assert_clean()
         await tab.page.context.close()
-    tab = await open_tab(chromium, gw.root)  # a second user, with a record id copied from the first
-    await tab.go("/portal/login")
-    await tab.page.fill("input[name=name]", "bob")
-    await tab.page.fill("input[name=password]", "bob-password-1")
-    await tab.page.click("form[action='/portal/login'] button[type=submit]")
-    await tab.page.wait_for_load_state("networkidle")
-    response = await tab.page.goto(f"{gw.root}/portal/requests/{site['alice_rid']}")
-    assert response is not None and response.status == 404
-    assert "alice laptop" not in await tab.page.content()
-    await tab.page.screenshot(path=str(shots / "refused-en.png"), full_page=True)
-    await tab.page.context.close()
+    for lang in ("en", "zh-CN"):
+        tab = await open_tab(chromium, gw.root, lang)  # a second user, with a record id copied from the first
+        await tab.go("/portal/login")
+        await tab.page.fill("input[name=name]", "bob")
+        await tab.page.fill("input[name=password]", "bob-password-1")
+        await tab.page.click("form[action='/portal/login'] button[type=submit]")
+        await tab.page.wait_for_load_state("networkidle")
+        response = await tab.page.goto(f"{gw.root}/portal/requests/{site['alice_rid']}")
+        assert response is not None and response.status == 404
+        assert "alice laptop" not in await tab.page.content()
+        await tab.page.screenshot(path=str(shots / f"refused-{lang}.png"), full_page=True)
+        await tab.page.context.close()
     await holders_page(gw, chromium, shots)
     async with Browser(gw) as b:
         await portal_sign_in(b, "alice", OLD_PASSWORD)
@@ -208,12 +220,26 @@ async def holders_page(gw: Running, chromium: Any, shots: Path) -> None:
         tab = await open_tab(chromium, gw.root, lang)
         await console_sign_in(tab, "ada")
         await tab.go("/console/holders")
+        await tab.page.click("[data-testid=policies] [data-testid=edit-policy]:text-is('alice')")
+        await tab.page.wait_for_load_state("networkidle")  # the form opened with alice's bounds
+        assert await tab.page.input_value("[data-testid=policy-form] input[name=max_keys]") == "3"
+        assert await tab.page.input_value("[data-testid=policy-form] input[name=max_cap_daily]") == "5"
+        await tab.go("/console/holders")
         await tab.page.fill("[data-testid=invite-form] input[name=email]", "new.person@example.com")
         await tab.page.click("[data-testid=invite-form] button[type=submit]")
         await tab.page.wait_for_load_state("networkidle")
         assert "/portal/invite/rgi_" in await tab.page.locator("[data-testid=invite-link]").inner_text()
         assert "alice" in await tab.page.locator("[data-testid=policies]").inner_text()
         await tab.page.screenshot(path=str(shots / f"holders-{lang}.png"), full_page=True)
+        await tab.go("/console/codes")  # the codes key holders redeem: a batch, shown once
+        await tab.page.fill("[data-testid=codes-form] input[name=name]", f"launch week {lang}")
+        await tab.page.fill("[data-testid=codes-form] input[name=amount]", "10")
+        await tab.page.fill("[data-testid=codes-form] input[name=count]", "3")
+        await tab.page.fill("[data-testid=codes-form] input[name=expires]", "30d")
+        await tab.page.click("[data-testid=codes-form] button.primary")
+        await tab.page.wait_for_load_state("networkidle")
+        assert len((await tab.page.locator("[data-testid=new-codes]").inner_text()).split()) == 3
+        await tab.page.screenshot(path=str(shots / f"codes-{lang}.png"), full_page=True)
         tab.assert_clean()
         await tab.page.context.close()
 

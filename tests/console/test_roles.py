@@ -33,6 +33,8 @@ ACTIONS = [
     ("/console/holders/invites/1/revoke", {}),
     ("/console/holders/users/u1/toggle", {}),
     ("/console/holders/policy", {"owner": "{owner}"}),
+    ("/console/codes", {"name": "free money", "amount": "100", "count": "5"}),
+    ("/console/codes/native_code_1/disable", {}),
     ("/console/team/operators/{op}/toggle", {}),
     ("/console/team/sessions/0123456789abcdef/revoke", {}),
 ]

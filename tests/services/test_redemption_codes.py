@@ -111,6 +111,56 @@ async def test_two_people_redeeming_one_code_at_once_exactly_one_wins(where: str
         assert all(r["ok"] for r in await balance_check(gw.gateway.engine))
 
 
+async def test_a_code_with_several_uses_redeems_once_per_owner_until_used_up(gw: Running) -> None:
+    codes = RedemptionCodes(gw.gateway.engine, "USD")
+    batch = await codes.create_batch("team promo", parse_amount("4"), 1, None, "tests", uses=3)
+    code = batch["codes"][0]
+    secrets = {name: (await gw.add_key(name))[0] for name in ("ann", "ben", "cat", "dan")}
+    assert (await _redeem(gw, secrets["ann"], code))[0] == 200
+    status, body = await _redeem(gw, secrets["ann"], code)  # the same owner again: refused, nothing booked
+    assert status == 409 and "already redeemed" in body["error"]["message"], body
+    assert (await codes.list_codes(batch=batch["batch"]))[0]["uses"] == 1  # the refused try took no use
+    assert (await _redeem(gw, secrets["ben"], code))[0] == 200
+    assert (await _redeem(gw, secrets["cat"], code))[0] == 200
+    status, body = await _redeem(gw, secrets["dan"], code)
+    assert status == 409 and "3 times" in body["error"]["message"], body
+    listed = (await codes.list_codes(batch=batch["batch"]))[0]
+    assert listed["status"] == "used" and (listed["uses"], listed["max_uses"]) == (3, 3)
+    entries = [e for e in await _ledger(gw) if e.kind == "redeem"]
+    assert len(entries) == 3 and len({e.owner_id for e in entries}) == 3
+    assert all(e.amount == parse_amount("4") for e in entries)
+    assert all(r["ok"] for r in await balance_check(gw.gateway.engine))
+    with pytest.raises(Exception, match="1 to"):
+        await codes.create_batch("x", parse_amount("1"), 1, None, "tests", uses=0)
+
+
+def _with_mariadb() -> list[Any]:
+    from tests.harness import MYSQL_URL
+
+    return [*_backends(), pytest.param(MYSQL_URL, id="mariadb", marks=pytest.mark.skipif(
+        not MYSQL_URL, reason="MariaDB: set RELAYGATE_TEST_MYSQL_URL"))]
+
+
+@pytest.mark.parametrize("where", _with_mariadb())  # MariaDB too: its UPDATE sees columns already assigned
+async def test_many_owners_racing_for_a_three_use_code_exactly_three_win(where: str, tmp_path: Any) -> None:
+    from tests.dbreset import reset_database
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/r.db" if where == "sqlite" else where
+    if where != "sqlite":
+        await reset_database(url)
+    async with running_gateway(url, data_dir=str(tmp_path)) as gw:
+        codes = RedemptionCodes(gw.gateway.engine, "USD")
+        batch = await codes.create_batch("race", parse_amount("5"), 1, None, "tests", uses=3)
+        secrets = [(await gw.add_key(f"racer {i}"))[0] for i in range(8)]
+        results = await asyncio.gather(*(_redeem(gw, s, batch["codes"][0]) for s in secrets for _ in range(2)))
+        statuses = sorted(status for status, _ in results)
+        assert statuses.count(200) == 3 and set(statuses) == {200, 409}, statuses
+        entries = [e for e in await _ledger(gw) if e.kind == "redeem"]
+        assert len(entries) == 3 and len({e.owner_id for e in entries}) == 3
+        assert (await codes.list_codes(batch=batch["batch"]))[0]["uses"] == 3
+        assert all(r["ok"] for r in await balance_check(gw.gateway.engine))
+
+
 async def test_operators_create_and_list_batches_over_the_api(gw: Running) -> None:
     auth = {"Authorization": f"Bearer {gw.admin_token}"}
     async with aiohttp.ClientSession(headers=auth) as s:

@@ -91,3 +91,61 @@ async def test_client_setup_names_the_base_url_form_fields_models_and_mistakes(g
         zh = await resp.json()
     assert "API 地址" in zh["base_url_field"] and "密钥" in zh["note"]
     assert (await _get(gw, alice, "/api/user/setup/notepad"))[0] == 404
+
+
+async def test_requests_filter_by_model_status_errors_key_time_and_page_and_carry_the_support_fields(
+        gw: Running, fake: FakeUpstream) -> None:
+    alice, alice_key, _, _ = await _two_owners(gw, fake)
+    other, other_key = await gw.add_key("alice", name="alice ci")
+    async with openai.AsyncOpenAI(base_url=gw.base_url, api_key=alice, max_retries=0) as api:
+        for _ in range(3):
+            await api.chat.completions.create(model="paid", messages=[{"role": "user", "content": "hi"}],
+                                              max_tokens=20)
+    async with openai.AsyncOpenAI(base_url=gw.base_url, api_key=other, max_retries=0) as api:
+        try:
+            await api.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
+        except openai.NotFoundError:
+            pass
+    await gw.gateway.usage.flush()
+    _, everything = await _get(gw, alice, "/api/user/requests")
+    assert len(everything) == 4
+    assert {r["key_id"] for r in everything} == {alice_key, other_key}
+    _, paid = await _get(gw, alice, "/api/user/requests", model="paid")
+    assert len(paid) == 3 and all(r["requested_model"] == "paid" for r in paid)
+    _, ok = await _get(gw, alice, "/api/user/requests", status=200)
+    assert len(ok) == 3
+    _, errors = await _get(gw, alice, "/api/user/requests", errors_only="true")
+    assert len(errors) == 1 and errors[0]["status"] == 404 and errors[0]["error_code"] == "model_not_found"
+    assert (await _get(gw, alice, "/api/user/requests", key_id=other_key))[1] == errors
+    assert (await _get(gw, alice, "/api/user/requests", since="1h"))[1] == everything
+    assert (await _get(gw, alice, "/api/user/requests", until="2001-01-01"))[1] == []
+    _, first = await _get(gw, alice, "/api/user/requests", limit=2)
+    _, rest = await _get(gw, alice, "/api/user/requests", limit=2, before_id=first[-1]["id"])
+    assert [r["request_id"] for r in first + rest] == [r["request_id"] for r in everything]
+    assert (await _get(gw, alice, "/api/user/requests", since="yesterday-ish"))[0] == 400
+
+    status, one = await _get(gw, alice, f"/api/user/requests/{errors[0]['request_id']}")
+    assert status == 200
+    lines = dict(line.split(": ", 1) for line in one["ticket"].splitlines()[1:])
+    assert list(lines) == ["request_id", "time", "requested_model", "status", "error_code", "client", "masked_key"]
+    assert lines["request_id"] == one["request_id"] and lines["requested_model"] == "no-such-model"
+    assert lines["status"] == "404" and lines["error_code"] == "model_not_found" and lines["time"] == one["time"]
+    assert lines["masked_key"] == one["masked_key"] and "…" in lines["masked_key"] and lines["client"] != "-"
+    assert other not in str(one)  # no full key anywhere in the record
+
+    # the portal's page filters the same records
+    from tests.console.helpers import Browser, hidden
+
+    await gw.gateway.portal.users.add("alice-user", "alice", "alice-password-1")  # type: ignore[union-attr]
+    async with Browser(gw) as b:
+        async with b.session.get(b.url("/portal/login")) as resp:
+            pre = hidden(await resp.text(), "pre")
+        async with b.session.post(b.url("/portal/login"), data={"pre": pre, "name": "alice-user",
+                                                                "password": "alice-password-1"}) as resp:
+            assert resp.status == 200
+        pages = {q: (await b.get(f"/portal/requests?{q}"))[1] for q in ("", "errors=1", "model=paid", "status=404")}
+    rids = {r["request_id"]: r for r in everything}
+    for query, wanted in (("", set(rids)), ("errors=1", {errors[0]["request_id"]}),
+                          ("model=paid", {r["request_id"] for r in paid}),
+                          ("status=404", {errors[0]["request_id"]})):
+        assert {rid for rid in rids if rid in pages[query]} == wanted, query

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -20,6 +21,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "created": ("{count} code(s) of {amount} each, batch {batch}. Shown once: store them now.",
                 "已创建 {count} 个兑换码，每个 {amount}，批次 {batch}。只显示这一次，请立即保存。"),
     "bad_amount": ("'{amount}' is not an amount.", "'{amount}' 不是有效金额。"),
+    "exported": ("{count} code(s) of {amount} each, batch {batch}, written to {path} (CSV). Keep the file safe: "
+                 "the codes are not stored anywhere else.",
+                 "已创建 {count} 个兑换码，每个 {amount}，批次 {batch}，已写入 {path}（CSV）。请妥善保管该文件："
+                 "兑换码不会保存在其他地方。"),
 }
 
 
@@ -37,16 +42,28 @@ def _codes(engine: Any) -> RedemptionCodes:
 @codes_app.command("create")
 def create(amount: str = typer.Option(..., "--amount", help="Credit per code, e.g. 10."),
            count: int = typer.Option(1, "--count", help="How many codes (1-10000)."),
+           uses: int = typer.Option(1, "--uses", help="How many owners may redeem each code (1: single use)."),
            name: str = typer.Option(..., "--name", help="What the batch is for (shown on statements)."),
            expires: str = typer.Option(None, "--expires", help="When codes stop redeeming: 30d, 12h or a date."),
+           output: Path = typer.Option(None, "--output", "-o",
+                                       help="Export the codes to this CSV file instead of printing them."),
            as_json: bool = json_option()) -> None:
-    """Create a batch of codes; the codes are printed once."""
+    """Create a batch of codes; the codes are printed (or exported with --output) once."""
     try:
         nanos = parse_amount(amount)
     except MoneyError:
         console.print(say("bad_amount", amount=amount), style="red", markup=False)
         raise typer.Exit(2) from None
-    batch = run_with_engine(lambda e: _codes(e).create_batch(name, nanos, count, expiry(expires), "cli"))
+    batch = run_with_engine(lambda e: _codes(e).create_batch(name, nanos, count, expiry(expires), "cli",
+                                                                     uses=uses))
+    if output is not None:
+        from relaygate.services.operate.codes import batch_csv
+
+        output.touch(mode=0o600)  # a new file is readable by its owner only, before a code is in it
+        output.write_text(batch_csv(batch), encoding="utf-8")
+        console.print(say("exported", count=count, amount=batch["amount_text"], batch=batch["batch"], path=output),
+                      style="green", markup=False)
+        return
     if as_json:
         show(batch, True)
         return

@@ -75,6 +75,32 @@ def import_hash(name: str = typer.Argument(..., help="Username as on the old sys
     console.print(_t("imported" if view else "exists", name=name), style="green", markup=False)
 
 
+@users_app.command("import-legacy")
+def import_legacy(source: str = typer.Argument(..., help="The One API / New API database (SQLite path, mysql://…, "
+                                                         "postgresql://…)."),
+                  tag: str = typer.Option(None, "--tag", help="The migration plan's source tag (oa for One API, na "
+                                                              "for New API by default)."),
+                  dry_run: bool = typer.Option(False, "--dry-run"),
+                  as_json: bool = typer.Option(False, "--json")) -> None:
+    """Users of the old system become portal users of their imported owners; their old passwords work."""
+
+    async def go(engine: Any) -> dict[str, list[dict[str, Any]]]:
+        from relaygate.services.migration.import_portal_users import import_portal_users
+        from relaygate.services.migration.plan import default_tag
+        from relaygate.services.migration.source import Source
+
+        src = await Source.open(source)
+        try:
+            return await import_portal_users(engine, src, tag or default_tag(src.kind), apply=not dry_run)
+        finally:
+            await src.close()
+
+    done = run_with_engine(go)
+    rows = [{"username": u["username"], "owner_id": u["owner_id"], "result": kind, "reason": u.get("reason", "")}
+            for kind, users in done.items() for u in users]
+    emit(rows, ["username", "owner_id", "result", "reason"], as_json)
+
+
 @users_app.command("list")
 def list_users(owner: str = typer.Option(None, "--owner"), as_json: bool = typer.Option(False, "--json")) -> None:
     """List portal users."""

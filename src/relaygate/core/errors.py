@@ -160,6 +160,17 @@ _ROWS = [
               "This admin endpoint needs 'Authorization: Bearer <admin token>'.",
               "管理接口需要 'Authorization: Bearer <管理令牌>'。",
               "Admin API call without a valid admin token."),
+    ErrorSpec("sign_in_refused", 401, "invalid_request_error",
+              "{detail}",
+              "{detail_zh}",
+              "A key holder's sign-in over the API (POST /api/user/session): wrong username or password, a locked "
+              "account or an e-mail address not yet confirmed."),
+    ErrorSpec("session_expired", 401, "invalid_request_error",
+              "This session token is unknown, expired or ended (signed out, password changed, user disabled). "
+              "Sign in again with POST /api/user/session.",
+              "该会话令牌不存在、已过期或已结束（已退出、密码已修改或用户已停用）。"
+              "请通过 POST /api/user/session 重新登录。",
+              "A key holder's session token (rgs_…) that no longer works."),
     ErrorSpec("resource_not_found", 404, "invalid_request_error",
               "{detail}",
               "{detail_zh}",

@@ -400,6 +400,16 @@ redemption_codes = Table(  # One API / New API redemption codes: unused ones sta
     Column("ref", String(255), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("max_uses", Integer, nullable=False, default=1, server_default="1"),  # redemptions, each by another owner
+    Column("uses", Integer, nullable=False, default=0, server_default="0"),
+)
+
+redemption_uses = Table(  # one row per redemption: an owner redeems a code at most once
+    "redemption_uses", metadata,
+    Column("code_id", String(40), primary_key=True),
+    Column("owner_id", String(32), primary_key=True),
+    Column("actor", String(128), nullable=False),
+    Column("redeemed_at", BigInteger, nullable=False),
 )
 
 # --- media: images, audio and asynchronous video tasks ------------------------------------------

@@ -193,6 +193,20 @@ GUIDES: dict[str, Guide] = {g.code: g for g in (
        ("An admin API call without a valid admin token.", "调用管理接口时没有有效的管理令牌。"),
        [("that an admin token, not an API key, is sent", "发送的是管理令牌而不是 API Key")],
        ("Use an admin token; API keys do not open the admin API.", "请使用管理令牌；API Key 不能调用管理接口。")),
+    _g("sign_in_refused", "auth", ("Signing in over the API is refused", "通过 API 登录被拒绝"),
+       ("A wrong username or password, an account locked after 5 wrong passwords (15 minutes), or an e-mail address "
+        "not yet confirmed.", "用户名或密码错误、连续 5 次密码错误后账户被锁定（15 分钟），或邮箱地址尚未确认。"),
+       [("the username and password (the same as in the portal)", "用户名和密码（与门户相同）"),
+        ("the confirmation mail", "确认邮件")],
+       ("Wait out the lock, confirm the address, or reset the password (POST /api/user/password/forgot).",
+        "等待锁定结束、确认邮箱地址，或重置密码（POST /api/user/password/forgot）。")),
+    _g("session_expired", "auth", ("The API says the session token no longer works", "提示会话令牌已失效"),
+       ("The session token (rgs_…) expired, was ended by signing out or a password change, or the user was "
+        "disabled.", "会话令牌（rgs_…）已过期，或因退出登录、修改密码而结束，或用户已被停用。"),
+       [("that the whole token is sent as 'Authorization: Bearer rgs_…'", "是否以 'Authorization: Bearer rgs_…' "
+                                                                         "发送了完整令牌")],
+       ("Sign in again (POST /api/user/session), or use an API key.",
+        "重新登录（POST /api/user/session），或改用 API Key。")),
     _g("resource_not_found", "request", ("An admin call says the owner, key or channel does not exist",
                                          "管理接口提示负责人、密钥或渠道不存在"),
        ("The id or name in the admin API path matches no record.", "管理接口路径中的 ID 或名称没有对应的记录。"),

@@ -60,7 +60,8 @@ class SelfService:
         if fmt not in ("json", "md", "csv"):
             raise InvalidInput("format is json, md or csv.", "format 只能是 json、md 或 csv。")
         st = await build_statement(self.engine, owner_id, from_ms, to_ms, self.currency)
-        return ("" if fmt == "json" else render_statement(st, fmt, lang)), st
+        # the text is what `relaygate balance statement --format FMT` prints (JSON: exact decimal strings)
+        return render_statement(st, fmt, lang), st
 
     async def keys(self, owner_id: str) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:

@@ -18,6 +18,8 @@ class CodeBatchIn(BaseModel):
     name: str = Field(description="What the batch is for (shown on statements).")
     amount: str = Field(description="Credit per code, a decimal string in the deployment's currency.")
     count: int = Field(1, ge=1, le=10_000, description="How many codes.")
+    uses: int = Field(1, ge=1, le=100_000, description="How many times each code redeems, each time for another "
+                                                        "owner (1: a single-use code).")
     expires_at: int | None = Field(None, description="Epoch milliseconds after which codes no longer redeem.")
 
 
@@ -30,7 +32,7 @@ def add_code_routes(app: FastAPI, gw: Gateway, auth: list[Any]) -> None:
             amount = parse_amount(body.amount)
         except MoneyError as exc:
             raise InvalidInput(f"'{body.amount}' is not an amount.", f"'{body.amount}' 不是有效金额。") from exc
-        return await codes.create_batch(body.name, amount, body.count, body.expires_at, "admin-api")
+        return await codes.create_batch(body.name, amount, body.count, body.expires_at, "admin-api", uses=body.uses)
 
     @app.get("/api/codes", dependencies=auth, tags=["codes"])
     async def list_codes(status: str | None = Query(None), batch: str | None = Query(None)) -> list[dict[str, Any]]:

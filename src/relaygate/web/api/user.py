@@ -1,4 +1,5 @@
-"""The key holder's own API (``/api/user/…``): authenticated with the caller's API key, scoped to its owner.
+"""The key holder's own API (``/api/user/…``): authenticated with an API key of the owner or a signed-in user's
+session token (``user_session.py``), scoped to that owner.
 
 Everything the portal shows is here too, so a site can build its own page: balance and held money,
 the statement (JSON, Markdown, CSV), the owner's keys (masked), their requests with the fields support
@@ -9,21 +10,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import FastAPI, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from relaygate.app import Gateway
 from relaygate.core.clock import parse_time
-from relaygate.core.domain import KeyRecord
 from relaygate.core.errors import GatewayError, InvalidInput, prefers_chinese
-from relaygate.services.gateway.accounts import authenticate, presented_key
 from relaygate.services.notices.clients import BaseForms
 from relaygate.services.notices.setup import client_setup, media_examples
 from relaygate.services.operate.codes import RedemptionCodes
 from relaygate.services.operate.selfservice import SelfService
 from relaygate.web.api.user_account import ERROR, LIMITED
+from relaygate.web.api.user_session import Holder, add_session_routes, holder_dependency
 
-TYPES = {"md": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+TYPES = {"json": "application/json", "md": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
 
 class RedeemIn(BaseModel):
@@ -77,100 +77,102 @@ def add_user_routes(app: FastAPI, gw: Gateway) -> None:
     selfservice = SelfService(gw.engine, gw.settings.currency)
     codes = RedemptionCodes(gw.engine, gw.settings.currency)
 
-    async def caller(request: Request,
-                     authorization: str = Header("", description="Bearer <your API key>")) -> KeyRecord:
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        # a wrong or disabled key answers the relay's own code and words (missing_api_key, key_disabled, ...)
-        key, _ = authenticate(gw.state.snapshot, presented_key(headers, None),
-                              request.client.host if request.client else None)
-        return key
-
-    me = Depends(caller)
+    me = holder_dependency(gw)  # an API key of the owner, or a signed-in user's session token
     tags: list[str | Any] = ["key holders"]
 
     @app.get("/api/user/balance", tags=tags)
-    async def balance(key: KeyRecord = me) -> dict[str, Any]:
-        live = await gw.counters.read(f"owner:{key.owner_id}") if gw.billing is not None else None
-        return await selfservice.balance(key.owner_id, live.held if live is not None else None)
+    async def balance(who: Holder = me) -> dict[str, Any]:
+        live = await gw.counters.read(f"owner:{who.owner_id}") if gw.billing is not None else None
+        return await selfservice.balance(who.owner_id, live.held if live is not None else None)
 
     @app.get("/api/user/statement", tags=tags, response_model=None)
-    async def statement(request: Request, key: KeyRecord = me, from_: str | None = Query(None, alias="from"),
+    async def statement(request: Request, who: Holder = me, from_: str | None = Query(None, alias="from"),
                         to: str | None = Query(None), format: str = Query("json")) -> Any:
-        text, st = await selfservice.statement(key.owner_id, _when(from_, "from"), _when(to, "to"), format,
+        """Exactly what `relaygate balance statement --format json|md|csv` prints for the owner and period: opening
+        balance, every top-up, redemption and adjustment with its reason, usage per day, model and key, closing
+        balance; JSON amounts are exact decimal strings in the deployment's currency."""
+        text, _ = await selfservice.statement(who.owner_id, _when(from_, "from"), _when(to, "to"), format,
                                                _lang(request))
-        return st if format == "json" else Response(text, media_type=TYPES[format])
+        return Response(text, media_type=TYPES[format])
 
     @app.get("/api/user/keys", tags=tags)
-    async def keys(key: KeyRecord = me) -> list[dict[str, Any]]:
-        return await selfservice.keys(key.owner_id)
+    async def keys(who: Holder = me) -> list[dict[str, Any]]:
+        return await selfservice.keys(who.owner_id)
 
     @app.get("/api/user/requests", tags=tags)
-    async def requests(key: KeyRecord = me, model: str | None = Query(None), status: int | None = Query(None),
+    async def requests(who: Holder = me, model: str | None = Query(None), status: int | None = Query(None),
                        errors_only: bool = Query(False), since: str | None = Query(None),
                        until: str | None = Query(None), key_id: str | None = Query(None),
                        limit: int = Query(50, ge=1, le=500),
                        before_id: int | None = Query(None)) -> list[dict[str, Any]]:
-        return await selfservice.requests(key.owner_id, model=model, status=status, errors_only=errors_only,
+        return await selfservice.requests(who.owner_id, model=model, status=status, errors_only=errors_only,
                                           since_ms=_when(since, "since"), until_ms=_when(until, "until"),
                                           key_id=key_id, limit=limit, before_id=before_id)
 
     @app.get("/api/user/requests/{request_id}", tags=tags)
-    async def one_request(request_id: str, request: Request, key: KeyRecord = me) -> dict[str, Any]:
-        return await selfservice.request(key.owner_id, request_id, _lang(request))
+    async def one_request(request_id: str, request: Request, who: Holder = me) -> dict[str, Any]:
+        return await selfservice.request(who.owner_id, request_id, _lang(request))
 
     @app.get("/api/user/setup/{client}", tags=tags)
-    async def setup(client: str, request: Request, key: KeyRecord = me) -> dict[str, Any]:
+    async def setup(client: str, request: Request, who: Holder = me) -> dict[str, Any]:
         forms = BaseForms.from_setting(gw.settings.public_base_url, request.headers.get("host", ""),
                                        request.url.scheme)
-        models = gw.state.snapshot.allowed_models(key)
-        return client_setup(client, forms, models, _lang(request), media_examples(gw.state.snapshot, gw.media, models))
+        snap = gw.state.snapshot
+        if who.key is not None:
+            models = snap.allowed_models(who.key)
+        else:  # a signed-in user: what the owner's enabled keys may use, as the portal's page shows
+            models = sorted({m for k in snap.keys_by_id.values() if k.owner_id == who.owner_id and k.enabled
+                             for m in snap.allowed_models(k)})
+        return client_setup(client, forms, models, _lang(request), media_examples(snap, gw.media, models))
 
     def portal() -> Any:
         assert gw.portal is not None, "the gateway was not started"
         return gw.portal
 
     @app.post("/api/user/redeem", tags=tags, responses=LIMITED)
-    async def redeem(body: RedeemIn, request: Request, key: KeyRecord = me) -> dict[str, Any]:
+    async def redeem(body: RedeemIn, request: Request, who: Holder = me) -> dict[str, Any]:
         abuse = portal().abuse
         ip = request.client.host if request.client else "-"
-        for who in (ip, key.owner_id):
-            wait = await abuse.blocked("redeem", who)
+        for door in (ip, who.owner_id):
+            wait = await abuse.blocked("redeem", door)
             if wait is not None:
                 raise GatewayError("rate_limited", headers={"Retry-After": str(int(wait) + 1)},
                                    detail="Too many failed redemptions; wait and try again.",
                                    detail_zh="兑换失败次数过多，请稍后再试。")
         try:
-            return await codes.redeem(key.owner_id, body.code, f"key:{key.id}")
+            return await codes.redeem(who.owner_id, body.code, who.actor)
         except InvalidInput:
             await abuse.failed("redeem", ip)
-            await abuse.failed("redeem", key.owner_id)
+            await abuse.failed("redeem", who.owner_id)
             raise
 
     @app.get("/api/user/keys/policy", tags=tags)
-    async def key_policy(key: KeyRecord = me) -> dict[str, Any]:
+    async def key_policy(who: Holder = me) -> dict[str, Any]:
         """Whether this owner's key holders may create keys, and the most each term may be."""
-        return dict(await portal().self_keys.policy(key.owner_id))
+        return dict(await portal().self_keys.policy(who.owner_id))
 
     @app.post("/api/user/keys", tags=tags, status_code=201, responses=NOT_ALLOWED)
-    async def create_own_key(body: OwnKeyIn, key: KeyRecord = me) -> dict[str, Any]:
+    async def create_own_key(body: OwnKeyIn, who: Holder = me) -> dict[str, Any]:
         """A new key of the caller's owner, within the owner's bounds (403 when not allowed); the secret once."""
         terms = body.model_dump(exclude={"name", "models", "days"})
-        view, secret = await portal().self_keys.create(key.owner_id, f"key:{key.id}", body.name, models=body.models,
+        view, secret = await portal().self_keys.create(who.owner_id, who.actor, body.name, models=body.models,
                                                        days=body.days, **terms)
         return {**view, "secret": secret, "note": "The secret is shown this once; only its hash is stored."}
 
     @app.post("/api/user/keys/{key_id}/disable", tags=tags)
-    async def disable_own_key(key_id: str, key: KeyRecord = me) -> dict[str, Any]:
+    async def disable_own_key(key_id: str, who: Holder = me) -> dict[str, Any]:
         """Disable one of the owner's keys (another owner's id is not found, as an unknown one)."""
-        return dict(await portal().self_keys.disable(key.owner_id, key_id, f"key:{key.id}"))
+        return dict(await portal().self_keys.disable(who.owner_id, key_id, who.actor))
 
     @app.get("/api/user/notice", tags=tags)
-    async def get_notice(key: KeyRecord = me) -> dict[str, Any]:
+    async def get_notice(who: Holder = me) -> dict[str, Any]:
         """The owner's low-balance notice and the secret its webhook POSTs are signed with."""
-        return dict(await portal().notices.get(key.owner_id))
+        return dict(await portal().notices.get(who.owner_id))
 
     @app.put("/api/user/notice", tags=tags)
-    async def put_notice(body: NoticeIn, request: Request, key: KeyRecord = me) -> dict[str, Any]:
+    async def put_notice(body: NoticeIn, request: Request, who: Holder = me) -> dict[str, Any]:
         """Turn the low-balance notice on (sent once per crossing) or, with a null threshold, off."""
-        return dict(await portal().notices.set(key.owner_id, f"key:{key.id}", threshold=body.threshold,
+        return dict(await portal().notices.set(who.owner_id, who.actor, threshold=body.threshold,
                                                email=body.email, webhook_url=body.webhook_url, lang=_lang(request)))
+
+    add_session_routes(app, gw, me)

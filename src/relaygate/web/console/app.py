@@ -18,6 +18,7 @@ from relaygate.web.console.pages import (
     auth,
     balances,
     channels,
+    codes,
     holders,
     keys,
     migration,
@@ -48,6 +49,6 @@ def build_console_app(gw: Gateway) -> ASGIApp:
     svc = build_services(gw)
     routes: list[BaseRoute] = [Mount("/console/static", app=Assets(STATIC, "/console/static"), name="static")]
     for module in (auth, overview, channels, models, owners, keys, balances, usage, tasks, support, rollout, team,
-                   portal, portal_public, holders, migration):
+                   portal, portal_public, holders, codes, migration):
         routes.extend(module.routes(svc))
     return Guarded(Starlette(routes=routes), gw.settings)

@@ -32,6 +32,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 NAV = [("/console/", "nav.overview", "read"), ("/console/channels", "nav.channels", "read"),
        ("/console/models", "nav.models", "read"), ("/console/owners", "nav.owners", "read"),
        ("/console/keys", "nav.keys", "read"), ("/console/balances", "nav.balances", "read"),
+       ("/console/codes", "nav.codes", "read"),
        ("/console/usage", "nav.usage", "read"), ("/console/tasks", "nav.tasks", "read"),
        ("/console/support", "nav.support", "support"),
        ("/console/rollout", "nav.rollout", "read"), ("/console/migration", "nav.migration", "read"),

@@ -4,6 +4,7 @@ self-service key policy (``operate/portal_accounts.py``, ``operate/self_keys.py`
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -22,9 +23,13 @@ def routes(svc: Services) -> list[Route]:
         owners = await ctx.gw.accounts.list_owners()
         names = {o["id"]: o["name"] for o in owners}
         users = [{**u, "owner": names.get(u["owner_id"], u["owner_id"])} for u in await rt.users.list()]
+        policies = await rt.self_keys.policies()
+        # the policy form opened for one owner shows its bounds, so saving it keeps those left alone
+        # (an empty field clears its bound)
+        edit = next((p for p in policies if p["owner_id"] == ctx.q("policy")), None)
         return ctx.render("holders.html", status=status, title_key="nav.holders", users=users, owners=owners,
                           invites=[i for i in await rt.accounts.invites() if i["state"] == "open"],
-                          policies=await rt.self_keys.policies(), mode=rt.accounts.signup_mode(),
+                          policies=policies, edit=edit, mode=rt.accounts.signup_mode(),
                           mail=rt.mailer.configured, sso=rt.oidc.enabled, **shown)
 
     @page(svc, "read")
@@ -77,7 +82,7 @@ def routes(svc: Services) -> list[Route]:
         changes.update({name: ctx.f(name) or None for name in POLICY_FIELDS})
         view = await runtime(svc).self_keys.set_policy(ctx.f("owner"), ctx.actor, **changes)
         await ctx.audit("owner.portal_policy", view["owner"], None, view)
-        return RedirectResponse("/console/holders#policies", status_code=303)
+        return RedirectResponse(f"/console/holders?policy={quote(view['owner_id'])}#policies", status_code=303)
 
     return [Route("/console/holders", holders, methods=["GET"]),
             Route("/console/holders/invite", invite, methods=["POST"]),
