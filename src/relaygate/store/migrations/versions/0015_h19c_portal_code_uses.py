@@ -2,15 +2,15 @@
 each by a different owner, and a row per redemption so one owner cannot redeem the same code twice.
 Existing and imported codes keep one use.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
