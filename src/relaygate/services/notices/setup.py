@@ -24,7 +24,8 @@ MEDIA_TIPS = {
 }
 COMMON = (("Copy the whole key: it starts with sk- and is 51 characters long.",
            "完整复制密钥：以 sk- 开头，共 51 个字符。"),
-          ("Use a model name from the list below exactly as written.", "模型名请与下方列表完全一致。"))
+          ("Use a model name exactly as the list of this key's models writes it.",
+           "模型名请与此密钥可用模型列表中的写法完全一致。"))
 
 
 def client_setup(client_id: str, forms: BaseForms, models: list[str], lang: str,
