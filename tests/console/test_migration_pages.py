@@ -134,3 +134,34 @@ async def test_failed_hand_over_guard_verdict_and_before_after_report(world: Wor
         status, md = await b.get("/console/rollout/report.md")
         assert status == 200 and "pilot" in md
         assert (await b.get("/console/rollout/report.csv"))[0] == 404
+
+
+async def test_a_verdict_another_worker_reached_shows_on_every_workers_page(world: World) -> None:
+    """Each worker runs its own guard; the page reads the verdict from the database, not this process's memory."""
+    from relaygate.services.rollout.guard import Guard
+
+    gw = world.gw
+    rollout = gw.gateway.rollout
+    assert rollout is not None
+    await rollout.planner.set_legacy("test", f"http://127.0.0.1:{world.old.port}", source=str(world.src),
+                                     logs_source=str(world.logs))
+    await rollout.planner.plan("pilot", "test", owners=["alice"], conditions=["5xx>+2%"])
+    await rollout.mover.switch("pilot", "test", "pilot ready")
+    for _ in range(2):
+        assert (await world.call("alice"))["status"] == 200
+    await gw.gateway.usage.flush()
+    mine = rollout.guard
+    other = Guard(mine.engine, mine.settings, mine.routing, mine.mover)  # the second worker's guard
+    await other.evaluate_all()
+    async with Browser(gw) as b:
+        await b.sign_in("sam")
+        for path in ("/console/rollout", "/console/rollout/pilot"):
+            status, html = await b.get(path)
+            assert status == 200
+            assert "2 of the 20 requests needed to judge" in html, path
+    later = Guard(mine.engine, mine.settings, mine.routing, mine.mover)  # a third worker, a request later
+    assert (await world.call("alice"))["status"] == 200
+    await gw.gateway.usage.flush()
+    await later.evaluate_all()
+    verdicts = await mine.verdicts()
+    assert list(verdicts) == ["pilot"] and verdicts["pilot"]["note"].startswith("3 of the 20")  # replaced, one row

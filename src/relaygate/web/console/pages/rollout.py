@@ -32,7 +32,7 @@ def routes(svc: Services) -> list[Route]:
         rows = await ro.planner.status()
         return ctx.render("rollout.html", title_key="nav.rollout", batches=rows, legacy=await ro.planner.legacy(),
                           failed=[(b["name"], owner, why) for b in rows for owner, why in b["failures"].items()],
-                          verdicts=list(ro.guard.verdicts.values()), trips=await ro.guard.trips(20),
+                          verdicts=list((await ro.guard.verdicts()).values()), trips=await ro.guard.trips(20),
                           disputes=[d for d in await ro.evidence.disputes() if d["status"] == "open"])
 
     @page(svc)
@@ -40,7 +40,7 @@ def routes(svc: Services) -> list[Route]:
         ro = rollout()
         view = await ro.planner.show(ctx.request.path_params["name"])
         return ctx.render("batch.html", title_key="nav.rollout", b=view, moves=MOVES, done=ctx.q("done"),
-                          verdict=ro.guard.verdicts.get(view["name"]),
+                          verdict=(await ro.guard.verdicts()).get(view["name"]),
                           trips=[tr for tr in await ro.guard.trips(200) if tr["batch"] == view["name"]],
                           disputes=await ro.evidence.disputes(batch_id=view["id"]))
 
