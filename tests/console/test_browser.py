@@ -333,7 +333,7 @@ LATIN_OK = {
     "get", "post", "bearer", "authorization", "yaml", "sqlite", "email", "ok", "rpm", "tpm", "webhook", "mini",
     "gpt", "unix", "admin", "support", "viewer", "lobechat", "chatbox", "ttft", "rollout", "guard", "uplot",
     "english", "ada", "sam", "vic", "carol", "dave", "root", "no", "such", "model", "sonnet", "vip", "svip", "azure",
-    "midjourney", "responses", "vertex", "oneapi", "qwen", "opencode", "curl", "ip", "host", "wiki",
+    "midjourney", "responses", "vertex", "oneapi", "qwen", "opencode", "curl", "ip", "host", "wiki", "iso",
     "override",  # Cursor's own setting is called "Override OpenAI Base URL"
 }
 
