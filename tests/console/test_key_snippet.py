@@ -39,3 +39,12 @@ async def test_the_snippet_names_a_model_the_key_may_call_and_opens_the_chosen_c
         assert python == same.replace(same.split('api_key="')[1].split('"')[0], secret)
     finally:
         await fake.stop()
+
+
+def test_each_client_has_its_own_name_in_each_language() -> None:
+    from relaygate.services.notices.key_setup import client_choices
+
+    for lang in ("en", "zh-CN"):
+        labels = [label for _, label in client_choices(lang)]
+        assert len(set(labels)) == len(labels), lang
+    assert dict(client_choices("zh-CN"))["python-sdk"] == "OpenAI Python SDK"
