@@ -244,6 +244,38 @@ async def test_switch_and_roll_back_a_batch(site: Any, tabs: Any, tmp_path: Path
     tab.assert_clean()
 
 
+async def test_plan_a_batch_and_settle_a_dispute(site: Any, tabs: Any) -> None:
+    """`rollout plan` and `rollout dispute add / resolve`, from the rollout page."""
+    gw, _ = site
+    tab = await tabs(gw.root)
+    await sign_in(tab, "ada")
+    await tab.go("/console/rollout")
+    page = tab.page
+    form = page.locator("[data-testid=plan-form]")
+    await form.locator("input[name=name]").fill("wave-2")
+    await form.locator("input[name=owners]").fill("acme")
+    await form.locator("input[name=rollback_window]").fill("3d")
+    await form.locator("input[name=conditions]").fill("5xx>+2%, 429>3x")
+    await form.locator("button[type=submit]").click()
+    await page.wait_for_selector("[data-testid=done]")
+    assert await page.locator("[data-testid=state]").inner_text() == "planned"
+    await tab.go("/console/rollout")
+    form = page.locator("[data-testid=dispute-form]")
+    await form.locator("input[name=owner]").fill("acme")
+    await form.locator("select[name=batch]").select_option("wave-2")
+    await form.locator("input[name=note]").fill("balance 3.20 short after the move")
+    await form.locator("button[type=submit]").click()
+    await page.wait_for_load_state("networkidle")
+    assert "balance 3.20 short" in await page.locator("[data-testid=disputes]").inner_text()
+    settle = page.locator("[data-testid^=resolve-]").first
+    await settle.locator("input[name=resolution]").fill("credited 3.20")
+    await settle.locator("input[name=confirm]").check()
+    await settle.locator("button[type=submit]").click()
+    await page.wait_for_load_state("networkidle")
+    assert "credited 3.20 (console:ada)" in await page.locator("[data-testid=disputes]").inner_text()
+    tab.assert_clean()
+
+
 async def test_take_an_inventory_read_the_mapping_and_preview_a_notice(site: Any, tabs: Any) -> None:
     gw, _ = site
     tab = await tabs(gw.root)
