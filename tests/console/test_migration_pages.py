@@ -203,3 +203,24 @@ async def test_plan_a_batch_and_record_and_settle_a_dispute_from_the_console(wor
         assert settled["status"] == "resolved" and "credited 3.20 (console:ada)" in settled["resolution"]
         _, audit = await b.get("/console/audit?action=rollout.")
         assert "rollout.plan" in audit and "rollout.dispute" in audit and "rollout.dispute_resolve" in audit
+
+
+async def test_a_rollback_after_the_deadline_is_refused_as_the_cli_refuses_it(world: World) -> None:
+    gw = world.gw
+    rollout = gw.gateway.rollout
+    assert rollout is not None
+    await rollout.planner.set_legacy("test", f"http://127.0.0.1:{world.old.port}", source=str(world.src),
+                                     logs_source=str(world.logs))
+    await rollout.planner.plan("late", "test", owners=["alice"], rollback_window_ms=1)  # closes 1 ms after
+    async with Browser(gw) as b:
+        await b.sign_in("ada")
+        status, _ = await b.post("/console/rollout/late/switch", {"reason": "go", "confirm": "yes"})
+        assert status == 200
+        await asyncio.sleep(0.01)  # past the deadline
+        status, html = await b.post("/console/rollout/late/rollback", {"reason": "too late", "confirm": "yes"})
+        assert 400 <= status < 500 and "deadline" in html.lower()  # the service's refusal, as the CLI shows it
+        assert (await rollout.planner.show("late"))["state"] == "switched"
+        status, html = await b.post("/console/rollout/late/rollback", {"reason": "", "confirm": "yes"})
+        assert status == 400  # a reason is required
+        status, html = await b.post("/console/rollout/late/complete", {"reason": "done"})
+        assert status == 400 and (await rollout.planner.show("late"))["state"] == "switched"  # unconfirmed

@@ -8,6 +8,7 @@ import asyncio
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -49,13 +50,11 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[s
                                        parse_amount("12.5"), "invoice 77", "tests")
         rows = await gw.usage_rows()
         yield {"gw": gw, "db": db, "rows": rows, "channel": channel, "acme_key": acme_key,
-               "globex_key": globex_key}
+               "globex_key": globex_key, "globex_secret": globex}
     await fake.stop()
 
 
 def ids_in(html: str) -> set[str]:
-    import re
-
     return set(re.findall(r"/console/requests/(req_[0-9a-f]+)", html))
 
 
@@ -88,8 +87,6 @@ async def test_every_filter_narrows_to_its_records_and_pages_go_by_id(site: dict
             assert ids_in(html) == expected, query
         status, first = await b.get("/console/usage")
         assert len(ids_in(first)) == 50 and 'data-testid="older"' in first  # 50 a page, then by id
-        import re
-
         older = re.search(r'href="(/console/usage\?[^"]*before=\d+)"', first)
         assert older is not None
         _, second = await b.get(older.group(1).replace("&amp;", "&"))
@@ -144,7 +141,6 @@ async def test_the_statement_downloads_exactly_as_the_cli_writes_it(site: dict[s
 async def test_the_overview_counts_what_relaygate_stats_counts(site: dict[str, Any]) -> None:
     """The overview reads the rollups; `relaygate stats` reads the records: the same requests and errors."""
     import json
-    import re
 
     from relaygate.services.operate.rollups import Rollups
 
@@ -159,3 +155,32 @@ async def test_the_overview_counts_what_relaygate_stats_counts(site: dict[str, A
     rate = re.search(r'data-testid="error-rate">([\d.]+)%<', html)
     assert rate is not None and rate.group(1) == f"{100 * stats['errors'] / stats['requests']:.1f}"
     assert stats["errors"] == 1
+
+
+async def test_a_keys_page_shows_its_own_requests_and_spend_and_disabling_it_stops_it(site: dict[str, Any]) -> None:
+    from relaygate.services.operate.rollups import Rollups
+
+    gw: Running = site["gw"]
+    await Rollups(gw.gateway.engine).refresh()
+    globex = {r["request_id"] for r in site["rows"] if r["key_id"] == site["globex_key"]}
+    async with Browser(gw) as b:
+        await b.sign_in("ada")
+        _, html = await b.get(f"/console/keys/{site['globex_key']}")
+        assert ids_in(html) == globex  # its own recent requests, no other key's
+        spend = re.search(r'data-testid="key-requests">(\d+)<', html)
+        assert spend is not None and int(spend.group(1)) == len(globex)  # its own 30-day figures
+        secret = site["globex_secret"]
+        status, _ = await b.post(f"/console/keys/{site['globex_key']}/toggle", {"reason": "left the company"})
+        assert status == 200
+        async with aiohttp.ClientSession() as s, s.post(
+                gw.base_url + "/chat/completions", headers={"Authorization": f"Bearer {secret}"},
+                json={"model": "demo-chat", "messages": [{"role": "user", "content": "hi"}]}) as resp:
+            assert resp.status == 401  # refused at once
+        await b.post(f"/console/keys/{site['globex_key']}/toggle", {})
+        async with aiohttp.ClientSession() as s, s.post(
+                gw.base_url + "/chat/completions", headers={"Authorization": f"Bearer {secret}"},
+                json={"model": "demo-chat", "messages": [{"role": "user", "content": "hi"}]}) as resp:
+            assert resp.status == 200
+        _, audit = await b.get("/console/audit?action=key.")
+        assert "key.disable" in audit and "key.enable" in audit and "left the company" in audit
+
