@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,26 @@ async def chromium() -> AsyncIterator[Any]:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
         await browser.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def tabs(chromium: Any) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """Open browser tabs for one test: each visit fails on a JavaScript error or CSP report (``Tab.go``), and
+    at the end of the test anything a tab logged after its last visit fails it too."""
+    from tests.console.browser import Tab, open_tab
+
+    opened: list[Tab] = []
+
+    async def open_(root: str, lang: str = "en") -> Tab:
+        tab = await open_tab(chromium, root, lang)
+        opened.append(tab)
+        return tab
+
+    yield open_
+    for tab in opened:
+        await tab.page.context.close()
+    left = [error for tab in opened for error in tab.errors]
+    assert not left, f"browser console errors: {left}"
 
 
 def shot_path(name: str, lang: str, tmp: Path) -> Path:

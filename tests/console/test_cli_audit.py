@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,15 @@ async def test_one_api_admins_sign_in_with_their_old_password(tmp_path: Path) ->
             assert (await b.sign_in("gone", "gone pw")).status == 401
         async with Browser(gw) as b:
             assert (await b.sign_in("joe", "user pw")).status == 401
+
+
+def test_nothing_in_the_code_edits_or_deletes_an_audit_row() -> None:
+    """The audit log is appended to, never edited: no module issues an UPDATE or DELETE on it."""
+    root = Path(__file__).resolve().parents[2] / "src/relaygate"
+    offenders = []
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"audit_log\s*\.\s*(update|delete)\(|(update|delete)\(\s*(t\.)?audit_log\b|"
+                     r"(UPDATE|DELETE FROM)\s+audit_log", text):
+            offenders.append(str(path.relative_to(root)))
+    assert not offenders, offenders

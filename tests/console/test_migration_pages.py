@@ -134,3 +134,93 @@ async def test_failed_hand_over_guard_verdict_and_before_after_report(world: Wor
         status, md = await b.get("/console/rollout/report.md")
         assert status == 200 and "pilot" in md
         assert (await b.get("/console/rollout/report.csv"))[0] == 404
+
+
+async def test_a_verdict_another_worker_reached_shows_on_every_workers_page(world: World) -> None:
+    """Each worker runs its own guard; the page reads the verdict from the database, not this process's memory."""
+    from relaygate.services.rollout.guard import Guard
+
+    gw = world.gw
+    rollout = gw.gateway.rollout
+    assert rollout is not None
+    await rollout.planner.set_legacy("test", f"http://127.0.0.1:{world.old.port}", source=str(world.src),
+                                     logs_source=str(world.logs))
+    await rollout.planner.plan("pilot", "test", owners=["alice"], conditions=["5xx>+2%"])
+    await rollout.mover.switch("pilot", "test", "pilot ready")
+    for _ in range(2):
+        assert (await world.call("alice"))["status"] == 200
+    await gw.gateway.usage.flush()
+    mine = rollout.guard
+    other = Guard(mine.engine, mine.settings, mine.routing, mine.mover)  # the second worker's guard
+    await other.evaluate_all()
+    async with Browser(gw) as b:
+        await b.sign_in("sam")
+        for path in ("/console/rollout", "/console/rollout/pilot"):
+            status, html = await b.get(path)
+            assert status == 200
+            assert "2 of the 20 requests needed to judge" in html, path
+    later = Guard(mine.engine, mine.settings, mine.routing, mine.mover)  # a third worker, a request later
+    assert (await world.call("alice"))["status"] == 200
+    await gw.gateway.usage.flush()
+    await later.evaluate_all()
+    verdicts = await mine.verdicts()
+    assert list(verdicts) == ["pilot"] and verdicts["pilot"]["note"].startswith("3 of the 20")  # replaced, one row
+
+
+async def test_plan_a_batch_and_record_and_settle_a_dispute_from_the_console(world: World) -> None:
+    """What `rollout plan` and `rollout dispute add / resolve` do, from the rollout page, by the same services."""
+    gw = world.gw
+    rollout = gw.gateway.rollout
+    assert rollout is not None
+    await rollout.planner.set_legacy("test", f"http://127.0.0.1:{world.old.port}", source=str(world.src),
+                                     logs_source=str(world.logs))
+    async with Browser(gw) as b:
+        await b.sign_in("ada")
+        _, page = await b.get("/console/rollout")
+        assert 'data-testid="plan-form"' in page and 'data-testid="dispute-form"' in page
+        status, page = await b.post("/console/rollout/plan", {"name": "canary", "owners": "alice",
+                                                              "rollback_window": "3d", "conditions": "5xx>+2%, 429>3x",
+                                                              "min_requests": "5", "window": "10m",
+                                                              "description": "first users"})
+        assert status == 200 and 'data-testid="done"' in page and "canary" in page  # the new batch's page
+        view = await rollout.planner.show("canary")
+        assert view["state"] == "planned" and view["min_requests"] == 5 and view["window_seconds"] == 600
+        assert [c for c in view["conditions"]] == ["5xx>+2%", "429>3x"] and not view["auto_rollback"]
+        assert any(h["actor"] == "console:ada" for h in view["history"])
+        status, page = await b.post("/console/rollout/plan", {"name": "bad", "owners": "alice",
+                                                              "window": "soon"})
+        assert status == 400 and "not a duration" in page  # the service's words, no 500
+        status, page = await b.post("/console/rollout/disputes", {"owner": "alice", "batch": "canary",
+                                                                  "note": "balance 3.20 short after the move"})
+        assert status == 200
+        dispute = (await rollout.evidence.disputes())[-1]
+        assert dispute["status"] == "open" and dispute["batch"] == "canary" and dispute["created_by"] == "console:ada"
+        assert "balance 3.20 short" in page
+        status, page = await b.post(f"/console/rollout/disputes/{dispute['id']}/resolve",
+                                    {"resolution": "credited 3.20", "confirm": "yes"})
+        assert status == 200
+        settled = (await rollout.evidence.disputes(ident=dispute["id"]))[0]
+        assert settled["status"] == "resolved" and "credited 3.20 (console:ada)" in settled["resolution"]
+        _, audit = await b.get("/console/audit?action=rollout.")
+        assert "rollout.plan" in audit and "rollout.dispute" in audit and "rollout.dispute_resolve" in audit
+
+
+async def test_a_rollback_after_the_deadline_is_refused_as_the_cli_refuses_it(world: World) -> None:
+    gw = world.gw
+    rollout = gw.gateway.rollout
+    assert rollout is not None
+    await rollout.planner.set_legacy("test", f"http://127.0.0.1:{world.old.port}", source=str(world.src),
+                                     logs_source=str(world.logs))
+    await rollout.planner.plan("late", "test", owners=["alice"], rollback_window_ms=1)  # closes 1 ms after
+    async with Browser(gw) as b:
+        await b.sign_in("ada")
+        status, _ = await b.post("/console/rollout/late/switch", {"reason": "go", "confirm": "yes"})
+        assert status == 200
+        await asyncio.sleep(0.01)  # past the deadline
+        status, html = await b.post("/console/rollout/late/rollback", {"reason": "too late", "confirm": "yes"})
+        assert 400 <= status < 500 and "deadline" in html.lower()  # the service's refusal, as the CLI shows it
+        assert (await rollout.planner.show("late"))["state"] == "switched"
+        status, html = await b.post("/console/rollout/late/rollback", {"reason": "", "confirm": "yes"})
+        assert status == 400  # a reason is required
+        status, html = await b.post("/console/rollout/late/complete", {"reason": "done"})
+        assert status == 400 and (await rollout.planner.show("late"))["state"] == "switched"  # unconfirmed

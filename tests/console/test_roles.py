@@ -24,10 +24,14 @@ ACTIONS = [
     ("/console/keys/{key}/terms", {"cap_total": "1000000", "rpm": "100000"}),
     ("/console/owners", {"name": "intruder"}),
     ("/console/groups", {"name": "default", "models": "m"}),
+    ("/console/groups/default/terms", {"multiplier": "0.1", "rpm": "100000", "confirmed": "1"}),
     ("/console/rollout/b1/switch", {"reason": "x", "confirm": "yes"}),
     ("/console/rollout/b1/rollback", {"reason": "x", "confirm": "yes"}),
     ("/console/rollout/b1/complete", {"reason": "x", "confirm": "yes"}),
     ("/console/rollout/guard", {}),
+    ("/console/rollout/plan", {"name": "b2", "owners": "{owner}"}),
+    ("/console/rollout/disputes", {"owner": "{owner}", "note": "x"}),
+    ("/console/rollout/disputes/1/resolve", {"resolution": "x", "confirm": "yes"}),
     ("/console/migration/inventory", {}),
     ("/console/holders/invite", {"owner": "{owner}", "email": "x@example.com"}),
     ("/console/holders/invites/1/revoke", {}),
@@ -127,6 +131,32 @@ async def test_a_price_is_previewed_as_a_sample_cost_then_saved(gw: Running) -> 
         status, html = await b.post("/console/models/price", {**form, "confirmed": "1"})
         assert status == 200 and "gpt-x" in html
     assert [p["model"] for p in await gw.gateway.pricing.list_prices()] == ["gpt-x"]
+
+
+async def test_a_group_multiplier_is_previewed_as_sample_costs_then_saved(gw: Running) -> None:
+    """`relaygate groups terms` from the owners page: the sample request's cost per priced model, at the group's
+    multiplier now and the new one, before anything is saved."""
+    await add_operators(gw)
+    await gw.gateway.pricing.set_price("gpt-x", input_per_m="2", output_per_m="8")
+    async with Browser(gw) as b:
+        await b.sign_in("ada")
+        _, page = await b.get("/console/owners")
+        assert 'action="/console/groups/default/terms"' in page
+        form = {"multiplier": "1.5", "rpm": "120"}
+        status, html = await b.post("/console/groups/default/terms", form)
+        assert status == 200 and 'data-testid="terms-sample"' in html
+        sample = html.split('data-testid="terms-sample"')[1].split("</table>")[0]
+        assert "gpt-x" in sample and "$0.006" in sample and "$0.009" in sample  # ×1 now, ×1.5 after
+        groups = {g["name"]: g for g in await gw.gateway.accounts.list_groups()}
+        assert groups["default"]["multiplier"] in ("1", "1.0")  # nothing saved yet
+        status, html = await b.post("/console/groups/default/terms", {**form, "confirmed": "1"})
+        assert status == 200
+        groups = {g["name"]: g for g in await gw.gateway.accounts.list_groups()}
+        assert groups["default"]["multiplier"] == "1.5" and groups["default"]["rpm"] == 120
+        status, html = await b.post("/console/groups/default/terms", {"multiplier": "lots"})
+        assert status == 400  # the service's words, never a 500
+        _, audit = await b.get("/console/audit?action=group.")
+        assert "group.terms" in audit
 
 
 async def test_admin_sets_a_keys_limits_and_caps(gw: Running) -> None:

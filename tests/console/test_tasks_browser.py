@@ -18,7 +18,7 @@ from aiohttp import web
 from relaygate.core.clock import now_ms
 from relaygate.core.money import parse_amount
 from relaygate.store import tables as t
-from tests.console.browser import open_tab, sign_in
+from tests.console.browser import sign_in
 from tests.console.conftest import needs_browser, shot_path
 from tests.console.helpers import add_operators
 from tests.harness import plan, running_gateway, start_fake
@@ -104,11 +104,11 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[
     await fake.stop()
 
 
-async def test_the_task_list_filters_and_a_task_shows_every_support_field(site: Any, chromium: Any,
+async def test_the_task_list_filters_and_a_task_shows_every_support_field(site: Any, tabs: Any,
                                                                          tmp_path: Path) -> None:
     world, ids = site
     for lang in ("en", "zh-CN"):
-        tab = await open_tab(chromium, world.root, lang)
+        tab = await tabs(world.root, lang)
         await sign_in(tab, "vic")  # a viewer reads tasks too
         await tab.go("/console/tasks")
         rows = tab.page.locator("[data-testid=task-rows] tr")
@@ -141,9 +141,9 @@ async def test_the_task_list_filters_and_a_task_shows_every_support_field(site: 
         await tab.page.context.close()
 
 
-async def test_the_support_desk_answers_from_a_task_id(site: Any, chromium: Any, tmp_path: Path) -> None:
+async def test_the_support_desk_answers_from_a_task_id(site: Any, tabs: Any, tmp_path: Path) -> None:
     world, ids = site
-    tab = await open_tab(chromium, world.root)
+    tab = await tabs(world.root)
     await sign_in(tab, "sam")
     await tab.go(f"/console/support?q={OLD_ID}&reply=zh-CN")
     assert "task_nat7" in await tab.page.locator("[data-testid=diagnosed-task]").inner_text()
@@ -155,8 +155,7 @@ async def test_the_support_desk_answers_from_a_task_id(site: Any, chromium: Any,
     assert "not charged" in await tab.page.locator("[data-testid=cause]").inner_text()
     await shoot(tab, "support-task", "en", tmp_path)
     tab.assert_clean()
-    response = await tab.page.goto(world.root + "/console/support?q=task_nope")
-    assert response is not None and response.status == 404  # a clear message, not a crash
+    await tab.refused("/console/support?q=task_nope", 404)  # a clear message, not a crash
     assert "task_nope" in await tab.page.content()
 
 

@@ -59,3 +59,13 @@ def test_every_value_a_migration_or_rollout_page_translates_has_its_text() -> No
             *(f"ro.state.{s}" for s in STATES), "ro.route.native", "ro.route.legacy",
             "ro.dispute.status.open", "ro.dispute.status.resolved"]
     assert [k for k in keys if k not in MESSAGES] == []
+
+
+def test_every_evidence_field_the_support_desk_shows_has_its_name_in_both_languages() -> None:
+    """support_result.html names each evidence field through ctx.tr("sup.field.", name): a field without a
+    message would show as its code (upstream_model) on a zh-CN page."""
+    from relaygate.services.support.diagnose import EVIDENCE_FIELDS
+
+    shown = [f for f in (*EVIDENCE_FIELDS, "mistake", "owner") if f != "attempts"]
+    missing = [f for f in shown if f"sup.field.{f}" not in MESSAGES]
+    assert not missing, missing

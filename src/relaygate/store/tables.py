@@ -350,6 +350,13 @@ rollout_trips = Table(  # guard conditions that tripped, once per batch, switch 
     UniqueConstraint("batch_id", "switch_no", "error_class", name="uq_rollout_trip"),
 )
 
+rollout_verdicts = Table(  # the guard's last verdict per batch, whichever worker reached it (replaced)
+    "rollout_verdicts", metadata,
+    Column("batch_id", Integer, primary_key=True, autoincrement=False),
+    Column("verdict", JSON, nullable=False),
+    Column("judged_at", BigInteger, nullable=False),
+)
+
 rollout_disputes = Table(
     "rollout_disputes", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -41,6 +41,10 @@ class ClientSpec:
     base_field: tuple[str, str]  # (en, zh) how the client labels the base URL
     key_field: tuple[str, str]
     email: bool = True  # gets a configuration email from `relaygate notices render`
+    name_zh: str = ""  # the name in Chinese when the English one is a description rather than a product name
+
+    def label(self, lang: str) -> str:
+        return self.name_zh if self.name_zh and lang.startswith("zh") else self.name
 
     def base_url(self, forms: BaseForms) -> str:
         return forms.v1 if self.base_form == "v1" else forms.root
@@ -76,10 +80,12 @@ CLIENTS: tuple[ClientSpec, ...] = (
     # image, audio and video clients: the same SDK on the media endpoints, and New API's Kling task routes
     ClientSpec("openai-media", "OpenAI SDK: images, audio and video", (), "openai", "v1",
                ("base_url (or OPENAI_BASE_URL)", "base_url（或环境变量 OPENAI_BASE_URL）"),
-               ("api_key (or OPENAI_API_KEY)", "api_key（或环境变量 OPENAI_API_KEY）")),
+               ("api_key (or OPENAI_API_KEY)", "api_key（或环境变量 OPENAI_API_KEY）"),
+               name_zh="OpenAI SDK：图片、音频与视频"),
     ClientSpec("kling-http", "Kling video task scripts (curl / HTTP)", (), "kling", "root",
                ("base URL (the scripts add /kling/v1/videos/…)", "Base URL（脚本自己拼接 /kling/v1/videos/…）"),
-               ("Authorization: Bearer header", "Authorization: Bearer 请求头")),
+               ("Authorization: Bearer header", "Authorization: Bearer 请求头"),
+               name_zh="Kling 视频任务脚本（curl / HTTP）"),
     # clients without an email, known so that a hint can name their setting
     ClientSpec("anthropic-sdk", "Anthropic SDK", ("anthropic-python", "anthropic-node"), "anthropic", "root",
                ("base_url / baseURL (or ANTHROPIC_BASE_URL)", "base_url / baseURL（或 ANTHROPIC_BASE_URL）"),

@@ -8,8 +8,8 @@ from __future__ import annotations
 from relaygate.services.notices.clients import CLIENTS, BaseForms, ClientSpec
 
 
-def client_choices() -> list[tuple[str, str]]:
-    return [(c.id, c.name) for c in CLIENTS]
+def client_choices(lang: str = "en") -> list[tuple[str, str]]:
+    return [(c.id, c.label(lang)) for c in CLIENTS]
 
 
 def snippet(client_id: str, forms: BaseForms, secret: str, lang: str, model: str = "gpt-4o-mini",

@@ -37,7 +37,7 @@ def client_setup(client_id: str, forms: BaseForms, models: list[str], lang: str,
                            f"未知客户端 '{client_id}'：可选 {', '.join(c.id for c in CLIENTS)}。", status=404)
     zh = lang.startswith("zh")
     pick = 1 if zh else 0
-    return {"client": spec.id, "name": spec.name, "dialect": spec.dialect,
+    return {"client": spec.id, "name": spec.label(lang), "dialect": spec.dialect,
             "base_url": spec.base_url(forms), "base_url_field": spec.base_label(lang),
             "key_field": spec.key_label(lang), "models": models,
             "mistakes": [m[pick] for m in (*MISTAKES[spec.base_form], *COMMON, *MEDIA_TIPS.get(spec.id, ()))],
@@ -46,6 +46,14 @@ def client_setup(client_id: str, forms: BaseForms, models: list[str], lang: str,
             "note": ("把上面的 Base URL 填入“{0}”，把你的密钥填入“{1}”。" if zh else
                      "Put the base URL above into '{0}' and your key into '{1}'.").format(
                 spec.base_label(lang), spec.key_label(lang))}
+
+
+def key_snippets(forms: BaseForms, secret: str, models: list[str], lang: str,
+                 media: dict[str, str] | None = None) -> dict[str, str]:
+    """Every client's configuration for a new key (its secret, shown once): the portal's and the notices'
+    example for the same client, with the key's own first model, not a fixed name."""
+    return {spec.id: snippet(spec.id, forms, secret, lang, models[0] if models else "gpt-4o-mini", media)
+            for spec in CLIENTS}
 
 
 def media_examples(snapshot: Any, media: Any, models: list[str]) -> dict[str, str]:

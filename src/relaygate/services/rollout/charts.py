@@ -25,6 +25,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "owners": ("Owners per batch (green: served natively)", "各批次负责人占比（绿色：已原生服务）"),
     "switched": ("; switched overall {pct:.1f}%", "；总体已切换 {pct:.1f}%"),
     "owner_axis": ("% of imported owners", "占导入负责人的百分比"),
+    "timeout": ("timeout", "超时"), "model_not_found": ("model n/f", "模型不存在"),
 }
 
 
@@ -108,8 +109,8 @@ def error_rates_svg(report: dict[str, Any], lang: str = "en", states: dict[str, 
                 v = values[si][ci]
                 h = plot_h * v / top
                 parts.append(_rect(cx + (si - 1.5) * bar, top_y + plot_h - h, bar, h, COLORS[key],
-                                   f"{label}: {cls} {v:.2f}%"))
-            parts.append(_text(cx, top_y + plot_h + 14, cls.replace("model_not_found", "model n/f"), 9, "middle"))
+                                   f"{label}: {_l(lang, cls) if cls in LABELS else cls} {v:.2f}%"))
+            parts.append(_text(cx, top_y + plot_h + 14, _l(lang, cls) if cls in LABELS else cls, 9, "middle"))
         parts += _legend(left + plot_w + 16, top_y + 10, [(COLORS[k], label) for k, _, label in series])
     return _doc(width, panel * len(batches) + 10, parts)
 
@@ -135,9 +136,10 @@ def residual_traffic_svg(report: dict[str, Any], lang: str = "en") -> str | None
     for i, day in enumerate(days):
         x = left + slot * i + slot * 0.15
         hn, hl = plot_h * native[i] / top, plot_h * legacy[i] / top
-        parts.append(_rect(x, top_y + plot_h - hn, slot * 0.7, hn, COLORS["native"], f"{day}: {native[i]} native"))
+        parts.append(_rect(x, top_y + plot_h - hn, slot * 0.7, hn, COLORS["native"],
+                           f"{day}: {native[i]} {_l(lang, 'native')}"))
         parts.append(_rect(x, top_y + plot_h - hn - hl, slot * 0.7, hl, COLORS["legacy"],
-                           f"{day}: {legacy[i]} legacy"))
+                           f"{day}: {legacy[i]} {_l(lang, 'legacy')}"))
         if direct[i]:
             hd = plot_h * direct[i] / top
             parts.append(_rect(x, top_y + plot_h - hn - hl - hd, slot * 0.7, hd, COLORS["direct"],

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -58,7 +58,6 @@ class Guard:
         self.routing = routing
         self.mover = mover
         self.baselines: dict[tuple[int, int], Rates] = {}
-        self.verdicts: dict[str, dict[str, Any]] = {}  # batch name -> the last verdict this process reached
         self.last_eval = 0.0
         self.last_sync = 0.0
         self._sync_lock = asyncio.Lock()  # the supervised loop and an operator's check must not book twice
@@ -91,10 +90,31 @@ class Guard:
         return out
 
     async def evaluate(self, batch: Batch, session: aiohttp.ClientSession | None = None) -> dict[str, Any]:
-        """Judge one batch now; the verdict is also kept as this process's last one for the batch."""
+        """Judge one batch now; the verdict is kept in the database as the batch's last one (for every worker)."""
         view = await self._evaluate(batch, session)
-        self.verdicts[batch.name] = {**view, "time": iso(now_ms())}
+        now = now_ms()
+        row = {"verdict": {**view, "time": iso(now)}, "judged_at": now}
+        V = t.rollout_verdicts
+        for _ in range(2):  # two workers judging the same batch at once: the second insert becomes an update
+            try:
+                async with self.engine.begin() as conn:
+                    done = await conn.execute(update(V).where(V.c.batch_id == batch.id, V.c.judged_at <= now)
+                                              .values(**row))
+                    if not done.rowcount and (await conn.execute(
+                            select(V.c.batch_id).where(V.c.batch_id == batch.id))).first() is None:
+                        await conn.execute(V.insert().values(batch_id=batch.id, **row))
+                break
+            except IntegrityError:
+                continue
         return view
+
+    async def verdicts(self) -> dict[str, dict[str, Any]]:
+        """Each batch's last verdict by batch name, whichever worker (or operator's check) reached it."""
+        V, B = t.rollout_verdicts, t.rollout_batches
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(V.c.verdict, B.c.name).join(B, B.c.id == V.c.batch_id)
+                                       .order_by(V.c.judged_at.desc()))).all()
+        return {r.name: dict(r.verdict) for r in rows}
 
     async def trips(self, limit: int = 50) -> list[dict[str, Any]]:
         """Conditions that tripped, newest first, with the batch's name (each is recorded once)."""

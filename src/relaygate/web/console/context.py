@@ -20,12 +20,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from relaygate.app import Gateway
 from relaygate.core.errors import InvalidInput
-from relaygate.core.money import format_amount
+from relaygate.core.money import format_amount, parse_amount
 from relaygate.services.operate.audit import AuditLog
 from relaygate.services.operate.operators import OperatorsAdmin
 from relaygate.services.operate.roles import allowed
 from relaygate.services.operate.websessions import WebSession, WebSessions
-from relaygate.web.console.i18n import LANGS, pick_lang, translate
+from relaygate.web.console.i18n import LANGS, known, pick_lang, translate
 from relaygate.web.console.security import LANG_COOKIE, SESSION_COOKIE, Throttle, is_https, same_token
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -101,6 +101,14 @@ class Ctx:
 
     def money(self, nanos: int | None) -> str:
         return "—" if nanos is None else format_amount(int(nanos), self.gw.settings.currency)
+
+    def money_plain(self, amount: str | None) -> str:
+        """A decimal string in the deployment's currency (as the price list keeps it), with its symbol."""
+        return "—" if amount is None else format_amount(parse_amount(amount), self.gw.settings.currency)
+
+    def tr(self, prefix: str, value: str | None) -> str:
+        """A code shown in the page's language when the messages name it (``prefix + value``), else as it is."""
+        return self.t(prefix + value) if value and known(prefix + value) else (value or "")
 
     def q(self, name: str, default: str = "") -> str:
         return (self.request.query_params.get(name) or default).strip()

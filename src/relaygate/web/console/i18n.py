@@ -14,6 +14,10 @@ def pick_lang(cookie: str | None, accept_language: str | None) -> str:
     return "zh-CN" if prefers_chinese(accept_language) else "en"
 
 
+def known(key: str) -> bool:
+    return key in MESSAGES
+
+
 def translate(lang: str, key: str, **values: object) -> str:
     pair = MESSAGES.get(key)
     if pair is None:

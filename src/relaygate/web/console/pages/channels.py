@@ -10,7 +10,7 @@ from starlette.routing import Route
 from relaygate.core.errors import InvalidInput
 from relaygate.services.operate.channel_test import ChannelTester
 from relaygate.services.operate.channel_views import live_channels
-from relaygate.web.console.context import Ctx, Services, page
+from relaygate.web.console.context import Ctx, Services, page, safe_next
 
 
 def _lines(text: str) -> list[str]:
@@ -93,7 +93,8 @@ def routes(svc: Services) -> list[Route]:
         await gw.state.refresh_if_changed()
         await ctx.audit("channel.enable" if enable else "channel.disable", after["name"],
                         {"enabled": before["enabled"]}, {"enabled": after["enabled"]})
-        return RedirectResponse(ctx.f("back") or "/console/channels", status_code=303)
+        back = ctx.f("back")  # the channel's page or the list; never another site (no open redirect)
+        return RedirectResponse(safe_next(back) if back else "/console/channels", status_code=303)
 
     @page(svc, "routing")
     async def test_channel(ctx: Ctx) -> Response:

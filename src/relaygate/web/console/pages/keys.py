@@ -8,7 +8,8 @@ from starlette.routing import Route
 from relaygate.core.clock import now_ms
 from relaygate.core.errors import InvalidInput
 from relaygate.services.notices.clients import BaseForms
-from relaygate.services.notices.key_setup import client_choices, snippet
+from relaygate.services.notices.key_setup import client_choices
+from relaygate.services.notices.setup import key_snippets, media_examples
 from relaygate.services.operate.rollups import HOUR, Rollups
 from relaygate.services.operate.usage import UsageFilter
 from relaygate.web.console.context import Ctx, Services, page
@@ -32,6 +33,7 @@ def routes(svc: Services) -> list[Route]:
         names = {o["id"]: o["name"] for o in owners}
         return ctx.render("keys.html", status=status, title_key="nav.keys", keys=keys[:500], owners=owners,
                           names=names, groups=await gw.accounts.list_groups(), error=error, form=ctx.form,
+                          clients=client_choices(ctx.lang),
                           truncated=len(keys) > 500)
 
     @page(svc)
@@ -53,10 +55,14 @@ def routes(svc: Services) -> list[Route]:
         await gw.state.refresh_if_changed()
         await ctx.audit("key.create", view["id"], None, view)
         client = ctx.f("client", "python-sdk")
+        snap = gw.state.snapshot
+        record = snap.keys_by_id.get(view["id"])
+        models = snap.allowed_models(record) if record is not None else []
         # the one page that ever shows the secret: not cached (no-store), not logged, not stored
         return ctx.render("key_created.html", title_key="nav.keys", key=view, secret=secret,
-                          clients=client_choices(), client=client,
-                          snippets={cid: snippet(cid, forms(ctx), secret, ctx.lang) for cid, _ in client_choices()})
+                          clients=client_choices(ctx.lang), client=client,
+                          snippets=key_snippets(forms(ctx), secret, models, ctx.lang,
+                                                media_examples(snap, gw.media, models)))
 
     @page(svc)
     async def key(ctx: Ctx) -> Response:

@@ -103,7 +103,7 @@ def routes(svc: Services) -> list[Route]:
             name = names[0]
         live = await preview.live_for_preview(gw.engine, gw.settings)
         markdown = previews.render(live, lang, name)
-        clients = {f"emails/{c.id}.md": c.name for c in EMAIL_CLIENTS}
+        clients = {f"emails/{c.id}.md": c.label(ctx.lang) for c in EMAIL_CLIENTS}
         return ctx.render("migration_notices.html", title_key="mig.notices", notice_lang=lang, names=names,
                           name=name, clients=clients, markdown=markdown, html=to_html(markdown),
                           checks=[(c.ok, c.text(ctx.lang)) for c in live.checks], mapping=live.mapping,

@@ -47,7 +47,8 @@ def routes(svc: Services) -> list[Route]:
         totals = data["totals"]
         error_rate = (totals["errors"] / totals["requests"] * 100) if totals["requests"] else 0.0
         return ctx.render("overview.html", title_key="nav.overview", span=span, step=step, ranges=list(RANGES),
-                          chart_json={"x": [p["t"] for p in pts], "charts": charts}, data=data, owners=owners,
+                          chart_json={"x": [p["t"] for p in pts], "charts": charts, "time": ctx.t("ov.time")},
+                          data=data, owners=owners,
                           channels=channels, error_rate=error_rate)
 
     return [Route("/console/", overview, methods=["GET"])]

@@ -15,6 +15,24 @@
     return v.toLocaleString();
   }
 
+  function pad(n) { return n < 10 ? "0" + n : "" + n; }
+
+  // times as 24-hour clock and month/day: the same in every language (uPlot's own are "3pm", "12/7/26")
+  function when(v, full) {
+    var d = new Date(v * 1000);
+    var day = (d.getMonth() + 1) + "/" + d.getDate();
+    var clock = pad(d.getHours()) + ":" + pad(d.getMinutes());
+    return full ? day + " " + clock : clock;
+  }
+
+  function xTicks(vals) {
+    var span = vals.length > 1 ? vals[vals.length - 1] - vals[0] : 0;
+    return vals.map(function (v) {
+      var d = new Date(v * 1000);
+      return span > 2 * 86400 || (d.getHours() === 0 && d.getMinutes() === 0) ? (d.getMonth() + 1) + "/" + d.getDate() : when(v, false);
+    });
+  }
+
   function drawCharts(root) {
     if (typeof uPlot === "undefined") { return; }
     root.querySelectorAll("[data-chart]").forEach(function (el) {
@@ -23,14 +41,14 @@
       if (!data) { return; }
       var spec = data.charts[el.getAttribute("data-chart")];
       if (!spec) { return; }
-      var series = [{}];
+      var series = [{ label: data.time || "", value: function (u, v) { return v == null ? "--" : when(v, true); } }];
       spec.series.forEach(function (s, i) {
         series.push({ label: s.label, stroke: COLORS[i % COLORS.length], width: 2,
                       fill: spec.fill ? COLORS[i % COLORS.length] + "22" : undefined, spanGaps: true });
       });
       var opts = {
         width: Math.max(300, el.clientWidth - 8), height: 220, series: series,
-        axes: [{}, { size: 72, values: function (u, vals) { return vals.map(tick); } }],
+        axes: [{ values: function (u, vals) { return xTicks(vals); } }, { size: 72, values: function (u, vals) { return vals.map(tick); } }],
         legend: { live: true }, cursor: { drag: { x: false, y: false } },
         scales: { x: { time: true } }
       };
