@@ -1,15 +1,15 @@
 """Rollout guard: each batch's last verdict kept in the database (one row per batch, replaced at each
 judgement), so every worker's console shows the same verdict whichever worker reached it.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0016
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
