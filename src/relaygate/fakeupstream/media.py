@@ -170,7 +170,8 @@ def add_media_routes(fake: Fake) -> MediaState:
             output = int(plan.get("output_tokens", len(text.encode()) // 3))
             audio = max(1, size // 1_000)
             return web.json_response({"text": text, "usage": {
-                "type": "tokens", "input_tokens": audio, "input_token_details": {"text_tokens": 0, "audio_tokens": audio},
+                "type": "tokens", "input_tokens": audio,
+                "input_token_details": {"text_tokens": 0, "audio_tokens": audio},
                 "output_tokens": output, "total_tokens": audio + output}})
         return web.json_response({"text": text, "usage": {"type": "duration", "seconds": seconds}})
 

@@ -17,7 +17,8 @@ from relaygate.store import tables as t
 from relaygate.store.db import bump_config_version
 
 UNITS = {"image": ("per image", "每张图片"), "second": ("per second", "每秒"),
-         "mchars": ("per 1M characters", "每百万字符"), "call": ("per call", "每次调用")}
+         "mchars": ("per 1M characters", "每百万字符"), "mtokens": ("per 1M output tokens", "每百万输出 token"),
+         "call": ("per call", "每次调用")}
 
 
 class MediaPricing:
