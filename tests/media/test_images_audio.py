@@ -178,7 +178,8 @@ async def _token_priced(world: MediaWorld, price: str = "10") -> None:
 
     await world.gw.add_channel(world.fake, "openai-transcribe", ["gpt-4o-transcribe"])
     view = await MediaPricing(world.gw.gateway.engine, "USD").set_price("gpt-4o-transcribe", "mtokens", price)
-    assert view["summary"] == f"${price}.00 per 1M output tokens"
+    assert (view["summary"], view["summary_zh"]) == (f"${price}.00 per 1M output tokens",
+                                                     f"${price}.00 每百万输出 token")
     await world.gw.gateway.state.reload()
     assert world.gw.gateway.media is not None
     await world.gw.gateway.media.prices.load(world.gw.gateway.engine)

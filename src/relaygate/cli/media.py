@@ -67,7 +67,8 @@ def prices_list(as_json: bool = json_option()) -> None:
     if not rows and not as_json:
         console.print(say("none"), style="yellow", markup=False)
         return
-    emit(rows, ("model", "unit", "variant", "amount", "summary"), as_json)
+    summary = "summary_zh" if settings_from().lang_code() == "zh-CN" else "summary"
+    emit(rows, ("model", "unit", "variant", "amount", summary), as_json)
 
 
 @prices_app.command("delete")

@@ -27,9 +27,12 @@ class MediaPricing:
         self.currency = currency
 
     def view(self, row: Any) -> dict[str, Any]:
+        """A price with its unit stated in English (``summary``) and Simplified Chinese (``summary_zh``)."""
+        variant = "" if row.variant == "*" else f" ({row.variant})"
+        money = format_amount(row.amount, self.currency)
+        en, zh = UNITS.get(row.unit, (row.unit, row.unit))
         return {"model": row.model, "unit": row.unit, "variant": row.variant, "amount": plain_amount(row.amount),
-                "summary": f"{format_amount(row.amount, self.currency)} {UNITS[row.unit][0]}"
-                           + ("" if row.variant == "*" else f" ({row.variant})")}
+                "summary": f"{money} {en}{variant}", "summary_zh": f"{money} {zh}{variant}"}
 
     async def set_price(self, model: str, unit: str, amount: str, variant: str = "*") -> dict[str, Any]:
         if unit not in UNITS:
