@@ -7,14 +7,15 @@ import base64
 import hashlib
 import resource
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import openai
 import pytest
 
 from relaygate.core.money import parse_amount
-from tests.harness import plan
-from tests.media.conftest import MediaWorld
+from tests.harness import plan, running_gateway, start_fake
+from tests.media.conftest import MEDIA_SETTINGS, MediaWorld, setup_world
 
 
 def client(world: MediaWorld) -> openai.AsyncOpenAI:
@@ -172,6 +173,20 @@ async def test_every_media_path_answers_without_v1_too(world: MediaWorld) -> Non
             assert video["id"] in [v["id"] for v in (await r.json())["data"]]
 
 
+@pytest.fixture
+async def db_world(backend_url: str, tmp_path: Path) -> AsyncIterator[MediaWorld]:
+    """The media world on each database (SQLite; PostgreSQL and MariaDB when configured)."""
+    fake = await start_fake()
+    async with running_gateway(backend_url, data_dir=str(tmp_path), unpriced_models="refuse",
+                               **MEDIA_SETTINGS) as gw:
+        world = await setup_world(gw, fake)
+        try:
+            yield world
+        finally:
+            for api in world.clients:
+                await api.close()
+
+
 async def _token_priced(world: MediaWorld, price: str = "10") -> None:
     """gpt-4o-transcribe on the fake, priced per 1M output (transcript) tokens, as the migration imports it."""
     from relaygate.services.operate.media import MediaPricing
@@ -186,9 +201,10 @@ async def _token_priced(world: MediaWorld, price: str = "10") -> None:
 
 
 async def test_a_token_priced_transcription_is_charged_the_output_tokens_the_upstream_reports(
-        world: MediaWorld) -> None:
+        db_world: MediaWorld) -> None:
     from relaygate.core.money import unit_cost
 
+    world = db_world
     await _token_priced(world)
     before = await world.available()
     raw = await client(world).audio.transcriptions.with_raw_response.create(
@@ -223,10 +239,11 @@ async def test_a_bare_text_transcript_is_charged_an_estimate_of_its_tokens(world
     assert rows[0]["detail"]["media"]["count"] == tokens and await world.balanced()
 
 
-async def test_a_token_priced_transcription_is_never_charged_above_its_hold(world: MediaWorld) -> None:
+async def test_a_token_priced_transcription_is_never_charged_above_its_hold(db_world: MediaWorld) -> None:
     from relaygate.core.money import unit_cost
     from relaygate.services.media.prices import HOLD_MIN_TOKENS
 
+    world = db_world
     await _token_priced(world)
     await plan(world.fake, "gpt-4o-transcribe", {"kind": "ok", "output_tokens": 10**9})
     await client(world).audio.transcriptions.create(model="gpt-4o-transcribe",
