@@ -263,3 +263,13 @@ def test_alert_rules_from_the_cli(cli: Invoke, cli_json: JsonRun) -> None:
     assert cli_json("alerts", "events") == []
     cli("alerts", "delete", str(listed[0]["id"]))
     assert cli_json("alerts", "list") == []
+
+
+def test_media_prices_per_1m_output_tokens_in_both_languages(cli: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transcription priced per 1M output (transcript) tokens: set, then listed with its unit in en and zh-CN."""
+    assert "$2.50 per 1M output tokens" in cli("media", "prices", "set", "gpt-4o-transcribe", "--unit", "mtokens",
+                                               "--amount", "2.5").output
+    assert "$2.50 per 1M output tokens" in "".join(cli("media", "prices", "list").output.split("\n"))
+    monkeypatch.setenv("RELAYGATE_LANG", "zh-CN")
+    assert "每百万输出" in cli("media", "prices", "list").output
+    assert cli("media", "prices", "set", "x", "--unit", "mtoken", "--amount", "1", ok=False).exit_code != 0

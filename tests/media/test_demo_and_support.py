@@ -57,11 +57,14 @@ async def test_media_prices_and_tasks_over_the_admin_api(tmp_path: Path) -> None
             async with s.put(f"{gw.root}/api/media/prices", json={"model": "img-1", "unit": "image",
                                                                   "variant": "1024x1024", "amount": "0.04"}) as r:
                 assert r.status == 200 and (await r.json())["summary"] == "$0.04 per image (1024x1024)"
+            async with s.put(f"{gw.root}/api/media/prices", json={"model": "gpt-4o-transcribe", "unit": "mtokens",
+                                                                  "amount": "2.5"}) as r:
+                assert r.status == 200 and (await r.json())["summary"] == "$2.50 per 1M output tokens"
             async with s.put(f"{gw.root}/api/media/prices", json={"model": "img-1", "unit": "pixel",
                                                                   "amount": "1"}) as r:
                 assert r.status == 400
             async with s.get(f"{gw.root}/api/media/prices") as r:
-                assert [p["model"] for p in await r.json()] == ["img-1"]
+                assert [p["model"] for p in await r.json()] == ["gpt-4o-transcribe", "img-1"]
             async with s.get(f"{gw.root}/api/media/tasks/task_nope") as r:
                 assert r.status == 404
         async with aiohttp.ClientSession() as s, s.get(f"{gw.root}/api/media/prices") as r:

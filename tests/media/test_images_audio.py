@@ -7,14 +7,15 @@ import base64
 import hashlib
 import resource
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import openai
 import pytest
 
 from relaygate.core.money import parse_amount
-from tests.harness import plan
-from tests.media.conftest import MediaWorld
+from tests.harness import plan, running_gateway, start_fake
+from tests.media.conftest import MEDIA_SETTINGS, MediaWorld, setup_world
 
 
 def client(world: MediaWorld) -> openai.AsyncOpenAI:
@@ -170,3 +171,91 @@ async def test_every_media_path_answers_without_v1_too(world: MediaWorld) -> Non
             assert r.status == 200 and (await r.json())["id"] == video["id"]
         async with s.get(f"{world.root}/videos") as r:
             assert video["id"] in [v["id"] for v in (await r.json())["data"]]
+
+
+@pytest.fixture
+async def db_world(backend_url: str, tmp_path: Path) -> AsyncIterator[MediaWorld]:
+    """The media world on each database (SQLite; PostgreSQL and MariaDB when configured)."""
+    fake = await start_fake()
+    async with running_gateway(backend_url, data_dir=str(tmp_path), unpriced_models="refuse",
+                               **MEDIA_SETTINGS) as gw:
+        world = await setup_world(gw, fake)
+        try:
+            yield world
+        finally:
+            for api in world.clients:
+                await api.close()
+
+
+async def _token_priced(world: MediaWorld, price: str = "10") -> None:
+    """gpt-4o-transcribe on the fake, priced per 1M output (transcript) tokens, as the migration imports it."""
+    from relaygate.services.operate.media import MediaPricing
+
+    await world.gw.add_channel(world.fake, "openai-transcribe", ["gpt-4o-transcribe"])
+    view = await MediaPricing(world.gw.gateway.engine, "USD").set_price("gpt-4o-transcribe", "mtokens", price)
+    assert (view["summary"], view["summary_zh"]) == (f"${price}.00 per 1M output tokens",
+                                                     f"${price}.00 每百万输出 token")
+    await world.gw.gateway.state.reload()
+    assert world.gw.gateway.media is not None
+    await world.gw.gateway.media.prices.load(world.gw.gateway.engine)
+
+
+async def test_a_token_priced_transcription_is_charged_the_output_tokens_the_upstream_reports(
+        db_world: MediaWorld) -> None:
+    from relaygate.core.money import unit_cost
+
+    world = db_world
+    await _token_priced(world)
+    before = await world.available()
+    raw = await client(world).audio.transcriptions.with_raw_response.create(
+        model="gpt-4o-transcribe", file=("a.mp3", b"\x00" * 160_000, "audio/mpeg"))
+    result = raw.parse()
+    assert result.usage is not None and result.usage.type == "tokens"
+    tokens = result.usage.output_tokens  # the fake's count (its bytes / 3), not relaygate's estimate
+    assert tokens == len(result.text.encode()) // 3 == 21
+    row = await world.gw.usage_for(raw.headers["x-request-id"])
+    cost = unit_cost(parse_amount("10"), tokens, 1_000_000)
+    assert (row["cost"], row["estimated"]) == (cost, False) and cost == 210_000
+    assert row["detail"]["media"] == {"unit": "mtokens", "variant": "*", "count": tokens}
+    settle = [e for e in await world.ledger() if e.kind == "settle"]
+    assert [(e.amount, e.request_id) for e in settle] == [(-cost, raw.headers["x-request-id"])]
+    assert before - await world.available() == cost and await world.balanced()  # the hold is gone
+
+
+async def test_a_bare_text_transcript_is_charged_an_estimate_of_its_tokens(world: MediaWorld) -> None:
+    from relaygate.core.money import unit_cost
+    from relaygate.protocols.usage import estimate_tokens
+
+    await _token_priced(world)
+    text = "你好，relaygate。" * 50  # CJK and ASCII: no usage in a text answer, so estimated from its sizes
+    await plan(world.fake, "gpt-4o-transcribe", {"kind": "ok", "text": text})
+    answer = await client(world).audio.transcriptions.create(
+        model="gpt-4o-transcribe", file=("a.mp3", b"\x00" * 160_000, "audio/mpeg"), response_format="text")
+    assert answer.strip() == text
+    rows = await world.gw.usage_rows()
+    tokens = estimate_tokens(text)
+    assert tokens == (650 + 3) // 4 + 400 // 2  # 650 characters, 200 of them 3-byte: 400 extra bytes
+    assert (rows[0]["cost"], rows[0]["estimated"]) == (unit_cost(parse_amount("10"), tokens, 1_000_000), True)
+    assert rows[0]["detail"]["media"]["count"] == tokens and await world.balanced()
+
+
+async def test_a_token_priced_transcription_is_never_charged_above_its_hold(db_world: MediaWorld) -> None:
+    from relaygate.core.money import unit_cost
+    from relaygate.services.media.prices import HOLD_MIN_TOKENS
+
+    world = db_world
+    await _token_priced(world)
+    await plan(world.fake, "gpt-4o-transcribe", {"kind": "ok", "output_tokens": 10**9})
+    await client(world).audio.transcriptions.create(model="gpt-4o-transcribe",
+                                                    file=("a.wav", b"RIFF0000WAVE", "audio/wav"))
+    rows = await world.gw.usage_rows()
+    held = unit_cost(parse_amount("10"), HOLD_MIN_TOKENS, 1_000_000)  # 12 bytes: the per-call floor of the hold
+    assert rows[0]["cost"] == held and rows[0]["detail"]["media"]["count"] == HOLD_MIN_TOKENS
+    assert await world.balanced()
+
+
+def test_output_tokens_show_in_statements_in_both_languages() -> None:
+    from relaygate.services.operate.statements import units_text
+
+    assert units_text({"mtokens": 21}, "en") == "21 output token(s)"
+    assert units_text({"mtokens": 21}, "zh-CN") == "21 个输出 token"

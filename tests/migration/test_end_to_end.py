@@ -8,6 +8,7 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import select
 
+from relaygate.protocols.usage import estimate_tokens
 from relaygate.services.migration.importer import run_import
 from relaygate.services.operate.statements import balance_check, build_statement
 from relaygate.store import tables as t
@@ -77,14 +78,15 @@ async def test_imported_keys_work_in_every_form(backend: Backend, tmp_path: Path
                     headers={"Authorization": f"Bearer sk-{laptop}"}) as resp:
                 assert resp.status == 200 and await resp.read()
                 assert (await gw.usage_for(resp.headers["x-request-id"]))["cost"] == USD.nanos(5 * 7.5)
-            # whisper-1: One API charged the transcript's tokens; no unit price matches, so it is refused until the
-            # operator sets one (One API never refused it: relaygate's 403, as the differences section says)
-            form = aiohttp.FormData({"model": "whisper-1"})
-            form.add_field("file", b"RIFF0000WAVE", filename="a.wav", content_type="audio/wav")
-            async with aiohttp.ClientSession() as http, http.post(
-                    f"{gw.base_url}/audio/transcriptions", data=form,
-                    headers={"Authorization": f"Bearer sk-{laptop}"}) as resp:
-                assert (resp.status, (await resp.json())["error"]["code"]) == (403, "model_price_missing")
+            # whisper-1: One API charged the transcript's tokens as quota (1 a token); imported per 1M output
+            # tokens, it answers and is charged: whisper-1 reports no tokens, so they are estimated from the text
+            heard = await client(gw.base_url, "sk-" + laptop).audio.transcriptions.with_raw_response.create(
+                model="whisper-1", file=("a.wav", b"RIFF0000WAVE", "audio/wav"))
+            text = heard.parse().text
+            assert heard.http_response.status_code == 200 and "12 bytes of audio" in text
+            row = await gw.usage_for(heard.headers["x-request-id"])
+            assert (row["cost"], row["estimated"]) == (USD.nanos(estimate_tokens(text)), True)
+            assert row["cost"] == USD.nanos(16) and row["detail"]["media"]["unit"] == "mtokens"
             await gw.gateway.usage.flush()
             engine = gw.gateway.engine
             assert all(r["ok"] for r in await balance_check(engine))

@@ -48,10 +48,13 @@ async def test_import_is_exact_and_idempotent(backend: Backend, kind: str) -> No
     assert counts(first, "redemption codes")[0] == (1 if kind == "oneapi" else 3)
     media = {(r.model, r.variant): r.amount for r in await rows(backend, t.media_prices)}
     assert media[("dall-e-3", "*")] == USD.nanos(20_000) and media[("dall-e-3", "1792x1024/hd")] == USD.nanos(60_000)
-    assert len(media) == (7 if kind == "oneapi" else 10) and ("tts-1", "*") in media
+    assert len(media) == (8 if kind == "oneapi" else 11) and ("tts-1", "*") in media
     if kind == "newapi":  # tts-1-hd priced by ratio 15: New API charged 15 quota per input character
         assert media[("tts-1-hd", "*")] == USD.nanos(15_000_000)
-    assert ("whisper-1", "*") not in media and ("gpt-4o-transcribe", "*") not in media  # no unit price matches
+    if kind == "oneapi":  # the transcript's tokens as quota, 1 a token: 1M quota per 1M output tokens
+        assert media[("whisper-1", "*")] == USD.nanos(1_000_000)
+    else:  # ratio 1.25 on the transcript's tokens; whisper-1 had no price in New API and stays refused
+        assert media[("gpt-4o-transcribe", "*")] == USD.nanos(1_250_000) and ("whisper-1", "*") not in media
     keys = {r.name: r for r in await rows(backend, t.api_keys)}
     for name, fact in facts.tokens.items():
         if fact.state in ("deleted", "owner_deleted"):

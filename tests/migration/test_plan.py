@@ -29,11 +29,12 @@ async def test_oneapi_plan(tmp_path: Path) -> None:
                                 "1024x1792/hd": "0.12", "1792x1024/hd": "0.12"}
     tts = models["tts-1"]["media_price"]  # One API's built-in ratio 7.5 per input byte: $15 per 1M characters
     assert (tts["unit"], tts["amounts"], tts["endpoint"]) == ("mchars", {"*": "15"}, "/v1/audio/speech")
-    whisper = models["whisper-1"]["media_price"]  # One API charged the transcript's tokens, no ratio: no unit
-    assert whisper["unit"] is None and not whisper.get("source_refused")
-    assert "0.002 per 1,000 transcript tokens" in whisper["why"]  # 1000 quota at QuotaPerUnit 500,000
-    assert "refuses it (model_price_missing), which One API never did" in whisper["why"]
-    assert "no per-unit price carried" in models["whisper-1"]["risk"]
+    whisper = models["whisper-1"]["media_price"]  # One API charged the transcript's tokens as quota, no ratio:
+    assert (whisper["unit"], whisper["amounts"], whisper["source_quota"]) == (  # 1 quota a token, QuotaPerUnit
+        "mtokens", {"*": "2"}, {"*": "1000000"})  # 500,000: $2 per 1M output tokens
+    assert "transcript's token count" in whisper["basis"] and "no model or group ratio" in whisper["basis"]
+    assert whisper["endpoint"] == "/v1/audio/transcriptions"
+    assert "no per-unit price carried" not in models["whisper-1"].get("risk", "")
     assert models["text-embedding-3-small"]["tasks"] == ["embeddings"]
     assert "differently per channel" in models["gpt-4o"]["risk"]  # gpt-4o(3) priced Azure apart
     assert models["gpt-4o"]["price"] == {"basis": "ratio", "billed_as": "gpt-4o", "source_key": "gpt-4o",
@@ -92,10 +93,10 @@ async def test_newapi_plan(tmp_path: Path) -> None:
     hd = models["tts-1-hd"]["media_price"]
     assert (hd["unit"], hd["amounts"], hd["source_quota"]) == ("mchars", {"*": "30"}, {"*": "15000000"})
     assert "per input character" in hd["basis"]
-    # a transcription priced by ratio was charged by tokens: no unit price, said exactly; not a source refusal
+    # a transcription priced by ratio was charged by tokens at its ratio (1.25): per 1M output tokens here
     tr = models["gpt-4o-transcribe"]["media_price"]
-    assert tr["unit"] is None and not tr.get("source_refused") and "reported usage" in tr["why"]
-    assert "which New API did not" in tr["why"]
+    assert (tr["unit"], tr["amounts"], tr["source_quota"]) == ("mtokens", {"*": "2.5"}, {"*": "1250000"})
+    assert "model ratio 1.25" in tr["basis"] and "output" in tr["basis"]
     chans = {c["id"]: c for c in plan["channels"]}
     assert chans[2]["base_url"] == "https://api.deepseek.com/v1" and chans[2]["type_name"] == "DeepSeek"
     assert not chans[7]["enabled"] and "New API failed every request" in chans[7]["disabled_reason"]

@@ -102,12 +102,11 @@ async def test_a_consistent_source_verifies_clean(backend: Backend, tmp_path: Pa
             for ch in plan["channels"]:  # every upstream the source used answers (the fake stands in for them)
                 if ch.get("protocol") == "openai":
                     ch["base_url"] = fake.base_url
-            # the plan's open question answered as docs/migration.md says: a transcription model no unit price
-            # matched (One API charged the transcript's tokens; New API tokens at a ratio) gets one per second
+            # a transcription model comes priced per 1M output tokens (One API: the transcript's tokens as
+            # quota; New API: tokens at its ratio), with no open question left
             models = {m["old_name"]: m for m in plan["models"]}
             transcribe = models["whisper-1" if kind == "oneapi" else "gpt-4o-transcribe"]
-            assert transcribe["media_price"]["unit"] is None
-            transcribe["media_price"].update(unit="second", amounts={"*": "0.0001"})
+            assert transcribe["media_price"]["unit"] == "mtokens"
             await run_import(plan, gw.gateway.engine, gw.gateway.settings, ["openai"], apply=True)
             await gw.gateway.state.reload()
             admin = facts.admin_tokens["carol" if kind == "oneapi" else "grace"]
@@ -124,7 +123,7 @@ async def test_a_consistent_source_verifies_clean(backend: Backend, tmp_path: Pa
     dalle = outcome["dall-e-3"]["probes"]
     assert dalle["unavailable"]["outcome"] == "pass" and dalle["unavailable"]["status"] == 400  # media_not_served
     assert dalle["normal"]["outcome"] == "pass" and "charged" in dalle["normal"]["detail"]  # on /v1/images
-    heard = outcome["whisper-1" if kind == "oneapi" else "gpt-4o-transcribe"]["probes"]  # priced per second
+    heard = outcome["whisper-1" if kind == "oneapi" else "gpt-4o-transcribe"]["probes"]  # priced per token
     assert heard["normal"]["outcome"] == "pass" and heard["insufficient_balance"]["status"] == 402
     if kind == "oneapi":
         gemini = outcome["gemini-1.5-pro"]["probes"]  # its only channel is auto-disabled in One API

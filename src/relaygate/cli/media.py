@@ -12,11 +12,12 @@ from relaygate.cli.helpers import json_option, show
 if TYPE_CHECKING:  # the services (and SQLAlchemy) load when a command runs, not for --help
     from relaygate.services.operate.media import MediaPricing
 
-UNITS = ("image", "second", "mchars", "call")  # services/operate/media.py's UNITS (a test keeps them equal)
+UNITS = ("image", "second", "mchars", "mtokens", "call")  # services/operate/media.py's UNITS (a test keeps them equal)
 
 media_app = typer.Typer(help="Images, audio and video tasks: per-unit prices, tasks, callback secrets.",
                         no_args_is_help=True)
-prices_app = typer.Typer(help="Media prices: per image, per second, per 1M characters, or per call.",
+prices_app = typer.Typer(help="Media prices: per image, per second, per 1M characters, per 1M output tokens, "
+                              "or per call.",
                          no_args_is_help=True)
 media_app.add_typer(prices_app, name="prices")
 
@@ -49,7 +50,8 @@ def _pricing(engine: Any) -> MediaPricing:
 @prices_app.command("set")
 def prices_set(model: str = typer.Argument(..., help="Public model name."),
                unit: str = typer.Option(..., "--unit", help=f"One of: {', '.join(UNITS)}."),
-               amount: str = typer.Option(..., "--amount", help="Price per unit (per 1M characters for mchars)."),
+               amount: str = typer.Option(..., "--amount", help="Price per unit (per 1M characters for mchars, per 1M "
+                                                          "output tokens for mtokens)."),
                variant: str = typer.Option("*", "--variant",
                                            help="Images: SIZE/QUALITY or SIZE; seconds: a size or resolution; "
                                                 "* for every other."),
@@ -65,7 +67,8 @@ def prices_list(as_json: bool = json_option()) -> None:
     if not rows and not as_json:
         console.print(say("none"), style="yellow", markup=False)
         return
-    emit(rows, ("model", "unit", "variant", "amount", "summary"), as_json)
+    summary = "summary_zh" if settings_from().lang_code() == "zh-CN" else "summary"
+    emit(rows, ("model", "unit", "variant", "amount", summary), as_json)
 
 
 @prices_app.command("delete")

@@ -8,7 +8,9 @@ a banned prompt at submit; else a ``video`` behaviour; a successful imagine, var
 the U1-U4, V1-V4 and reroll buttons whose ``customId`` the action route takes); for video tasks a
 ``video`` behaviour sets ``delay`` (seconds until done, default 0.3), ``outcome`` (``succeeded`` | ``failed`` |
 ``moderation`` | ``never``), ``seconds`` (the duration it reports; default: what was asked),
-``content_bytes`` (size of the result) and ``chunk_delay`` (a slow download).
+``content_bytes`` (size of the result) and ``chunk_delay`` (a slow download). A transcription's plan may
+set ``text`` (the transcript) and ``output_tokens``: gpt-4o* models report token usage as OpenAI does
+(``usage.type`` ``tokens``), others the audio's duration; ``response_format=text`` answers the bare transcript.
 """
 
 from __future__ import annotations
@@ -76,8 +78,9 @@ def _authorized(fake: Fake, request: web.Request) -> bool:
     return expected is None or request.headers.get("Authorization") == f"Bearer {expected}"
 
 
-async def _misbehave(fake: Fake, request: web.Request, model: str) -> web.StreamResponse | None:
-    plan = fake.state.next_behavior(model)
+async def _misbehave(fake: Fake, request: web.Request, model: str,
+                     plan: dict[str, Any] | None = None) -> web.StreamResponse | None:
+    plan = fake.state.next_behavior(model) if plan is None else plan
     kind = plan.get("kind", "ok")
     if kind == "status":
         return web.json_response(plan.get("body") or {"error": {"message": f"scripted {plan['status']}"}},
@@ -152,14 +155,25 @@ def add_media_routes(fake: Fake) -> MediaState:
             return _error(401, "Incorrect API key provided")
         fields = await _form(request, media)
         _record(fake, request, fields)
-        bad = await _misbehave(fake, request, str(fields.get("model") or ""))
+        model = str(fields.get("model") or "")
+        plan = fake.state.next_behavior(model)
+        bad = await _misbehave(fake, request, model, plan)
         if bad is not None:
             return bad
         files = media.uploads[-1]["files"] if media.uploads else []
         size = files[0]["size"] if files else 0
         seconds = round(size / 16_000, 3)
-        return web.json_response({"text": f"{BANNER}: {size} bytes of audio", "usage": {"type": "duration",
-                                                                                           "seconds": seconds}})
+        text = str(plan.get("text") or f"{BANNER}: {size} bytes of audio")
+        if fields.get("response_format") == "text":  # OpenAI: the bare transcript, no usage
+            return web.Response(text=text, content_type="text/plain")
+        if model.startswith("gpt-4o"):  # OpenAI's gpt-4o-*transcribe report tokens (output: the transcript's)
+            output = int(plan.get("output_tokens", len(text.encode()) // 3))
+            audio = max(1, size // 1_000)
+            return web.json_response({"text": text, "usage": {
+                "type": "tokens", "input_tokens": audio,
+                "input_token_details": {"text_tokens": 0, "audio_tokens": audio},
+                "output_tokens": output, "total_tokens": audio + output}})
+        return web.json_response({"text": text, "usage": {"type": "duration", "seconds": seconds}})
 
     # --- OpenAI video tasks ------------------------------------------------------------------
 

@@ -424,9 +424,9 @@ redemption_uses = Table(  # one row per redemption: an owner redeems a code at m
 media_prices = Table(
     "media_prices", metadata,
     Column("model", String(128), primary_key=True),  # public model name
-    Column("unit", String(16), primary_key=True),  # image | second | mchars | call
+    Column("unit", String(16), primary_key=True),  # image | second | mchars | mtokens | call
     Column("variant", String(64), primary_key=True),  # size/quality ("1024x1024/hd"), resolution, or "*"
-    Column("amount", BigInteger, nullable=False),  # nanos per unit (per 1M characters for mchars)
+    Column("amount", BigInteger, nullable=False),  # nanos per unit (per 1M characters or output tokens)
     Column("updated_at", BigInteger, nullable=False),
 )
 

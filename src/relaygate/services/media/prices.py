@@ -1,9 +1,14 @@
-"""What media costs: a price per unit (image, second, 1M characters, call) and model, in nanos.
+"""What media costs: a price per unit (image, second, 1M characters, 1M output tokens, call) and model, in nanos.
 
 Images are priced per image by ``size/quality`` (then ``size``, then ``*``); seconds of audio or
-video by resolution or size (then ``*``); speech input per 1M characters (``mchars``); a ``call``
+video by resolution or size (then ``*``); speech input per 1M characters (``mchars``); a transcript
+per 1M output tokens (``mtokens``: its tokens as the upstream reports them, else estimated); a ``call``
 price is a fixed price per request and is used when no unit price applies. A model that also has a
 token price of ``free`` costs nothing. The group multiplier applies as for tokens (core/money.py).
+
+A transcription is held before its audio is heard: per second at ``HOLD_BYTES_PER_SECOND`` (more
+seconds than any real file of that size), and per token at ``HOLD_TOKENS_PER_SECOND`` of those
+seconds, at least ``HOLD_MIN_TOKENS``; the charge never exceeds the hold.
 """
 
 from __future__ import annotations
@@ -16,8 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.core.money import PPM, unit_cost
 from relaygate.store import tables as t
 
-UNITS = ("image", "second", "mchars", "call")
+UNITS = ("image", "second", "mchars", "mtokens", "call")
 CHARS_PER_PRICE = 1_000_000
+TOKENS_PER_PRICE = 1_000_000
+PER = {"mchars": CHARS_PER_PRICE, "mtokens": TOKENS_PER_PRICE}  # units a price is for (1 when absent)
+HOLD_BYTES_PER_SECOND = 2_000  # audio held at 16 kbit/s: more seconds than any real file of that size
+HOLD_TOKENS_PER_SECOND = 16  # transcript tokens held per held second: fast speech is 3 to 8 a second
+HOLD_MIN_TOKENS = 1_000  # the least a token-priced transcription holds (a short clip's cap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +83,16 @@ class MediaPrices:
 
     def characters(self, model: str, chars: int, multiplier_ppm: int = PPM) -> Quote | None:
         return self.quote(model, "mchars", chars, (), multiplier_ppm, per=CHARS_PER_PRICE)
+
+    def transcription(self, model: str, audio_bytes: int, variant: str, multiplier_ppm: int = PPM) -> Quote | None:
+        """The hold of a transcription of ``audio_bytes``: per second, else per 1M output tokens, else per call."""
+        seconds = max(1, -(-audio_bytes // HOLD_BYTES_PER_SECOND))
+        if self.unit_price(model, "second", variant) is None and self.unit_price(model, "mtokens") is not None:
+            tokens = max(HOLD_MIN_TOKENS, seconds * HOLD_TOKENS_PER_SECOND)
+            return self.quote(model, "mtokens", tokens, (), multiplier_ppm, per=TOKENS_PER_PRICE)
+        return self.seconds(model, seconds, variant, multiplier_ppm)
+
+    def again(self, model: str, quote: Quote, count: int, multiplier_ppm: int = PPM) -> int:
+        """What ``count`` units of ``quote``'s unit and variant cost now; never more than the quote (its hold)."""
+        found = self.quote(model, quote.unit, count, (quote.variant,), multiplier_ppm, per=PER.get(quote.unit, 1))
+        return min(found.amount if found is not None else quote.amount, quote.amount)

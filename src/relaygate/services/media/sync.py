@@ -3,7 +3,7 @@
 Bodies stream through: a multipart upload is spooled to disk by the web layer and re-read for each
 attempt, never held whole in memory; a speech answer is streamed back as it arrives. Money: the
 hold is the most the call can cost; the charge is what the upstream delivered (images returned,
-seconds transcribed, characters spoken), never more than the hold; nothing is charged when no
+seconds transcribed or the transcript's tokens, characters spoken), never more than the hold; nothing is charged when no
 answer came back.
 """
 
@@ -31,8 +31,8 @@ from relaygate.services.media import upstream
 from relaygate.services.media.caller import authenticated, begin, give_back, routes_for, take_limits
 from relaygate.services.media.money import Hold, MediaMoney, multiplier_of
 from relaygate.services.media.prices import MediaPrices, Quote
+from relaygate.services.media.transcripts import output_tokens
 
-HOLD_BYTES_PER_SECOND = 2_000  # audio held at 16 kbit/s: more seconds than any real file of that size
 CHARGE_BYTES_PER_SECOND = 16_000  # unreported durations are charged at 128 kbit/s, marked estimated
 WHAT = {"images": ("image generation", "图像生成"), "audio": ("audio", "音频")}
 
@@ -112,8 +112,7 @@ class MediaCalls:
             _str(fields, "input")
             found = self.prices.characters(public, len(fields["input"]), multiplier)
         else:
-            seconds = max(1, math.ceil(body.size / HOLD_BYTES_PER_SECOND))
-            found = self.prices.seconds(public, seconds, str(fields.get("response_format") or ""), multiplier)
+            found = self.prices.transcription(public, body.size, str(fields.get("response_format") or ""), multiplier)
         if found is not None:
             return found
         row = self.relay.state.snapshot.prices.get(public)
@@ -137,6 +136,9 @@ class MediaCalls:
             doc = {}
         if operation.startswith("images.") and isinstance(doc, dict) and isinstance(doc.get("data"), list):
             count = min(len(doc["data"]), quote.count)
+        elif quote.unit == "mtokens":
+            tokens, estimated = output_tokens(doc, raw)
+            count = min(tokens, quote.count)
         elif operation in ("audio.transcriptions", "audio.translations"):
             seconds = None
             if isinstance(doc, dict):
@@ -149,9 +151,7 @@ class MediaCalls:
             if seconds is None:
                 seconds, estimated = body.size / CHARGE_BYTES_PER_SECOND, True
             count = min(max(1, math.ceil(seconds)), quote.count)
-        again = self.prices.quote(public, quote.unit, count, (quote.variant,), multiplier,
-                                  per=1_000_000 if quote.unit == "mchars" else 1)
-        cost = min(again.amount if again is not None else quote.amount, quote.amount)
+        cost = self.prices.again(public, quote, count, multiplier)
         return cost, {"unit": quote.unit, "variant": quote.variant, "count": count}, estimated
 
     async def handle(self, inbound: Inbound, operation: str, body: Body, fields: dict[str, Any]) -> Outcome:

@@ -9,14 +9,14 @@ How each project charged (the group ratio on top, as relaygate's group multiplie
 - One API speech (relay/controller/audio.go): ``len(input) × model ratio`` quota, so ``model ratio ×
   1,000,000`` per 1M characters (One API counted UTF-8 bytes: Chinese input cost three times as much).
   Transcriptions were charged the transcript's token count as quota (counted as for whisper-1 whatever
-  model was asked for; no ratio, no group): nothing per second or per call matches it, so no price is
-  proposed, and relaygate refuses the model until the operator sets one.
+  model was asked for; no model or group ratio): 1,000,000 quota per 1M output tokens (``mtokens``).
 - New API (relay/helper/price.go): a ``ModelPrice`` (USD per call) is the price of one image (× the
   size and quality ratio of dall-e models, dto ImageRequest.GetTokenCountMeta), of one speech or
   transcription call, or of one video task; Sora tasks (type 55) were charged per second, × 5/3 at
   1792x1024 and 1024x1792. A tts* model priced by ratio was charged its input's characters (runes, its
-  prompt tokens) × model ratio: per 1M characters here. Any other media model priced by ratio was
-  charged by tokens: no unit price matches it.
+  prompt tokens) × model ratio: per 1M characters here. A transcription model priced by ratio was
+  charged its tokens × model ratio: ``model ratio × 1,000,000`` quota per 1M output (transcript) tokens
+  here. Any other media model priced by ratio was charged by tokens: no unit price matches it.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ DALLE3_HD = {"1024x1024": F(2), "1024x1792": F(3, 2), "1792x1024": F(3, 2)}  # q
 SORA_TYPE = 55  # New API's Sora channels: ModelPrice per second
 SORA_SIZES = {"1792x1024": F(5, 3), "1024x1792": F(5, 3)}  # New API's 1.666667
 IMAGE_QUOTA = 1000  # One API: quota per image at ratio 1
-UNITS_TEXT = {"image": "per image", "second": "per second", "mchars": "per 1M characters", "call": "per call"}
+UNITS_TEXT = {"image": "per image", "second": "per second", "mchars": "per 1M characters",
+              "mtokens": "per 1M output tokens", "call": "per call"}
 
 
 TASK_NOUN = {"images": "an image", "audio": "an audio", "video": "a video"}
@@ -85,13 +86,11 @@ def propose_media(ratios: Ratios, units: Units, public: str, upstream: str, chan
                           f"One API: {why} quota per input byte (UTF-8), here per 1M characters")
         if task != "audio":
             return {"unit": None, "why": "One API had no price for this task"}
-        per_k = plain_amount(round_nanos(units, F(1000)))
-        return {"unit": None, "why": "One API charged a transcription the token count of its transcript as quota "
-                                     f"(counted as for whisper-1 whatever model was asked for; {per_k} per 1,000 "
-                                     "transcript tokens here), with no model or group ratio. relaygate prices "
-                                     "transcriptions per second or per call, so no price matches it; until you set "
-                                     "one (`relaygate media prices set`), relaygate refuses it (model_price_missing), "
-                                     "which One API never did"}
+        return _entry("mtokens", {"*": F(1_000_000)}, units,
+                      "One API: the transcript's token count as quota (counted as for whisper-1 whatever model was "
+                      "asked for), no model or group ratio; here per 1M output tokens (the upstream's count, else "
+                      "estimated from the transcript). relaygate applies the key's group multiplier: set the "
+                      "group's multiplier to 1 or lower this price if that group paid less elsewhere")
     price = ratios.price.get(public)
     if price is None and task == "video":  # tasks fall back to New API's built-in prices (ModelPriceHelperPerCall)
         price = d.NEWAPI_MODEL_PRICE.get(public)
@@ -102,6 +101,12 @@ def propose_media(ratios: Ratios, units: Units, public: str, upstream: str, chan
         return _entry("mchars", {"*": model_ratio * 1_000_000}, units,
                       f"New API: model ratio {show_ratio(model_ratio)} quota per input character (a tts* model's "
                       "prompt tokens are its characters), here per 1M characters")
+    if price is None and model_ratio is not None and task == "audio" and audio_kind(public) == "transcription":
+        # New API billed a transcription by tokens at its model ratio: carried on the transcript's (output) tokens
+        return _entry("mtokens", {"*": model_ratio * 1_000_000}, units,
+                      f"New API: model ratio {show_ratio(model_ratio)} quota per token of the upstream's reported "
+                      "usage; here per 1M output (transcript) tokens, the upstream's count, else estimated from the "
+                      "transcript")
     if price is None:
         if model_ratio is not None or ratios.self_use:
             what = {"images": "an estimate of the prompt's tokens",

@@ -170,7 +170,8 @@ def dump_plan(plan: dict[str, Any]) -> str:
               "# models[].class: same | substitute | downgrade | unsupported; new_name renames (the old name stays\n"
               "# an alias); replacement: what callers of an unsupported model are told to use; price: per 1M tokens\n"
               "# in the target currency; media_price (image, audio, video models): unit (image, second, mchars =\n"
-              "# 1M characters, call) and amounts per variant (size, size/hd, or *).\n"
+              "# 1M characters, mtokens = 1M output tokens of a transcript, call), amounts per variant (size,\n"
+              "# size/hd, or *) and basis (how the source charged it).\n"
               "# channels[]: target_name, protocol, base_url, enabled, import are yours.\n")
     return header + yaml.safe_dump(plan, sort_keys=False, allow_unicode=True, width=110)
 

@@ -47,7 +47,7 @@ def expected_cost(entry: dict[str, Any], endpoint: str, multiplier_ppm: int) -> 
         return None if "*" not in rows else unit_cost(rows["*"], len("ping"), 1_000_000, multiplier_ppm)
     if unit == "call":
         return None if "*" not in rows else unit_cost(rows["*"], 1, 1, multiplier_ppm)
-    return None  # per second: the upstream's duration decides
+    return None  # per second or per output token: the upstream's answer decides
 
 
 def group_multiplier(plan: dict[str, Any], group: str) -> int:

@@ -17,7 +17,8 @@ from relaygate.store import tables as t
 from relaygate.store.db import bump_config_version
 
 UNITS = {"image": ("per image", "每张图片"), "second": ("per second", "每秒"),
-         "mchars": ("per 1M characters", "每百万字符"), "call": ("per call", "每次调用")}
+         "mchars": ("per 1M characters", "每百万字符"), "mtokens": ("per 1M output tokens", "每百万输出 token"),
+         "call": ("per call", "每次调用")}
 
 
 class MediaPricing:
@@ -26,9 +27,12 @@ class MediaPricing:
         self.currency = currency
 
     def view(self, row: Any) -> dict[str, Any]:
+        """A price with its unit stated in English (``summary``) and Simplified Chinese (``summary_zh``)."""
+        variant = "" if row.variant == "*" else f" ({row.variant})"
+        money = format_amount(row.amount, self.currency)
+        en, zh = UNITS.get(row.unit, (row.unit, row.unit))
         return {"model": row.model, "unit": row.unit, "variant": row.variant, "amount": plain_amount(row.amount),
-                "summary": f"{format_amount(row.amount, self.currency)} {UNITS[row.unit][0]}"
-                           + ("" if row.variant == "*" else f" ({row.variant})")}
+                "summary": f"{money} {en}{variant}", "summary_zh": f"{money} {zh}{variant}"}
 
     async def set_price(self, model: str, unit: str, amount: str, variant: str = "*") -> dict[str, Any]:
         if unit not in UNITS:

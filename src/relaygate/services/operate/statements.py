@@ -104,7 +104,7 @@ async def build_statement(engine: AsyncEngine, subject: str, from_ms: int | None
 
 
 UNIT_NAMES = {"image": ("image(s)", "张图片"), "second": ("second(s)", "秒"), "mchars": ("character(s)", "个字符"),
-              "call": ("call(s)", "次调用")}
+              "mtokens": ("output token(s)", "个输出 token"), "call": ("call(s)", "次调用")}
 
 
 def units_text(units: dict[str, int] | None, lang: str) -> str:

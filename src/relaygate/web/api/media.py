@@ -20,7 +20,7 @@ class KeyCallbackIn(BaseModel):
 
 class MediaPriceIn(BaseModel):
     model: str = Field(description="Public model name.")
-    unit: str = Field(description="image, second, mchars (per 1M characters) or call.")
+    unit: str = Field(description="image, second, mchars (per 1M characters), mtokens (per 1M output tokens) or call.")
     amount: str = Field(description="Price per unit as a decimal string in the deployment's currency.")
     variant: str = Field("*", description="Images: SIZE/QUALITY or SIZE; seconds: a size or resolution; * otherwise.")
 
