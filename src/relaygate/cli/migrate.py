@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -90,11 +89,9 @@ def _bars() -> Progress:
 
 
 def _run(fn: Callable[[], Awaitable[T]]) -> T:
-    try:
-        return asyncio.run(fn())  # type: ignore[arg-type]
-    except InvalidInput as exc:
-        err.print(say("error", message=exc.message(_lang())), style="red", markup=False, highlight=False)
-        raise typer.Exit(2) from None
+    from relaygate.cli.common import run_db
+
+    return run_db(settings_from(), fn)
 
 
 def _write(text: str, output: Path | None, what: str) -> None:

@@ -257,6 +257,10 @@ def audit_command(argv: list[str], code: object) -> None:
         return
     if "--help" in argv or "--dry-run" in argv:
         return
+    from relaygate.cli.common import UNREACHABLE
+
+    if UNREACHABLE["hit"]:
+        return  # the command could not reach the database and said so: no second line about the audit log
     path = settings_from().sqlite_path()
     if path is not None and (not path.exists() or path.stat().st_size == 0):
         return  # the command found no database (it refused): the audit log must not create one either
