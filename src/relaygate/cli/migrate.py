@@ -270,7 +270,8 @@ def statuses_cmd(mode: str = typer.Argument(..., help="source (the old system's 
     try:
         count = run_with_engine(go)
     except InvalidInput as exc:
-        err.print(say("error", message=exc.message(_lang())), style="red", markup=False, highlight=False)
+        err.print(say("error", message=exc.message(_lang())), style="red", markup=False, highlight=False,
+                  soft_wrap=True)  # one line, whatever the length of a path in it
         raise typer.Exit(2) from None
     err.print(say("statuses", count=count, mode=mode), markup=False, highlight=False)
 
@@ -370,5 +371,6 @@ def _checked(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except InvalidInput as exc:
-        err.print(say("error", message=exc.message(_lang())), style="red", markup=False, highlight=False)
+        err.print(say("error", message=exc.message(_lang())), style="red", markup=False, highlight=False,
+                  soft_wrap=True)  # one line, whatever the length of a path in it
         raise typer.Exit(2) from None
