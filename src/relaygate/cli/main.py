@@ -286,7 +286,10 @@ def main() -> None:
     try:
         app()
     except SystemExit as exc:
-        from relaygate.cli.operators import audit_command
+        from relaygate.cli.auditgate import may_audit
 
-        audit_command(sys.argv[1:], exc.code)  # changing commands go to the audit log
+        if may_audit(sys.argv[1:]):  # changing commands go to the audit log; a read loads nothing more
+            from relaygate.cli.operators import audit_command
+
+            audit_command(sys.argv[1:], exc.code)
         raise
