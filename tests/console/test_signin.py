@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from tests.console.helpers import PASSWORD, Browser, add_operators, hidden
-from tests.harness import Running
+from tests.harness import Running, start_fake
 
 
 async def test_root_serves_browsers_the_console_and_api_callers_the_hint(gw: Running) -> None:
@@ -161,3 +161,104 @@ async def test_an_admin_revokes_another_session(gw: Running) -> None:
         assert (await admin.post(f"/console/team/sessions/{handle}/revoke"))[0] == 200
         assert (await victim.get("/console/", allow_redirects=False))[0] == 303
         assert (await admin.get("/console/", allow_redirects=False))[0] == 200
+
+
+async def test_sign_ins_with_real_bcrypt_hashes_do_not_stall_the_relay(gw: Running) -> None:
+    """Password checks run off the event loop: while sign-ins check One API's bcrypt hashes (Go's $2a$, cost
+    11 here so that a check is well above the host's scheduling noise) and an unknown name's scrypt, the
+    loop keeps ticking and relay requests keep answering."""
+    import asyncio
+    import time
+
+    import bcrypt
+
+    from relaygate.services.operate.operators import OperatorsAdmin
+
+    fake = await start_fake()
+    gw.fakes.append(fake)
+    await gw.add_channel(fake, "c1", ["m"])
+    key, _ = await gw.add_key("acme")
+    ops = OperatorsAdmin(gw.gateway.engine)
+    old = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=11)).decode().replace("$2b$", "$2a$")
+    names = [f"old{i}" for i in range(4)]
+    for name in names:
+        await ops.import_hashed(name, "viewer", old, "oneapi")
+    started = time.perf_counter()
+    await asyncio.to_thread(bcrypt.checkpw, PASSWORD.encode(), old.encode())
+    one_hash = time.perf_counter() - started
+
+    async with aiohttp.ClientSession() as s:
+        async def relay() -> float:
+            began = time.perf_counter()
+            async with s.post(gw.base_url + "/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                              json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}) as resp:
+                assert resp.status == 200, await resp.text()
+            return time.perf_counter() - began
+
+        await relay()  # warm: the first request builds the route
+        done = asyncio.Event()
+        lags: list[float] = []
+
+        async def tick() -> None:
+            while not done.is_set():
+                began = time.perf_counter()
+                await asyncio.sleep(0.002)
+                lags.append(time.perf_counter() - began - 0.002)
+
+        async def sign_ins() -> list[int]:
+            statuses = []
+            for name in [*names, "nobody"]:
+                async with Browser(gw) as b:
+                    resp = await b.sign_in(name, PASSWORD)
+                    statuses.append(resp.status)
+            return statuses
+
+        ticker = asyncio.create_task(tick())
+        relays: list[float] = []
+
+        async def relay_while(task: asyncio.Task[list[int]]) -> None:
+            while not task.done():
+                relays.append(await relay())
+
+        signing = [asyncio.create_task(sign_ins())]  # one at a time: the loop keeps a core to itself
+        await asyncio.gather(*(relay_while(task) for task in signing))
+        results = [task.result() for task in signing]
+        done.set()
+        await ticker
+    for statuses in results:  # every old password worked (the last is the unknown name)
+        assert statuses == [200, 200, 200, 200, 401], statuses
+    assert len(relays) >= 3
+    # a check on the loop stalls it for about a whole check, once per sign-in; off the loop a
+    # tick waits for scheduling only (a busy shared host may pre-empt the loop once: one long stall is
+    # allowed), and relay requests go on answering meanwhile
+    long_stalls = [lag for lag in lags if lag > one_hash / 2]
+    assert len(long_stalls) <= 1, (long_stalls, one_hash)
+    assert len(relays) >= 3, relays
+
+
+async def test_parallel_wrong_passwords_still_lock_after_five(backend_url: str) -> None:
+    """Checks overlap now that they run in threads: the database counts failures, so ten wrong passwords
+    sent at once lock the operator after five, and the right one is refused while locked."""
+    import asyncio
+
+    from relaygate.services.operate.operators import OperatorsAdmin, SignInRefused
+    from tests.harness import running_gateway
+
+    async with running_gateway(backend_url) as gw:
+        ops = OperatorsAdmin(gw.gateway.engine)
+        await ops.add("eve", "viewer", PASSWORD)
+
+        async def attempt(password: str) -> str:
+            try:
+                await ops.sign_in("eve", password, set())
+            except SignInRefused as exc:
+                return exc.reason
+            return "ok"
+
+        reasons = await asyncio.gather(*(attempt(f"wrong password {i}") for i in range(10)))
+        assert set(reasons) == {"bad", "locked"} and reasons.count("bad") <= 4, reasons
+        assert (await ops.get("eve"))["locked_until"] is not None
+        assert await attempt(PASSWORD) == "locked"
+        # an operator who enables the account clears the lock
+        await ops.enable("eve")
+        assert await attempt(PASSWORD) == "ok"

@@ -194,3 +194,45 @@ def test_commands_start_without_heavy_modules(source: tuple[Backend, int], tmp_p
     assert "relaygate.services.operate.accounts" in show["modules"] and "sqlalchemy.ext.asyncio" in show["modules"]
     assert _heavy(inspect["modules"], ("aiohttp", "alembic", "markdown_it", "relaygate.providers", "relaygate.web",
                                        "relaygate.app", "relaygate.services.gateway")) == []
+
+
+@pytest.mark.parametrize("target", ["none", "initialised"])
+def test_dry_run_import_writes_no_secrets_key_and_binds_none(source: tuple[Backend, int], tmp_path: Path,
+                                                             target: str) -> None:
+    """A dry run creates no key file (nor warns to back one up), binds no key into the target database,
+    whether the target does not exist yet or exists without a key file; --apply then does both."""
+    backend, _ = source
+    data = tmp_path / "data"
+    db = data / "relaygate.db"
+    env = {**os.environ, "RELAYGATE_DATA_DIR": str(data), "RELAYGATE_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+           "RELAYGATE_LANG": "en", "RELAYGATE_DEMO_UPSTREAM": "false", "COLUMNS": "200"}
+    for name in ("RELAYGATE_SECRETS_KEY", "RELAYGATE_SECRETS_KEY_FILE"):
+        env.pop(name, None)
+    if target == "initialised":
+        done = _cli("--init", "db", "upgrade", env=env)
+        assert done.returncode == 0, done.stderr
+    plan = tmp_path / "plan.yaml"
+    done = _cli("migrate", "plan", "--source", backend.src_dsn, "--logs-source", backend.logs_dsn, "-o", str(plan),
+                env=env)
+    assert done.returncode == 0, done.stderr
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    dry = _cli("migrate", "import", "--plan", str(plan), env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "Dry run: nothing was written" in dry.stdout + dry.stderr and "+ sk-" in dry.stdout
+    assert "secrets key" not in dry.stdout + dry.stderr and "back it up" not in dry.stdout + dry.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # no key file, no database, nothing
+    if target == "initialised":
+        engine = create_async_engine(f"sqlite+aiosqlite:///{db}")
+
+        async def meta() -> list[Any]:
+            async with engine.connect() as conn:
+                rows = (await conn.execute(text("SELECT * FROM meta"))).all()
+            await engine.dispose()
+            return [tuple(r) for r in rows]
+
+        import asyncio
+
+        assert not [r for r in asyncio.run(meta()) if "secrets" in str(r[0])]  # no key bound
+    applied = _cli("migrate", "import", "--plan", str(plan), "--apply", env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert (data / "secrets.key").exists() and "back it up" in applied.stdout + applied.stderr

@@ -49,9 +49,40 @@ def _refuse(settings: Settings, where: str) -> None:
     raise typer.Exit(2)
 
 
+UNREACHABLE: dict[str, bool] = {"hit": False}  # the database could not be reached: the audit hook keeps quiet
+
+
+def run_db(settings: Settings, make: Callable[[], Awaitable[T]]) -> T:
+    """``asyncio.run(make())`` for a command: a refusal it raises (InvalidInput, a secrets key it lacks)
+    and a database it cannot reach (absent, refused, wrong password) become one line and exit code 2."""
+    import asyncio  # loaded by the commands that run, not by --help
+
+    try:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    except Exception as exc:
+        line = _one_line(exc, settings)
+        if line is None:
+            raise
+        Console(stderr=True).print(line, style="red", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _one_line(exc: Exception, settings: Settings) -> str | None:
+    from relaygate.cli.text import say
+    from relaygate.core.secrets import SecretsKeyError
+
+    if isinstance(exc, (InvalidInput, SecretsKeyError)):
+        return say(settings, "error", message=exc.message(settings.lang_code()))
+    from relaygate.cli.dbreach import explain
+
+    line = explain(exc, settings)
+    if line is not None:
+        UNREACHABLE["hit"] = True
+    return line
+
+
 def run_with_engine(fn: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``fn(engine)`` against the configured database (migrated first); print InvalidInput nicely."""
-    from relaygate.core.secrets import SecretsKeyError
     from relaygate.store.db import make_engine, upgrade
     from relaygate.store.secret_rows import prepare_secrets
 
@@ -69,15 +100,7 @@ def run_with_engine(fn: Callable[[Any], Awaitable[T]]) -> T:
         finally:
             await engine.dispose()
 
-    import asyncio  # loaded by the commands that run, not by --help
-
-    try:
-        return asyncio.run(go())
-    except (InvalidInput, SecretsKeyError) as exc:
-        from relaygate.cli.text import say
-
-        console.print(f"[red]{say(settings, 'error', message=exc.message(settings.lang_code()))}[/red]")
-        raise typer.Exit(2) from None
+    return run_db(settings, go)
 
 
 def emit(rows: Sequence[dict[str, Any]] | dict[str, Any], columns: Sequence[str], as_json: bool,

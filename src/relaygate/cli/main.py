@@ -208,22 +208,16 @@ def serve(host: str = typer.Option(None, help="Listen address (RELAYGATE_HOST)."
     for name, value in overrides.items():  # workers re-read the environment
         if value is not None:
             os.environ[f"RELAYGATE_{name.upper()}"] = str(value)
-    from relaygate.core.errors import InvalidInput
     from relaygate.core.logs import configure_logging
-    from relaygate.core.secrets import SecretsKeyError
 
     configure_logging(settings.log_level, settings.log_format)
     db_file = settings.sqlite_path()
     if db_file is not None and not db_file.exists():
         console.print(say(settings, "serve.new_db", path=db_file), markup=False, highlight=False)
-    try:
-        import asyncio
+    from relaygate.cli.common import run_db
 
-        done = asyncio.run(_prepare(settings))
-    except (InvalidInput, SecretsKeyError) as exc:  # a database sealed with a key this machine lacks
-        console.print(say(settings, "error", message=exc.message(settings.lang_code())), style="red",
-                      markup=False, highlight=False)
-        raise typer.Exit(2) from None
+    # a database sealed with a key this machine lacks, or one it cannot reach: one line, exit code 2
+    done = run_db(settings, lambda: _prepare(settings))
     if done is not None and done.admin_token and settings.first_run_output.strip().lower() == "file":
         path = _write_first_run_output(settings, done.admin_token, done.api_key)
         console.print(say(settings, "first_run.file", path=path), markup=False, highlight=False)
@@ -279,9 +273,9 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
         finally:
             await engine.dispose()
 
-    import asyncio
+    from relaygate.cli.common import run_db
 
-    rev = asyncio.run(run())
+    rev = run_db(settings, run)
     if rev is None and not settings.init:
         from relaygate.cli.common import _refuse
 
@@ -301,7 +295,10 @@ def main() -> None:
     try:
         app()
     except SystemExit as exc:
-        from relaygate.cli.operators import audit_command
+        from relaygate.cli.auditgate import may_audit
 
-        audit_command(sys.argv[1:], exc.code)  # changing commands go to the audit log
+        if may_audit(sys.argv[1:]):  # changing commands go to the audit log; a read loads nothing more
+            from relaygate.cli.operators import audit_command
+
+            audit_command(sys.argv[1:], exc.code)
         raise

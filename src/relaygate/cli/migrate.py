@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -90,11 +89,9 @@ def _bars() -> Progress:
 
 
 def _run(fn: Callable[[], Awaitable[T]]) -> T:
-    try:
-        return asyncio.run(fn())  # type: ignore[arg-type]
-    except InvalidInput as exc:
-        err.print(say("error", message=exc.message(_lang())), style="red", markup=False, highlight=False)
-        raise typer.Exit(2) from None
+    from relaygate.cli.common import run_db
+
+    return run_db(settings_from(), fn)
 
 
 def _write(text: str, output: Path | None, what: str) -> None:
@@ -273,7 +270,8 @@ def statuses_cmd(mode: str = typer.Argument(..., help="source (the old system's 
     try:
         count = run_with_engine(go)
     except InvalidInput as exc:
-        err.print(say("error", message=exc.message(_lang())), style="red", markup=False, highlight=False)
+        err.print(say("error", message=exc.message(_lang())), style="red", markup=False, highlight=False,
+                  soft_wrap=True)  # one line, whatever the length of a path in it
         raise typer.Exit(2) from None
     err.print(say("statuses", count=count, mode=mode), markup=False, highlight=False)
 
@@ -373,5 +371,6 @@ def _checked(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except InvalidInput as exc:
-        err.print(say("error", message=exc.message(_lang())), style="red", markup=False, highlight=False)
+        err.print(say("error", message=exc.message(_lang())), style="red", markup=False, highlight=False,
+                  soft_wrap=True)  # one line, whatever the length of a path in it
         raise typer.Exit(2) from None

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from relaygate.cli.auditgate import may_audit
 from relaygate.cli.common import console, emit, run_with_engine, settings_from
 from relaygate.core.redact import redact
 
@@ -227,10 +228,6 @@ def tokens_revoke(ident: str = typer.Argument(..., help="Token id (or its name w
 
 # --- the audit entry of every other changing command ----------------------------------------------
 
-CHANGING = {"add", "create", "update", "delete", "disable", "enable", "topup", "adjust", "refund", "set", "apply",
-            "switch", "rollback", "complete", "observe", "sync", "confirm", "plan", "import", "rotate", "retire",
-            "legacy", "test", "upgrade", "resolve", "dispute", "done"}
-SELF_AUDITED = {"operators", "admin-tokens"}
 HIDDEN_AFTER = {"--password", "--secret", "--secrets", "--hash", "--key", "--token", "--source", "--logs-source"}
 
 
@@ -252,11 +249,13 @@ def scrub_argv(argv: list[str]) -> list[str]:
 
 def audit_command(argv: list[str], code: object) -> None:
     """Record a changing command (who, what, when, arguments without secrets, outcome)."""
+    if not may_audit(argv):
+        return
     words = [a for a in argv if not a.startswith("-")]
-    if len(words) < 2 or words[0] in SELF_AUDITED or not (set(words[1:3]) & CHANGING):
-        return
-    if "--help" in argv or "--dry-run" in argv:
-        return
+    from relaygate.cli.common import UNREACHABLE
+
+    if UNREACHABLE["hit"]:
+        return  # the command could not reach the database and said so: no second line about the audit log
     path = settings_from().sqlite_path()
     if path is not None and (not path.exists() or path.stat().st_size == 0):
         return  # the command found no database (it refused): the audit log must not create one either

@@ -7,9 +7,8 @@ from typing import Any, TypeVar
 
 import typer
 
-from relaygate.cli.common import console, emit, settings_from
+from relaygate.cli.common import emit, settings_from
 from relaygate.cli.helpers import json_option, tell
-from relaygate.cli.text import say
 from relaygate.core.settings import Settings
 
 T = TypeVar("T")
@@ -18,7 +17,7 @@ secrets_app = typer.Typer(help="Encryption of upstream secrets at rest: status, 
 
 
 def _run(fn: Callable[[Any, Settings], Awaitable[T]]) -> T:
-    from relaygate.cli.common import refuse_empty_server, refuse_new_database
+    from relaygate.cli.common import refuse_empty_server, refuse_new_database, run_db
     from relaygate.store.db import make_engine, upgrade
 
     settings = settings_from()
@@ -34,16 +33,7 @@ def _run(fn: Callable[[Any, Settings], Awaitable[T]]) -> T:
         finally:
             await engine.dispose()
 
-    import asyncio
-
-    from relaygate.core.secrets import SecretsKeyError
-
-    try:
-        return asyncio.run(go())
-    except SecretsKeyError as exc:
-        console.print(say(settings, "error", message=exc.message(settings.lang_code())), style="red",
-                      markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+    return run_db(settings, go)
 
 
 @secrets_app.command("status")

@@ -38,6 +38,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "serve.console": ("Web console: http://{host}:{port}/ (sign in with the admin token, or an operator from "
                       "`relaygate operators add`)",
                       "网页控制台：http://{host}:{port}/（用管理令牌或 `relaygate operators add` 创建的操作员登录）"),
+    "db.refused": ("Cannot connect to the database server at {url} ({reason}). Start the server, or fix the host "
+                   "and port in RELAYGATE_DATABASE_URL.",
+                   "无法连接数据库服务器 {url}。请启动数据库服务器，或修正 RELAYGATE_DATABASE_URL 中的主机和端口。"),
+    "db.auth": ("The database server at {url} refused the user name or password ({reason}). Fix them in "
+                "RELAYGATE_DATABASE_URL, or grant that user access.",
+                "数据库服务器 {url} 拒绝了用户名或密码。请修正 RELAYGATE_DATABASE_URL 中的用户名和密码，"
+                "或为该用户授权。"),
+    "db.absent": ("The database '{name}' does not exist on the server at {url}. Create it ({create}), then run "
+                  "`relaygate --init db upgrade`, or fix the name in RELAYGATE_DATABASE_URL.",
+                  "服务器 {url} 上不存在数据库 '{name}'。请先创建（{create}），再运行 `relaygate --init db upgrade`，"
+                  "或修正 RELAYGATE_DATABASE_URL 中的库名。"),
     "db.upgraded": ("Database upgraded to revision {rev}.", "数据库已升级到版本 {rev}。"),
     "demo.listening": ("Demo upstream (not a real model) on http://{host}:{port}/v1",
                        "演示上游（非真实模型）运行于 http://{host}:{port}/v1"),

@@ -8,8 +8,11 @@ ids and figures only.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
+from itertools import repeat
+from operator import is_
 from typing import Any
 
 import orjson
@@ -53,7 +56,7 @@ class LineWriter:
             rest = _JSON_HEAD + body[1:] if len(body) > 3 else _JSON_HEAD[:-1] + b"}\n"
             line = b'{"ts":"' + self._ts(now).encode() + rest
         else:
-            line = (f"{self._ts(now)} INFO relaygate.access access " + _pairs(fields) + "\n").encode()
+            line = (self._ts(now) + " INFO relaygate.access access ").encode() + _pair_bytes(fields) + b"\n"
         self._lines.append(line)
         self._size += len(line)
         if self._size >= 65536:
@@ -116,23 +119,85 @@ class TextFormatter(logging.Formatter):
 
 
 def _pairs(fields: dict[str, Any]) -> str:
-    """``key=value`` for each field that is set; a value with a space or a control character (a caller's
-    model name or client header could carry a newline), or an empty one, is JSON-quoted: one event, one line."""
-    parts = []
-    for k, v in fields.items():
-        if v is None:
-            continue
-        c = v.__class__
-        if c is int or (c is str and v and " " not in v and v.isprintable()):
-            parts.append(f"{k}={v}")
+    return _pair_bytes(fields).decode()
+
+
+def _pair_bytes(fields: dict[str, Any]) -> bytes:
+    """``key=value`` for each field that is set, as UTF-8. Numbers and booleans as JSON writes them; a text
+    value is JSON-quoted when it is empty or holds a space, a quote, a backslash, a comma, a control
+    character or a line separator (U+0085, U+2028, U+2029): a caller's model name or client header could
+    carry a newline, and one event stays one line.
+
+    An ordinary request costs no Python per field: ``orjson.dumps`` of the values, quotes dropped and split
+    at commas, fills a bytes template made once per set of keys and of unset fields. Whenever a value could
+    need quoting (a space, an escape, a bracket, an empty text, a separator among its bytes, a comma) or is
+    of a type JSON lacks, the line is built pair by pair instead. The access log's ``failed_attempts`` (a
+    list, always quoted) comes last and is quoted on its own."""
+    keys = tuple(fields)
+    values = tuple(fields.values())
+    tail = b""
+    if keys and keys[-1] == "failed_attempts":
+        attempts = values[-1]
+        keys, values = keys[:-1], values[:-1]
+        if attempts is not None:  # JSON of the attempts, quoted as one value
+            try:
+                tail = b"failed_attempts=" + orjson.dumps(orjson.dumps(attempts).decode())
+            except TypeError:
+                tail = b"failed_attempts=" + _text(attempts).encode()
+    try:
+        body = orjson.dumps(values, option=_PASS)[1:-1]  # a datetime, a subclass or a dataclass: pair by pair
+    except TypeError:
+        body = b"\\"
+    parts: list[bytes] = []
+    odd = body.translate(_MARK, _PLAIN)  # "!" for a space, an escape or a bracket; non-ASCII bytes kept
+    if not (b"!" in odd or (odd and (b"\xc2\x85" in odd or b"\xe2\x80\xa8" in odd or b"\xe2\x80\xa9" in odd))):
+        parts = body.translate(None, b'"').split(b",")
+        if b"" in parts:  # an empty text
+            parts = []
+    if len(parts) == len(values) and values:
+        shape = (keys, tuple(map(is_, values, _NONES)))
+        template = _TEMPLATES.get(shape)
+        if template is None:
+            template = _template(*shape)
+        line = template % tuple(parts)
+    else:  # a comma in a text value (or no fields at all)
+        line = " ".join(f"{k}={_text(v)}" for k, v in zip(keys, values, strict=True) if v is not None).encode()
+    if not tail:
+        return line
+    return line + b" " + tail if line else tail
+
+
+_NONES = repeat(None)  # never exhausted: map(is_, values, _NONES) is "value is None" for each value
+_PASS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
+# orjson writes no raw control character; of the ASCII bytes only a space, a backslash (an escape) and a
+# bracket (a list or an object) mark a value that needs quoting: the rest is deleted, those become "!"
+_PLAIN = bytes(b for b in range(128) if b not in b" \\[{")
+_MARK = bytes.maketrans(b" \\[{", b"!!!!")
+_TEMPLATES: dict[tuple[tuple[str, ...], tuple[bool, ...]], bytes] = {}
+_QUOTE = re.compile(r'[\x00-\x20",\\\x85\u2028\u2029]')
+
+
+def _template(keys: tuple[str, ...], unset: tuple[bool, ...]) -> bytes:
+    """``k1=%b k2=%b…``; an unset field's value is consumed by ``%.0b`` and leaves nothing."""
+    parts, first = [], True
+    for key, none in zip(keys, unset, strict=True):
+        if none:
+            parts.append("%.0b")
         else:
-            parts.append(f"{k}={_text(v)}")
-    return " ".join(parts)
+            parts.append(("" if first else " ") + key.replace("%", "%%") + "=%b")
+            first = False
+    template = "".join(parts).encode()
+    if len(_TEMPLATES) < 256:  # a handful in practice: which fields a kind of request leaves unset
+        _TEMPLATES[(keys, unset)] = template
+    return template
 
 
 def _text(value: Any) -> str:
-    s = value if value.__class__ is str else str(value)
-    return orjson.dumps(s).decode() if (" " in s or not s or not s.isprintable()) else s
+    c = value.__class__
+    if c is bool or c is float:
+        return orjson.dumps(value).decode()
+    s = value if c is str else str(value)
+    return orjson.dumps(s).decode() if (not s or _QUOTE.search(s)) else s
 
 
 def configure_logging(level: str = "info", fmt: str = "text") -> None:

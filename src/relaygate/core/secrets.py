@@ -14,9 +14,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 PREFIX = "rgenc1:"
 _AAD = b"relaygate channel secrets"
 ENV_NAME = "RELAYGATE_SECRETS_KEY"
@@ -81,11 +78,17 @@ class Keyring:
     def seal(self, plain: bytes) -> str:
         if not self.keys:
             raise missing_key_error(self, [])
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # loaded when a secret is sealed or
+        # opened, not by every CLI command that only lists rows
+
         nonce = os.urandom(12)
         box = AESGCM(self.keys[0]).encrypt(nonce, plain, _AAD)
         return f"{PREFIX}{key_id(self.keys[0])}:{base64.urlsafe_b64encode(nonce + box).decode()}"
 
     def open(self, sealed: str) -> bytes:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         kid, _, payload = sealed[len(PREFIX):].partition(":")
         for key in self.keys:
             if key_id(key) == kid:

@@ -56,9 +56,11 @@ def _census(rows: list[tuple[int, Any]]) -> tuple[dict[str, int], list[int]]:
 
 
 async def prepare_secrets(engine: AsyncEngine, env_keys: str, key_file: str, data_dir: str,
-                          *, seal_clear: bool = True) -> SealState:
+                          *, seal_clear: bool = True, write: bool = True) -> SealState:
     """Load the keys, check they open every sealed row, create the key file on a first run, seal clear rows.
 
+    ``write=False`` (a dry run) changes nothing anywhere: a first run gets a throw-away key held in memory
+    only, and no key is bound into the database nor any clear row sealed.
     Raises SecretsKeyError with what to set when the database needs a key this process lacks.
     """
     ring = load_keyring(env_keys, key_file or str(default_key_path(engine.url, data_dir)), data_dir)
@@ -70,13 +72,17 @@ async def prepare_secrets(engine: AsyncEngine, env_keys: str, key_file: str, dat
     if not ring.keys:
         if needed:  # never a new key for a database another process or machine has sealed
             raise missing_key_error(ring, needed)
+        if not write:
+            ring = Keyring((parse_key(new_key()),), "dry run (not saved)")
+            attach_keyring(engine, ring)
+            return SealState(ring, sealed, len(clear), False)
         assert ring.path is not None
         created = write_key_file(ring.path, [parse_key(new_key())], exclusive=True)
         ring = load_keyring("", str(ring.path), data_dir)  # ours, or the one a racing process wrote first
     missing = sorted(set(needed) - set(ring.ids))
     if missing:
         raise missing_key_error(ring, missing)
-    if bound is None:
+    if bound is None and write:
         bound = await _bind(engine, str(ring.current_id))
         if bound not in ring.ids:  # another process bound its own key first (several first starts at once)
             if created and ring.path is not None:
@@ -86,7 +92,7 @@ async def prepare_secrets(engine: AsyncEngine, env_keys: str, key_file: str, dat
         log.warning("created the secrets key file %s: back it up, channel secrets cannot be read without it",
                     ring.path)
     attach_keyring(engine, ring)
-    if clear and seal_clear:
+    if clear and seal_clear and write:
         await _reseal(engine, ring, clear)
         log.info("encrypted the upstream secrets of %d channel(s) stored in clear text", len(clear))
         sealed = {**sealed, str(ring.current_id): sealed.get(str(ring.current_id), 0) + len(clear)}
@@ -105,10 +111,12 @@ async def _bind(engine: AsyncEngine, kid: str) -> str:
             return str(await get_meta(conn, BOUND_KEY))
 
 
-async def ensure_secrets(engine: AsyncEngine, settings: Any) -> None:
-    """prepare_secrets for an engine made outside the usual start paths (import, tools), once."""
+async def ensure_secrets(engine: AsyncEngine, settings: Any, *, write: bool = True) -> None:
+    """prepare_secrets for an engine made outside the usual start paths (import, tools), once; ``write=False``
+    for a dry run, which creates no key file and binds nothing."""
     if keyring_of(engine) is None:
-        await prepare_secrets(engine, settings.secrets_key, settings.secrets_key_file, str(settings.data_path))
+        await prepare_secrets(engine, settings.secrets_key, settings.secrets_key_file, str(settings.data_path),
+                              write=write)
 
 
 async def _reseal(engine: AsyncEngine, ring: Keyring, ids: list[int] | None) -> int:

@@ -66,7 +66,7 @@ async def run_import(plan: dict[str, Any], engine: AsyncEngine, settings: Settin
                      logs_dsn: str | None = None, actor: str = "migrate import") -> dict[str, Any]:
     """Import (or, without ``apply``, show what importing would change); returns the report."""
 
-    await ensure_secrets(engine, settings)  # channel secrets are written sealed
+    await ensure_secrets(engine, settings, write=apply)  # channel secrets are written sealed; a dry run writes none
     started = time.monotonic()
     timings = Timings()
     src_plan = plan["source"]

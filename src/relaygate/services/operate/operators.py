@@ -6,8 +6,9 @@ one the key-holder portal reuses for its users (same hashing, same lockout rules
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -61,24 +62,43 @@ def _check_password(password: str) -> None:
 
 async def check_password(engine: AsyncEngine, table: Any, row: Any, password: str) -> Any:
     """The one sign-in rule for operators and portal users: an unknown name costs a check's time, five
-    wrong passwords in a row lock the account for 15 minutes, a success clears the count."""
+    wrong passwords in a row lock the account for 15 minutes, a success clears the count.
+
+    The hash check (bcrypt or scrypt, 50-250 ms of CPU) runs in a worker thread, both libraries release
+    the GIL, so a sign-in never stalls the relay on the same event loop. Since sign-ins now overlap,
+    the count is kept by the database: each failure adds one in an UPDATE, the fifth locks, and a right
+    password that arrives while another attempt locked the account is still refused."""
     now = now_ms()
     if row is None:
-        dummy_verify(password)
+        await asyncio.to_thread(dummy_verify, password)
         raise SignInRefused("bad")
     if row.locked_until and row.locked_until > now:
         raise SignInRefused("locked")
-    if not row.enabled or not verify_password(password, row.password_hash):
-        failed = int(row.failed_logins) + 1
-        locked = now + LOCK_MS if failed >= LOCK_AFTER else None
-        async with engine.begin() as conn:
-            await conn.execute(update(table).where(table.c.id == row.id).values(
-                failed_logins=0 if locked else failed, locked_until=locked))
-        raise SignInRefused("locked" if locked else "bad")
+    if not row.enabled or not await asyncio.to_thread(verify_password, password, row.password_hash):
+        await _count_failure(engine, table, row.id)
     async with engine.begin() as conn:
-        await conn.execute(update(table).where(table.c.id == row.id).values(
+        done = await conn.execute(update(table).where(
+            (table.c.id == row.id) & ((table.c.locked_until.is_(None)) | (table.c.locked_until <= now))).values(
             failed_logins=0, locked_until=None, last_login_at=now))
+        if done.rowcount == 0:  # locked (or gone) while the hash was checked
+            raise SignInRefused("locked")
     return row
+
+
+async def _count_failure(engine: AsyncEngine, table: Any, row_id: str) -> NoReturn:
+    now = now_ms()
+    open_ = (table.c.id == row_id) & ((table.c.locked_until.is_(None)) | (table.c.locked_until <= now))
+    reason = "bad"
+    async with engine.begin() as conn:  # commits before the refusal is raised
+        counted = await conn.execute(update(table).where(open_).values(failed_logins=table.c.failed_logins + 1))
+        if counted.rowcount == 0:  # another attempt locked it meanwhile
+            reason = "locked"
+        elif int((await conn.execute(select(table.c.failed_logins).where(
+                table.c.id == row_id))).scalar_one()) >= LOCK_AFTER:
+            await conn.execute(update(table).where(table.c.id == row_id).values(
+                failed_logins=0, locked_until=now + LOCK_MS))
+            reason = "locked"
+    raise SignInRefused(reason)
 
 
 class OperatorsAdmin:
@@ -93,7 +113,7 @@ class OperatorsAdmin:
         _check_role(role)
         if password_hash is None:
             _check_password(password)
-            password_hash = hash_password(password)
+            password_hash = await asyncio.to_thread(hash_password, password)
         async with self.engine.begin() as conn:
             if (await conn.execute(select(OPS.c.id).where(OPS.c.name == name))).first():
                 raise InvalidInput(f"An operator named '{name}' already exists.", f"已存在名为 '{name}' 的操作员。",
@@ -140,7 +160,8 @@ class OperatorsAdmin:
 
     async def passwd(self, ident: str, password: str) -> dict[str, Any]:
         _check_password(password)
-        return await self._set(ident, password_hash=hash_password(password), failed_logins=0, locked_until=None)
+        password_hash = await asyncio.to_thread(hash_password, password)
+        return await self._set(ident, password_hash=password_hash, failed_logins=0, locked_until=None)
 
     async def set_role(self, ident: str, role: str) -> dict[str, Any]:
         _check_role(role)

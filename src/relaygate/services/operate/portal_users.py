@@ -66,7 +66,7 @@ class PortalUsers:
             if len(password) < MIN_LENGTH:
                 raise InvalidInput(f"A password needs at least {MIN_LENGTH} characters.",
                                    f"密码至少需要 {MIN_LENGTH} 个字符。")
-            password_hash = hash_password(password)
+            password_hash = await asyncio.to_thread(hash_password, password)
         async with self.engine.begin() as conn:
             owner_row = await AccountsAdmin(self.engine).resolve_owner(conn, owner)
             if (await conn.execute(select(U.c.id).where(U.c.username == username))).first():
