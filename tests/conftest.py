@@ -61,10 +61,11 @@ def _backend_params() -> list[object]:
 
 @pytest.fixture(params=_backend_params())
 async def backend_url(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIterator[str]:
-    """A clean database of each kind: SQLite always; PostgreSQL and MariaDB when configured."""
-    from tests.dbreset import reset_database
+    """A clean database of each kind: SQLite always (a new file); PostgreSQL and MariaDB when configured, with
+    the schema at head and no rows (tests/dbreset.py: migrated from empty once per session, then emptied)."""
+    from tests.dbreset import empty_database
 
     url = {"sqlite": sqlite_url, "postgres": PG_URL, "mysql": MYSQL_URL}[request.param]
     if request.param != "sqlite":
-        await reset_database(url)
+        await empty_database(url)
     yield url
