@@ -22,6 +22,16 @@ os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="relaygate-test-data-")
 os.environ.setdefault("RELAYGATE_INIT", "true")
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New passwords hash with scrypt's lowest cost in the suite (n=2, not 2**14: ~50 ms of CPU per sign-in,
+    sign-up, reset and unknown-name check). The format, the salt and the check are unchanged: a hash keeps its
+    own n, so a wrong password still fails, and CLI subprocesses and hashes made outside still use the real cost."""
+    from relaygate.core import passwords
+
+    monkeypatch.setattr(passwords, "_N", 2)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path}/relaygate.db"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -129,6 +130,31 @@ class Running:
         raise AssertionError(f"no usage record for {request_id}")
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, woken when told to exit: its main loop otherwise notices ``should_exit`` on its next
+    0.1 s tick, which cost every gateway test ~0.1 s at the end. Ticks (the Date header) run as before."""
+
+    _exit: asyncio.Event | None = None
+
+    @property  # type: ignore[override]
+    def should_exit(self) -> bool:
+        return self.__dict__.get("_should_exit", False)
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        self.__dict__["_should_exit"] = value
+        if value and self._exit is not None:
+            self._exit.set()
+
+    async def main_loop(self) -> None:
+        self._exit = asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._exit.wait(), 0.1)
+
+
 async def start_fake(**kw: Any) -> FakeUpstream:
     fake = FakeUpstream(**kw)
     await fake.start()
@@ -158,7 +184,7 @@ async def running_gateway(database_url: str, **settings: Any) -> AsyncIterator[R
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, http="httptools", loop="asyncio", lifespan="on", log_level="warning",
                             access_log=False)
-    server = uvicorn.Server(config)
+    server = _Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     for _ in range(3000):  # 30 s: a schema upgrade on a MariaDB shared by busy neighbours takes 5 s and more
         if server.started or task.done():
