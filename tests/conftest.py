@@ -22,6 +22,16 @@ os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="relaygate-test-data-")
 os.environ.setdefault("RELAYGATE_INIT", "true")
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New passwords hash with scrypt's lowest cost in the suite (n=2, not 2**14: ~50 ms of CPU per sign-in,
+    sign-up, reset and unknown-name check). The format, the salt and the check are unchanged: a hash keeps its
+    own n, so a wrong password still fails, and CLI subprocesses and hashes made outside still use the real cost."""
+    from relaygate.core import passwords
+
+    monkeypatch.setattr(passwords, "_N", 2)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path}/relaygate.db"
@@ -61,10 +71,11 @@ def _backend_params() -> list[object]:
 
 @pytest.fixture(params=_backend_params())
 async def backend_url(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIterator[str]:
-    """A clean database of each kind: SQLite always; PostgreSQL and MariaDB when configured."""
-    from tests.dbreset import reset_database
+    """A clean database of each kind: SQLite always (a new file); PostgreSQL and MariaDB when configured, with
+    the schema at head and no rows (tests/dbreset.py: migrated from empty once per session, then emptied)."""
+    from tests.dbreset import empty_database
 
     url = {"sqlite": sqlite_url, "postgres": PG_URL, "mysql": MYSQL_URL}[request.param]
     if request.param != "sqlite":
-        await reset_database(url)
+        await empty_database(url)
     yield url

@@ -15,6 +15,7 @@ from relaygate.fakeupstream import FakeUpstream
 from relaygate.store import tables as t
 from relaygate.store.db import current_revision, make_engine, upgrade
 from relaygate.store.repo import insert_usage, save_health
+from tests.dbreset import reset_database
 from tests.harness import running_gateway
 
 
@@ -24,6 +25,7 @@ def _diff(conn: Any) -> list[Any]:
 
 
 async def test_migrations_create_exactly_the_tables(backend_url: str) -> None:
+    await reset_database(backend_url)  # from an empty database (the fixture keeps the schema between tests)
     engine = make_engine(backend_url)
     try:
         await upgrade(engine)
