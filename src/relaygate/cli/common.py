@@ -63,7 +63,8 @@ def run_db(settings: Settings, make: Callable[[], Awaitable[T]]) -> T:
         line = _one_line(exc, settings)
         if line is None:
             raise
-        Console(stderr=True).print(line, style="red", markup=False, highlight=False, soft_wrap=True)
+        # on standard output, where the CLI has always said its refusals (scripts and tests read them there)
+        console.print(line, style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
