@@ -16,8 +16,9 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.core.clock import now_ms
+from relaygate.core.domain import KeyRecord
 from relaygate.core.errors import GatewayError
-from relaygate.services.gateway.exchange import Inbound, Outcome
+from relaygate.services.gateway.exchange import Exchange, Inbound, Outcome
 from relaygate.services.gateway.relay import Relay
 from relaygate.services.media import repo, views
 from relaygate.services.media.caller import authenticated, begin
@@ -64,16 +65,22 @@ class TaskReads:
         self.channels = channels
         self.ending = ending
 
-    async def _owned(self, inbound: Inbound, task_id: str) -> tuple[Any, Any, Any]:
+    async def _caller(self, inbound: Inbound) -> tuple[Exchange, KeyRecord]:
+        """The exchange and the key of a read; a refused key is recorded (finished) before it is raised."""
         ex, snap = begin(self.relay, inbound)
         try:
-            key = authenticated(self.relay, inbound, ex, snap).key
-            row = await repo.get(self.engine, task_id, key.owner_id)
-            if row is None:
-                raise GatewayError("task_not_found", task_id=task_id[:64])
+            return ex, authenticated(self.relay, inbound, ex, snap).key
         except GatewayError as exc:
             await self.relay.finish(ex, exc.status, exc.code)
             raise
+
+    async def _owned(self, inbound: Inbound, task_id: str) -> tuple[Any, Any, Any]:
+        ex, key = await self._caller(inbound)
+        row = await repo.get(self.engine, task_id, key.owner_id)
+        if row is None:
+            err = GatewayError("task_not_found", task_id=task_id[:64])
+            await self.relay.finish(ex, err.status, err.code)
+            raise err
         ex.rec["requested_model"] = row.model
         ex.rec["detail"] = {"task_id": row.id}
         return ex, key, row
@@ -84,12 +91,7 @@ class TaskReads:
         return Outcome(200, "application/json", body=orjson.dumps(self.links.render(row, inbound)))
 
     async def list(self, inbound: Inbound, limit: int, after: str | None) -> Outcome:
-        ex, snap = begin(self.relay, inbound)
-        try:
-            key = authenticated(self.relay, inbound, ex, snap).key
-        except GatewayError as exc:
-            await self.relay.finish(ex, exc.status, exc.code)
-            raise
+        ex, key = await self._caller(inbound)
         limit = max(1, min(limit, 100))
         cursor = await repo.cursor_of(self.engine, key.owner_id, after)
         if after and cursor is None:
@@ -113,12 +115,7 @@ class TaskReads:
     async def mj_list(self, inbound: Inbound, ids: Sequence[str]) -> Outcome:
         """midjourney-proxy's list-by-condition as New API answered it: the caller's own Midjourney tasks among
         ``ids`` (ours, or the ids New API gave for tasks taken over), as an array; others are left out."""
-        ex, snap = begin(self.relay, inbound)
-        try:
-            key = authenticated(self.relay, inbound, ex, snap).key
-        except GatewayError as exc:
-            await self.relay.finish(ex, exc.status, exc.code)
-            raise
+        ex, key = await self._caller(inbound)
         rows = await repo.get_many(self.engine, ids, key.owner_id)
         data = [self.links.render(r, inbound) for r in rows if r.surface == "mj"]
         await self.relay.finish(ex, 200, None)
