@@ -15,6 +15,16 @@ from relaygate.services.operate.operators import OperatorsAdmin
 ROOT_ROLE = 100  # One API / New API: 1 common user, 10 admin, 100 root
 
 
+def not_importable(u: User, password: str, source: Source) -> str | None:
+    """Why an old user cannot sign in here with their password (disabled or deleted, or no bcrypt hash), or None.
+    The one rule for operators and for portal users."""
+    if u.deleted or u.status != 1:
+        return f"user is {u.state} in {source.name}"
+    if not is_bcrypt(password):
+        return "no bcrypt password (signs in by OAuth only?)"
+    return None
+
+
 async def import_operators(engine: AsyncEngine, source: Source, min_role: int = 10, role: str = "admin",
                            apply: bool = True) -> dict[str, list[dict[str, Any]]]:
     """Enabled users with role >= ``min_role`` and a bcrypt password; the rest are listed with the reason."""
@@ -27,10 +37,8 @@ async def import_operators(engine: AsyncEngine, source: Source, min_role: int = 
             u = User.from_row(row, source.kind)
             password = str(row.get("password") or "")
             entry = {"username": u.username, "old_role": u.role}
-            if u.deleted or u.status != 1:
-                done["skipped"].append({**entry, "reason": f"user is {u.state} in {source.name}"})
-            elif not is_bcrypt(password):
-                done["skipped"].append({**entry, "reason": "no bcrypt password (signs in by OAuth only?)"})
+            if (why := not_importable(u, password, source)) is not None:
+                done["skipped"].append({**entry, "reason": why})
             elif not apply:
                 done["imported"].append(entry)
             elif await ops.import_hashed(u.username, role, password, source.kind) is None:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from relaygate.core.passwords import is_bcrypt
+from relaygate.services.migration.import_operators import not_importable
 from relaygate.services.migration.records import User
 from relaygate.services.migration.source import Source
 from relaygate.services.operate.portal_users import PortalUsers
@@ -32,10 +32,8 @@ async def import_portal_users(engine: AsyncEngine, source: Source, tag: str, app
         for u, password in rows:
             owner = f"own_{tag}_{u.id}"
             entry = {"username": u.username, "owner_id": owner}
-            if u.deleted or u.status != 1:
-                done["skipped"].append({**entry, "reason": f"user is {u.state} in {source.name}"})
-            elif not is_bcrypt(password):
-                done["skipped"].append({**entry, "reason": "no bcrypt password (signs in by OAuth only?)"})
+            if (why := not_importable(u, password, source)) is not None:
+                done["skipped"].append({**entry, "reason": why})
             elif owner not in owners:
                 done["skipped"].append({**entry, "reason": "its owner is not imported: run migrate import first "
                                                            "(or pass the plan's --tag)"})
