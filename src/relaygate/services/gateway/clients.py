@@ -57,10 +57,11 @@ def detect_client(headers: Mapping[str, str]) -> tuple[str, str | None]:
         return "claude-code", None
     if headers.get("originator", "").startswith("codex"):
         return "codex-cli", None
-    for name, needle, client in _HEADER_HINTS:
-        value = headers.get(name)
-        if value and needle in value.lower():
-            return client, None
+    if "x-title" in headers or "http-referer" in headers:  # most requests carry neither: no walk of the hints
+        for name, needle, client in _HEADER_HINTS:
+            value = headers.get(name)
+            if value and needle in value.lower():
+                return client, None
     if found[0] == "unknown" and any(name.startswith("x-cursor-") for name in headers):
         return "cursor", None
     return found

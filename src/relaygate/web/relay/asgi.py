@@ -162,8 +162,10 @@ class RelayApp:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def inbound(self, scope: Scope, body: bytes, entry: Entry | str, rid: str) -> Inbound:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    def inbound(self, scope: Scope, body: bytes, entry: Entry | str, rid: str,
+                headers: dict[str, str] | None = None) -> Inbound:
+        if headers is None:
+            headers = header_map(scope["headers"])
         client = scope.get("client")
         ip = client[0] if client else None
         if self.settings.trust_forwarded_for and "x-forwarded-for" in headers:
@@ -181,10 +183,12 @@ class RelayApp:
                        query_key, entry.dialect, entry.operation, entry.path_model, entry.path_stream,
                        qs.decode("latin-1") if qs else "")
 
-    async def read_body(self, scope: Scope, receive: Receive) -> bytes:
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
-                raise GatewayError("body_too_large", size=int(value), limit=self.max_body)
+    async def read_body(self, scope: Scope, receive: Receive, headers: Mapping[str, str] | None = None) -> bytes:
+        if headers is None:
+            headers = header_map(scope["headers"])
+        declared = headers.get("content-length")
+        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > self.max_body:
+            raise GatewayError("body_too_large", size=int(declared), limit=self.max_body)
         chunks = []
         size = 0
         while True:
@@ -237,16 +241,17 @@ class RelayApp:
             return
         gateway = self.gateway
         assert gateway is not None and gateway.relay is not None
+        headers = header_map(scope["headers"])
         try:
-            body = await self.read_body(scope, receive)
+            body = await self.read_body(scope, receive, headers)
         except GatewayError as err:
-            inbound = self.inbound(scope, b"", endpoint, rid)
+            inbound = self.inbound(scope, b"", endpoint, rid, headers)
             await gateway.relay.finish(Exchange(gateway.relay.new_record(inbound), 0.0), err.status, err.code)
             await self.send_error(send, err, rid, inbound.lang, inbound.dialect, inbound.headers)
             return
         except asyncio.CancelledError:
             return
-        inbound = self.inbound(scope, body, endpoint, rid)
+        inbound = self.inbound(scope, body, endpoint, rid, headers)
         guard = DisconnectGuard(receive)
         try:
             try:
@@ -440,6 +445,25 @@ class RelayApp:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+_NAMES: dict[bytes, str] = {}  # a header name as sent -> its lower-case text, for the usual names
+_NAMES_CAP = 256  # names are the caller's text: past this many, new ones are decoded each time
+
+
+def header_map(raw: Any) -> dict[str, str]:
+    """The request's headers by lower-case name (the last of a repeated name wins), each name's
+    decoding looked up once per process instead of decoded and lowered on every request."""
+    names = _NAMES
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        text = names.get(name)
+        if text is None:
+            text = name.decode("latin-1").lower()
+            if len(names) < _NAMES_CAP:
+                names[name] = text
+        headers[text] = value.decode("latin-1")
+    return headers
 
 
 def _browser_at_root(scope: Scope) -> bool:
