@@ -393,6 +393,13 @@ async def test_every_page_in_chinese_has_no_untranslated_english(site: Any, tabs
                "/console/holders"]
     portal = ["/portal/", "/portal/keys", "/portal/requests", f"/portal/requests/{rid}", "/portal/setup",
               "/portal/setup?client=claude-code", "/portal/account", "/portal/redeem"]
+    rollout = gw.gateway.rollout
+    assert rollout is not None
+    if not any(b["state"] in ("switched", "observing") for b in await rollout.planner.status()):
+        await rollout.planner.plan("zh_pages", "test", owners=["carol"], conditions=["5xx>+2%"])
+        await rollout.mover.switch("zh_pages", "test", "a batch for the guard to judge", handover=False)
+    await rollout.guard.evaluate_all()  # the guard's verdicts (a background task's) are on the rollout pages too
+    assert await rollout.guard.verdicts(), "no batch for the guard to judge: the verdict texts would go unchecked"
     found: dict[str, set[str]] = {}
     tab = await tabs(gw.root, "zh-CN")
     await tab.go("/console/login")

@@ -137,6 +137,7 @@ class Guard:
                                 "baseline": baseline.view(), "tripped": []}
         if after.requests < batch.min_requests:
             view["note"] = f"{after.requests} of the {batch.min_requests} requests needed to judge"
+            view["waiting"] = [after.requests, batch.min_requests]  # for pages in another language
             return view
         if batch.state == "switched":
             try:
