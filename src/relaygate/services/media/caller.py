@@ -19,6 +19,7 @@ from relaygate.services.gateway.catalog import Route, Snapshot
 from relaygate.services.gateway.exchange import Exchange, Inbound
 from relaygate.services.gateway.gate import Gate, Pass
 from relaygate.services.gateway.relay import Relay
+from relaygate.services.media.money import Hold, MediaMoney
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,15 @@ class Caller:
 
 def begin(relay: Relay, inbound: Inbound) -> tuple[Exchange, Snapshot]:
     return Exchange(relay.new_record(inbound), monotonic()), relay.state.snapshot
+
+
+async def abandon(relay: Relay, money: MediaMoney, ex: Exchange, hold: Hold | None, status: int,
+                  code: str | None) -> None:
+    """A media call that ends without a charge (refused, failed, the caller gone): its hold, if it took one,
+    released in full, and its usage record finished with ``status`` and ``code``."""
+    if hold is not None:
+        await money.end(hold.hold_id, 0)
+    await relay.finish(ex, status, code)
 
 
 def authenticated(relay: Relay, inbound: Inbound, ex: Exchange, snap: Snapshot, model: str = "") -> Caller:

@@ -28,7 +28,7 @@ from relaygate.services.gateway.exchange import Exchange, Inbound, Outcome
 from relaygate.services.gateway.gate import Gate
 from relaygate.services.gateway.relay import Relay
 from relaygate.services.media import upstream
-from relaygate.services.media.caller import authenticated, begin, give_back, routes_for, take_limits
+from relaygate.services.media.caller import abandon, authenticated, begin, give_back, routes_for, take_limits
 from relaygate.services.media.money import Hold, MediaMoney, multiplier_of
 from relaygate.services.media.prices import MediaPrices, Quote
 from relaygate.services.media.transcripts import output_tokens
@@ -197,14 +197,10 @@ class MediaCalls:
             return Outcome(resp.status, resp.headers.get("Content-Type", "application/json"), body=raw)
         except GatewayError as exc:
             old_status(exc, snap, ex.key)  # an imported key: its old system's status
-            if hold is not None:
-                await self.money.end(hold.hold_id, 0)
-            await self.relay.finish(ex, exc.status, exc.code)
+            await abandon(self.relay, self.money, ex, hold, exc.status, exc.code)
             raise
         except asyncio.CancelledError:
-            if hold is not None:
-                await self.money.end(hold.hold_id, 0)
-            await self.relay.finish(ex, 499, "client_disconnected")
+            await abandon(self.relay, self.money, ex, hold, 499, "client_disconnected")
             raise
         finally:
             await give_back(self.gate, limits)

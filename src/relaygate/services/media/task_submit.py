@@ -28,7 +28,7 @@ from relaygate.services.gateway.gate import Gate
 from relaygate.services.gateway.relay import Relay
 from relaygate.services.gateway.streaming import UpstreamFailure
 from relaygate.services.media import repo, upstream
-from relaygate.services.media.caller import authenticated, begin, give_back, routes_for, take_limits
+from relaygate.services.media.caller import abandon, authenticated, begin, give_back, routes_for, take_limits
 from relaygate.services.media.money import MediaMoney, multiplier_of
 from relaygate.services.media.prices import MediaPrices, Quote
 from relaygate.services.media.ssrf import UrlGuard
@@ -198,14 +198,10 @@ class TaskSubmit:
             return Outcome(200, "application/json", body=orjson.dumps(self.links.render(created, inbound)))
         except GatewayError as exc:
             old_status(exc, snap, ex.key)  # an imported key: its old system's status
-            if hold is not None:
-                await self.money.end(hold.hold_id, 0)
-            await self.relay.finish(ex, exc.status, exc.code)
+            await abandon(self.relay, self.money, ex, hold, exc.status, exc.code)
             raise
         except asyncio.CancelledError:
-            if hold is not None:
-                await self.money.end(hold.hold_id, 0)
-            await self.relay.finish(ex, 499, "client_disconnected")
+            await abandon(self.relay, self.money, ex, hold, 499, "client_disconnected")
             raise
         finally:
             await give_back(self.gate, limits)
